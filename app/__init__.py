@@ -1,0 +1,1 @@
+"""DTQ: a distributed job orchestrator on Redis Streams."""

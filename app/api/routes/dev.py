@@ -1,0 +1,36 @@
+"""Development-only helpers (not mounted when ENVIRONMENT=production)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from app.api.deps import EngineDep
+from app.models import GeneratedJobs, GenerateJobs, JobCreate
+
+router = APIRouter(prefix="/dev", tags=["dev"])
+
+BATCH = 1000
+
+
+@router.post("/generate-jobs", status_code=status.HTTP_201_CREATED)
+async def generate_jobs(body: GenerateJobs, engine: EngineDep) -> GeneratedJobs:
+    """Enqueue `count` synthetic jobs in batches of 1,000 (load tests, demos)."""
+    first: str | None = None
+    last: str | None = None
+    batches = 0
+    for start in range(0, body.count, BATCH):
+        jobs = [
+            JobCreate(
+                task_type=body.task_type,
+                payload=body.payload_template,
+                partition_key=f"{body.partition_key_prefix}-{i}"
+                if body.partition_key_prefix
+                else None,
+            )
+            for i in range(start, min(start + BATCH, body.count))
+        ]
+        ids = await engine.producer.enqueue_many(jobs)
+        first = first or ids[0]
+        last = ids[-1]
+        batches += 1
+    return GeneratedJobs(count=body.count, batches=batches, first_id=first, last_id=last)

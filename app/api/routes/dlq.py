@@ -1,0 +1,38 @@
+"""The dead-letter queue: list, retry, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.api.deps import EngineDep, JobIdPath
+from app.models import DeadLetterList, Job
+
+router = APIRouter(prefix="/dlq", tags=["dlq"])
+
+NOT_DEAD: dict[int | str, dict[str, Any]] = {404: {"description": "No such job."}, 409: {"description": "The job is not dead."}}
+
+
+@router.get("")
+async def list_dead(
+    engine: EngineDep,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,20}-[0-9]{1,20}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> DeadLetterList:
+    """Dead jobs, newest first."""
+    return await engine.inspector.list_dead(cursor, limit)
+
+
+@router.post("/{job_id}/retry", responses=NOT_DEAD)
+async def retry_dead(job_id: JobIdPath, engine: EngineDep) -> Job:
+    """Run a dead job again with fresh retries."""
+    await engine.producer.redrive(job_id)
+    return await engine.inspector.get_job(job_id)
+
+
+@router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_DEAD)
+async def delete_dead(job_id: JobIdPath, engine: EngineDep) -> Response:
+    """Delete a dead job and its dead-letter entry."""
+    await engine.producer.purge(job_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,54 @@
+"""Jobs: submit (single and batch), read, list, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+
+from app.api.deps import EngineDep, JobIdPath
+from app.models import TASK_TYPE_PATTERN, Job, JobBatchCreate, JobCreate, JobIds, JobList, JobStatus
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such job (or it has expired)."}}
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses={413: {"description": "Payload too large."}}
+)
+async def create_job(body: JobCreate, engine: EngineDep) -> Job:
+    """Submit one job. It is stored before the answer is sent."""
+    return await engine.producer.enqueue(body)
+
+
+@router.post("/batch", status_code=status.HTTP_201_CREATED)
+async def create_jobs(body: JobBatchCreate, engine: EngineDep) -> JobIds:
+    """Submit up to 1,000 jobs, all or none; returns their ids in order."""
+    ids = await engine.producer.enqueue_many(body.jobs)
+    return JobIds(ids=ids, count=len(ids))
+
+
+@router.get("/{job_id}", responses=NOT_FOUND)
+async def get_job(job_id: JobIdPath, engine: EngineDep) -> Job:
+    """One job's whole state."""
+    return await engine.inspector.get_job(job_id)
+
+
+@router.get("")
+async def list_jobs(
+    engine: EngineDep,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    task_type: Annotated[str | None, Query(pattern=TASK_TYPE_PATTERN)] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,20}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> JobList:
+    """Jobs, newest first. Pass `next_cursor` back as `cursor` for the next page."""
+    return await engine.inspector.list_jobs(status_, task_type, cursor, limit)
+
+
+@router.post("/{job_id}/cancel", responses={**NOT_FOUND, 409: {"description": "Not cancelable."}})
+async def cancel_job(job_id: JobIdPath, engine: EngineDep) -> Job:
+    """Cancel a pending or scheduled job; a running or finished one answers 409."""
+    await engine.producer.cancel(job_id)
+    return await engine.inspector.get_job(job_id)

@@ -1,0 +1,75 @@
+"""Settings: one pydantic-settings object, every knob an environment variable."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every DTQ setting. Build it once in an entry point and pass it down."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    ENVIRONMENT: Environment = Environment.DEVELOPMENT
+    LOG_LEVEL: str = "INFO"
+
+    # Redis. Unset REDIS_URL means "start an embedded server" in run-dev.sh, tests and benchmarks.
+    REDIS_URL: str | None = None
+    REDIS_MAX_CONNECTIONS: int = Field(default=64, ge=4)
+    EMBEDDED_REDIS_DIR: str = ".dtq"
+
+    # Key layout.
+    KEY_PREFIX: str = Field(default="dtq", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    SHARD: str = Field(default="0", pattern=r"^[A-Za-z0-9]{1,16}$")
+    JOB_STREAM: str = Field(default="stream", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    DLQ_STREAM: str = Field(default="dlq", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    CONSUMER_GROUP: str = Field(default="workers", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
+    # Retries and delivery.
+    MAX_RETRIES: int = Field(default=3, ge=0, le=1000)
+    INITIAL_BACKOFF_MS: int = Field(default=1000, ge=1)
+    MAX_BACKOFF_MS: int = Field(default=60_000, ge=1)
+    VISIBILITY_TIMEOUT_MS: int = Field(default=30_000, ge=100)
+    MAX_DELIVERIES: int = Field(default=5, ge=1)
+    RESULT_TTL_S: int = Field(default=86_400, ge=1)
+    MAX_PAYLOAD_BYTES: int = Field(default=1_048_576, ge=16)
+    EVENTS_MAXLEN: int = Field(default=10_000, ge=100)
+
+    # Worker.
+    WORKER_CONCURRENCY: int = Field(default=100, ge=1, le=10_000)
+    WORKER_TASK_MODULES: str = ""
+    SHUTDOWN_GRACE_S: float = Field(default=10.0, ge=0)
+    PROMOTE_INTERVAL_MS: int = Field(default=50, ge=5)
+    HEARTBEAT_INTERVAL_S: float = Field(default=5.0, gt=0)
+    HOUSEKEEPING_INTERVAL_S: float = Field(default=60.0, gt=0)
+
+    # HTTP control plane.
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(default=8000, ge=0, le=65535)
+    FRONTEND_ORIGIN: str = "http://localhost:5173"
+
+    @model_validator(mode="after")
+    def _check_cross_field(self) -> Self:
+        if self.MAX_BACKOFF_MS < self.INITIAL_BACKOFF_MS:
+            raise ValueError("MAX_BACKOFF_MS must be >= INITIAL_BACKOFF_MS")
+        return self
+
+    @property
+    def lease_interval_s(self) -> float:
+        """How often a worker renews the leases of its running jobs (well inside the timeout)."""
+        return self.VISIBILITY_TIMEOUT_MS / 1000 / 3
+
+    @property
+    def task_modules(self) -> list[str]:
+        """WORKER_TASK_MODULES as a list of module names."""
+        return [m.strip() for m in self.WORKER_TASK_MODULES.split(",") if m.strip()]

@@ -1,0 +1,160 @@
+"""Wire format shared by the API, the worker and the SDK: pydantic models and enums."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+
+JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
+TASK_TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+
+JobId = Annotated[str, StringConstraints(pattern=JOB_ID_PATTERN)]
+TaskType = Annotated[str, StringConstraints(pattern=TASK_TYPE_PATTERN)]
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.DEAD, JobStatus.CANCELED)
+
+
+class DeadReason(StrEnum):
+    RETRIES_EXHAUSTED = "retries_exhausted"
+    POISON = "poison"
+
+
+class JobCreate(BaseModel):
+    """A job to submit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_type: TaskType
+    payload: dict[str, JsonValue] = Field(default_factory=dict)
+    partition_key: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    max_retries: Annotated[int, Field(ge=0, le=1000)] | None = None
+    trace_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+
+
+class JobBatchCreate(BaseModel):
+    """Up to 1,000 jobs submitted in one request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: Annotated[list[JobCreate], Field(min_length=1, max_length=1000)]
+
+
+class JobError(BaseModel):
+    """One failed attempt."""
+
+    attempt: int
+    error: str
+    at: datetime
+
+
+class Job(BaseModel):
+    """A job's whole state."""
+
+    id: str
+    task_type: str
+    payload: dict[str, Any]
+    status: JobStatus
+    attempt: int = Field(description="Times the job has been started, restarts included.")
+    failures: int = Field(description="Failed attempts; retries stop after max_retries.")
+    max_retries: int
+    partition_key: str | None = None
+    trace_id: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    due_at: datetime | None = Field(default=None, description="When a scheduled job runs.")
+    worker: str | None = None
+    last_error: str | None = None
+    errors: list[JobError] = Field(default_factory=list, description="The last 10 errors.")
+    result: JsonValue = None
+    dead_reason: DeadReason | None = None
+
+
+class JobList(BaseModel):
+    """A page of jobs, newest first."""
+
+    data: list[Job]
+    count: int
+    next_cursor: str | None = None
+
+
+class JobIds(BaseModel):
+    """The ids of jobs created by a batch submission, in order."""
+
+    ids: list[str]
+    count: int
+
+
+class DeadLetter(BaseModel):
+    """An entry of the dead-letter queue."""
+
+    job_id: str
+    task_type: str
+    reason: DeadReason
+    attempts: int
+    last_error: str | None
+    failed_at: datetime
+
+
+class DeadLetterList(BaseModel):
+    """A page of the dead-letter queue, newest first."""
+
+    data: list[DeadLetter]
+    count: int
+    next_cursor: str | None = None
+
+
+class QueueMetrics(BaseModel):
+    """Counters and gauges of one queue."""
+
+    jobs_by_status: dict[JobStatus, int]
+    stream_length: int
+    pending_entries: int = Field(description="Entries delivered to a worker and not yet acked.")
+    consumer_group_lag: int = Field(description="Entries not yet delivered to any worker.")
+    scheduled: int
+    dlq_depth: int
+    jobs_created_total: int
+    jobs_completed_total: int
+    jobs_failed_total: int
+    jobs_retried_total: int
+    jobs_dead_total: int
+    live_workers: int
+
+
+class GenerateJobs(BaseModel):
+    """A request for synthetic jobs (development only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    count: Annotated[int, Field(ge=1, le=1_000_000)]
+    task_type: TaskType = "noop"
+    partition_key_prefix: Annotated[str, StringConstraints(max_length=128)] = "synthetic"
+    payload_template: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class GeneratedJobs(BaseModel):
+    count: int
+    batches: int
+    first_id: str | None
+    last_id: str | None
+
+
+class Health(BaseModel):
+    status: str
+    redis: str | None = None
+    scripts_loaded: bool | None = None
+    warnings: list[str] = Field(default_factory=list)

@@ -1,0 +1,258 @@
+"""The worker's side of the queue: read, reclaim, start, settle, extend leases, promote due jobs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from redis.typing import EncodableT
+
+from app.config import Settings
+from app.queue.keys import Keys
+from app.queue.scripts import POISON, STALE_OWNER, Scripts
+
+logger = logging.getLogger(__name__)
+
+# (stream entry id, job id)
+Entry = tuple[str, str]
+
+
+@dataclass(slots=True)
+class Delivery:
+    """A job this consumer has started: everything needed to run it and to fence its outcome."""
+
+    job_id: str
+    entry_id: str
+    attempt: int
+    failures: int
+    max_retries: int
+    task_type: str
+    payload: str
+
+
+@dataclass(slots=True)
+class Failure:
+    """A failed attempt to record: the error text and the delay before the retry."""
+
+    delivery: Delivery
+    error: str
+    delay_ms: int
+
+
+@dataclass(slots=True)
+class Settled:
+    """What became of a batch of outcomes."""
+
+    completed: int = 0
+    retried: int = 0
+    dead: int = 0
+    stale: int = 0
+
+
+async def ensure_group(redis: Redis, keys: Keys, group: str) -> None:
+    """Create the job stream and its consumer group if missing (from the start of the stream)."""
+    try:
+        await redis.xgroup_create(keys.stream, group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def _entries(messages: Any) -> list[Entry]:
+    """(entry id, job id) pairs of XREADGROUP/XAUTOCLAIM messages (None fields: deleted)."""
+    return [(entry_id, fields["id"]) for entry_id, fields in messages if fields]
+
+
+class Consumer:
+    """One uniquely named consumer of the group. Each method is one or two round trips."""
+
+    def __init__(
+        self, redis: Redis, keys: Keys, scripts: Scripts, settings: Settings, name: str
+    ) -> None:
+        self.name = name
+        self._redis = redis
+        self._keys = keys
+        self._scripts = scripts
+        self._settings = settings
+        self._group = settings.CONSUMER_GROUP
+        self._reclaim_cursor = "0-0"
+
+    async def read(self, count: int, block_ms: int) -> list[Entry]:
+        """New entries for this consumer (XREADGROUP), waiting up to block_ms for the first."""
+        reply: Any = await self._redis.xreadgroup(
+            self._group, self.name, {self._keys.stream: ">"}, count=count, block=block_ms
+        )
+        if not reply:
+            return []
+        return _entries(reply[0][1])
+
+    async def reclaim(self, count: int) -> tuple[list[Entry], list[str]]:
+        """Take over entries idle past the visibility timeout (XAUTOCLAIM).
+
+        Returns the claimed entries and the ids XAUTOCLAIM reported deleted: entries that were
+        pending but no longer exist in the stream (see `recover_deleted`).
+        """
+        reply: Any = await self._redis.xautoclaim(
+            self._keys.stream,
+            self._group,
+            self.name,
+            min_idle_time=self._settings.VISIBILITY_TIMEOUT_MS,
+            start_id=self._reclaim_cursor,
+            count=count,
+        )
+        next_id, messages, deleted = reply
+        self._reclaim_cursor = next_id
+        return _entries(messages), list(deleted)
+
+    async def start(self, entries: Sequence[Entry]) -> list[Delivery]:
+        """Mark delivered entries running under this consumer; returns the jobs to run."""
+        if not entries:
+            return []
+        k = self._keys
+        keys = [k.stream, k.dlq, k.stats, k.events, *(k.job(job_id) for _, job_id in entries)]
+        args: list[EncodableT] = [
+            self._group,
+            self.name,
+            self._settings.MAX_DELIVERIES,
+            self._settings.EVENTS_MAXLEN,
+            len(entries),
+        ]
+        for entry in entries:
+            args += entry
+        replies = await self._scripts["start"](keys, args)
+        started: list[Delivery] = []
+        for (entry_id, job_id), reply in zip(entries, replies, strict=True):
+            if reply[0] == 1:
+                attempt, failures, max_retries, task_type, payload = reply[1:]
+                started.append(
+                    Delivery(
+                        job_id,
+                        entry_id,
+                        int(attempt),
+                        int(failures),
+                        int(max_retries),
+                        task_type,
+                        payload,
+                    )
+                )
+            elif reply[0] == POISON:
+                logger.warning("job dead-lettered as poison job_id=%s", job_id)
+        return started
+
+    async def settle(
+        self, completed: Sequence[tuple[Delivery, bytes]], failed: Sequence[Failure]
+    ) -> Settled:
+        """Record successes and failures in one round trip, fenced by (consumer, attempt)."""
+        k = self._keys
+        s = self._settings
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if completed:
+                args: list[EncodableT] = [
+                    self._group,
+                    self.name,
+                    s.RESULT_TTL_S,
+                    s.EVENTS_MAXLEN,
+                    len(completed),
+                ]
+                for d, result in completed:
+                    args += (d.job_id, d.entry_id, d.attempt, result)
+                keys = [k.stream, k.stats, k.events, *(k.job(d.job_id) for d, _ in completed)]
+                await self._scripts["complete"](keys, args, client=pipe)
+            if failed:
+                args = [self._group, self.name, s.EVENTS_MAXLEN, len(failed)]
+                for f in failed:
+                    d = f.delivery
+                    args += (d.job_id, d.entry_id, d.attempt, f.error, f.delay_ms)
+                keys = [
+                    k.stream,
+                    k.delayed,
+                    k.dlq,
+                    k.stats,
+                    k.events,
+                    *(k.job(f.delivery.job_id) for f in failed),
+                ]
+                await self._scripts["fail"](keys, args, client=pipe)
+            replies = await pipe.execute()
+        out = Settled()
+        if completed:
+            codes = replies.pop(0)
+            out.stale += sum(1 for c in codes if c == STALE_OWNER)
+            out.completed = len(codes) - out.stale
+        if failed:
+            for reply in replies.pop(0):
+                if reply[0] == 1:
+                    out.retried += 1
+                elif reply[0] == 2:
+                    out.dead += 1
+                else:
+                    out.stale += 1
+        return out
+
+    async def extend_leases(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        """Reset the idle time of entries this consumer still owns; False where it lost one."""
+        if not deliveries:
+            return []
+        k = self._keys
+        args: list[EncodableT] = [self._group, self.name, len(deliveries)]
+        for d in deliveries:
+            args += (d.entry_id, d.attempt)
+        keys = [k.stream, *(k.job(d.job_id) for d in deliveries)]
+        return [code == 1 for code in await self._scripts["extend_lease"](keys, args)]
+
+    async def promote_due(self, limit: int = 500) -> tuple[int, int | None]:
+        """Move due scheduled jobs to the stream.
+
+        Returns how many were promoted and, when jobs remain scheduled, the milliseconds until
+        the earliest of them is due (by the Redis clock).
+        """
+        k = self._keys
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.time()
+            pipe.zrange(k.delayed, 0, limit - 1, withscores=True)
+            (seconds, micros), candidates = cast(
+                tuple[tuple[int, int], list[tuple[str, float]]], await pipe.execute()
+            )
+        now = seconds * 1000 + micros // 1000
+        due = [job_id for job_id, score in candidates if score <= now]
+        promoted = 0
+        if due:
+            keys = [k.delayed, k.stream, k.stats, k.events, *(k.job(j) for j in due)]
+            promoted = await self._scripts["promote_due"](
+                keys, [self._settings.EVENTS_MAXLEN, len(due), *due]
+            )
+        later = [score for _, score in candidates if score > now]
+        if len(due) == limit:
+            return promoted, 0
+        return promoted, (int(later[0] - now) if later else None)
+
+    async def recover_deleted(self, deleted: Sequence[str], scan_limit: int = 100_000) -> int:
+        """Give new entries to live jobs whose unacknowledged entry was deleted from the stream.
+
+        The entry no longer names its job, so the newest `scan_limit` jobs of the index are
+        searched for the ones that point at a deleted entry.
+        """
+        wanted = set(deleted)
+        k = self._keys
+        requeued = 0
+        for start in range(0, scan_limit, 1000):
+            ids = cast(list[str], await self._redis.zrange(k.index, start, start + 999, desc=True))
+            if not ids:
+                break
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.hget(k.job(job_id), "entry")
+                entries = await pipe.execute()
+            for job_id, entry in zip(ids, entries, strict=True):
+                if entry in wanted:
+                    requeued += await self._scripts["requeue"](
+                        [k.job(job_id), k.stream, k.stats, k.events],
+                        [job_id, entry, self._settings.EVENTS_MAXLEN],
+                    )
+                    wanted.discard(entry)
+            if not wanted:
+                break
+        return requeued

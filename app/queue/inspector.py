@@ -1,0 +1,204 @@
+"""Read-only views of the queue: jobs, pages of jobs, the dead-letter queue, metrics, events."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from app.config import Settings
+from app.errors import JobNotFoundError
+from app.models import (
+    DeadLetter,
+    DeadLetterList,
+    DeadReason,
+    Job,
+    JobError,
+    JobList,
+    JobStatus,
+    QueueMetrics,
+)
+from app.queue.keys import Keys
+from app.queue.timefmt import from_ms
+
+# How many index entries one list request may examine while filtering.
+LIST_SCAN_BUDGET = 5000
+LIST_CHUNK = 200
+
+
+def _opt(value: str | None) -> str | None:
+    return value or None
+
+
+def _opt_time(value: str | None) -> Any:
+    return from_ms(value) if value else None
+
+
+def job_from_hash(h: dict[str, str]) -> Job:
+    """A Job from its Redis hash."""
+    errors = orjson.loads(h["errors"]) if h.get("errors") else []
+    return Job(
+        id=h["id"],
+        task_type=h["task_type"],
+        payload=orjson.loads(h["payload"]),
+        status=JobStatus(h["status"]),
+        attempt=int(h["attempt"]),
+        failures=int(h["failures"]),
+        max_retries=int(h["max_retries"]),
+        partition_key=_opt(h.get("partition_key")),
+        trace_id=_opt(h.get("trace_id")),
+        created_at=from_ms(h["created_at"]),
+        started_at=_opt_time(h.get("started_at")),
+        finished_at=_opt_time(h.get("finished_at")),
+        due_at=_opt_time(h.get("due_at")),
+        worker=_opt(h.get("worker")),
+        last_error=_opt(h.get("last_error")),
+        errors=[
+            JobError(attempt=e["attempt"], error=e["error"], at=from_ms(e["at"])) for e in errors
+        ],
+        result=orjson.loads(h["result"]) if h.get("result") else None,
+        dead_reason=DeadReason(h["dead_reason"]) if h.get("dead_reason") else None,
+    )
+
+
+class Inspector:
+    """Answers questions about the queue without changing it (beyond pruning dead index ids)."""
+
+    def __init__(self, redis: Redis, keys: Keys, settings: Settings) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._settings = settings
+
+    async def get_job(self, job_id: str) -> Job:
+        """One job's state; JobNotFoundError if unknown or expired."""
+        h = cast(dict[str, str], await self._redis.hgetall(self._keys.job(job_id)))
+        if not h:
+            raise JobNotFoundError(f"job {job_id} not found")
+        return job_from_hash(h)
+
+    async def list_jobs(
+        self,
+        status: JobStatus | None = None,
+        task_type: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> JobList:
+        """A page of jobs, newest first, optionally filtered by status and task type.
+
+        `cursor` is the `next_cursor` of the previous page. A filtered page may hold fewer than
+        `limit` jobs while `next_cursor` is set: the scan stops after LIST_SCAN_BUDGET jobs.
+        """
+        k = self._keys
+        top: str | float = f"({cursor}" if cursor else "+inf"
+        found: list[Job] = []
+        scanned = 0
+        last_score: float | None = None
+        exhausted = False
+        while len(found) < limit and scanned < LIST_SCAN_BUDGET:
+            chunk: Any = await self._redis.zrange(
+                k.index,
+                top,
+                "-inf",
+                desc=True,
+                byscore=True,
+                offset=0,
+                num=LIST_CHUNK,
+                withscores=True,
+            )
+            if not chunk:
+                exhausted = True
+                break
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for job_id, _ in chunk:
+                    pipe.hgetall(k.job(job_id))
+                hashes = await pipe.execute()
+            gone = []
+            for (job_id, score), h in zip(chunk, hashes, strict=True):
+                if len(found) == limit:
+                    break
+                scanned += 1
+                last_score = score
+                if not h:
+                    gone.append(job_id)
+                elif (status is None or h["status"] == status) and (
+                    task_type is None or h["task_type"] == task_type
+                ):
+                    found.append(job_from_hash(h))
+            if gone:
+                await self._redis.zrem(k.index, *gone)
+            top = f"({int(last_score)}" if last_score is not None else top
+            if len(chunk) < LIST_CHUNK and len(found) < limit:
+                exhausted = True
+                break
+        next_cursor = None if exhausted or last_score is None else str(int(last_score))
+        return JobList(data=found, count=len(found), next_cursor=next_cursor)
+
+    async def list_dead(self, cursor: str | None = None, limit: int = 50) -> DeadLetterList:
+        """A page of the dead-letter queue, newest first."""
+        top = f"({cursor}" if cursor else "+"
+        rows: Any = await self._redis.xrevrange(self._keys.dlq, top, "-", count=limit)
+        data = [
+            DeadLetter(
+                job_id=f["job_id"],
+                task_type=f["task_type"],
+                reason=DeadReason(f["reason"]),
+                attempts=int(f["attempts"]),
+                last_error=_opt(f.get("last_error")),
+                failed_at=from_ms(f["failed_at"]),
+            )
+            for _, f in rows
+        ]
+        next_cursor = rows[-1][0] if len(rows) == limit else None
+        return DeadLetterList(data=data, count=len(data), next_cursor=next_cursor)
+
+    async def metrics(self) -> QueueMetrics:
+        """Counts by status, stream and group gauges, totals and live workers."""
+        k = self._keys
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.time()
+            pipe.hgetall(k.stats)
+            pipe.xlen(k.stream)
+            pipe.zcard(k.delayed)
+            pipe.xlen(k.dlq)
+            pipe.zrange(k.workers, 0, -1, withscores=True)
+            pipe.xinfo_groups(k.stream)
+            (
+                (secs, micros),
+                stats,
+                stream_len,
+                scheduled,
+                dlq_len,
+                workers,
+                groups,
+            ) = await pipe.execute(raise_on_error=False)
+        now = secs * 1000 + micros // 1000
+        horizon = now - self._settings.HEARTBEAT_INTERVAL_S * 3000
+        group = next(
+            (
+                g
+                for g in ([] if isinstance(groups, ResponseError) else groups)
+                if g["name"] == self._settings.CONSUMER_GROUP
+            ),
+            None,
+        )
+        return QueueMetrics(
+            jobs_by_status={s: max(int(stats.get(f"jobs:{s}", 0)), 0) for s in JobStatus},
+            stream_length=stream_len,
+            pending_entries=int(group["pending"]) if group else 0,
+            consumer_group_lag=int(group.get("lag") or 0) if group else 0,
+            scheduled=scheduled,
+            dlq_depth=dlq_len,
+            jobs_created_total=int(stats.get("created_total", 0)),
+            jobs_completed_total=int(stats.get("completed_total", 0)),
+            jobs_failed_total=int(stats.get("failed_total", 0)),
+            jobs_retried_total=int(stats.get("retried_total", 0)),
+            jobs_dead_total=int(stats.get("dead_total", 0)),
+            live_workers=sum(1 for _, seen in workers if seen >= horizon),
+        )
+
+    async def job_events(self, job_id: str, scan: int = 10_000) -> list[dict[str, str]]:
+        """Transitions of one job still held in the capped events stream, oldest first."""
+        rows: Any = await self._redis.xrevrange(self._keys.events, "+", "-", count=scan)
+        return [fields for _, fields in reversed(rows) if fields.get("job_id") == job_id]

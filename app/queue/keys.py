@@ -1,0 +1,73 @@
+"""Every Redis key DTQ uses, built in one place and tagged with the shard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names for one queue shard. The `{shard}` hash tag keeps a script's keys on one slot."""
+
+    prefix: str
+    shard: str = "0"
+    stream_name: str = "stream"
+    dlq_name: str = "dlq"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Keys:
+        """Keys for the shard the settings name."""
+        return cls(settings.KEY_PREFIX, settings.SHARD, settings.JOB_STREAM, settings.DLQ_STREAM)
+
+    @property
+    def base(self) -> str:
+        return f"{self.prefix}:{{{self.shard}}}"
+
+    @property
+    def stream(self) -> str:
+        """The job stream read by the consumer group."""
+        return f"{self.base}:{self.stream_name}"
+
+    @property
+    def dlq(self) -> str:
+        """The dead-letter stream."""
+        return f"{self.base}:{self.dlq_name}"
+
+    @property
+    def delayed(self) -> str:
+        """Sorted set of scheduled job ids, score = due time in ms (Redis clock)."""
+        return f"{self.base}:delayed"
+
+    @property
+    def index(self) -> str:
+        """Sorted set of every job id, score = a unique, increasing creation sequence."""
+        return f"{self.base}:jobs"
+
+    @property
+    def stats(self) -> str:
+        """Hash of counters: totals and the number of jobs in each live status."""
+        return f"{self.base}:stats"
+
+    @property
+    def events(self) -> str:
+        """Capped stream of state transitions."""
+        return f"{self.base}:events"
+
+    @property
+    def workers(self) -> str:
+        """Sorted set of worker names, score = last heartbeat in ms (Redis clock)."""
+        return f"{self.base}:workers"
+
+    @property
+    def housekeeping_lock(self) -> str:
+        return f"{self.base}:lock:housekeeping"
+
+    def job(self, job_id: str) -> str:
+        """The hash holding one job's state."""
+        return f"{self.base}:job:{job_id}"
+
+    def worker(self, name: str) -> str:
+        """The hash describing one live worker (expires when it stops heartbeating)."""
+        return f"{self.base}:worker:{name}"

@@ -1,0 +1,134 @@
+"""Submitting jobs and moving them by hand: enqueue, cancel, dead-letter redrive and purge."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import orjson
+from redis.asyncio import Redis
+from redis.typing import EncodableT
+
+from app.config import Settings
+from app.errors import DuplicateJobError, PayloadTooLargeError
+from app.models import Job, JobCreate, JobStatus
+from app.queue.keys import Keys
+from app.queue.scripts import Scripts, raise_for_code
+from app.queue.timefmt import from_ms
+
+# Jobs per enqueue script call, and script calls per pipelined round trip.
+ENQUEUE_CHUNK = 500
+CHUNKS_PER_ROUND_TRIP = 8
+
+
+def new_job_id() -> str:
+    """A random 128-bit job id, as 32 hex characters."""
+    return os.urandom(16).hex()
+
+
+class Producer:
+    """Writes jobs into the queue. Every change is one script call."""
+
+    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, settings: Settings) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._scripts = scripts
+        self._settings = settings
+
+    def _encode(self, job: JobCreate) -> bytes:
+        payload = orjson.dumps(job.payload)
+        if len(payload) > self._settings.MAX_PAYLOAD_BYTES:
+            raise PayloadTooLargeError(
+                f"payload is {len(payload)} bytes; the limit is {self._settings.MAX_PAYLOAD_BYTES}"
+            )
+        return payload
+
+    def _args(
+        self, ids: Sequence[str], jobs: Sequence[JobCreate]
+    ) -> tuple[list[str], list[EncodableT]]:
+        k = self._keys
+        keys = [k.stream, k.index, k.stats, k.events, *(k.job(i) for i in ids)]
+        args: list[EncodableT] = [self._settings.EVENTS_MAXLEN, len(jobs)]
+        default_retries = self._settings.MAX_RETRIES
+        for job_id, job in zip(ids, jobs, strict=True):
+            args += (
+                job_id,
+                job.task_type,
+                self._encode(job),
+                default_retries if job.max_retries is None else job.max_retries,
+                job.partition_key or "",
+                job.trace_id or "",
+            )
+        return keys, args
+
+    async def enqueue(self, job: JobCreate) -> Job:
+        """Store one job and append it to the stream; returns its state."""
+        job_id = new_job_id()
+        keys, args = self._args([job_id], [job])
+        result = await self._scripts["enqueue"](keys, args)
+        if result[0] < 0:
+            raise DuplicateJobError(f"job {job_id} exists already")
+        return Job(
+            id=job_id,
+            task_type=job.task_type,
+            payload=job.payload,
+            status=JobStatus.PENDING,
+            attempt=0,
+            failures=0,
+            max_retries=self._settings.MAX_RETRIES if job.max_retries is None else job.max_retries,
+            partition_key=job.partition_key,
+            trace_id=job.trace_id,
+            created_at=from_ms(result[0]),
+        )
+
+    async def enqueue_many(self, jobs: Sequence[JobCreate]) -> list[str]:
+        """Store many jobs in pipelined chunks; returns their ids in order.
+
+        Each chunk of up to 500 jobs is stored all or nothing; every payload is checked before
+        anything is written.
+        """
+        ids = [new_job_id() for _ in jobs]
+        calls = [
+            self._args(ids[i : i + ENQUEUE_CHUNK], jobs[i : i + ENQUEUE_CHUNK])
+            for i in range(0, len(jobs), ENQUEUE_CHUNK)
+        ]
+        script = self._scripts["enqueue"]
+        for first in range(0, len(calls), CHUNKS_PER_ROUND_TRIP):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for keys, args in calls[first : first + CHUNKS_PER_ROUND_TRIP]:
+                    await script(keys, args, client=pipe)
+                results = await pipe.execute()
+            if any(r[0] < 0 for r in results):
+                raise DuplicateJobError("a generated job id exists already")
+        return ids
+
+    async def cancel(self, job_id: str) -> None:
+        """Cancel a pending or scheduled job."""
+        k = self._keys
+        result = await self._scripts["cancel"](
+            [k.job(job_id), k.delayed, k.stream, k.stats, k.events],
+            [
+                self._settings.CONSUMER_GROUP,
+                job_id,
+                self._settings.RESULT_TTL_S,
+                self._settings.EVENTS_MAXLEN,
+            ],
+        )
+        raise_for_code(result, job_id)
+
+    async def redrive(self, job_id: str) -> None:
+        """Send a dead job back to the stream with fresh retries."""
+        k = self._keys
+        result = await self._scripts["redrive"](
+            [k.job(job_id), k.dlq, k.stream, k.stats, k.events],
+            [job_id, self._settings.EVENTS_MAXLEN],
+        )
+        raise_for_code(result, job_id)
+
+    async def purge(self, job_id: str) -> None:
+        """Delete a dead job and its dead-letter entry."""
+        k = self._keys
+        result = await self._scripts["purge"](
+            [k.job(job_id), k.dlq, k.stats, k.events], [job_id, self._settings.EVENTS_MAXLEN]
+        )
+        raise_for_code(result, job_id)

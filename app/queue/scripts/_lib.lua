@@ -1,0 +1,34 @@
+--[[
+  Prelude prepended to every DTQ script when it is loaded (not a transition by itself).
+  Time always comes from the Redis server clock (invariant 5).
+]]
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Append one state transition to the capped events stream.
+local function emit(events, maxlen, job_id, status, now, ...)
+  redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*',
+    'job_id', job_id, 'status', status, 'at', now, ...)
+end
+
+-- Counter deltas are summed in a table and written once per script call.
+local function bump(delta, field, n)
+  delta[field] = (delta[field] or 0) + n
+end
+
+local function flush(stats, delta)
+  for field, n in pairs(delta) do
+    if n ~= 0 then redis.call('HINCRBY', stats, field, n) end
+  end
+end
+
+-- Move a job to the dead-letter stream. The caller acks and deletes its stream entry.
+local function dead_letter(job_key, dlq, id, task_type, reason, attempts, last_error, now)
+  local dlq_entry = redis.call('XADD', dlq, '*', 'job_id', id, 'task_type', task_type,
+    'reason', reason, 'attempts', attempts, 'last_error', last_error, 'failed_at', now)
+  redis.call('HSET', job_key, 'status', 'dead', 'dead_reason', reason, 'dlq_entry', dlq_entry,
+    'finished_at', now, 'entry', '')
+  redis.call('PERSIST', job_key)
+end

@@ -1,0 +1,62 @@
+--[[
+  fail: record failed attempts; schedule a retry after the given delay, or dead-letter the job
+  once its failures exceed max_retries. Either way the current stream entry is acked and deleted;
+  a retry gets a new entry when promote_due moves it back to the stream.
+
+  Fenced like complete: a stale owner is refused and changes nothing.
+
+  KEYS[1] job stream   KEYS[2] delayed (zset)   KEYS[3] dlq   KEYS[4] stats   KEYS[5] events
+  KEYS[5+i] hash of job i
+  ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] events maxlen   ARGV[4] n
+  ARGV[5 + 5(i-1) ..] job i: job id, stream entry id, attempt, error text, retry delay (ms)
+
+  Returns one array per job: {1, due_at_ms} retry scheduled, {2} dead-lettered, {-3} stale owner
+]]
+local group, consumer = ARGV[1], ARGV[2]
+local n = tonumber(ARGV[4])
+local now = now_ms()
+local delta = {}
+local out = {}
+
+for i = 1, n do
+  local o = 4 + (i - 1) * 5
+  local id, entry, attempt, err = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4]
+  local key = KEYS[5 + i]
+  local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'failures',
+    'max_retries', 'errors', 'task_type')
+  if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
+    out[i] = {-3}
+  else
+    local failures = tonumber(f[5]) + 1
+    local errors = {}
+    if f[7] then errors = cjson.decode(f[7]) end
+    table.insert(errors, {attempt = tonumber(attempt), error = err, at = now})
+    while #errors > 10 do table.remove(errors, 1) end
+    redis.call('HSET', key, 'failures', failures, 'last_error', err,
+      'errors', cjson.encode(errors), 'finished_at', now)
+    redis.call('XACK', KEYS[1], group, entry)
+    redis.call('XDEL', KEYS[1], entry)
+    bump(delta, 'jobs:running', -1)
+    bump(delta, 'failed_total', 1)
+    if failures > tonumber(f[6]) then
+      dead_letter(key, KEYS[3], id, f[8], 'retries_exhausted', failures, err, now)
+      bump(delta, 'jobs:dead', 1)
+      bump(delta, 'dead_total', 1)
+      emit(KEYS[5], ARGV[3], id, 'dead', now, 'worker', consumer, 'attempt', attempt,
+        'reason', 'retries_exhausted')
+      out[i] = {2}
+    else
+      local due = now + tonumber(ARGV[o + 5])
+      redis.call('HSET', key, 'status', 'scheduled', 'due_at', due, 'entry', '')
+      redis.call('ZADD', KEYS[2], due, id)
+      bump(delta, 'jobs:scheduled', 1)
+      bump(delta, 'retried_total', 1)
+      emit(KEYS[5], ARGV[3], id, 'scheduled', now, 'worker', consumer, 'attempt', attempt,
+        'due_at', due)
+      out[i] = {1, due}
+    end
+  end
+end
+
+flush(KEYS[4], delta)
+return out

@@ -1,0 +1,38 @@
+--[[
+  promote_due: move scheduled jobs whose due time has come back onto the job stream.
+
+  The caller reads candidate ids from the delayed set; this script re-checks each one against the
+  Redis clock and removes it from the set before promoting it, so concurrent promoters never
+  promote a job twice and a job that is not due yet stays where it is.
+
+  KEYS[1] delayed (zset)   KEYS[2] job stream   KEYS[3] stats   KEYS[4] events
+  KEYS[4+i] hash of job i
+  ARGV[1] events maxlen   ARGV[2] n   ARGV[2+i] id of job i
+
+  Returns the number of jobs promoted.
+]]
+local n = tonumber(ARGV[2])
+local now = now_ms()
+local promoted = 0
+
+for i = 1, n do
+  local id = ARGV[2 + i]
+  local due = redis.call('ZSCORE', KEYS[1], id)
+  if due and tonumber(due) <= now then
+    redis.call('ZREM', KEYS[1], id)
+    local key = KEYS[4 + i]
+    if redis.call('HGET', key, 'status') == 'scheduled' then
+      local entry = redis.call('XADD', KEYS[2], '*', 'id', id)
+      redis.call('HSET', key, 'status', 'pending', 'entry', entry, 'deliveries', 0)
+      redis.call('HDEL', key, 'due_at')
+      emit(KEYS[4], ARGV[1], id, 'pending', now)
+      promoted = promoted + 1
+    end
+  end
+end
+
+if promoted > 0 then
+  redis.call('HINCRBY', KEYS[3], 'jobs:scheduled', -promoted)
+  redis.call('HINCRBY', KEYS[3], 'jobs:pending', promoted)
+end
+return promoted

@@ -1,0 +1,24 @@
+--[[
+  redrive: send a dead job from the dead-letter queue back to the job stream with fresh retries.
+  The attempt counter keeps counting (it fences owners); failures and deliveries start over.
+
+  KEYS[1] job hash   KEYS[2] dlq   KEYS[3] job stream   KEYS[4] stats   KEYS[5] events
+  ARGV[1] job id   ARGV[2] events maxlen
+
+  Returns 1 when the job is pending again
+  Errors  -1 no such job (JobNotFoundError)
+          {-2, status} the job is not dead (InvalidTransitionError)
+]]
+local f = redis.call('HMGET', KEYS[1], 'status', 'dlq_entry')
+if not f[1] then return -1 end
+if f[1] ~= 'dead' then return {-2, f[1]} end
+
+local now = now_ms()
+if f[2] then redis.call('XDEL', KEYS[2], f[2]) end
+local entry = redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
+redis.call('HSET', KEYS[1], 'status', 'pending', 'entry', entry, 'failures', 0, 'deliveries', 0)
+redis.call('HDEL', KEYS[1], 'dlq_entry', 'dead_reason', 'finished_at', 'due_at')
+redis.call('HINCRBY', KEYS[4], 'jobs:dead', -1)
+redis.call('HINCRBY', KEYS[4], 'jobs:pending', 1)
+emit(KEYS[5], ARGV[2], ARGV[1], 'pending', now, 'reason', 'redrive')
+return 1

@@ -1,0 +1,103 @@
+"""Task registry: handlers by task type, the decorator that registers them, and module loading."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+JsonPayload = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What a handler knows about the job it runs."""
+
+    job_id: str
+    task_type: str
+    attempt: int
+    failures: int
+    max_retries: int
+    worker: str
+
+
+class Handler(Protocol):
+    """A task handler: `async def` or plain `def`, called as handler(ctx, payload).
+
+    Its return value must be JSON-serializable; it becomes the job's result.
+    """
+
+    def __call__(self, ctx: JobContext, payload: JsonPayload, /) -> Any: ...
+
+
+class Retry(Exception):
+    """Raise from a handler to retry the job after `delay` seconds (default: the backoff).
+
+    The attempt counts against the job's max_retries like any failure.
+    """
+
+    def __init__(self, delay: float | None = None, reason: str = "retry requested") -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    name: str
+    fn: Handler
+    is_async: bool
+
+
+class TaskRegistry:
+    """Handlers by task type. Create one per module and decorate handlers with `task()`."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task] = {}
+
+    def task(self, name: str | None = None) -> Callable[[Handler], Handler]:
+        """Register the decorated function under `name` (default: the function's name)."""
+
+        def register(fn: Handler) -> Handler:
+            self.add(fn, name)
+            return fn
+
+        return register
+
+    def add(self, fn: Handler, name: str | None = None) -> None:
+        """Register a handler; a name may be registered once."""
+        task_name = name or getattr(fn, "__name__", "")
+        if not task_name:
+            raise ValueError("a task needs a name")
+        if task_name in self._tasks and self._tasks[task_name].fn is not fn:
+            raise ValueError(f"task {task_name!r} is registered twice")
+        self._tasks[task_name] = Task(task_name, fn, inspect.iscoroutinefunction(fn))
+
+    def get(self, name: str) -> Task | None:
+        return self._tasks.get(name)
+
+    def merge(self, other: TaskRegistry) -> None:
+        """Add every task of another registry."""
+        for task in other._tasks.values():
+            self.add(task.fn, task.name)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._tasks)
+
+
+def load_registry(modules: Iterable[str]) -> TaskRegistry:
+    """The built-in tasks plus every TaskRegistry found at the top level of `modules`."""
+    from app.worker import builtin_tasks
+
+    registry = TaskRegistry()
+    registry.merge(builtin_tasks.tasks)
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        found = [v for v in vars(module).values() if isinstance(v, TaskRegistry)]
+        if not found:
+            raise ValueError(f"module {module_name!r} defines no TaskRegistry")
+        for other in found:
+            registry.merge(other)
+    return registry

@@ -1,0 +1,287 @@
+"""The worker loop: one fetch task feeding a bounded prefetch queue drained by N executors, one
+settle task recording outcomes in batches, and background upkeep (leases, heartbeats, promotion
+of due jobs, housekeeping)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+from redis.exceptions import RedisError
+
+from app.errors import UnknownTaskError
+from app.queue import Delivery, Engine, Failure, Settled
+from app.queue.backoff import backoff_ms
+from app.queue.consumer import Entry
+from app.queue.housekeeping import run_housekeeping
+from app.worker.lease import LeaseKeeper
+from app.worker.registry import JobContext, Retry, TaskRegistry
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 2000
+SUMMARY_INTERVAL_S = 10.0
+
+
+def default_worker_name() -> str:
+    """host-pid-random: unique per process, readable in XINFO CONSUMERS."""
+    return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(2).hex()}"
+
+
+class Worker:
+    """One consumer of the group running up to `concurrency` jobs at once."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        registry: TaskRegistry,
+        *,
+        concurrency: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = engine.settings
+        self.registry = registry
+        self.concurrency = concurrency or self.settings.WORKER_CONCURRENCY
+        self.name = name or default_worker_name()
+        self.consumer = engine.consumer(self.name)
+        self.totals = Settled()
+        self._prefetch: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._inflight: dict[str, Delivery] = {}
+        self._slot_freed = asyncio.Event()
+        self._completed: list[tuple[Delivery, bytes]] = []
+        self._failed: list[Failure] = []
+        self._outcome_ready = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dtq-sync")
+        self._lease = LeaseKeeper(engine, self.consumer, self._inflight, self.concurrency)
+
+    def stop(self) -> None:
+        """Stop taking new jobs; run() then drains in-flight work within SHUTDOWN_GRACE_S."""
+        if not self._stopping.is_set():
+            logger.info("worker stopping name=%s inflight=%d", self.name, len(self._inflight))
+            self._stopping.set()
+            self._slot_freed.set()
+
+    async def run(self) -> None:
+        """Run until stop() is called, then shut down gracefully."""
+        await self.engine.setup()
+        await self._lease.heartbeat()
+        logger.info(
+            "worker started name=%s concurrency=%d tasks=%s",
+            self.name,
+            self.concurrency,
+            ",".join(self.registry.names),
+        )
+        background = [
+            asyncio.create_task(self._lease.run(), name="lease"),
+            asyncio.create_task(self._promote_loop(), name="promote"),
+            asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
+            asyncio.create_task(self._summary_loop(), name="summary"),
+        ]
+        executors = [
+            asyncio.create_task(self._execute_loop(), name=f"executor-{i}")
+            for i in range(self.concurrency)
+        ]
+        settler = asyncio.create_task(self._settle_loop(), name="settle")
+        try:
+            await self._fetch_loop()
+            await self._drain(executors)
+        finally:
+            for task in executors:
+                task.cancel()
+            await asyncio.gather(*executors, return_exceptions=True)
+            await self._flush()
+            settler.cancel()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(settler, *background, return_exceptions=True)
+            await self._lease.forget()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            logger.info("worker stopped name=%s %s", self.name, self._summary())
+
+    async def _drain(self, executors: list[asyncio.Task[None]]) -> None:
+        """Wait up to SHUTDOWN_GRACE_S for in-flight jobs; the rest are cancelled, never acked."""
+        deadline = time.monotonic() + self.settings.SHUTDOWN_GRACE_S
+        while self._inflight and time.monotonic() < deadline:
+            self._slot_freed.clear()
+            try:
+                await asyncio.wait_for(self._slot_freed.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                break
+        if self._inflight:
+            logger.warning(
+                "grace period over; cancelling jobs that stay unacknowledged count=%d",
+                len(self._inflight),
+            )
+
+    # --- fetching -----------------------------------------------------------------------
+
+    async def _fetch_loop(self) -> None:
+        reclaim_every = min(self.settings.VISIBILITY_TIMEOUT_MS / 2000, 5.0)
+        next_reclaim = 0.0
+        block_ms = int(min(1000, reclaim_every * 1000))
+        while not self._stopping.is_set():
+            free = self.concurrency - len(self._inflight)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            try:
+                entries: list[Entry] = []
+                if time.monotonic() >= next_reclaim:
+                    next_reclaim = time.monotonic() + reclaim_every
+                    entries, deleted = await self.consumer.reclaim(free)
+                    if deleted:
+                        await self._recover(deleted)
+                if not entries:
+                    entries = await self.consumer.read(free, block_ms)
+                if self._stopping.is_set() and not entries:
+                    break
+                for delivery in await self.consumer.start(entries):
+                    self._inflight[delivery.entry_id] = delivery
+                    self._prefetch.put_nowait(delivery)
+            except RedisError as exc:
+                logger.warning("fetch failed, retrying in 1 s error=%s", exc)
+                await asyncio.sleep(1)
+
+    async def _recover(self, deleted: list[str]) -> None:
+        requeued = await self.consumer.recover_deleted(deleted)
+        logger.warning(
+            "reclaim found deleted stream entries count=%d requeued=%d", len(deleted), requeued
+        )
+
+    # --- executing ----------------------------------------------------------------------
+
+    async def _execute_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        registry = self.registry
+        while True:
+            d = await self._prefetch.get()
+            task = registry.get(d.task_type)
+            try:
+                if task is None:
+                    raise UnknownTaskError(
+                        f"no handler for task type {d.task_type!r} on worker {self.name}"
+                    )
+                ctx = JobContext(
+                    d.job_id, d.task_type, d.attempt, d.failures, d.max_retries, self.name
+                )
+                payload = orjson.loads(d.payload)
+                result: Any
+                if task.is_async:
+                    result = await task.fn(ctx, payload)
+                else:
+                    result = await loop.run_in_executor(self._pool, task.fn, ctx, payload)
+                self._completed.append((d, orjson.dumps(result)))
+            except Retry as exc:
+                delay = self._backoff(d) if exc.delay is None else int(exc.delay * 1000)
+                self._failed.append(Failure(d, f"Retry: {exc}", delay))
+            except Exception as exc:  # a handler error fails its job, not the worker
+                error = f"{type(exc).__name__}: {exc}"
+                self._failed.append(Failure(d, error[:MAX_ERROR_CHARS], self._backoff(d)))
+            self._outcome_ready.set()
+
+    def _backoff(self, d: Delivery) -> int:
+        s = self.settings
+        return backoff_ms(d.failures + 1, s.INITIAL_BACKOFF_MS, s.MAX_BACKOFF_MS)
+
+    # --- settling -----------------------------------------------------------------------
+
+    async def _settle_loop(self) -> None:
+        while True:
+            await self._outcome_ready.wait()
+            self._outcome_ready.clear()
+            try:
+                await self._flush()
+            except RedisError as exc:
+                logger.warning("settle failed, retrying in 0.5 s error=%s", exc)
+                await asyncio.sleep(0.5)
+                self._outcome_ready.set()
+
+    async def _flush(self) -> None:
+        """Record every outcome gathered so far in one round trip."""
+        completed, failed = self._completed, self._failed
+        if not completed and not failed:
+            return
+        self._completed, self._failed = [], []
+        try:
+            settled = await self.consumer.settle(completed, failed)
+        except BaseException:
+            self._completed[:0], self._failed[:0] = completed, failed
+            raise
+        t = self.totals
+        t.completed += settled.completed
+        t.retried += settled.retried
+        t.dead += settled.dead
+        t.stale += settled.stale
+        if settled.stale:
+            logger.warning(
+                "refused stale completions count=%d (jobs were reclaimed)", settled.stale
+            )
+        if logger.isEnabledFor(logging.DEBUG):
+            for d, _ in completed:
+                logger.debug(
+                    "job settled job_id=%s attempt=%d outcome=success", d.job_id, d.attempt
+                )
+            for f in failed:
+                logger.debug(
+                    "job settled job_id=%s attempt=%d outcome=failure error=%s",
+                    f.delivery.job_id,
+                    f.delivery.attempt,
+                    f.error[:200],
+                )
+        for d, _ in completed:
+            self._inflight.pop(d.entry_id, None)
+        for f in failed:
+            self._inflight.pop(f.delivery.entry_id, None)
+        self._slot_freed.set()
+
+    # --- upkeep -------------------------------------------------------------------------
+
+    async def _promote_loop(self) -> None:
+        interval = self.settings.PROMOTE_INTERVAL_MS / 1000
+        while True:
+            try:
+                promoted, next_due_ms = await self.consumer.promote_due()
+                if promoted:
+                    logger.debug("promoted due jobs count=%d", promoted)
+            except RedisError as exc:
+                logger.warning("promote failed error=%s", exc)
+                next_due_ms = None
+            wait = interval if next_due_ms is None else min(interval, next_due_ms / 1000)
+            await asyncio.sleep(max(wait, 0.001))
+
+    async def _housekeeping_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.HOUSEKEEPING_INTERVAL_S)
+            try:
+                await run_housekeeping(self.engine.redis, self.engine.keys, self.settings)
+            except RedisError as exc:
+                logger.warning("housekeeping failed error=%s", exc)
+
+    def _summary(self) -> str:
+        t = self.totals
+        return (
+            f"completed={t.completed} retried={t.retried} dead={t.dead} stale={t.stale} "
+            f"inflight={len(self._inflight)}"
+        )
+
+    async def _summary_loop(self) -> None:
+        last = 0
+        while True:
+            await asyncio.sleep(SUMMARY_INTERVAL_S)
+            done = self.totals.completed
+            logger.info(
+                "worker summary name=%s %s rate=%.0f/s",
+                self.name,
+                self._summary(),
+                (done - last) / SUMMARY_INTERVAL_S,
+            )
+            last = done
