@@ -11,7 +11,10 @@ from app.models import DeadLetterList, Job
 
 router = APIRouter(prefix="/dlq", tags=["dlq"])
 
-NOT_DEAD: dict[int | str, dict[str, Any]] = {404: {"description": "No such job."}, 409: {"description": "The job is not dead."}}
+NOT_DEAD: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such job."},
+    409: {"description": "The job is not dead."},
+}
 
 
 @router.get("")

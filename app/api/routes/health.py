@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Response
 from redis.exceptions import RedisError, ResponseError
 
 from app.api.deps import EngineDep
@@ -21,7 +20,7 @@ async def live() -> Health:
 
 
 @router.get("/ready", responses={503: {"model": Health, "description": "Not ready."}})
-async def ready(engine: EngineDep) -> Health | JSONResponse:
+async def ready(engine: EngineDep, response: Response) -> Health:
     """Redis answers and every script is loaded. Warns about a Redis that would evict keys."""
     try:
         await engine.redis.ping()
@@ -37,6 +36,6 @@ async def ready(engine: EngineDep) -> Health | JSONResponse:
                 "cannot read maxmemory-policy (CONFIG not permitted); check it is noeviction"
             )
     except RedisError as exc:
-        body = Health(status="unavailable", redis=type(exc).__name__, scripts_loaded=False)
-        return JSONResponse(body.model_dump(), status_code=503)
+        response.status_code = 503
+        return Health(status="unavailable", redis=type(exc).__name__, scripts_loaded=False)
     return Health(status="ok", redis="ok", scripts_loaded=True, warnings=warnings)

@@ -11,7 +11,9 @@ from app.models import TASK_TYPE_PATTERN, Job, JobBatchCreate, JobCreate, JobIds
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such job (or it has expired)."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such job (or it has expired)."}
+}
 
 
 @router.post(

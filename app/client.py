@@ -1,0 +1,252 @@
+"""The DTQ Python SDK over HTTP (httpx), sync and async.
+
+with DTQClient("http://127.0.0.1:8000") as dtq:
+    job = dtq.submit("echo", {"hello": "world"})
+    done = dtq.wait(job.id, timeout=10)
+    print(done.status, done.result)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from app.models import DeadLetterList, Job, JobCreate, JobIds, JobList, JobStatus
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class DTQClientError(Exception):
+    """An HTTP error answer from the control plane, with its status and detail."""
+
+    def __init__(self, status_code: int, detail: Any) -> None:
+        super().__init__(f"HTTP {status_code}: {detail}")
+        self.status_code = status_code
+        self.detail = detail
+
+
+class JobWaitTimeoutError(TimeoutError):
+    """wait() gave up before the job reached a terminal status."""
+
+
+def _check(response: httpx.Response) -> httpx.Response:
+    if response.is_error:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.text
+        raise DTQClientError(response.status_code, detail)
+    return response
+
+
+def _job_body(
+    task_type: str,
+    payload: dict[str, Any] | None,
+    partition_key: str | None,
+    max_retries: int | None,
+) -> dict[str, Any]:
+    body = JobCreate(
+        task_type=task_type,
+        payload=payload or {},
+        partition_key=partition_key,
+        max_retries=max_retries,
+    )
+    return body.model_dump(mode="json", exclude_none=True)
+
+
+def _list_params(
+    status: JobStatus | str | None, task_type: str | None, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"limit": limit}
+    if status:
+        params["status"] = str(status)
+    if task_type:
+        params["task_type"] = task_type
+    if cursor:
+        params["cursor"] = cursor
+    return params
+
+
+class DTQClient:
+    """Synchronous client."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def submit(
+        self,
+        task_type: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        partition_key: str | None = None,
+        max_retries: int | None = None,
+    ) -> Job:
+        """Submit one job."""
+        body = _job_body(task_type, payload, partition_key, max_retries)
+        return Job.model_validate(_check(self._http.post("/jobs", json=body)).json())
+
+    def submit_many(self, jobs: Sequence[JobCreate]) -> list[str]:
+        """Submit jobs in batches of 1,000; returns their ids in order."""
+        ids: list[str] = []
+        for i in range(0, len(jobs), 1000):
+            body = {
+                "jobs": [j.model_dump(mode="json", exclude_none=True) for j in jobs[i : i + 1000]]
+            }
+            ids += JobIds.model_validate(
+                _check(self._http.post("/jobs/batch", json=body)).json()
+            ).ids
+        return ids
+
+    def get(self, job_id: str) -> Job:
+        """One job's state."""
+        return Job.model_validate(_check(self._http.get(f"/jobs/{job_id}")).json())
+
+    def wait(self, job_id: str, timeout: float = 30.0, poll: float = 0.05) -> Job:
+        """Poll until the job is succeeded, dead or canceled; JobWaitTimeoutError after timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get(job_id)
+            if job.status.is_terminal:
+                return job
+            if time.monotonic() >= deadline:
+                raise JobWaitTimeoutError(f"job {job_id} is still {job.status} after {timeout} s")
+            time.sleep(poll)
+
+    def list(
+        self,
+        status: JobStatus | str | None = None,
+        task_type: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> JobList:
+        """A page of jobs, newest first."""
+        params = _list_params(status, task_type, cursor, limit)
+        return JobList.model_validate(_check(self._http.get("/jobs", params=params)).json())
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a pending or scheduled job."""
+        return Job.model_validate(_check(self._http.post(f"/jobs/{job_id}/cancel")).json())
+
+    def dlq_list(self, cursor: str | None = None, limit: int = 50) -> DeadLetterList:
+        """A page of the dead-letter queue."""
+        params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        return DeadLetterList.model_validate(_check(self._http.get("/dlq", params=params)).json())
+
+    def dlq_retry(self, job_id: str) -> Job:
+        """Run a dead job again with fresh retries."""
+        return Job.model_validate(_check(self._http.post(f"/dlq/{job_id}/retry")).json())
+
+
+class AsyncDTQClient:
+    """Asynchronous client with the same methods as DTQClient."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def submit(
+        self,
+        task_type: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        partition_key: str | None = None,
+        max_retries: int | None = None,
+    ) -> Job:
+        """Submit one job."""
+        body = _job_body(task_type, payload, partition_key, max_retries)
+        return Job.model_validate(_check(await self._http.post("/jobs", json=body)).json())
+
+    async def submit_many(self, jobs: Sequence[JobCreate]) -> list[str]:
+        """Submit jobs in batches of 1,000; returns their ids in order."""
+        ids: list[str] = []
+        for i in range(0, len(jobs), 1000):
+            body = {
+                "jobs": [j.model_dump(mode="json", exclude_none=True) for j in jobs[i : i + 1000]]
+            }
+            response = _check(await self._http.post("/jobs/batch", json=body))
+            ids += JobIds.model_validate(response.json()).ids
+        return ids
+
+    async def get(self, job_id: str) -> Job:
+        """One job's state."""
+        return Job.model_validate(_check(await self._http.get(f"/jobs/{job_id}")).json())
+
+    async def wait(self, job_id: str, timeout: float = 30.0, poll: float = 0.05) -> Job:
+        """Poll until the job is terminal; JobWaitTimeoutError after timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = await self.get(job_id)
+            if job.status.is_terminal:
+                return job
+            if time.monotonic() >= deadline:
+                raise JobWaitTimeoutError(f"job {job_id} is still {job.status} after {timeout} s")
+            await asyncio.sleep(poll)
+
+    async def list(
+        self,
+        status: JobStatus | str | None = None,
+        task_type: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> JobList:
+        """A page of jobs, newest first."""
+        params = _list_params(status, task_type, cursor, limit)
+        return JobList.model_validate(_check(await self._http.get("/jobs", params=params)).json())
+
+    async def cancel(self, job_id: str) -> Job:
+        """Cancel a pending or scheduled job."""
+        return Job.model_validate(_check(await self._http.post(f"/jobs/{job_id}/cancel")).json())
+
+    async def dlq_list(self, cursor: str | None = None, limit: int = 50) -> DeadLetterList:
+        """A page of the dead-letter queue."""
+        params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        response = _check(await self._http.get("/dlq", params=params))
+        return DeadLetterList.model_validate(response.json())
+
+    async def dlq_retry(self, job_id: str) -> Job:
+        """Run a dead job again with fresh retries."""
+        return Job.model_validate(_check(await self._http.post(f"/dlq/{job_id}/retry")).json())

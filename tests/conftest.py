@@ -1,0 +1,187 @@
+"""Fixtures: redis_server -> redis_url -> settings -> redis -> engine, plus workers and the API.
+
+The session starts one real Redis/Valkey server on a free port; each test gets its own key
+prefix, so tests never share state and need no FLUSHALL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from app.api.main import create_app
+from app.config import Settings
+from app.embedded_redis import EmbeddedRedis, free_port
+from app.queue import Engine
+from app.redis_client import create_redis
+from app.worker.registry import TaskRegistry, load_registry
+from app.worker.runner import Worker
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Compressed timings, as BullMQ's own tests do.
+FAST = {
+    "ENVIRONMENT": "test",
+    "INITIAL_BACKOFF_MS": 20,
+    "MAX_BACKOFF_MS": 200,
+    "VISIBILITY_TIMEOUT_MS": 1000,
+    "PROMOTE_INTERVAL_MS": 10,
+    "HEARTBEAT_INTERVAL_S": 0.5,
+    "SHUTDOWN_GRACE_S": 2.0,
+    "HOUSEKEEPING_INTERVAL_S": 3600,
+}
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    return redis_server.url
+
+
+@pytest.fixture
+def make_settings(redis_url: str) -> Callable[..., Settings]:
+    """Settings for this test: a unique key prefix, fast timings, any overrides."""
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"REDIS_URL": redis_url, "KEY_PREFIX": prefix, **FAST}
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    client = create_redis(settings)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def engine(redis: Redis, settings: Settings) -> Engine:
+    e = Engine(redis, settings)
+    await e.setup()
+    return e
+
+
+@pytest.fixture
+def registry() -> TaskRegistry:
+    return load_registry(["tests.tasks"])
+
+
+@pytest.fixture
+async def start_worker(
+    engine: Engine, registry: TaskRegistry
+) -> AsyncIterator[Callable[..., Worker]]:
+    """Start in-process workers on the test's engine; all are stopped at teardown."""
+    running: list[tuple[Worker, asyncio.Task[None]]] = []
+
+    def start(concurrency: int = 10, engine_: Engine | None = None, **kw: Any) -> Worker:
+        worker = Worker(engine_ or engine, kw.pop("registry", registry), concurrency=concurrency,
+                        **kw)
+        running.append((worker, asyncio.create_task(worker.run())))
+        return worker
+
+    yield start
+    for worker, _ in running:
+        worker.stop()
+    await asyncio.gather(*(task for _, task in running), return_exceptions=True)
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the app in process (its lifespan runs)."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dtq") as client:
+            yield client
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a subprocess build the same settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "KEY_"))}
+    for key, value in settings.model_dump().items():
+        if value is not None:
+            env[key] = str(value)
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+class Processes:
+    """Subprocesses started by a test: workers and API servers, killed at teardown."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def worker(self, settings: Settings, *args: str) -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, "-m", "app.worker", "--tasks", "tests.tasks", *args]
+        proc = subprocess.Popen(cmd, env=settings_env(settings), cwd=ROOT)
+        self.procs.append(proc)
+        return proc
+
+    def api(self, settings: Settings) -> str:
+        port = free_port()
+        env = settings_env(settings) | {"PORT": str(port), "HOST": "127.0.0.1",
+                                        "LOG_LEVEL": "WARNING"}
+        proc = subprocess.Popen([sys.executable, "-m", "app.api"], env=env, cwd=ROOT)
+        self.procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                    return url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("the API did not become ready")
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    procs = Processes()
+    yield procs
+    procs.stop_all()
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, every: float = 0.02) -> Any:
+    """Await an async predicate until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last value {value!r})")
+        await asyncio.sleep(every)

@@ -1,0 +1,37 @@
+import pytest
+
+from app.errors import InvalidTransitionError, JobNotFoundError
+from app.models import JobCreate
+from app.queue import Consumer, Engine, Failure
+from app.queue.producer import new_job_id
+
+
+async def test_cancel_pending_deletes_an_undelivered_entry(engine: Engine) -> None:
+    job = await engine.producer.enqueue(JobCreate(task_type="noop"))
+    await engine.producer.cancel(job.id)
+    assert (await engine.inspector.get_job(job.id)).status == "canceled"
+    assert await engine.redis.xlen(engine.keys.stream) == 0
+    assert await engine.redis.ttl(engine.keys.job(job.id)) > 0
+
+
+async def test_cancel_scheduled_removes_it_from_the_delayed_set(engine: Engine, consumer: Consumer, deliver) -> None:
+    (d,) = await deliver(consumer)
+    await consumer.settle([], [Failure(d, "x", 60_000)])
+    await engine.producer.cancel(d.job_id)
+    assert await engine.redis.zcard(engine.keys.delayed) == 0
+    stats = await engine.redis.hgetall(engine.keys.stats)
+    assert stats["jobs:scheduled"] == "0" and stats["jobs:canceled"] == "1"
+
+
+async def test_running_and_finished_jobs_cannot_be_canceled(engine: Engine, consumer: Consumer, deliver) -> None:
+    (d,) = await deliver(consumer)
+    with pytest.raises(InvalidTransitionError, match="running"):
+        await engine.producer.cancel(d.job_id)
+    await consumer.settle([(d, b"null")], [])
+    with pytest.raises(InvalidTransitionError, match="succeeded"):
+        await engine.producer.cancel(d.job_id)
+
+
+async def test_cancel_unknown_job(engine: Engine) -> None:
+    with pytest.raises(JobNotFoundError):
+        await engine.producer.cancel(new_job_id())

@@ -1,0 +1,46 @@
+"""Tasks the tests run, besides the built-in ones."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import redis as sync_redis
+
+from app.worker.registry import JobContext, Retry, TaskRegistry
+
+tasks = TaskRegistry()
+
+
+@tasks.task()
+async def record(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Sleep payload["seconds"], then count this run in the Redis list payload["key"]."""
+    await asyncio.sleep(float(payload.get("seconds", 0)))
+    client = sync_redis.Redis.from_url(os.environ.get("REDIS_URL", payload.get("url", "")))
+    try:
+        client.rpush(payload["key"], f"{ctx.job_id}:{ctx.worker}:{ctx.attempt}")
+    finally:
+        client.close()
+    return {"worker": ctx.worker, "attempt": ctx.attempt}
+
+
+@tasks.task()
+def sync_double(ctx: JobContext, payload: dict[str, Any]) -> int:
+    """A plain function: runs in the worker's thread pool."""
+    time.sleep(0.01)
+    return int(payload["n"]) * 2
+
+
+@tasks.task()
+async def retry_later(ctx: JobContext, payload: dict[str, Any]) -> str:
+    """Ask for one retry after payload["delay"] seconds, then succeed."""
+    if ctx.failures == 0:
+        raise Retry(delay=float(payload["delay"]))
+    return "done"
+
+
+@tasks.task()
+async def unserializable(ctx: JobContext, payload: dict[str, Any]) -> object:
+    return object()

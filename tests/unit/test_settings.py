@@ -1,0 +1,31 @@
+import pytest
+from pydantic import ValidationError
+
+from app.config import Settings
+
+
+def test_defaults() -> None:
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.VISIBILITY_TIMEOUT_MS == 30_000
+    assert s.RESULT_TTL_S == 86_400
+    assert s.MAX_PAYLOAD_BYTES == 1_048_576
+    assert s.lease_interval_s < s.VISIBILITY_TIMEOUT_MS / 1000 / 2
+
+
+def test_backoff_bounds_are_checked() -> None:
+    with pytest.raises(ValidationError, match="MAX_BACKOFF_MS"):
+        Settings(_env_file=None, INITIAL_BACKOFF_MS=5000, MAX_BACKOFF_MS=100)  # type: ignore[call-arg]
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_RETRIES", "7")
+    monkeypatch.setenv("WORKER_TASK_MODULES", "a.tasks, b.tasks,")
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.MAX_RETRIES == 7
+    assert s.task_modules == ["a.tasks", "b.tasks"]
+
+
+@pytest.mark.parametrize("prefix", ["", "a:b", "a{b}", "x" * 65, "a b"])
+def test_key_prefix_cannot_break_the_key_layout(prefix: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, KEY_PREFIX=prefix)  # type: ignore[call-arg]
