@@ -1,0 +1,209 @@
+"""DTQ throughput and latency benchmark.
+
+Enqueues N no-op jobs (in-process batches, or `--via http` through a real API process), then runs
+W worker processes of concurrency C and measures:
+
+- enqueue_per_s: jobs stored per second while enqueueing
+- process_per_s: jobs finished per second, from the first start to the last finish (Redis clock)
+- lat_p50_ms / lat_p99_ms: enqueue -> handler start for single jobs on an idle worker
+
+Starts an embedded Redis/Valkey server when REDIS_URL is unset. The last line printed is one JSON
+object with those four keys (plus the run's parameters).
+
+    python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from app.config import Settings  # noqa: E402
+from app.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from app.models import JobCreate  # noqa: E402
+from app.queue import Engine  # noqa: E402
+from app.redis_client import create_redis  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--jobs", type=int, default=100_000, help="jobs to enqueue and process")
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--concurrency", type=int, default=200, help="concurrency per worker")
+    p.add_argument("--via", choices=["inprocess", "http"], default="inprocess")
+    p.add_argument("--latency-samples", type=int, default=300)
+    return p.parse_args()
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    for key, value in settings.model_dump().items():
+        if value is not None:
+            env[key] = str(value)
+    env["PYTHONPATH"] = str(ROOT)
+    env["LOG_LEVEL"] = "WARNING"
+    return env
+
+
+async def enqueue_inprocess(engine: Engine, n: int) -> float:
+    jobs = [JobCreate(task_type="noop")] * n
+    step = 10_000
+    t0 = time.perf_counter()
+    with tqdm(total=n, desc="enqueue", unit="job", file=sys.stderr) as bar:
+        for i in range(0, n, step):
+            await engine.producer.enqueue_many(jobs[i : i + step])
+            bar.update(min(step, n - i))
+    return n / (time.perf_counter() - t0)
+
+
+async def enqueue_http(settings: Settings, n: int, stack: ExitStack) -> float:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.api"], cwd=ROOT, env=env_for(settings) | {"PORT": str(port)}
+    )
+    stack.callback(proc.kill)
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        for _ in range(200):
+            try:
+                if (await http.get("/health/ready")).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.05)
+        body = {"jobs": [{"task_type": "noop"}] * 1000}
+        sem = asyncio.Semaphore(4)
+        bar = tqdm(total=n, desc="enqueue (http)", unit="job", file=sys.stderr)
+
+        async def post(count: int) -> None:
+            async with sem:
+                r = await http.post("/jobs/batch", json={"jobs": body["jobs"][:count]})
+                r.raise_for_status()
+                bar.update(count)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(post(min(1000, n - i)) for i in range(0, n, 1000)))
+        elapsed = time.perf_counter() - t0
+        bar.close()
+    return n / elapsed
+
+
+async def wait_processed(engine: Engine, n: int, baseline: int) -> None:
+    with tqdm(total=n, desc="process", unit="job", file=sys.stderr) as bar:
+        done = 0
+        while done < n:
+            await asyncio.sleep(0.2)
+            now = (await engine.inspector.metrics()).jobs_completed_total - baseline
+            bar.update(now - done)
+            done = now
+
+
+async def processing_window_s(engine: Engine) -> float:
+    """First start to last finish over every finished job, from the job hashes (Redis clock)."""
+    first, last = float("inf"), 0.0
+    cursor = "0"
+    ids: list[str] = []
+    while True:
+        cursor, chunk = await engine.redis.zscan(engine.keys.index, cursor, count=5000)
+        ids += [job_id for job_id, _ in chunk]
+        if cursor == 0 or cursor == "0":
+            break
+    for i in range(0, len(ids), 5000):
+        async with engine.redis.pipeline(transaction=False) as pipe:
+            for job_id in ids[i : i + 5000]:
+                pipe.hmget(engine.keys.job(job_id), "started_at", "finished_at")
+            for started, finished in await pipe.execute():
+                if started and finished:
+                    first = min(first, int(started))
+                    last = max(last, int(finished))
+    return max(last - first, 1) / 1000
+
+
+async def measure_latency(engine: Engine, samples: int) -> list[float]:
+    latencies = []
+    for _ in tqdm(range(samples), desc="latency", unit="job", file=sys.stderr):
+        await asyncio.sleep(0.01)  # let the worker go idle (blocked in XREADGROUP)
+        t0 = time.time()
+        job = await engine.producer.enqueue(JobCreate(task_type="probe"))
+        while True:
+            got = await engine.inspector.get_job(job.id)
+            if got.status == "succeeded":
+                break
+            await asyncio.sleep(0.002)
+        latencies.append((float(got.result) - t0) * 1000)  # type: ignore[arg-type]
+    return latencies
+
+
+async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dict[str, Any]:
+    settings = Settings(_env_file=None, REDIS_URL=redis_url,  # type: ignore[call-arg]
+                        KEY_PREFIX=f"bench{uuid.uuid4().hex[:8]}")
+    redis = create_redis(settings)
+    engine = Engine(redis, settings)
+    await engine.setup()
+    if args.via == "http":
+        enqueue_rate = await enqueue_http(settings, args.jobs, stack)
+    else:
+        enqueue_rate = await enqueue_inprocess(engine, args.jobs)
+    env = env_for(settings)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app.worker", "-c", str(args.concurrency),
+             "--tasks", "scripts.bench.tasks"],
+            cwd=ROOT, env=env,
+        )
+        for _ in range(args.workers)
+    ]
+    for w in workers:
+        stack.callback(w.kill)
+    await wait_processed(engine, args.jobs, 0)
+    process_rate = args.jobs / await processing_window_s(engine)
+    latencies = sorted(await measure_latency(engine, args.latency_samples))
+    for w in workers:
+        w.terminate()
+    await redis.aclose()
+    return {
+        "enqueue_per_s": round(enqueue_rate),
+        "process_per_s": round(process_rate),
+        "lat_p50_ms": round(statistics.median(latencies), 3),
+        "lat_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 3),
+        "jobs": args.jobs,
+        "workers": args.workers,
+        "concurrency": args.concurrency,
+        "via": args.via,
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    with ExitStack() as stack:
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            server = EmbeddedRedis(tempfile.mkdtemp(prefix="dtq-bench-"))
+            redis_url = server.start()
+            stack.callback(server.stop)
+        result = asyncio.run(run(args, redis_url, stack))
+    print(f"enqueue {result['enqueue_per_s']:,} jobs/s ({args.via}), "
+          f"process {result['process_per_s']:,} jobs/s, "
+          f"latency p50 {result['lat_p50_ms']} ms p99 {result['lat_p99_ms']} ms")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
