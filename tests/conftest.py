@@ -100,8 +100,9 @@ async def start_worker(
     running: list[tuple[Worker, asyncio.Task[None]]] = []
 
     def start(concurrency: int = 10, engine_: Engine | None = None, **kw: Any) -> Worker:
-        worker = Worker(engine_ or engine, kw.pop("registry", registry), concurrency=concurrency,
-                        **kw)
+        worker = Worker(
+            engine_ or engine, kw.pop("registry", registry), concurrency=concurrency, **kw
+        )
         running.append((worker, asyncio.create_task(worker.run())))
         return worker
 
@@ -145,8 +146,11 @@ class Processes:
 
     def api(self, settings: Settings) -> str:
         port = free_port()
-        env = settings_env(settings) | {"PORT": str(port), "HOST": "127.0.0.1",
-                                        "LOG_LEVEL": "WARNING"}
+        env = settings_env(settings) | {
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "LOG_LEVEL": "WARNING",
+        }
         proc = subprocess.Popen([sys.executable, "-m", "app.api"], env=env, cwd=ROOT)
         self.procs.append(proc)
         url = f"http://127.0.0.1:{port}"

@@ -118,13 +118,9 @@ async def wait_processed(engine: Engine, n: int, baseline: int) -> None:
 async def processing_window_s(engine: Engine) -> float:
     """First start to last finish over every finished job, from the job hashes (Redis clock)."""
     first, last = float("inf"), 0.0
-    cursor = "0"
-    ids: list[str] = []
-    while True:
-        cursor, chunk = await engine.redis.zscan(engine.keys.index, cursor, count=5000)
-        ids += [job_id for job_id, _ in chunk]
-        if cursor == 0 or cursor == "0":
-            break
+    ids: list[str] = [
+        job_id async for job_id, _ in engine.redis.zscan_iter(engine.keys.index, count=5000)
+    ]
     for i in range(0, len(ids), 5000):
         async with engine.redis.pipeline(transaction=False) as pipe:
             for job_id in ids[i : i + 5000]:
@@ -147,13 +143,16 @@ async def measure_latency(engine: Engine, samples: int) -> list[float]:
             if got.status == "succeeded":
                 break
             await asyncio.sleep(0.002)
-        latencies.append((float(got.result) - t0) * 1000)  # type: ignore[arg-type]
+        latencies.append((float(got.result) - t0) * 1000)
     return latencies
 
 
 async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dict[str, Any]:
-    settings = Settings(_env_file=None, REDIS_URL=redis_url,  # type: ignore[call-arg]
-                        KEY_PREFIX=f"bench{uuid.uuid4().hex[:8]}")
+    settings = Settings(
+        _env_file=None,
+        REDIS_URL=redis_url,  # type: ignore[call-arg]
+        KEY_PREFIX=f"bench{uuid.uuid4().hex[:8]}",
+    )
     redis = create_redis(settings)
     engine = Engine(redis, settings)
     await engine.setup()
@@ -164,9 +163,17 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
     env = env_for(settings)
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "app.worker", "-c", str(args.concurrency),
-             "--tasks", "scripts.bench.tasks"],
-            cwd=ROOT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "app.worker",
+                "-c",
+                str(args.concurrency),
+                "--tasks",
+                "scripts.bench.tasks",
+            ],
+            cwd=ROOT,
+            env=env,
         )
         for _ in range(args.workers)
     ]
@@ -199,9 +206,11 @@ def main() -> None:
             redis_url = server.start()
             stack.callback(server.stop)
         result = asyncio.run(run(args, redis_url, stack))
-    print(f"enqueue {result['enqueue_per_s']:,} jobs/s ({args.via}), "
-          f"process {result['process_per_s']:,} jobs/s, "
-          f"latency p50 {result['lat_p50_ms']} ms p99 {result['lat_p99_ms']} ms")
+    print(
+        f"enqueue {result['enqueue_per_s']:,} jobs/s ({args.via}), "
+        f"process {result['process_per_s']:,} jobs/s, "
+        f"latency p50 {result['lat_p50_ms']} ms p99 {result['lat_p99_ms']} ms"
+    )
     print(json.dumps(result))
 
 

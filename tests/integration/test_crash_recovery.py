@@ -6,7 +6,6 @@ Workers run as real subprocesses so signals hit a real process.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 
 from app.models import JobCreate, JobStatus
@@ -98,7 +97,9 @@ async def test_sigterm_during_a_run_loses_no_job(make_settings, redis, processes
     await wait_for(lambda: _all_succeeded(engine, ids), timeout=30, every=0.1)
 
 
-async def test_sigterm_lets_in_flight_jobs_finish_within_the_grace_period(engine: Engine, settings, processes) -> None:
+async def test_sigterm_lets_in_flight_jobs_finish_within_the_grace_period(
+    engine: Engine, settings, processes
+) -> None:
     ids = await engine.producer.enqueue_many(
         [JobCreate(task_type="sleep", payload={"seconds": 0.5}) for _ in range(5)]
     )
@@ -114,12 +115,16 @@ async def _count_running(engine: Engine, n: int) -> bool:
     return (await engine.inspector.metrics()).jobs_by_status[JobStatus.RUNNING] == n
 
 
-async def test_lease_keeps_a_long_job_with_its_live_worker(engine: Engine, settings, start_worker) -> None:
+async def test_lease_keeps_a_long_job_with_its_live_worker(
+    engine: Engine, settings, start_worker
+) -> None:
     runs_key = f"{settings.KEY_PREFIX}:runs"
     start_worker(name="a")
     start_worker(name="b")
     job = await engine.producer.enqueue(
-        JobCreate(task_type="record", payload={"seconds": 3.0, "key": runs_key, "url": settings.REDIS_URL})
+        JobCreate(
+            task_type="record", payload={"seconds": 3.0, "key": runs_key, "url": settings.REDIS_URL}
+        )
     )
 
     async def finished():
@@ -131,7 +136,9 @@ async def test_lease_keeps_a_long_job_with_its_live_worker(engine: Engine, setti
     assert await engine.redis.llen(runs_key) == 1
 
 
-async def test_entry_deleted_while_unacknowledged_is_recovered(engine: Engine, start_worker) -> None:
+async def test_entry_deleted_while_unacknowledged_is_recovered(
+    engine: Engine, start_worker
+) -> None:
     job = await engine.producer.enqueue(JobCreate(task_type="echo", payload={"v": 1}))
     crashed = engine.consumer("crashed")
     (d,) = await crashed.start(await crashed.read(1, 100))
@@ -145,5 +152,3 @@ async def test_entry_deleted_while_unacknowledged_is_recovered(engine: Engine, s
     recovered = await wait_for(done, timeout=10)
     assert recovered.result == {"v": 1}
     assert (await engine.redis.xpending(engine.keys.stream, "workers"))["pending"] == 0
-
-

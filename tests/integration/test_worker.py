@@ -33,11 +33,15 @@ async def test_sync_handlers_run_in_the_thread_pool(engine: Engine, start_worker
     assert results == [i * 2 for i in range(8)]
 
 
-async def test_flaky_job_retries_within_jittered_bounds_then_succeeds(make_settings, redis, start_worker) -> None:
+async def test_flaky_job_retries_within_jittered_bounds_then_succeeds(
+    make_settings, redis, start_worker
+) -> None:
     engine = Engine(redis, make_settings(INITIAL_BACKOFF_MS=100, MAX_BACKOFF_MS=10_000))
     await engine.setup()
     start_worker(engine_=engine)
-    job = await engine.producer.enqueue(JobCreate(task_type="flaky", payload={"failures": 3}, max_retries=5))
+    job = await engine.producer.enqueue(
+        JobCreate(task_type="flaky", payload={"failures": 3}, max_retries=5)
+    )
     done = await _terminal(engine, job.id)
     assert done.status == JobStatus.SUCCEEDED and done.failures == 3 and done.attempt == 4
     # Every event time is Redis time: each retry starts no later than its backoff cap after the
@@ -53,7 +57,9 @@ async def test_flaky_job_retries_within_jittered_bounds_then_succeeds(make_setti
         assert int(failed["due_at"]) <= int(restarted["at"]) <= int(failed["due_at"]) + 150
 
 
-async def test_failing_job_is_dead_lettered_after_max_retries_plus_one_attempts(api, engine: Engine, start_worker) -> None:
+async def test_failing_job_is_dead_lettered_after_max_retries_plus_one_attempts(
+    api, engine: Engine, start_worker
+) -> None:
     start_worker()
     job = await engine.producer.enqueue(JobCreate(task_type="fail", payload={"message": "nope"}))
     dead = await _terminal(engine, job.id)
@@ -88,12 +94,18 @@ async def test_retry_exception_sets_the_delay(engine: Engine, start_worker) -> N
     assert (await _terminal(engine, job.id)).result == "done"
 
 
-async def test_unknown_task_type_fails_the_job_with_a_clear_error(engine: Engine, start_worker) -> None:
+async def test_unknown_task_type_fails_the_job_with_a_clear_error(
+    engine: Engine, start_worker
+) -> None:
     start_worker()
     job = await engine.producer.enqueue(JobCreate(task_type="no_such_task", max_retries=0))
     dead = await _terminal(engine, job.id)
     assert dead.status == JobStatus.DEAD
-    assert dead.last_error and "UnknownTaskError" in dead.last_error and "no_such_task" in dead.last_error
+    assert (
+        dead.last_error
+        and "UnknownTaskError" in dead.last_error
+        and "no_such_task" in dead.last_error
+    )
 
 
 async def test_a_result_that_is_not_json_fails_the_attempt(engine: Engine, start_worker) -> None:
@@ -103,7 +115,9 @@ async def test_a_result_that_is_not_json_fails_the_attempt(engine: Engine, start
     assert dead.status == JobStatus.DEAD and "not JSON serializable" in (dead.last_error or "")
 
 
-async def test_stream_holds_no_acknowledged_entries_after_10000_jobs(engine: Engine, start_worker) -> None:
+async def test_stream_holds_no_acknowledged_entries_after_10000_jobs(
+    engine: Engine, start_worker
+) -> None:
     start_worker(concurrency=200)
     await engine.producer.enqueue_many([JobCreate(task_type="noop")] * 10_000)
 

@@ -12,8 +12,18 @@ def _slot_tag(key: str) -> str:
 
 def test_every_key_carries_the_shard_hash_tag() -> None:
     keys = Keys("dtq", "7")
-    names = [keys.stream, keys.dlq, keys.delayed, keys.index, keys.stats, keys.events,
-             keys.workers, keys.housekeeping_lock, keys.job("ab" * 16), keys.worker("w1")]
+    names = [
+        keys.stream,
+        keys.dlq,
+        keys.delayed,
+        keys.index,
+        keys.stats,
+        keys.events,
+        keys.workers,
+        keys.housekeeping_lock,
+        keys.job("ab" * 16),
+        keys.worker("w1"),
+    ]
     assert {_slot_tag(k) for k in names} == {"7"}
     assert len(set(names)) == len(names)
 

@@ -29,3 +29,19 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 def test_key_prefix_cannot_break_the_key_layout(prefix: str) -> None:
     with pytest.raises(ValidationError):
         Settings(_env_file=None, KEY_PREFIX=prefix)  # type: ignore[call-arg]
+
+
+def test_env_example_lists_every_setting_with_its_default() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    listed = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            name, _, rest = line.partition("=")
+            listed[name] = rest.split("#")[0].strip()
+    defaults = Settings(_env_file=None).model_dump()  # type: ignore[call-arg]
+    assert set(listed) == set(defaults)
+    for name, value in defaults.items():
+        expected = "" if value is None else str(value)
+        assert listed[name] in (expected, expected.removesuffix(".0")), name

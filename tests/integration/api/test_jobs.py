@@ -15,8 +15,10 @@ async def _snapshot(engine: Engine) -> tuple[int, int, dict[str, str]]:
 
 
 async def test_submit_and_read(api) -> None:
-    r = await api.post("/jobs", json={"task_type": "echo", "payload": {"a": 1}, "partition_key": "p1",
-                                      "max_retries": 1})
+    r = await api.post(
+        "/jobs",
+        json={"task_type": "echo", "payload": {"a": 1}, "partition_key": "p1", "max_retries": 1},
+    )
     assert r.status_code == 201
     job = r.json()
     assert job["status"] == "pending" and job["max_retries"] == 1 and job["partition_key"] == "p1"
@@ -33,7 +35,11 @@ async def test_batch_submit(api, engine: Engine) -> None:
 
 
 async def test_list_newest_first_with_cursor_and_filters(api) -> None:
-    ids = (await api.post("/jobs/batch", json={"jobs": [{"task_type": "noop"}] * 7 + [{"task_type": "echo"}] * 3})).json()["ids"]
+    ids = (
+        await api.post(
+            "/jobs/batch", json={"jobs": [{"task_type": "noop"}] * 7 + [{"task_type": "echo"}] * 3}
+        )
+    ).json()["ids"]
     await api.post(f"/jobs/{ids[0]}/cancel")
     seen, cursor = [], None
     while True:
@@ -66,11 +72,36 @@ BAD_INPUTS = [
     ("post", "/jobs", {"json": {"task_type": "echo", "max_retries": "many"}}, 422, "max_retries"),
     ("post", "/jobs", {"json": {"task_type": "bad type!"}}, 422, "task_type"),
     ("post", "/jobs", {"json": {"task_type": "echo", "extra": 1}}, 422, "extra"),
-    ("post", "/jobs", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, "json"),
-    ("post", "/jobs", {"json": {"task_type": "echo", "payload": {"blob": "x" * 1_100_000}}}, 413, "payload"),
+    (
+        "post",
+        "/jobs",
+        {"content": b"{not json", "headers": {"content-type": "application/json"}},
+        422,
+        "json",
+    ),
+    (
+        "post",
+        "/jobs",
+        {"json": {"task_type": "echo", "payload": {"blob": "x" * 1_100_000}}},
+        413,
+        "payload",
+    ),
     ("post", "/jobs/batch", {"json": {"jobs": []}}, 422, "jobs"),
     ("post", "/jobs/batch", {"json": {"jobs": [{"task_type": "noop"}] * 1001}}, 422, "jobs"),
-    ("post", "/jobs/batch", {"json": {"jobs": [{"task_type": "noop"}, {"task_type": "noop", "payload": {"b": "x" * 1_100_000}}]}}, 413, "payload"),
+    (
+        "post",
+        "/jobs/batch",
+        {
+            "json": {
+                "jobs": [
+                    {"task_type": "noop"},
+                    {"task_type": "noop", "payload": {"b": "x" * 1_100_000}},
+                ]
+            }
+        },
+        413,
+        "payload",
+    ),
     ("get", f"/jobs/{UNKNOWN}", {}, 404, "not found"),
     ("get", "/jobs/not-an-id", {}, 422, "job_id"),
     ("get", "/jobs", {"params": {"status": "exploded"}}, 422, "status"),
@@ -84,7 +115,9 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs", "status", "names"), BAD_INPUTS)
-async def test_bad_input_gets_a_4xx_and_changes_nothing(api, engine: Engine, method, path, kwargs, status, names) -> None:
+async def test_bad_input_gets_a_4xx_and_changes_nothing(
+    api, engine: Engine, method, path, kwargs, status, names
+) -> None:
     await api.post("/jobs", json={"task_type": "noop"})
     before = await _snapshot(engine)
     r = await api.request(method.upper(), path, **kwargs)
@@ -93,7 +126,9 @@ async def test_bad_input_gets_a_4xx_and_changes_nothing(api, engine: Engine, met
     assert await _snapshot(engine) == before
 
 
-async def test_cancel_of_a_finished_job_is_409_and_changes_nothing(api, engine: Engine, start_worker) -> None:
+async def test_cancel_of_a_finished_job_is_409_and_changes_nothing(
+    api, engine: Engine, start_worker
+) -> None:
     start_worker()
     job = (await api.post("/jobs", json={"task_type": "noop"})).json()
     import asyncio

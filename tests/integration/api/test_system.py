@@ -28,7 +28,9 @@ async def test_unreachable_redis_is_503_never_2xx(make_settings) -> None:
     settings = make_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://dtq") as api:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://dtq"
+        ) as api:
             assert (await api.get("/health/live")).status_code == 200
             assert (await api.get("/health/ready")).status_code == 503
             r = await api.post("/jobs", json={"task_type": "noop"})
@@ -45,9 +47,15 @@ async def test_metrics(api) -> None:
 
 
 async def test_dev_generate_jobs(api, engine: Engine) -> None:
-    r = await api.post("/dev/generate-jobs", json={"count": 2500, "task_type": "echo",
-                                                   "partition_key_prefix": "load",
-                                                   "payload_template": {"size": 1}})
+    r = await api.post(
+        "/dev/generate-jobs",
+        json={
+            "count": 2500,
+            "task_type": "echo",
+            "partition_key_prefix": "load",
+            "payload_template": {"size": 1},
+        },
+    )
     assert r.status_code == 201 and r.json()["batches"] == 3
     assert await engine.redis.xlen(engine.keys.stream) == 2500
     job = (await api.get(f"/jobs/{r.json()['last_id']}")).json()
@@ -57,14 +65,18 @@ async def test_dev_generate_jobs(api, engine: Engine) -> None:
 async def test_dev_endpoint_is_absent_in_production(make_settings) -> None:
     app = create_app(make_settings(ENVIRONMENT="production"))
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://dtq") as api:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://dtq"
+        ) as api:
             r = await api.post("/dev/generate-jobs", json={"count": 1})
             assert r.status_code == 404
 
 
 async def test_dlq_pages_and_delete(api, engine: Engine, start_worker) -> None:
     start_worker()
-    ids = (await api.post("/jobs/batch", json={"jobs": [{"task_type": "fail", "max_retries": 0}] * 3})).json()["ids"]
+    ids = (
+        await api.post("/jobs/batch", json={"jobs": [{"task_type": "fail", "max_retries": 0}] * 3})
+    ).json()["ids"]
     import asyncio
 
     for _ in range(200):

@@ -17,8 +17,10 @@ def consumer(engine: Engine) -> Consumer:
 def deliver(engine: Engine) -> Callable[..., object]:
     """Enqueue jobs and start them under a consumer: returns the deliveries."""
 
-    async def run(consumer: Consumer, task_type: str = "noop", n: int = 1, **job: object) -> list[Delivery]:
-        await engine.producer.enqueue_many([JobCreate(task_type=task_type, **job)] * n)  # type: ignore[arg-type]
+    async def run(
+        consumer: Consumer, task_type: str = "noop", n: int = 1, **job: object
+    ) -> list[Delivery]:
+        await engine.producer.enqueue_many([JobCreate(task_type=task_type, **job)] * n)
         entries = await consumer.read(n, 100)
         return await consumer.start(entries)
 

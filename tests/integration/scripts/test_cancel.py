@@ -14,7 +14,9 @@ async def test_cancel_pending_deletes_an_undelivered_entry(engine: Engine) -> No
     assert await engine.redis.ttl(engine.keys.job(job.id)) > 0
 
 
-async def test_cancel_scheduled_removes_it_from_the_delayed_set(engine: Engine, consumer: Consumer, deliver) -> None:
+async def test_cancel_scheduled_removes_it_from_the_delayed_set(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
     (d,) = await deliver(consumer)
     await consumer.settle([], [Failure(d, "x", 60_000)])
     await engine.producer.cancel(d.job_id)
@@ -23,7 +25,9 @@ async def test_cancel_scheduled_removes_it_from_the_delayed_set(engine: Engine, 
     assert stats["jobs:scheduled"] == "0" and stats["jobs:canceled"] == "1"
 
 
-async def test_running_and_finished_jobs_cannot_be_canceled(engine: Engine, consumer: Consumer, deliver) -> None:
+async def test_running_and_finished_jobs_cannot_be_canceled(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
     (d,) = await deliver(consumer)
     with pytest.raises(InvalidTransitionError, match="running"):
         await engine.producer.cancel(d.job_id)

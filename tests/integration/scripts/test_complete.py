@@ -3,7 +3,9 @@ import pytest
 from app.queue import Consumer, Engine
 
 
-async def test_complete_records_result_and_removes_the_entry(engine: Engine, consumer: Consumer, deliver) -> None:
+async def test_complete_records_result_and_removes_the_entry(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
     (d,) = await deliver(consumer, "echo")
     settled = await consumer.settle([(d, b'{"ok":true}')], [])
     assert settled.completed == 1
@@ -16,7 +18,9 @@ async def test_complete_records_result_and_removes_the_entry(engine: Engine, con
 
 
 @pytest.mark.parametrize("field", ["consumer", "attempt"])
-async def test_stale_owner_is_refused_and_changes_nothing(engine: Engine, consumer: Consumer, deliver, field: str) -> None:
+async def test_stale_owner_is_refused_and_changes_nothing(
+    engine: Engine, consumer: Consumer, deliver, field: str
+) -> None:
     (d,) = await deliver(consumer)
     stale = engine.consumer("zombie") if field == "consumer" else consumer
     if field == "attempt":

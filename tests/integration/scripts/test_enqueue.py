@@ -4,7 +4,9 @@ from app.queue.producer import new_job_id
 
 
 async def test_enqueue_writes_hash_stream_entry_and_index(engine: Engine) -> None:
-    job = await engine.producer.enqueue(JobCreate(task_type="echo", payload={"a": 1}, max_retries=2))
+    job = await engine.producer.enqueue(
+        JobCreate(task_type="echo", payload={"a": 1}, max_retries=2)
+    )
     k, r = engine.keys, engine.redis
     h = await r.hgetall(k.job(job.id))
     assert h["status"] == "pending" and h["max_retries"] == "2" and h["attempt"] == "0"

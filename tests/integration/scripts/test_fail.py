@@ -3,7 +3,9 @@ from app.queue import Consumer, Engine, Failure
 from .conftest import redis_now_ms
 
 
-async def test_failure_schedules_a_retry_on_the_redis_clock(engine: Engine, consumer: Consumer, deliver) -> None:
+async def test_failure_schedules_a_retry_on_the_redis_clock(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
     (d,) = await deliver(consumer, max_retries=2)
     before = await redis_now_ms(engine)
     settled = await consumer.settle([], [Failure(d, "boom", 5000)])
@@ -16,7 +18,9 @@ async def test_failure_schedules_a_retry_on_the_redis_clock(engine: Engine, cons
     assert await engine.redis.xlen(engine.keys.stream) == 0
 
 
-async def test_exhausted_retries_dead_letter_the_job(engine: Engine, consumer: Consumer, deliver) -> None:
+async def test_exhausted_retries_dead_letter_the_job(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
     (d,) = await deliver(consumer, max_retries=0)
     settled = await consumer.settle([], [Failure(d, "boom", 10)])
     assert settled.dead == 1
@@ -34,11 +38,15 @@ async def test_stale_failure_is_refused(engine: Engine, consumer: Consumer, deli
     assert (await engine.inspector.get_job(d.job_id)).status == "running"
 
 
-async def test_only_the_last_ten_errors_are_kept(engine: Engine, consumer: Consumer, deliver) -> None:
+async def test_only_the_last_ten_errors_are_kept(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
     (d,) = await deliver(consumer, max_retries=50)
     for i in range(12):
         await consumer.settle([], [Failure(d, f"error {i}", 0)])
         await engine.redis.zrem(engine.keys.delayed, d.job_id)
-        await engine.redis.hset(engine.keys.job(d.job_id), mapping={"status": "running", "entry": d.entry_id})
+        await engine.redis.hset(
+            engine.keys.job(d.job_id), mapping={"status": "running", "entry": d.entry_id}
+        )
     job = await engine.inspector.get_job(d.job_id)
     assert [e.error for e in job.errors] == [f"error {i}" for i in range(2, 12)]

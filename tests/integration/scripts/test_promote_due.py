@@ -25,6 +25,7 @@ async def test_only_due_jobs_are_promoted(engine: Engine, consumer: Consumer) ->
 
 async def test_concurrent_promoters_never_duplicate(engine: Engine, consumer: Consumer) -> None:
     ids = await _schedule(engine, consumer, 400, 0)
+
     async def promote_until_empty(promoter: Consumer) -> int:
         total = 0
         while await engine.redis.zcard(engine.keys.delayed):
@@ -33,7 +34,9 @@ async def test_concurrent_promoters_never_duplicate(engine: Engine, consumer: Co
         return total
 
     # Both promoters read the same candidates at the same time; the script lets one win each.
-    counts = await asyncio.gather(*(promote_until_empty(engine.consumer(f"p{i}")) for i in range(2)))
+    counts = await asyncio.gather(
+        *(promote_until_empty(engine.consumer(f"p{i}")) for i in range(2))
+    )
     assert sum(counts) == 400
     entries = await engine.redis.xrange(engine.keys.stream)
     assert sorted(f["id"] for _, f in entries) == sorted(ids)

@@ -4,7 +4,9 @@ from app.errors import InvalidTransitionError
 from app.queue import Consumer, Engine, Failure
 
 
-async def test_redrive_gives_fresh_retries_and_keeps_counting_attempts(engine: Engine, consumer: Consumer, deliver) -> None:
+async def test_redrive_gives_fresh_retries_and_keeps_counting_attempts(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
     (d,) = await deliver(consumer, max_retries=0)
     await consumer.settle([], [Failure(d, "boom", 0)])
     await engine.producer.redrive(d.job_id)
@@ -17,7 +19,9 @@ async def test_redrive_gives_fresh_retries_and_keeps_counting_attempts(engine: E
         await engine.producer.redrive(d.job_id)
 
 
-async def test_purge_deletes_job_and_dead_letter(engine: Engine, consumer: Consumer, deliver) -> None:
+async def test_purge_deletes_job_and_dead_letter(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
     (d,) = await deliver(consumer, max_retries=0)
     await consumer.settle([], [Failure(d, "boom", 0)])
     await engine.producer.purge(d.job_id)

@@ -2,7 +2,9 @@ from app.models import JobCreate
 from app.queue import Consumer, Engine
 
 
-async def test_start_marks_running_and_counts_attempts(engine: Engine, consumer: Consumer, deliver) -> None:
+async def test_start_marks_running_and_counts_attempts(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
     (d,) = await deliver(consumer)
     h = await engine.redis.hgetall(engine.keys.job(d.job_id))
     assert (h["status"], h["worker"], h["attempt"], h["deliveries"]) == ("running", "c1", "1", "1")
@@ -13,7 +15,9 @@ async def test_start_marks_running_and_counts_attempts(engine: Engine, consumer:
     assert stats["jobs:running"] == "1" and stats["jobs:pending"] == "0"
 
 
-async def test_canceled_job_is_skipped_acked_and_deleted(engine: Engine, consumer: Consumer) -> None:
+async def test_canceled_job_is_skipped_acked_and_deleted(
+    engine: Engine, consumer: Consumer
+) -> None:
     job = await engine.producer.enqueue(JobCreate(task_type="noop"))
     entries = await consumer.read(10, 100)
     await engine.producer.cancel(job.id)
@@ -22,7 +26,9 @@ async def test_canceled_job_is_skipped_acked_and_deleted(engine: Engine, consume
     assert (await engine.redis.xpending(engine.keys.stream, "workers"))["pending"] == 0
 
 
-async def test_entry_of_a_job_that_moved_on_is_skipped(engine: Engine, consumer: Consumer, deliver) -> None:
+async def test_entry_of_a_job_that_moved_on_is_skipped(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
     (d,) = await deliver(consumer)
     await engine.redis.hset(engine.keys.job(d.job_id), "entry", "1-1")
     assert await consumer.start([(d.entry_id, d.job_id)]) == []
