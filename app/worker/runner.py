@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 2000
 SUMMARY_INTERVAL_S = 10.0
+CLOSE_SETTLE_S = 10.0
 
 
 def default_worker_name() -> str:
@@ -59,6 +60,7 @@ class Worker:
         self._failed: list[Failure] = []
         self._outcome_ready = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._closing = False
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dtq-sync")
         self._lease = LeaseKeeper(engine, self.consumer, self._inflight, self.concurrency)
 
@@ -92,21 +94,32 @@ class Worker:
         settler = asyncio.create_task(self._settle_loop(), name="settle")
         try:
             await self._fetch_loop()
-            await self._drain(executors)
+            await self._drain()
         finally:
             for task in executors:
                 task.cancel()
             await asyncio.gather(*executors, return_exceptions=True)
-            await self._flush()
-            settler.cancel()
+            await self._close_settler(settler)
             for task in background:
                 task.cancel()
-            await asyncio.gather(settler, *background, return_exceptions=True)
+            await asyncio.gather(*background, return_exceptions=True)
             await self._lease.forget()
             self._pool.shutdown(wait=False, cancel_futures=True)
             logger.info("worker stopped name=%s %s", self.name, self._summary())
 
-    async def _drain(self, executors: list[asyncio.Task[None]]) -> None:
+    async def _close_settler(self, settler: asyncio.Task[None]) -> None:
+        """Let the settle task record every outcome gathered so far, then end it."""
+        self._closing = True
+        self._outcome_ready.set()
+        try:
+            await asyncio.wait_for(settler, CLOSE_SETTLE_S)
+        except Exception:  # a timeout, or the settle task had died
+            logger.warning(
+                "could not record every outcome before stopping; "
+                "those jobs will be reclaimed and run again"
+            )
+
+    async def _drain(self) -> None:
         """Wait up to SHUTDOWN_GRACE_S for in-flight jobs; the rest are cancelled, never acked."""
         deadline = time.monotonic() + self.settings.SHUTDOWN_GRACE_S
         while self._inflight and time.monotonic() < deadline:
@@ -195,6 +208,7 @@ class Worker:
     # --- settling -----------------------------------------------------------------------
 
     async def _settle_loop(self) -> None:
+        """Record outcomes in batches: whatever gathered while the previous round trip ran."""
         while True:
             await self._outcome_ready.wait()
             self._outcome_ready.clear()
@@ -204,6 +218,9 @@ class Worker:
                 logger.warning("settle failed, retrying in 0.5 s error=%s", exc)
                 await asyncio.sleep(0.5)
                 self._outcome_ready.set()
+                continue
+            if self._closing and not (self._completed or self._failed):
+                return
 
     async def _flush(self) -> None:
         """Record every outcome gathered so far in one round trip."""

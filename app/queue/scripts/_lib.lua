@@ -24,6 +24,15 @@ local function flush(stats, delta)
   end
 end
 
+-- Acknowledge and delete stream entries: one XACK and one XDEL per 500 entries, not per entry.
+local function ack_and_delete(stream, group, entries)
+  for i = 1, #entries, 500 do
+    local last = math.min(i + 499, #entries)
+    redis.call('XACK', stream, group, unpack(entries, i, last))
+    redis.call('XDEL', stream, unpack(entries, i, last))
+  end
+end
+
 -- Move a job to the dead-letter stream. The caller acks and deletes its stream entry.
 local function dead_letter(job_key, dlq, id, task_type, reason, attempts, last_error, now)
   local dlq_entry = redis.call('XADD', dlq, '*', 'job_id', id, 'task_type', task_type,

@@ -17,6 +17,7 @@ local n = tonumber(ARGV[5])
 local now = now_ms()
 local out = {}
 local done = 0
+local finished = {}
 
 for i = 1, n do
   local o = 5 + (i - 1) * 4
@@ -29,8 +30,7 @@ for i = 1, n do
     redis.call('HSET', key, 'status', 'succeeded', 'result', ARGV[o + 4], 'finished_at', now,
       'entry', '')
     redis.call('EXPIRE', key, ttl)
-    redis.call('XACK', KEYS[1], group, entry)
-    redis.call('XDEL', KEYS[1], entry)
+    finished[#finished + 1] = entry
     emit(KEYS[3], ARGV[4], id, 'succeeded', now, 'worker', consumer, 'attempt', attempt)
     done = done + 1
     out[i] = 1
@@ -38,6 +38,7 @@ for i = 1, n do
 end
 
 if done > 0 then
+  ack_and_delete(KEYS[1], group, finished)
   redis.call('HINCRBY', KEYS[2], 'jobs:running', -done)
   redis.call('HINCRBY', KEYS[2], 'jobs:succeeded', done)
   redis.call('HINCRBY', KEYS[2], 'completed_total', done)

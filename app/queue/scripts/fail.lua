@@ -17,6 +17,7 @@ local n = tonumber(ARGV[4])
 local now = now_ms()
 local delta = {}
 local out = {}
+local finished = {}
 
 for i = 1, n do
   local o = 4 + (i - 1) * 5
@@ -34,8 +35,7 @@ for i = 1, n do
     while #errors > 10 do table.remove(errors, 1) end
     redis.call('HSET', key, 'failures', failures, 'last_error', err,
       'errors', cjson.encode(errors), 'finished_at', now)
-    redis.call('XACK', KEYS[1], group, entry)
-    redis.call('XDEL', KEYS[1], entry)
+    finished[#finished + 1] = entry
     bump(delta, 'jobs:running', -1)
     bump(delta, 'failed_total', 1)
     if failures > tonumber(f[6]) then
@@ -58,5 +58,6 @@ for i = 1, n do
   end
 end
 
+ack_and_delete(KEYS[1], group, finished)
 flush(KEYS[4], delta)
 return out

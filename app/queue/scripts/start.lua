@@ -22,6 +22,7 @@ local n = tonumber(ARGV[5])
 local now = now_ms()
 local delta = {}
 local out = {}
+local finished = {}
 
 for i = 1, n do
   local entry, id = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
@@ -30,16 +31,14 @@ for i = 1, n do
     'max_retries', 'task_type', 'payload', 'last_error')
   local status = f[1]
   if (status ~= 'pending' and status ~= 'running') or f[2] ~= entry then
-    redis.call('XACK', KEYS[1], group, entry)
-    redis.call('XDEL', KEYS[1], entry)
+    finished[#finished + 1] = entry
     out[i] = {0}
   else
     local deliveries = tonumber(f[3]) + 1
     if deliveries > max_deliveries then
       dead_letter(key, KEYS[2], id, f[7], 'poison', f[4], f[9] or '', now)
       redis.call('HSET', key, 'deliveries', deliveries)
-      redis.call('XACK', KEYS[1], group, entry)
-      redis.call('XDEL', KEYS[1], entry)
+      finished[#finished + 1] = entry
       bump(delta, 'jobs:' .. status, -1)
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
@@ -59,5 +58,6 @@ for i = 1, n do
   end
 end
 
+ack_and_delete(KEYS[1], group, finished)
 flush(KEYS[3], delta)
 return out

@@ -29,7 +29,8 @@ def test_sync_sdk_happy_path(stack: str) -> None:
         dead = dtq.wait(dtq.submit("fail", max_retries=0).id, timeout=20)
         assert dead.status == JobStatus.DEAD
         assert dtq.dlq_list().data[0].job_id == dead.id
-        assert dtq.dlq_retry(dead.id).status == JobStatus.PENDING
+        assert dtq.dlq_retry(dead.id).failures == 0 or dtq.get(dead.id).attempt == 2
+        assert dtq.wait(dead.id, timeout=20).attempt == 2  # ran again, died again
         with pytest.raises(DTQClientError) as err:
             dtq.cancel(job.id)
         assert err.value.status_code == 409
