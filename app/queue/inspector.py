@@ -199,6 +199,13 @@ class Inspector:
         )
 
     async def job_events(self, job_id: str, scan: int = 10_000) -> list[dict[str, str]]:
-        """Transitions of one job still held in the capped events stream, oldest first."""
+        """Transitions of one job still held in the capped events stream, oldest first.
+
+        An event names one job, or every job a batch moved at once (`job_ids`, comma-separated).
+        """
         rows: Any = await self._redis.xrevrange(self._keys.events, "+", "-", count=scan)
-        return [fields for _, fields in reversed(rows) if fields.get("job_id") == job_id]
+        return [
+            fields
+            for _, fields in reversed(rows)
+            if job_id in fields.get("job_ids", "").split(",")
+        ]

@@ -270,8 +270,9 @@ class Worker:
                 if promoted:
                     logger.debug("promoted due jobs count=%d", promoted)
             except RedisError as exc:
-                logger.warning("promote failed error=%s", exc)
-                next_due_ms = None
+                logger.warning("promote failed, retrying in 1 s error=%s", exc)
+                await asyncio.sleep(1)
+                continue
             wait = interval if next_due_ms is None else min(interval, next_due_ms / 1000)
             await asyncio.sleep(max(wait, 0.001))
 

@@ -7,10 +7,11 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Append one state transition to the capped events stream.
-local function emit(events, maxlen, job_id, status, now, ...)
+-- Append a state transition to the capped events stream. `job_ids` is one id, or the
+-- comma-separated ids of every job a batch moved to the same status at the same time.
+local function emit(events, maxlen, job_ids, status, now, ...)
   redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*',
-    'job_id', job_id, 'status', status, 'at', now, ...)
+    'job_ids', job_ids, 'status', status, 'at', now, ...)
 end
 
 -- Counter deltas are summed in a table and written once per script call.

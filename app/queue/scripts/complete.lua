@@ -18,6 +18,7 @@ local now = now_ms()
 local out = {}
 local done = 0
 local finished = {}
+local ids = {}
 
 for i = 1, n do
   local o = 5 + (i - 1) * 4
@@ -31,14 +32,15 @@ for i = 1, n do
       'entry', '')
     redis.call('EXPIRE', key, ttl)
     finished[#finished + 1] = entry
-    emit(KEYS[3], ARGV[4], id, 'succeeded', now, 'worker', consumer, 'attempt', attempt)
     done = done + 1
+    ids[done] = id
     out[i] = 1
   end
 end
 
 if done > 0 then
   ack_and_delete(KEYS[1], group, finished)
+  emit(KEYS[3], ARGV[4], table.concat(ids, ','), 'succeeded', now, 'worker', consumer)
   redis.call('HINCRBY', KEYS[2], 'jobs:running', -done)
   redis.call('HINCRBY', KEYS[2], 'jobs:succeeded', done)
   redis.call('HINCRBY', KEYS[2], 'completed_total', done)

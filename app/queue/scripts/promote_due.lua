@@ -14,6 +14,7 @@
 local n = tonumber(ARGV[2])
 local now = now_ms()
 local promoted = 0
+local ids = {}
 
 for i = 1, n do
   local id = ARGV[2 + i]
@@ -25,13 +26,14 @@ for i = 1, n do
       local entry = redis.call('XADD', KEYS[2], '*', 'id', id)
       redis.call('HSET', key, 'status', 'pending', 'entry', entry, 'deliveries', 0)
       redis.call('HDEL', key, 'due_at')
-      emit(KEYS[4], ARGV[1], id, 'pending', now)
       promoted = promoted + 1
+      ids[promoted] = id
     end
   end
 end
 
 if promoted > 0 then
+  emit(KEYS[4], ARGV[1], table.concat(ids, ','), 'pending', now)
   redis.call('HINCRBY', KEYS[3], 'jobs:scheduled', -promoted)
   redis.call('HINCRBY', KEYS[3], 'jobs:pending', promoted)
 end

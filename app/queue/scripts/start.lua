@@ -23,6 +23,7 @@ local now = now_ms()
 local delta = {}
 local out = {}
 local finished = {}
+local started = {}
 
 for i = 1, n do
   local entry, id = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
@@ -52,12 +53,15 @@ for i = 1, n do
         bump(delta, 'jobs:pending', -1)
         bump(delta, 'jobs:running', 1)
       end
-      emit(KEYS[4], ARGV[4], id, 'running', now, 'worker', consumer, 'attempt', attempt)
+      started[#started + 1] = id
       out[i] = {1, attempt, f[5], f[6], f[7], f[8]}
     end
   end
 end
 
 ack_and_delete(KEYS[1], group, finished)
+if #started > 0 then
+  emit(KEYS[4], ARGV[4], table.concat(started, ','), 'running', now, 'worker', consumer)
+end
 flush(KEYS[3], delta)
 return out

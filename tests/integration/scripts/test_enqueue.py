@@ -23,9 +23,10 @@ async def test_duplicate_id_writes_nothing(engine: Engine) -> None:
     fresh = new_job_id()
     keys = [k.stream, k.index, k.stats, k.events, k.job(fresh), k.job(existing.id)]
     args = [1000, 2, fresh, "noop", "{}", 3, "", "", existing.id, "noop", "{}", 3, "", ""]
-    assert await engine.scripts["enqueue"](keys, args) == [-4, 2]
+    assert await engine.scripts["enqueue"](keys, args) == [-4]
     assert not await engine.redis.exists(k.job(fresh))
     assert await engine.redis.xlen(k.stream) == 1
+    assert await engine.redis.zrange(k.index, 0, -1) == [existing.id]
 
 
 async def test_index_scores_are_unique_and_increasing(engine: Engine) -> None:
