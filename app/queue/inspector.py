@@ -205,7 +205,5 @@ class Inspector:
         """
         rows: Any = await self._redis.xrevrange(self._keys.events, "+", "-", count=scan)
         return [
-            fields
-            for _, fields in reversed(rows)
-            if job_id in fields.get("job_ids", "").split(",")
+            fields for _, fields in reversed(rows) if job_id in fields.get("job_ids", "").split(",")
         ]

@@ -157,9 +157,18 @@ class Worker:
                     entries = await self.consumer.read(free, block_ms)
                 if self._stopping.is_set() and not entries:
                     break
-                for delivery in await self.consumer.start(entries):
+                started = await self.consumer.start(entries)
+                for delivery in started:
                     self._inflight[delivery.entry_id] = delivery
                     self._prefetch.put_nowait(delivery)
+                if started and logger.isEnabledFor(logging.DEBUG):
+                    for d in started:
+                        logger.debug(
+                            "job started job_id=%s task_type=%s attempt=%d",
+                            d.job_id,
+                            d.task_type,
+                            d.attempt,
+                        )
             except RedisError as exc:
                 logger.warning("fetch failed, retrying in 1 s error=%s", exc)
                 await asyncio.sleep(1)
