@@ -61,11 +61,11 @@ async def _prune_index(redis: Redis, keys: Keys) -> int:
 
 
 async def _prune_consumers(redis: Redis, keys: Keys, settings: Settings) -> int:
-    """Remove group consumers that own no entries and have been idle for a long time.
+    """Remove group consumers that own no entries and were idle for 10 visibility timeouts.
 
     A consumer with pending entries is never removed: XGROUP DELCONSUMER would drop them.
     """
-    idle_limit = max(10 * settings.VISIBILITY_TIMEOUT_MS, 600_000)
+    idle_limit = 10 * settings.VISIBILITY_TIMEOUT_MS
     removed = 0
     consumers: list[dict[str, Any]] = await redis.xinfo_consumers(
         keys.stream, settings.CONSUMER_GROUP

@@ -17,7 +17,7 @@ from app.queue.scripts import Scripts, raise_for_code
 from app.queue.timefmt import from_ms
 
 # Jobs per enqueue script call, and script calls per pipelined round trip.
-ENQUEUE_CHUNK = 500
+ENQUEUE_CHUNK = 1000
 CHUNKS_PER_ROUND_TRIP = 8
 
 
@@ -84,8 +84,8 @@ class Producer:
     async def enqueue_many(self, jobs: Sequence[JobCreate]) -> list[str]:
         """Store many jobs in pipelined chunks; returns their ids in order.
 
-        Each chunk of up to 500 jobs is stored all or nothing; every payload is checked before
-        anything is written.
+        Each chunk of up to 1,000 jobs (an API batch) is stored all or nothing; every payload
+        is checked before anything is written.
         """
         ids = [new_job_id() for _ in jobs]
         calls = [
