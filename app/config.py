@@ -5,8 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.errors import SettingsError
 
 
 class Environment(StrEnum):
@@ -73,3 +75,25 @@ class Settings(BaseSettings):
     def task_modules(self) -> list[str]:
         """WORKER_TASK_MODULES as a list of module names."""
         return [m.strip() for m in self.WORKER_TASK_MODULES.split(",") if m.strip()]
+
+
+def load_service_settings() -> Settings:
+    """Settings for the API or a worker process: from the environment, with REDIS_URL set."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise SettingsError(f"invalid settings:\n{exc}") from exc
+    if not settings.REDIS_URL:
+        raise SettingsError(
+            "REDIS_URL is not set (./run-dev.sh starts an embedded server and sets it)"
+        )
+    return settings
+
+
+def configure_logging(level: str) -> None:
+    """One log format for every DTQ process: time, level, logger, key=value message."""
+    import logging
+
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )

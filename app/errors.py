@@ -43,6 +43,12 @@ class UnknownTaskError(DTQError):
     code = "unknown_task"
 
 
+class SettingsError(DTQError):
+    """The environment does not make valid settings for a service."""
+
+    code = "invalid_settings"
+
+
 class EmbeddedRedisError(DTQError):
     """The embedded Redis/Valkey server could not be found or started."""
 

@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import uvicorn
-from pydantic import ValidationError
 
 from app.api.main import create_app
-from app.config import Settings
+from app.config import configure_logging, load_service_settings
+from app.errors import SettingsError
 
 
 def main() -> int:
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        print(f"error: invalid settings:\n{exc}", file=sys.stderr)
+        settings = load_service_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not settings.REDIS_URL:
-        print(
-            "error: REDIS_URL is not set (./run-dev.sh starts an embedded server and sets it)",
-            file=sys.stderr,
-        )
-        return 2
-    logging.basicConfig(
-        level=settings.LOG_LEVEL.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings.LOG_LEVEL)
     uvicorn.run(
         create_app(settings),
         host=settings.HOST,

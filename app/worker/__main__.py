@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
-from pydantic import ValidationError
-
-from app.config import Settings
+from app.config import Settings, configure_logging, load_service_settings
+from app.errors import SettingsError
 from app.queue import Engine
 from app.redis_client import create_redis
 from app.worker.registry import TaskRegistry, load_registry
@@ -59,23 +57,14 @@ async def serve(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        print(f"error: invalid settings:\n{exc}", file=sys.stderr)
-        return 2
-    if not settings.REDIS_URL:
-        print(
-            "error: REDIS_URL is not set (./run-dev.sh starts an embedded server and sets it)",
-            file=sys.stderr,
-        )
+        settings = load_service_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.concurrency is not None and not 1 <= args.concurrency <= 10_000:
         print("error: --concurrency must be between 1 and 10000", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=(args.log_level or settings.LOG_LEVEL).upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(args.log_level or settings.LOG_LEVEL)
     try:
         registry = load_registry([*settings.task_modules, *args.tasks])
     except (ImportError, ValueError) as exc:
