@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -44,18 +45,8 @@ def _check(response: httpx.Response) -> httpx.Response:
     return response
 
 
-def _job_body(
-    task_type: str,
-    payload: dict[str, Any] | None,
-    partition_key: str | None,
-    max_retries: int | None,
-) -> dict[str, Any]:
-    body = JobCreate(
-        task_type=task_type,
-        payload=payload or {},
-        partition_key=partition_key,
-        max_retries=max_retries,
-    )
+def _job_body(task_type: str, payload: dict[str, Any] | None, **options: Any) -> dict[str, Any]:
+    body = JobCreate(task_type=task_type, payload=payload or {}, **options)
     return body.model_dump(mode="json", exclude_none=True)
 
 
@@ -105,9 +96,18 @@ class DTQClient:
         *,
         partition_key: str | None = None,
         max_retries: int | None = None,
+        delay_ms: int | None = None,
+        run_at: datetime | None = None,
     ) -> Job:
-        """Submit one job."""
-        body = _job_body(task_type, payload, partition_key, max_retries)
+        """Submit one job; `delay_ms` or `run_at` (timezone-aware) schedule it for later."""
+        body = _job_body(
+            task_type,
+            payload,
+            partition_key=partition_key,
+            max_retries=max_retries,
+            delay_ms=delay_ms,
+            run_at=run_at,
+        )
         return Job.model_validate(_check(self._http.post("/jobs", json=body)).json())
 
     def submit_many(self, jobs: Sequence[JobCreate]) -> list[str]:
@@ -195,9 +195,18 @@ class AsyncDTQClient:
         *,
         partition_key: str | None = None,
         max_retries: int | None = None,
+        delay_ms: int | None = None,
+        run_at: datetime | None = None,
     ) -> Job:
-        """Submit one job."""
-        body = _job_body(task_type, payload, partition_key, max_retries)
+        """Submit one job; `delay_ms` or `run_at` (timezone-aware) schedule it for later."""
+        body = _job_body(
+            task_type,
+            payload,
+            partition_key=partition_key,
+            max_retries=max_retries,
+            delay_ms=delay_ms,
+            run_at=run_at,
+        )
         return Job.model_validate(_check(await self._http.post("/jobs", json=body)).json())
 
     async def submit_many(self, jobs: Sequence[JobCreate]) -> list[str]:

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    model_validator,
+)
 
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
 TASK_TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+
+MAX_DELAY_MS = 366 * 24 * 3600 * 1000
 
 JobId = Annotated[str, StringConstraints(pattern=JOB_ID_PATTERN)]
 TaskType = Annotated[str, StringConstraints(pattern=TASK_TYPE_PATTERN)]
@@ -43,6 +53,18 @@ class JobCreate(BaseModel):
     partition_key: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     max_retries: Annotated[int, Field(ge=0, le=1000)] | None = None
     trace_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+    delay_ms: Annotated[int, Field(ge=0, le=MAX_DELAY_MS)] | None = Field(
+        default=None, description="Run no earlier than this many ms after submission."
+    )
+    run_at: AwareDatetime | None = Field(
+        default=None, description="Run no earlier than this time (ISO 8601 with a zone)."
+    )
+
+    @model_validator(mode="after")
+    def _one_due_time(self) -> Self:
+        if self.delay_ms is not None and self.run_at is not None:
+            raise ValueError("give delay_ms or run_at, not both")
+        return self
 
 
 class JobBatchCreate(BaseModel):

@@ -132,15 +132,29 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def libfaketime() -> str:
+    """The path of Debian's libfaketime (package faketime)."""
+    found = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    if not found:
+        raise RuntimeError("libfaketime is not installed (apt-get install faketime)")
+    return str(found[0])
+
+
 class Processes:
     """Subprocesses started by a test: workers and API servers, killed at teardown."""
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def worker(self, settings: Settings, *args: str) -> subprocess.Popen[bytes]:
+    def worker(
+        self, settings: Settings, *args: str, clock_offset: str | None = None
+    ) -> subprocess.Popen[bytes]:
+        """A worker process; `clock_offset` ("+1h") runs it under faketime with a skewed clock."""
         cmd = [sys.executable, "-m", "app.worker", "--tasks", "tests.tasks", *args]
-        proc = subprocess.Popen(cmd, env=settings_env(settings), cwd=ROOT)
+        env = settings_env(settings)
+        if clock_offset:  # libfaketime preloaded into the worker itself, so signals reach it
+            env |= {"LD_PRELOAD": libfaketime(), "FAKETIME": clock_offset}
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
         self.procs.append(proc)
         return proc
 

@@ -14,7 +14,7 @@ from app.errors import DuplicateJobError, PayloadTooLargeError
 from app.models import Job, JobCreate, JobStatus
 from app.queue.keys import Keys
 from app.queue.scripts import Scripts, raise_for_code
-from app.queue.timefmt import from_ms
+from app.queue.timefmt import from_ms, to_ms
 
 # Jobs per enqueue script call, and script calls per pipelined round trip.
 ENQUEUE_CHUNK = 1000
@@ -47,7 +47,7 @@ class Producer:
         self, ids: Sequence[str], jobs: Sequence[JobCreate]
     ) -> tuple[list[str], list[EncodableT]]:
         k = self._keys
-        keys = [k.stream, k.index, k.stats, k.events, *(k.job(i) for i in ids)]
+        keys = [k.stream, k.index, k.stats, k.events, k.delayed, *(k.job(i) for i in ids)]
         args: list[EncodableT] = [self._settings.EVENTS_MAXLEN, len(jobs)]
         default_retries = self._settings.MAX_RETRIES
         for job_id, job in zip(ids, jobs, strict=True):
@@ -58,6 +58,8 @@ class Producer:
                 default_retries if job.max_retries is None else job.max_retries,
                 job.partition_key or "",
                 job.trace_id or "",
+                -1 if job.delay_ms is None else job.delay_ms,
+                -1 if job.run_at is None else to_ms(job.run_at),
             )
         return keys, args
 
@@ -68,11 +70,13 @@ class Producer:
         result = await self._scripts["enqueue"](keys, args)
         if result[0] < 0:
             raise DuplicateJobError(f"job {job_id} exists already")
+        due = result[1]
         return Job(
             id=job_id,
             task_type=job.task_type,
             payload=job.payload,
-            status=JobStatus.PENDING,
+            status=JobStatus.SCHEDULED if due else JobStatus.PENDING,
+            due_at=from_ms(due) if due else None,
             attempt=0,
             failures=0,
             max_retries=self._settings.MAX_RETRIES if job.max_retries is None else job.max_retries,

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 
 from redis.exceptions import RedisError
 
@@ -42,6 +43,7 @@ class LeaseKeeper:
             "pid": os.getpid(),
             "concurrency": self._concurrency,
             "inflight": len(self._inflight),
+            "clock_ms": int(time.time() * 1000),  # the worker's own clock, to spot skew
         }
         await heartbeat(e.redis, e.keys, e.scripts, self._consumer.name, ttl, info)
 

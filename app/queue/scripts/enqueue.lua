@@ -1,13 +1,16 @@
 --[[
-  enqueue: store jobs and append them to the job stream, all or none.
+  enqueue: store jobs and append them to the job stream (or, when they have a due time in the
+  future, to the delayed set), all or none.
 
   KEYS[1] job stream   KEYS[2] job index (zset)   KEYS[3] stats   KEYS[4] events
-  KEYS[4+i] hash of job i
+  KEYS[5] delayed (zset)   KEYS[5+i] hash of job i
   ARGV[1] events maxlen
   ARGV[2] n, the number of jobs
-  ARGV[3 + 6(i-1) ..] job i: id, task_type, payload (JSON), max_retries, partition_key, trace_id
+  ARGV[3 + 8(i-1) ..] job i: id, task_type, payload (JSON), max_retries, partition_key, trace_id,
+    delay in ms (-1: none), run_at in ms since the epoch (-1: none)
 
-  Returns {created_at_ms}
+  Returns {created_at_ms, due_1, ..., due_n}: due_i is 0 for a job that is pending now, else the
+    time (Redis clock) it is scheduled for
   Errors  {-4}: a job id exists already (DuplicateJobError); nothing is written
 ]]
 local n = tonumber(ARGV[2])
@@ -16,11 +19,13 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- A unique, increasing index score: newest-first pagination needs no tie-breaking.
 local seq = math.max(now_us, tonumber(redis.call('HGET', KEYS[3], 'index_seq') or '0') + 1)
+local WIDTH = 8
+local STATUS, ENTRY = 22, 24  -- positions of the values in `fields` below
 
 -- Index every id at once; ZADD NX adds fewer than n only if an id exists already.
 local members, ids = {}, {}
 for i = 1, n do
-  local id = ARGV[3 + (i - 1) * 6]
+  local id = ARGV[3 + (i - 1) * WIDTH]
   ids[i] = id
   members[2 * i - 1] = seq + i - 1
   members[2 * i] = id
@@ -35,17 +40,36 @@ if added < n then
   return {-4}
 end
 
+local out = {now}
+local pending, scheduled = {}, {}
 for i = 1, n do
-  local o = 2 + (i - 1) * 6
-  local entry = redis.call('XADD', KEYS[1], '*', 'id', ids[i])
-  redis.call('HSET', KEYS[4 + i], 'id', ids[i], 'task_type', ARGV[o + 2], 'payload', ARGV[o + 3],
-    'status', 'pending', 'attempt', 0, 'failures', 0, 'deliveries', 0,
-    'max_retries', ARGV[o + 4], 'partition_key', ARGV[o + 5], 'trace_id', ARGV[o + 6],
-    'created_at', now, 'entry', entry)
+  local o = 2 + (i - 1) * WIDTH
+  local id = ids[i]
+  local delay, run_at = tonumber(ARGV[o + 7]), tonumber(ARGV[o + 8])
+  local due = 0
+  if delay >= 0 then due = now + delay elseif run_at >= 0 then due = run_at end
+  local fields = {'id', id, 'task_type', ARGV[o + 2], 'payload', ARGV[o + 3],
+    'attempt', 0, 'failures', 0, 'deliveries', 0, 'max_retries', ARGV[o + 4],
+    'partition_key', ARGV[o + 5], 'trace_id', ARGV[o + 6], 'created_at', now,
+    'status', 'pending', 'entry', ''}
+  if due > now then
+    fields[STATUS], fields[ENTRY + 1], fields[ENTRY + 2] = 'scheduled', 'due_at', due
+    redis.call('HSET', KEYS[5 + i], unpack(fields))
+    redis.call('ZADD', KEYS[5], due, id)
+    scheduled[#scheduled + 1] = id
+    out[i + 1] = due
+  else
+    fields[ENTRY] = redis.call('XADD', KEYS[1], '*', 'id', id)
+    redis.call('HSET', KEYS[5 + i], unpack(fields))
+    pending[#pending + 1] = id
+    out[i + 1] = 0
+  end
 end
 
-emit(KEYS[4], ARGV[1], table.concat(ids, ','), 'pending', now)
+if #pending > 0 then emit(KEYS[4], ARGV[1], table.concat(pending, ','), 'pending', now) end
+if #scheduled > 0 then emit(KEYS[4], ARGV[1], table.concat(scheduled, ','), 'scheduled', now) end
 redis.call('HSET', KEYS[3], 'index_seq', seq + n - 1)
 redis.call('HINCRBY', KEYS[3], 'created_total', n)
-redis.call('HINCRBY', KEYS[3], 'jobs:pending', n)
-return {now}
+redis.call('HINCRBY', KEYS[3], 'jobs:pending', #pending)
+redis.call('HINCRBY', KEYS[3], 'jobs:scheduled', #scheduled)
+return out

@@ -21,8 +21,27 @@ async def test_duplicate_id_writes_nothing(engine: Engine) -> None:
     k = engine.keys
     existing = await engine.producer.enqueue(JobCreate(task_type="noop"))
     fresh = new_job_id()
-    keys = [k.stream, k.index, k.stats, k.events, k.job(fresh), k.job(existing.id)]
-    args = [1000, 2, fresh, "noop", "{}", 3, "", "", existing.id, "noop", "{}", 3, "", ""]
+    keys = [k.stream, k.index, k.stats, k.events, k.delayed, k.job(fresh), k.job(existing.id)]
+    args = [
+        1000,
+        2,
+        fresh,
+        "noop",
+        "{}",
+        3,
+        "",
+        "",
+        -1,
+        -1,
+        existing.id,
+        "noop",
+        "{}",
+        3,
+        "",
+        "",
+        -1,
+        -1,
+    ]
     assert await engine.scripts["enqueue"](keys, args) == [-4]
     assert not await engine.redis.exists(k.job(fresh))
     assert await engine.redis.xlen(k.stream) == 1
