@@ -20,6 +20,7 @@ JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
 TASK_TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 
 MAX_DELAY_MS = 366 * 24 * 3600 * 1000
+MAX_TIMEOUT_S = 7 * 24 * 3600
 
 JobId = Annotated[str, StringConstraints(pattern=JOB_ID_PATTERN)]
 TaskType = Annotated[str, StringConstraints(pattern=TASK_TYPE_PATTERN)]
@@ -40,6 +41,7 @@ class JobStatus(StrEnum):
 
 class DeadReason(StrEnum):
     RETRIES_EXHAUSTED = "retries_exhausted"
+    TIMEOUT = "timeout"
     POISON = "poison"
 
 
@@ -58,6 +60,9 @@ class JobCreate(BaseModel):
     )
     run_at: AwareDatetime | None = Field(
         default=None, description="Run no earlier than this time (ISO 8601 with a zone)."
+    )
+    timeout_s: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S)] | None = Field(
+        default=None, description="Stop an attempt running longer (overrides the task's)."
     )
 
     @model_validator(mode="after")
@@ -93,6 +98,7 @@ class Job(BaseModel):
     attempt: int = Field(description="Times the job has been started, restarts included.")
     failures: int = Field(description="Failed attempts; retries stop after max_retries.")
     max_retries: int
+    timeout_s: float | None = None
     partition_key: str | None = None
     trace_id: str | None = None
     created_at: datetime

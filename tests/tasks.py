@@ -44,3 +44,29 @@ async def retry_later(ctx: JobContext, payload: dict[str, Any]) -> str:
 @tasks.task()
 async def unserializable(ctx: JobContext, payload: dict[str, Any]) -> object:
     return object()
+
+
+@tasks.task()
+async def hang(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Never finishes on its own."""
+    await asyncio.sleep(3600)
+
+
+@tasks.task(timeout_s=0.2)
+async def slow_with_task_timeout(ctx: JobContext, payload: dict[str, Any]) -> None:
+    await asyncio.sleep(5)
+
+
+@tasks.task(isolated=True)
+def spin(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """CPU-bound forever, in a child process; writes its pid to payload["key"] first."""
+    client = sync_redis.Redis.from_url(payload["url"])
+    client.set(payload["key"], os.getpid())
+    client.close()
+    while True:
+        pass
+
+
+@tasks.task(isolated=True)
+def isolated_double(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    return {"double": int(payload["n"]) * 2, "attempt": ctx.attempt}

@@ -32,15 +32,17 @@ class Delivery:
     max_retries: int
     task_type: str
     payload: str
+    timeout_s: float | None = None
 
 
 @dataclass(slots=True)
 class Failure:
-    """A failed attempt to record: the error text and the delay before the retry."""
+    """A failed attempt to record: the error text, the delay before the retry and why."""
 
     delivery: Delivery
     error: str
     delay_ms: int
+    reason: str = "error"  # or "timeout"
 
 
 @dataclass(slots=True)
@@ -127,7 +129,7 @@ class Consumer:
         started: list[Delivery] = []
         for (entry_id, job_id), reply in zip(entries, replies, strict=True):
             if reply[0] == 1:
-                attempt, failures, max_retries, task_type, payload = reply[1:]
+                attempt, failures, max_retries, task_type, payload, timeout_s = reply[1:]
                 started.append(
                     Delivery(
                         job_id,
@@ -137,6 +139,7 @@ class Consumer:
                         int(max_retries),
                         task_type,
                         payload,
+                        float(timeout_s) if timeout_s else None,
                     )
                 )
             elif reply[0] == POISON:
@@ -166,7 +169,7 @@ class Consumer:
                 args = [self._group, self.name, s.EVENTS_MAXLEN, len(failed)]
                 for f in failed:
                     d = f.delivery
-                    args += (d.job_id, d.entry_id, d.attempt, f.error, f.delay_ms)
+                    args += (d.job_id, d.entry_id, d.attempt, f.error, f.delay_ms, f.reason)
                 keys = [
                     k.stream,
                     k.delayed,

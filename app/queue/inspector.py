@@ -47,6 +47,7 @@ def job_from_hash(h: dict[str, str]) -> Job:
         attempt=int(h["attempt"]),
         failures=int(h["failures"]),
         max_retries=int(h["max_retries"]),
+        timeout_s=float(h["timeout_s"]) if h.get("timeout_s") else None,
         partition_key=_opt(h.get("partition_key")),
         trace_id=_opt(h.get("trace_id")),
         created_at=from_ms(h["created_at"]),

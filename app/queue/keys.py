@@ -61,6 +61,11 @@ class Keys:
         return f"{self.base}:workers"
 
     @property
+    def cancel_channel(self) -> str:
+        """Pub/sub channel on which the ids of canceled running jobs are published."""
+        return f"{self.base}:cancel"
+
+    @property
     def housekeeping_lock(self) -> str:
         return f"{self.base}:lock:housekeeping"
 

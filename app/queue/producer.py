@@ -60,6 +60,7 @@ class Producer:
                 job.trace_id or "",
                 -1 if job.delay_ms is None else job.delay_ms,
                 -1 if job.run_at is None else to_ms(job.run_at),
+                "" if job.timeout_s is None else job.timeout_s,
             )
         return keys, args
 
@@ -80,6 +81,7 @@ class Producer:
             attempt=0,
             failures=0,
             max_retries=self._settings.MAX_RETRIES if job.max_retries is None else job.max_retries,
+            timeout_s=job.timeout_s,
             partition_key=job.partition_key,
             trace_id=job.trace_id,
             created_at=from_ms(result[0]),
@@ -107,7 +109,7 @@ class Producer:
         return ids
 
     async def cancel(self, job_id: str) -> None:
-        """Cancel a pending or scheduled job."""
+        """Cancel a pending, scheduled or running job (a running one is stopped at once)."""
         k = self._keys
         result = await self._scripts["cancel"](
             [k.job(job_id), k.delayed, k.stream, k.stats, k.events],
@@ -116,6 +118,7 @@ class Producer:
                 job_id,
                 self._settings.RESULT_TTL_S,
                 self._settings.EVENTS_MAXLEN,
+                k.cancel_channel,
             ],
         )
         raise_for_code(result, job_id)

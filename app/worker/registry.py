@@ -45,9 +45,13 @@ class Retry(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Task:
+    """A registered handler and how to run it."""
+
     name: str
     fn: Handler
     is_async: bool
+    timeout_s: float | None = None
+    isolated: bool = False
 
 
 class TaskRegistry:
@@ -56,23 +60,42 @@ class TaskRegistry:
     def __init__(self) -> None:
         self._tasks: dict[str, Task] = {}
 
-    def task(self, name: str | None = None) -> Callable[[Handler], Handler]:
-        """Register the decorated function under `name` (default: the function's name)."""
+    def task(
+        self, name: str | None = None, *, timeout_s: float | None = None, isolated: bool = False
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated function under `name` (default: the function's name).
+
+        :param timeout_s: stop an attempt that runs longer; it fails with reason `timeout`
+            (a job's own timeout_s takes precedence).
+        :param isolated: run each job in a child process, killed on cancel or timeout: the way
+            to stop CPU-bound or blocking code. The function must be importable at module level.
+        """
 
         def register(fn: Handler) -> Handler:
-            self.add(fn, name)
+            self.add(fn, name, timeout_s=timeout_s, isolated=isolated)
             return fn
 
         return register
 
-    def add(self, fn: Handler, name: str | None = None) -> None:
+    def add(
+        self,
+        fn: Handler,
+        name: str | None = None,
+        *,
+        timeout_s: float | None = None,
+        isolated: bool = False,
+    ) -> None:
         """Register a handler; a name may be registered once."""
         task_name = name or getattr(fn, "__name__", "")
         if not task_name:
             raise ValueError("a task needs a name")
         if task_name in self._tasks and self._tasks[task_name].fn is not fn:
             raise ValueError(f"task {task_name!r} is registered twice")
-        self._tasks[task_name] = Task(task_name, fn, inspect.iscoroutinefunction(fn))
+        if timeout_s is not None and timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        self._tasks[task_name] = Task(
+            task_name, fn, inspect.iscoroutinefunction(fn), timeout_s, isolated
+        )
 
     def get(self, name: str) -> Task | None:
         return self._tasks.get(name)
@@ -80,7 +103,7 @@ class TaskRegistry:
     def merge(self, other: TaskRegistry) -> None:
         """Add every task of another registry."""
         for task in other._tasks.values():
-            self.add(task.fn, task.name)
+            self.add(task.fn, task.name, timeout_s=task.timeout_s, isolated=task.isolated)
 
     @property
     def names(self) -> list[str]:

@@ -20,8 +20,10 @@ from app.queue import Delivery, Engine, Failure, Settled
 from app.queue.backoff import backoff_ms
 from app.queue.consumer import Entry
 from app.queue.housekeeping import run_housekeeping
+from app.worker.cancellation import listen_for_cancels
+from app.worker.isolation import IsolatedError, run_isolated
 from app.worker.lease import LeaseKeeper
-from app.worker.registry import JobContext, Retry, TaskRegistry
+from app.worker.registry import JobContext, Retry, Task, TaskRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,8 @@ class Worker:
         self._outcome_ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self._closing = False
+        self._running: dict[str, asyncio.Task[Any]] = {}
+        self._canceled: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dtq-sync")
         self._lease = LeaseKeeper(engine, self.consumer, self._inflight, self.concurrency)
 
@@ -86,6 +90,10 @@ class Worker:
             asyncio.create_task(self._promote_loop(), name="promote"),
             asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
             asyncio.create_task(self._summary_loop(), name="summary"),
+            asyncio.create_task(
+                listen_for_cancels(self.engine.redis, self.engine.keys, self.cancel_running),
+                name="cancels",
+            ),
         ]
         executors = [
             asyncio.create_task(self._execute_loop(), name=f"executor-{i}")
@@ -182,33 +190,71 @@ class Worker:
     # --- executing ----------------------------------------------------------------------
 
     async def _execute_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        registry = self.registry
         while True:
-            d = await self._prefetch.get()
-            task = registry.get(d.task_type)
-            try:
-                if task is None:
-                    raise UnknownTaskError(
-                        f"no handler for task type {d.task_type!r} on worker {self.name}"
-                    )
-                ctx = JobContext(
-                    d.job_id, d.task_type, d.attempt, d.failures, d.max_retries, self.name
-                )
-                payload = orjson.loads(d.payload)
-                result: Any
-                if task.is_async:
-                    result = await task.fn(ctx, payload)
-                else:
-                    result = await loop.run_in_executor(self._pool, task.fn, ctx, payload)
-                self._completed.append((d, orjson.dumps(result)))
-            except Retry as exc:
-                delay = self._backoff(d) if exc.delay is None else int(exc.delay * 1000)
-                self._failed.append(Failure(d, f"Retry: {exc}", delay))
-            except Exception as exc:  # a handler error fails its job, not the worker
-                error = f"{type(exc).__name__}: {exc}"
-                self._failed.append(Failure(d, error[:MAX_ERROR_CHARS], self._backoff(d)))
-            self._outcome_ready.set()
+            await self._execute(await self._prefetch.get())
+
+    async def _execute(self, d: Delivery) -> None:
+        """Run one job and gather its outcome; a job canceled meanwhile leaves no outcome."""
+        task = self.registry.get(d.task_type)
+        timeout = d.timeout_s or (task.timeout_s if task else None)
+        timer = asyncio.timeout(timeout)
+        this = asyncio.current_task()
+        assert this is not None
+        self._running[d.job_id] = this
+        try:
+            async with timer:
+                result = await self._invoke(task, d)
+            self._completed.append((d, orjson.dumps(result)))
+        except asyncio.CancelledError:
+            if d.job_id not in self._canceled:
+                raise  # shutdown: the job stays unacknowledged and is reclaimed
+            this.uncancel()
+            self._forget_canceled(d)
+            return
+        except TimeoutError as exc:
+            if not timer.expired():
+                self._fail(d, exc)
+            else:
+                error = f"TimeoutError: the attempt ran past timeout_s={timeout:g}"
+                self._failed.append(Failure(d, error, self._backoff(d), "timeout"))
+        except Retry as exc:
+            delay = self._backoff(d) if exc.delay is None else int(exc.delay * 1000)
+            self._failed.append(Failure(d, f"Retry: {exc}", delay))
+        except Exception as exc:  # a handler error fails its job, not the worker
+            self._fail(d, exc)
+        finally:
+            self._running.pop(d.job_id, None)
+        self._outcome_ready.set()
+
+    async def _invoke(self, task: Task | None, d: Delivery) -> Any:
+        if task is None:
+            raise UnknownTaskError(
+                f"no handler for task type {d.task_type!r} on worker {self.name}"
+            )
+        ctx = JobContext(d.job_id, d.task_type, d.attempt, d.failures, d.max_retries, self.name)
+        payload = orjson.loads(d.payload)
+        if task.isolated:
+            return await run_isolated(task, ctx, payload, self._pool)
+        if task.is_async:
+            return await task.fn(ctx, payload)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, task.fn, ctx, payload)
+
+    def _fail(self, d: Delivery, exc: Exception) -> None:
+        text = str(exc) if isinstance(exc, IsolatedError) else f"{type(exc).__name__}: {exc}"
+        self._failed.append(Failure(d, text[:MAX_ERROR_CHARS], self._backoff(d)))
+
+    def cancel_running(self, job_id: str) -> None:
+        """Stop the handler of a job canceled while it runs here (its entry is acked already)."""
+        task = self._running.get(job_id)
+        if task is not None:
+            self._canceled.add(job_id)
+            task.cancel()
+
+    def _forget_canceled(self, d: Delivery) -> None:
+        self._canceled.discard(d.job_id)
+        self._inflight.pop(d.entry_id, None)
+        self._slot_freed.set()
+        logger.info("job canceled while running job_id=%s attempt=%d", d.job_id, d.attempt)
 
     def _backoff(self, d: Delivery) -> int:
         s = self.settings

@@ -6,8 +6,8 @@
   KEYS[5] delayed (zset)   KEYS[5+i] hash of job i
   ARGV[1] events maxlen
   ARGV[2] n, the number of jobs
-  ARGV[3 + 8(i-1) ..] job i: id, task_type, payload (JSON), max_retries, partition_key, trace_id,
-    delay in ms (-1: none), run_at in ms since the epoch (-1: none)
+  ARGV[3 + 9(i-1) ..] job i: id, task_type, payload (JSON), max_retries, partition_key, trace_id,
+    delay in ms (-1: none), run_at in ms since the epoch (-1: none), timeout in s ('': none)
 
   Returns {created_at_ms, due_1, ..., due_n}: due_i is 0 for a job that is pending now, else the
     time (Redis clock) it is scheduled for
@@ -19,7 +19,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- A unique, increasing index score: newest-first pagination needs no tie-breaking.
 local seq = math.max(now_us, tonumber(redis.call('HGET', KEYS[3], 'index_seq') or '0') + 1)
-local WIDTH = 8
+local WIDTH = 9
 local STATUS, ENTRY = 22, 24  -- positions of the values in `fields` below
 
 -- Index every id at once; ZADD NX adds fewer than n only if an id exists already.
@@ -51,9 +51,11 @@ for i = 1, n do
   local fields = {'id', id, 'task_type', ARGV[o + 2], 'payload', ARGV[o + 3],
     'attempt', 0, 'failures', 0, 'deliveries', 0, 'max_retries', ARGV[o + 4],
     'partition_key', ARGV[o + 5], 'trace_id', ARGV[o + 6], 'created_at', now,
-    'status', 'pending', 'entry', ''}
+    'status', 'pending', 'entry', '', 'timeout_s', ARGV[o + 9]}
   if due > now then
-    fields[STATUS], fields[ENTRY + 1], fields[ENTRY + 2] = 'scheduled', 'due_at', due
+    fields[STATUS] = 'scheduled'
+    fields[#fields + 1] = 'due_at'
+    fields[#fields + 1] = due
     redis.call('HSET', KEYS[5 + i], unpack(fields))
     redis.call('ZADD', KEYS[5], due, id)
     scheduled[#scheduled + 1] = id

@@ -8,7 +8,8 @@
   KEYS[1] job stream   KEYS[2] delayed (zset)   KEYS[3] dlq   KEYS[4] stats   KEYS[5] events
   KEYS[5+i] hash of job i
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] events maxlen   ARGV[4] n
-  ARGV[5 + 5(i-1) ..] job i: job id, stream entry id, attempt, error text, retry delay (ms)
+  ARGV[5 + 6(i-1) ..] job i: job id, stream entry id, attempt, error text, retry delay (ms),
+    reason ('error' or 'timeout': a job whose last attempt timed out dies with reason timeout)
 
   Returns one array per job: {1, due_at_ms} retry scheduled, {2} dead-lettered, {-3} stale owner
 ]]
@@ -20,7 +21,7 @@ local out = {}
 local finished = {}
 
 for i = 1, n do
-  local o = 4 + (i - 1) * 5
+  local o = 4 + (i - 1) * 6
   local id, entry, attempt, err = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4]
   local key = KEYS[5 + i]
   local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'failures',
@@ -39,11 +40,12 @@ for i = 1, n do
     bump(delta, 'jobs:running', -1)
     bump(delta, 'failed_total', 1)
     if failures > tonumber(f[6]) then
-      dead_letter(key, KEYS[3], id, f[8], 'retries_exhausted', failures, err, now)
+      local reason = ARGV[o + 6] == 'timeout' and 'timeout' or 'retries_exhausted'
+      dead_letter(key, KEYS[3], id, f[8], reason, failures, err, now)
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
       emit(KEYS[5], ARGV[3], id, 'dead', now, 'worker', consumer, 'attempt', attempt,
-        'reason', 'retries_exhausted')
+        'reason', reason)
       out[i] = {2}
     else
       local due = now + tonumber(ARGV[o + 5])
@@ -52,7 +54,7 @@ for i = 1, n do
       bump(delta, 'jobs:scheduled', 1)
       bump(delta, 'retried_total', 1)
       emit(KEYS[5], ARGV[3], id, 'scheduled', now, 'worker', consumer, 'attempt', attempt,
-        'due_at', due)
+        'due_at', due, 'reason', ARGV[o + 6])
       out[i] = {1, due}
     end
   end

@@ -12,7 +12,7 @@
   ARGV[6 + 2(i-1) ..] entry i: stream entry id, job id
 
   Returns one array per entry:
-    {1, attempt, failures, max_retries, task_type, payload}  started
+    {1, attempt, failures, max_retries, task_type, payload, timeout_s}  started
     {0}   skipped (acked and deleted: nothing to run)
     {-5}  dead-lettered as poison
 ]]
@@ -29,7 +29,7 @@ for i = 1, n do
   local entry, id = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
   local key = KEYS[4 + i]
   local f = redis.call('HMGET', key, 'status', 'entry', 'deliveries', 'attempt', 'failures',
-    'max_retries', 'task_type', 'payload', 'last_error')
+    'max_retries', 'task_type', 'payload', 'last_error', 'timeout_s')
   local status = f[1]
   if (status ~= 'pending' and status ~= 'running') or f[2] ~= entry then
     finished[#finished + 1] = entry
@@ -54,7 +54,7 @@ for i = 1, n do
         bump(delta, 'jobs:running', 1)
       end
       started[#started + 1] = id
-      out[i] = {1, attempt, f[5], f[6], f[7], f[8]}
+      out[i] = {1, attempt, f[5], f[6], f[7], f[8], f[10] or ''}
     end
   end
 end

@@ -25,12 +25,31 @@ async def test_cancel_scheduled_removes_it_from_the_delayed_set(
     assert stats["jobs:scheduled"] == "0" and stats["jobs:canceled"] == "1"
 
 
-async def test_running_and_finished_jobs_cannot_be_canceled(
+async def test_cancel_running_acks_publishes_and_fences(
     engine: Engine, consumer: Consumer, deliver
 ) -> None:
     (d,) = await deliver(consumer)
-    with pytest.raises(InvalidTransitionError, match="running"):
+    async with engine.redis.pubsub() as pubsub:
+        await pubsub.subscribe(engine.keys.cancel_channel)
         await engine.producer.cancel(d.job_id)
+        message = None
+        while message is None:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+    assert message["data"] == d.job_id
+    assert (await engine.inspector.get_job(d.job_id)).status == "canceled"
+    assert (await engine.redis.xpending(engine.keys.stream, "workers"))["pending"] == 0
+    assert await engine.redis.xlen(engine.keys.stream) == 0
+    # The worker's late completion and a late failure are both refused: never retried.
+    assert (await consumer.settle([(d, b"null")], [])).stale == 1
+    assert (await consumer.settle([], [Failure(d, "x", 0)])).stale == 1
+    stats = await engine.redis.hgetall(engine.keys.stats)
+    assert stats["jobs:running"] == "0" and stats["jobs:canceled"] == "1"
+
+
+async def test_finished_jobs_cannot_be_canceled(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
+    (d,) = await deliver(consumer)
     await consumer.settle([(d, b"null")], [])
     with pytest.raises(InvalidTransitionError, match="succeeded"):
         await engine.producer.cancel(d.job_id)
