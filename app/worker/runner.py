@@ -197,13 +197,16 @@ class Worker:
         """Run one job and gather its outcome; a job canceled meanwhile leaves no outcome."""
         task = self.registry.get(d.task_type)
         timeout = d.timeout_s or (task.timeout_s if task else None)
-        timer = asyncio.timeout(timeout)
+        timer = asyncio.timeout(timeout) if timeout else None
         this = asyncio.current_task()
         assert this is not None
         self._running[d.job_id] = this
         try:
-            async with timer:
+            if timer is None:
                 result = await self._invoke(task, d)
+            else:
+                async with timer:
+                    result = await self._invoke(task, d)
             self._completed.append((d, orjson.dumps(result)))
         except asyncio.CancelledError:
             if d.job_id not in self._canceled:
@@ -212,7 +215,7 @@ class Worker:
             self._forget_canceled(d)
             return
         except TimeoutError as exc:
-            if not timer.expired():
+            if timer is None or not timer.expired():
                 self._fail(d, exc)
             else:
                 error = f"TimeoutError: the attempt ran past timeout_s={timeout:g}"

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvloop
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,7 +206,7 @@ def main() -> None:
             server = EmbeddedRedis(tempfile.mkdtemp(prefix="dtq-bench-"))
             redis_url = server.start()
             stack.callback(server.stop)
-        result = asyncio.run(run(args, redis_url, stack))
+        result = uvloop.run(run(args, redis_url, stack))
     print(
         f"enqueue {result['enqueue_per_s']:,} jobs/s ({args.via}), "
         f"process {result['process_per_s']:,} jobs/s, "
