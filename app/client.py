@@ -17,7 +17,16 @@ from typing import Any, Self
 
 import httpx
 
-from app.models import DeadLetterList, Job, JobCreate, JobIds, JobList, JobStatus
+from app.models import (
+    DeadLetterList,
+    Job,
+    JobCreate,
+    JobIds,
+    JobList,
+    JobResult,
+    JobStatus,
+    JobTimeline,
+)
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -98,6 +107,7 @@ class DTQClient:
         max_retries: int | None = None,
         delay_ms: int | None = None,
         run_at: datetime | None = None,
+        timeout_s: float | None = None,
     ) -> Job:
         """Submit one job; `delay_ms` or `run_at` (timezone-aware) schedule it for later."""
         body = _job_body(
@@ -107,6 +117,7 @@ class DTQClient:
             max_retries=max_retries,
             delay_ms=delay_ms,
             run_at=run_at,
+            timeout_s=timeout_s,
         )
         return Job.model_validate(_check(self._http.post("/jobs", json=body)).json())
 
@@ -125,6 +136,14 @@ class DTQClient:
     def get(self, job_id: str) -> Job:
         """One job's state."""
         return Job.model_validate(_check(self._http.get(f"/jobs/{job_id}")).json())
+
+    def result(self, job_id: str) -> JobResult:
+        """A finished job's outcome (DTQClientError 404 until it is finished)."""
+        return JobResult.model_validate(_check(self._http.get(f"/jobs/{job_id}/result")).json())
+
+    def events(self, job_id: str) -> JobTimeline:
+        """Every transition of a job."""
+        return JobTimeline.model_validate(_check(self._http.get(f"/jobs/{job_id}/events")).json())
 
     def wait(self, job_id: str, timeout: float = 30.0, poll: float = 0.05) -> Job:
         """Poll until the job is succeeded, dead or canceled; JobWaitTimeoutError after timeout."""
@@ -149,7 +168,7 @@ class DTQClient:
         return JobList.model_validate(_check(self._http.get("/jobs", params=params)).json())
 
     def cancel(self, job_id: str) -> Job:
-        """Cancel a pending or scheduled job."""
+        """Cancel a pending, scheduled or running job."""
         return Job.model_validate(_check(self._http.post(f"/jobs/{job_id}/cancel")).json())
 
     def dlq_list(self, cursor: str | None = None, limit: int = 50) -> DeadLetterList:
@@ -197,6 +216,7 @@ class AsyncDTQClient:
         max_retries: int | None = None,
         delay_ms: int | None = None,
         run_at: datetime | None = None,
+        timeout_s: float | None = None,
     ) -> Job:
         """Submit one job; `delay_ms` or `run_at` (timezone-aware) schedule it for later."""
         body = _job_body(
@@ -206,6 +226,7 @@ class AsyncDTQClient:
             max_retries=max_retries,
             delay_ms=delay_ms,
             run_at=run_at,
+            timeout_s=timeout_s,
         )
         return Job.model_validate(_check(await self._http.post("/jobs", json=body)).json())
 
@@ -223,6 +244,16 @@ class AsyncDTQClient:
     async def get(self, job_id: str) -> Job:
         """One job's state."""
         return Job.model_validate(_check(await self._http.get(f"/jobs/{job_id}")).json())
+
+    async def result(self, job_id: str) -> JobResult:
+        """A finished job's outcome (DTQClientError 404 until it is finished)."""
+        response = _check(await self._http.get(f"/jobs/{job_id}/result"))
+        return JobResult.model_validate(response.json())
+
+    async def events(self, job_id: str) -> JobTimeline:
+        """Every transition of a job."""
+        response = _check(await self._http.get(f"/jobs/{job_id}/events"))
+        return JobTimeline.model_validate(response.json())
 
     async def wait(self, job_id: str, timeout: float = 30.0, poll: float = 0.05) -> Job:
         """Poll until the job is terminal; JobWaitTimeoutError after timeout."""
@@ -247,7 +278,7 @@ class AsyncDTQClient:
         return JobList.model_validate(_check(await self._http.get("/jobs", params=params)).json())
 
     async def cancel(self, job_id: str) -> Job:
-        """Cancel a pending or scheduled job."""
+        """Cancel a pending, scheduled or running job."""
         return Job.model_validate(_check(await self._http.post(f"/jobs/{job_id}/cancel")).json())
 
     async def dlq_list(self, cursor: str | None = None, limit: int = 50) -> DeadLetterList:

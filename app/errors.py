@@ -13,6 +13,12 @@ class JobNotFoundError(DTQError):
     code = "job_not_found"
 
 
+class ResultNotReadyError(JobNotFoundError):
+    """The job exists but has not finished, so it has no result yet."""
+
+    code = "result_not_ready"
+
+
 class InvalidTransitionError(DTQError):
     """The job's current status does not allow the requested change."""
 

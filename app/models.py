@@ -88,6 +88,16 @@ class JobError(BaseModel):
     at: datetime
 
 
+class JobEvent(BaseModel):
+    """One transition of a job."""
+
+    status: str
+    at: datetime
+    worker: str | None = None
+    attempt: int | None = None
+    reason: str | None = None
+
+
 class Job(BaseModel):
     """A job's whole state."""
 
@@ -110,6 +120,30 @@ class Job(BaseModel):
     errors: list[JobError] = Field(default_factory=list, description="The last 10 errors.")
     result: JsonValue = None
     dead_reason: DeadReason | None = None
+    progress: float | None = Field(default=None, description="Last reported percent (0-100).")
+    progress_message: str | None = None
+    blocked_reason: str | None = Field(
+        default=None, description="Why a job that is not running is not running."
+    )
+
+
+class JobResult(BaseModel):
+    """The outcome of a finished job."""
+
+    id: str
+    status: JobStatus
+    result: JsonValue = None
+    last_error: str | None = None
+    dead_reason: DeadReason | None = None
+    finished_at: datetime | None = None
+
+
+class JobTimeline(BaseModel):
+    """Every transition of a job, oldest first."""
+
+    id: str
+    data: list[JobEvent]
+    count: int
 
 
 class JobList(BaseModel):

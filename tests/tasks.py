@@ -70,3 +70,18 @@ def spin(ctx: JobContext, payload: dict[str, Any]) -> None:
 @tasks.task(isolated=True)
 def isolated_double(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     return {"double": int(payload["n"]) * 2, "attempt": ctx.attempt}
+
+
+@tasks.task()
+async def halfway(ctx: JobContext, payload: dict[str, Any]) -> str:
+    """Report 50 %, then wait payload["seconds"]."""
+    await ctx.progress(50, "half way")
+    await asyncio.sleep(float(payload.get("seconds", 0)))
+    return "done"
+
+
+@tasks.task()
+def sync_progress(ctx: JobContext, payload: dict[str, Any]) -> str:
+    ctx.progress_sync(30, "from a thread")
+    time.sleep(float(payload.get("seconds", 0)))
+    return "done"

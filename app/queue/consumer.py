@@ -17,6 +17,8 @@ from app.queue.scripts import POISON, STALE_OWNER, Scripts
 
 logger = logging.getLogger(__name__)
 
+MAX_PROGRESS_MESSAGE = 500
+
 # (stream entry id, job id)
 Entry = tuple[str, str]
 
@@ -194,6 +196,22 @@ class Consumer:
                 else:
                     out.stale += 1
         return out
+
+    async def report_progress(self, d: Delivery, percent: float, message: str) -> bool:
+        """Record a running job's progress; False if this consumer no longer owns the job."""
+        k = self._keys
+        code = await self._scripts["progress"](
+            [k.job(d.job_id), k.events],
+            [
+                d.job_id,
+                self.name,
+                d.attempt,
+                f"{min(max(percent, 0.0), 100.0):g}",
+                message[:MAX_PROGRESS_MESSAGE],
+                self._settings.EVENTS_MAXLEN,
+            ],
+        )
+        return bool(code == 1)
 
     async def extend_leases(self, deliveries: Sequence[Delivery]) -> list[bool]:
         """Reset the idle time of entries this consumer still owns; False where it lost one."""

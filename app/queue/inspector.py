@@ -9,15 +9,18 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from app.config import Settings
-from app.errors import JobNotFoundError
+from app.errors import JobNotFoundError, ResultNotReadyError
 from app.models import (
     DeadLetter,
     DeadLetterList,
     DeadReason,
     Job,
     JobError,
+    JobEvent,
     JobList,
+    JobResult,
     JobStatus,
+    JobTimeline,
     QueueMetrics,
 )
 from app.queue.keys import Keys
@@ -36,7 +39,47 @@ def _opt_time(value: str | None) -> Any:
     return from_ms(value) if value else None
 
 
-def job_from_hash(h: dict[str, str]) -> Job:
+def timeline_from_history(history: str) -> list[JobEvent]:
+    """The transitions recorded in a job hash's `history` field, oldest first."""
+    events = []
+    for record in history.split(";"):
+        if record:
+            status, at, worker, attempt, reason = record.split(",", 4)
+            events.append(
+                JobEvent(
+                    status=status,
+                    at=from_ms(at),
+                    worker=worker or None,
+                    attempt=int(attempt) if attempt else None,
+                    reason=reason or None,
+                )
+            )
+    return events
+
+
+def blocked_reason(h: dict[str, str], served: set[str] | None) -> str | None:
+    """Why a job that is not running is not running (None for running and succeeded jobs).
+
+    :param served: task types that live workers serve, if known.
+    """
+    status = h["status"]
+    if status == JobStatus.PENDING:
+        if served is not None and h["task_type"] not in served:
+            return f"no live worker serves task type {h['task_type']!r}"
+        return "waiting for a free worker"
+    if status == JobStatus.SCHEDULED:
+        due = from_ms(h["due_at"]).isoformat() if h.get("due_at") else "its due time"
+        if int(h.get("failures") or 0) > 0:
+            return f"retry backoff until {due}"
+        return f"scheduled until {due}"
+    if status == JobStatus.CANCELED:
+        return "canceled"
+    if status == JobStatus.DEAD:
+        return f"dead-lettered ({h.get('dead_reason')}); retry it from the DLQ"
+    return None
+
+
+def job_from_hash(h: dict[str, str], served: set[str] | None = None) -> Job:
     """A Job from its Redis hash."""
     errors = orjson.loads(h["errors"]) if h.get("errors") else []
     return Job(
@@ -61,6 +104,9 @@ def job_from_hash(h: dict[str, str]) -> Job:
         ],
         result=orjson.loads(h["result"]) if h.get("result") else None,
         dead_reason=DeadReason(h["dead_reason"]) if h.get("dead_reason") else None,
+        progress=float(h["progress"]) if h.get("progress") else None,
+        progress_message=_opt(h.get("progress_message")),
+        blocked_reason=blocked_reason(h, served),
     )
 
 
@@ -72,12 +118,58 @@ class Inspector:
         self._keys = keys
         self._settings = settings
 
-    async def get_job(self, job_id: str) -> Job:
-        """One job's state; JobNotFoundError if unknown or expired."""
+    async def _hash(self, job_id: str) -> dict[str, str]:
         h = cast(dict[str, str], await self._redis.hgetall(self._keys.job(job_id)))
         if not h:
             raise JobNotFoundError(f"job {job_id} not found")
-        return job_from_hash(h)
+        return h
+
+    async def get_job(self, job_id: str) -> Job:
+        """One job's state; JobNotFoundError if unknown or expired."""
+        h = await self._hash(job_id)
+        served = await self.served_task_types() if h["status"] == JobStatus.PENDING else None
+        return job_from_hash(h, served)
+
+    async def get_result(self, job_id: str) -> JobResult:
+        """A finished job's outcome; ResultNotReadyError until it is finished."""
+        job = job_from_hash(await self._hash(job_id))
+        if not job.status.is_terminal:
+            raise ResultNotReadyError(f"job {job_id} is {job.status}: no result yet")
+        return JobResult(
+            id=job.id,
+            status=job.status,
+            result=job.result,
+            last_error=job.last_error,
+            dead_reason=job.dead_reason,
+            finished_at=job.finished_at,
+        )
+
+    async def get_timeline(self, job_id: str) -> JobTimeline:
+        """Every transition of one job (time, status, worker, attempt, reason)."""
+        history = await self._redis.hget(self._keys.job(job_id), "history")
+        if history is None:
+            raise JobNotFoundError(f"job {job_id} not found")
+        events = timeline_from_history(str(history))
+        return JobTimeline(id=job_id, data=events, count=len(events))
+
+    async def served_task_types(self) -> set[str]:
+        """Task types that at least one live worker serves."""
+        names = await self._live_workers()
+        if not names:
+            return set()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hget(self._keys.worker(name), "tasks")
+            lists = await pipe.execute()
+        return {t for tasks in lists if tasks for t in str(tasks).split(",")}
+
+    async def _live_workers(self) -> list[str]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.time()
+            pipe.zrange(self._keys.workers, 0, -1, withscores=True)
+            (secs, micros), workers = await pipe.execute()
+        horizon = secs * 1000 + micros // 1000 - self._settings.HEARTBEAT_INTERVAL_S * 3000
+        return [name for name, seen in workers if seen >= horizon]
 
     async def list_jobs(
         self,
@@ -116,6 +208,8 @@ class Inspector:
                     pipe.hgetall(k.job(job_id))
                 hashes = await pipe.execute()
             gone = []
+            pending = any(h and h["status"] == JobStatus.PENDING for h in hashes)
+            served = await self.served_task_types() if pending else None
             for (job_id, score), h in zip(chunk, hashes, strict=True):
                 if len(found) == limit:
                     break
@@ -126,7 +220,7 @@ class Inspector:
                 elif (status is None or h["status"] == status) and (
                     task_type is None or h["task_type"] == task_type
                 ):
-                    found.append(job_from_hash(h))
+                    found.append(job_from_hash(h, served))
             if gone:
                 await self._redis.zrem(k.index, *gone)
             top = f"({int(last_score)}" if last_score is not None else top

@@ -26,9 +26,15 @@ class LeaseKeeper:
     """
 
     def __init__(
-        self, engine: Engine, consumer: Consumer, inflight: dict[str, Delivery], concurrency: int
+        self,
+        engine: Engine,
+        consumer: Consumer,
+        inflight: dict[str, Delivery],
+        concurrency: int,
+        task_types: list[str],
     ) -> None:
         self._engine = engine
+        self._task_types = ",".join(task_types)
         self._consumer = consumer
         self._inflight = inflight
         self._concurrency = concurrency
@@ -44,6 +50,7 @@ class LeaseKeeper:
             "concurrency": self._concurrency,
             "inflight": len(self._inflight),
             "clock_ms": int(time.time() * 1000),  # the worker's own clock, to spot skew
+            "tasks": self._task_types,
         }
         await heartbeat(e.redis, e.keys, e.scripts, self._consumer.name, ttl, info)
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 JsonPayload = dict[str, Any]
 
 
+class ProgressSink(Protocol):
+    """Where a handler's progress reports go (the worker records them on the job)."""
+
+    async def __call__(self, percent: float, message: str, /) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class JobContext:
-    """What a handler knows about the job it runs."""
+    """What a handler knows about the job it runs, and how it reports progress."""
 
     job_id: str
     task_type: str
@@ -21,6 +28,20 @@ class JobContext:
     failures: int
     max_retries: int
     worker: str
+    sink: ProgressSink | None = field(default=None, repr=False, compare=False)
+    loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False, compare=False)
+
+    async def progress(self, percent: float, message: str = "") -> None:
+        """Report progress (0-100): stored on the job and sent as an event."""
+        if self.sink is None:
+            raise RuntimeError("progress reports are not available here (isolated handler?)")
+        await self.sink(percent, message)
+
+    def progress_sync(self, percent: float, message: str = "") -> None:
+        """progress() for plain `def` handlers, which run in the worker's thread pool."""
+        if self.sink is None or self.loop is None:
+            raise RuntimeError("progress reports are not available here (isolated handler?)")
+        asyncio.run_coroutine_threadsafe(self.sink(percent, message), self.loop).result(10)
 
 
 class Handler(Protocol):

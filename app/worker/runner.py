@@ -10,6 +10,7 @@ import os
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -23,7 +24,7 @@ from app.queue.housekeeping import run_housekeeping
 from app.worker.cancellation import listen_for_cancels
 from app.worker.isolation import IsolatedError, run_isolated
 from app.worker.lease import LeaseKeeper
-from app.worker.registry import JobContext, Retry, Task, TaskRegistry
+from app.worker.registry import JobContext, ProgressSink, Retry, Task, TaskRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,10 @@ class Worker:
         self._running: dict[str, asyncio.Task[Any]] = {}
         self._canceled: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dtq-sync")
-        self._lease = LeaseKeeper(engine, self.consumer, self._inflight, self.concurrency)
+        self._lease = LeaseKeeper(
+            engine, self.consumer, self._inflight, self.concurrency, registry.names
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def stop(self) -> None:
         """Stop taking new jobs; run() then drains in-flight work within SHUTDOWN_GRACE_S."""
@@ -77,6 +81,7 @@ class Worker:
 
     async def run(self) -> None:
         """Run until stop() is called, then shut down gracefully."""
+        self._loop = asyncio.get_running_loop()
         await self.engine.setup()
         await self._lease.heartbeat()
         logger.info(
@@ -236,11 +241,19 @@ class Worker:
             )
         ctx = JobContext(d.job_id, d.task_type, d.attempt, d.failures, d.max_retries, self.name)
         payload = orjson.loads(d.payload)
-        if task.isolated:
+        if task.isolated:  # the child process gets a context without a progress sink
             return await run_isolated(task, ctx, payload, self._pool)
+        ctx = replace(ctx, sink=self._progress_sink(d), loop=self._loop)
         if task.is_async:
             return await task.fn(ctx, payload)
         return await asyncio.get_running_loop().run_in_executor(self._pool, task.fn, ctx, payload)
+
+    def _progress_sink(self, d: Delivery) -> ProgressSink:
+        async def report(percent: float, message: str) -> None:
+            if not await self.consumer.report_progress(d, percent, message):
+                logger.warning("progress refused, the job moved on job_id=%s", d.job_id)
+
+        return report
 
     def _fail(self, d: Delivery, exc: Exception) -> None:
         text = str(exc) if isinstance(exc, IsolatedError) else f"{type(exc).__name__}: {exc}"

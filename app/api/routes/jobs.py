@@ -7,7 +7,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 
 from app.api.deps import EngineDep, JobIdPath
-from app.models import TASK_TYPE_PATTERN, Job, JobBatchCreate, JobCreate, JobIds, JobList, JobStatus
+from app.models import (
+    TASK_TYPE_PATTERN,
+    Job,
+    JobBatchCreate,
+    JobCreate,
+    JobIds,
+    JobList,
+    JobResult,
+    JobStatus,
+    JobTimeline,
+)
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -35,6 +45,18 @@ async def create_jobs(body: JobBatchCreate, engine: EngineDep) -> JobIds:
 async def get_job(job_id: JobIdPath, engine: EngineDep) -> Job:
     """One job's whole state."""
     return await engine.inspector.get_job(job_id)
+
+
+@router.get("/{job_id}/result", responses=NOT_FOUND)
+async def get_job_result(job_id: JobIdPath, engine: EngineDep) -> JobResult:
+    """The outcome of a finished job (404 until it is succeeded, dead or canceled)."""
+    return await engine.inspector.get_result(job_id)
+
+
+@router.get("/{job_id}/events", responses=NOT_FOUND)
+async def get_job_events(job_id: JobIdPath, engine: EngineDep) -> JobTimeline:
+    """Every transition of the job: time, status, worker, attempt, reason."""
+    return await engine.inspector.get_timeline(job_id)
 
 
 @router.get("")

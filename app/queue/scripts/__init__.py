@@ -26,6 +26,7 @@ SCRIPT_NAMES = (
     "extend_lease",
     "requeue",
     "heartbeat",
+    "progress",
 )
 
 # Negative codes the scripts return, mapped to the errors they mean.

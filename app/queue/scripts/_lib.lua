@@ -35,10 +35,20 @@ local function ack_and_delete(stream, group, entries)
 end
 
 -- Move a job to the dead-letter stream. The caller acks and deletes its stream entry.
-local function dead_letter(job_key, dlq, id, task_type, reason, attempts, last_error, now)
+local function dead_letter(job_key, dlq, id, task_type, reason, attempts, last_error, now,
+                           history)
   local dlq_entry = redis.call('XADD', dlq, '*', 'job_id', id, 'task_type', task_type,
     'reason', reason, 'attempts', attempts, 'last_error', last_error, 'failed_at', now)
   redis.call('HSET', job_key, 'status', 'dead', 'dead_reason', reason, 'dlq_entry', dlq_entry,
-    'finished_at', now, 'entry', '')
+    'finished_at', now, 'entry', '', 'history', history)
   redis.call('PERSIST', job_key)
+end
+
+-- A job's timeline lives on its hash as "status,at,worker,attempt,reason;" records. Each
+-- transition appends one while it writes the hash anyway; the oldest half goes past 16 KiB.
+local function appended(history, status, now, worker, attempt, reason)
+  local h = (history or '') .. status .. ',' .. now .. ',' .. (worker or '') .. ',' ..
+    (attempt or '') .. ',' .. (reason or '') .. ';'
+  if #h > 16384 then h = string.sub(h, string.find(h, ';', #h / 2, true) + 1) end
+  return h
 end

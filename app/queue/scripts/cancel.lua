@@ -16,7 +16,7 @@
   Errors  -1 no such job (JobNotFoundError)
           {-2, status} the job is finished (InvalidTransitionError)
 ]]
-local f = redis.call('HMGET', KEYS[1], 'status', 'entry', 'worker')
+local f = redis.call('HMGET', KEYS[1], 'status', 'entry', 'worker', 'attempt', 'history')
 local status, entry = f[1], f[2]
 if not status then return -1 end
 if status ~= 'pending' and status ~= 'scheduled' and status ~= 'running' then
@@ -34,7 +34,8 @@ elseif entry and entry ~= '' then
   local delivered = redis.call('XPENDING', KEYS[3], ARGV[1], entry, entry, 1)
   if #delivered == 0 then redis.call('XDEL', KEYS[3], entry) end
 end
-redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', now, 'entry', '')
+redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', now, 'entry', '',
+  'history', appended(f[5], 'canceled', now, f[3], f[4], 'was ' .. status))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('HINCRBY', KEYS[4], 'jobs:' .. status, -1)
 redis.call('HINCRBY', KEYS[4], 'jobs:canceled', 1)

@@ -24,12 +24,12 @@ for i = 1, n do
   local o = 5 + (i - 1) * 4
   local id, entry, attempt = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3]
   local key = KEYS[3 + i]
-  local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry')
+  local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'history')
   if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
     out[i] = -3
   else
     redis.call('HSET', key, 'status', 'succeeded', 'result', ARGV[o + 4], 'finished_at', now,
-      'entry', '')
+      'entry', '', 'history', appended(f[5], 'succeeded', now, consumer, attempt, ''))
     redis.call('EXPIRE', key, ttl)
     finished[#finished + 1] = entry
     done = done + 1

@@ -20,7 +20,8 @@ local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- A unique, increasing index score: newest-first pagination needs no tie-breaking.
 local seq = math.max(now_us, tonumber(redis.call('HGET', KEYS[3], 'index_seq') or '0') + 1)
 local WIDTH = 9
-local STATUS, ENTRY = 22, 24  -- positions of the values in `fields` below
+local STATUS, ENTRY, HISTORY = 22, 24, 28  -- positions of the values in `fields` below
+local pending_record = appended(nil, 'pending', now, '', 0, '')
 
 -- Index every id at once; ZADD NX adds fewer than n only if an id exists already.
 local members, ids = {}, {}
@@ -51,9 +52,11 @@ for i = 1, n do
   local fields = {'id', id, 'task_type', ARGV[o + 2], 'payload', ARGV[o + 3],
     'attempt', 0, 'failures', 0, 'deliveries', 0, 'max_retries', ARGV[o + 4],
     'partition_key', ARGV[o + 5], 'trace_id', ARGV[o + 6], 'created_at', now,
-    'status', 'pending', 'entry', '', 'timeout_s', ARGV[o + 9]}
+    'status', 'pending', 'entry', '', 'timeout_s', ARGV[o + 9],
+    'history', pending_record}
   if due > now then
     fields[STATUS] = 'scheduled'
+    fields[HISTORY] = appended(nil, 'scheduled', now, '', 0, 'delayed')
     fields[#fields + 1] = 'due_at'
     fields[#fields + 1] = due
     redis.call('HSET', KEYS[5 + i], unpack(fields))

@@ -25,7 +25,7 @@ for i = 1, n do
   local id, entry, attempt, err = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4]
   local key = KEYS[5 + i]
   local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'failures',
-    'max_retries', 'errors', 'task_type')
+    'max_retries', 'errors', 'task_type', 'history')
   if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
     out[i] = {-3}
   else
@@ -41,7 +41,8 @@ for i = 1, n do
     bump(delta, 'failed_total', 1)
     if failures > tonumber(f[6]) then
       local reason = ARGV[o + 6] == 'timeout' and 'timeout' or 'retries_exhausted'
-      dead_letter(key, KEYS[3], id, f[8], reason, failures, err, now)
+      dead_letter(key, KEYS[3], id, f[8], reason, failures, err, now,
+        appended(f[9], 'dead', now, consumer, attempt, reason))
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
       emit(KEYS[5], ARGV[3], id, 'dead', now, 'worker', consumer, 'attempt', attempt,
@@ -49,7 +50,8 @@ for i = 1, n do
       out[i] = {2}
     else
       local due = now + tonumber(ARGV[o + 5])
-      redis.call('HSET', key, 'status', 'scheduled', 'due_at', due, 'entry', '')
+      redis.call('HSET', key, 'status', 'scheduled', 'due_at', due, 'entry', '',
+        'history', appended(f[9], 'scheduled', now, consumer, attempt, ARGV[o + 6]))
       redis.call('ZADD', KEYS[2], due, id)
       bump(delta, 'jobs:scheduled', 1)
       bump(delta, 'retried_total', 1)

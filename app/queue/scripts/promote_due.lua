@@ -22,9 +22,11 @@ for i = 1, n do
   if due and tonumber(due) <= now then
     redis.call('ZREM', KEYS[1], id)
     local key = KEYS[4 + i]
-    if redis.call('HGET', key, 'status') == 'scheduled' then
+    local f = redis.call('HMGET', key, 'status', 'history')
+    if f[1] == 'scheduled' then
       local entry = redis.call('XADD', KEYS[2], '*', 'id', id)
-      redis.call('HSET', key, 'status', 'pending', 'entry', entry, 'deliveries', 0)
+      redis.call('HSET', key, 'status', 'pending', 'entry', entry, 'deliveries', 0,
+        'history', appended(f[2], 'pending', now, '', '', 'due'))
       redis.call('HDEL', key, 'due_at')
       promoted = promoted + 1
       ids[promoted] = id

@@ -9,14 +9,15 @@
   Errors  -1 no such job (JobNotFoundError)
           {-2, status} the job is not dead (InvalidTransitionError)
 ]]
-local f = redis.call('HMGET', KEYS[1], 'status', 'dlq_entry')
+local f = redis.call('HMGET', KEYS[1], 'status', 'dlq_entry', 'history')
 if not f[1] then return -1 end
 if f[1] ~= 'dead' then return {-2, f[1]} end
 
 local now = now_ms()
 if f[2] then redis.call('XDEL', KEYS[2], f[2]) end
 local entry = redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
-redis.call('HSET', KEYS[1], 'status', 'pending', 'entry', entry, 'failures', 0, 'deliveries', 0)
+redis.call('HSET', KEYS[1], 'status', 'pending', 'entry', entry, 'failures', 0, 'deliveries', 0,
+  'history', appended(f[3], 'pending', now, '', '', 'redrive'))
 redis.call('HDEL', KEYS[1], 'dlq_entry', 'dead_reason', 'finished_at', 'due_at')
 redis.call('HINCRBY', KEYS[4], 'jobs:dead', -1)
 redis.call('HINCRBY', KEYS[4], 'jobs:pending', 1)

@@ -7,12 +7,13 @@
 
   Returns 1 requeued, 0 nothing to do (the job moved on, or is gone)
 ]]
-local f = redis.call('HMGET', KEYS[1], 'status', 'entry')
+local f = redis.call('HMGET', KEYS[1], 'status', 'entry', 'history')
 if (f[1] ~= 'pending' and f[1] ~= 'running') or f[2] ~= ARGV[2] then return 0 end
 
 local now = now_ms()
 local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
-redis.call('HSET', KEYS[1], 'status', 'pending', 'entry', entry)
+redis.call('HSET', KEYS[1], 'status', 'pending', 'entry', entry,
+  'history', appended(f[3], 'pending', now, '', '', 'entry_deleted'))
 if f[1] == 'running' then
   redis.call('HINCRBY', KEYS[3], 'jobs:running', -1)
   redis.call('HINCRBY', KEYS[3], 'jobs:pending', 1)

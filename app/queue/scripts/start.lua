@@ -29,7 +29,7 @@ for i = 1, n do
   local entry, id = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
   local key = KEYS[4 + i]
   local f = redis.call('HMGET', key, 'status', 'entry', 'deliveries', 'attempt', 'failures',
-    'max_retries', 'task_type', 'payload', 'last_error', 'timeout_s')
+    'max_retries', 'task_type', 'payload', 'last_error', 'timeout_s', 'history')
   local status = f[1]
   if (status ~= 'pending' and status ~= 'running') or f[2] ~= entry then
     finished[#finished + 1] = entry
@@ -37,7 +37,8 @@ for i = 1, n do
   else
     local deliveries = tonumber(f[3]) + 1
     if deliveries > max_deliveries then
-      dead_letter(key, KEYS[2], id, f[7], 'poison', f[4], f[9] or '', now)
+      dead_letter(key, KEYS[2], id, f[7], 'poison', f[4], f[9] or '', now,
+        appended(f[11], 'dead', now, consumer, f[4], 'poison'))
       redis.call('HSET', key, 'deliveries', deliveries)
       finished[#finished + 1] = entry
       bump(delta, 'jobs:' .. status, -1)
@@ -47,8 +48,10 @@ for i = 1, n do
       out[i] = {-5}
     else
       local attempt = tonumber(f[4]) + 1
+      local reason = status == 'running' and 'reclaimed' or ''
       redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', attempt,
-        'deliveries', deliveries, 'started_at', now)
+        'deliveries', deliveries, 'started_at', now,
+        'history', appended(f[11], 'running', now, consumer, attempt, reason))
       if status == 'pending' then
         bump(delta, 'jobs:pending', -1)
         bump(delta, 'jobs:running', 1)

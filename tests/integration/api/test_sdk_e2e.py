@@ -22,6 +22,8 @@ def test_sync_sdk_happy_path(stack: str) -> None:
         job = dtq.submit("echo", {"hello": "world"}, partition_key="k")
         done = dtq.wait(job.id, timeout=20)
         assert done.status == JobStatus.SUCCEEDED and done.result == {"hello": "world"}
+        assert dtq.result(job.id).result == {"hello": "world"}
+        assert [e.status for e in dtq.events(job.id).data] == ["pending", "running", "succeeded"]
         ids = dtq.submit_many([JobCreate(task_type="noop")] * 1500)
         assert len(ids) == 1500
         assert all(dtq.wait(i, timeout=20).status == JobStatus.SUCCEEDED for i in ids[-3:])
