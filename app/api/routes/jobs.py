@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from app.api.deps import EngineDep, JobIdPath
+from app.errors import IdempotencyConflictError
 from app.models import (
     TASK_TYPE_PATTERN,
+    IdempotencyKey,
     Job,
     JobBatchCreate,
     JobCreate,
@@ -27,11 +29,33 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, responses={413: {"description": "Payload too large."}}
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": Job, "description": "Replay: the job first submitted with this key."},
+        413: {"description": "Payload too large."},
+        422: {"description": "Invalid job, or the idempotency key was used with another body."},
+    },
 )
-async def create_job(body: JobCreate, engine: EngineDep) -> Job:
-    """Submit one job. It is stored before the answer is sent."""
-    return await engine.producer.enqueue(body)
+async def create_job(
+    body: JobCreate,
+    engine: EngineDep,
+    response: Response,
+    idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
+) -> Job:
+    """Submit one job. It is stored before the answer is sent.
+
+    With an `Idempotency-Key` header (or `idempotency_key` in the body), submitting the same body
+    again returns the original job with 200 instead of creating another.
+    """
+    if idempotency_key:
+        if body.idempotency_key and body.idempotency_key != idempotency_key:
+            raise IdempotencyConflictError("the Idempotency-Key header and body disagree")
+        body = body.model_copy(update={"idempotency_key": idempotency_key})
+    job, created = await engine.producer.enqueue_once(body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return job
 
 
 @router.post("/batch", status_code=status.HTTP_201_CREATED)

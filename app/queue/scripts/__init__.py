@@ -35,6 +35,7 @@ WRONG_STATUS = -2
 STALE_OWNER = -3
 DUPLICATE = -4
 POISON = -5
+IDEMPOTENCY_CONFLICT = -6
 
 
 def _source(name: str) -> str:
