@@ -19,6 +19,8 @@ import httpx
 
 from app.models import (
     DeadLetterList,
+    DeadLetterRetried,
+    DeadLetterRetry,
     Job,
     JobCreate,
     JobIds,
@@ -180,6 +182,12 @@ class DTQClient:
         """Run a dead job again with fresh retries."""
         return Job.model_validate(_check(self._http.post(f"/dlq/{job_id}/retry")).json())
 
+    def dlq_retry_matching(self, ask: DeadLetterRetry) -> DeadLetterRetried:
+        """Retry the dead jobs matching a filter (or, with dry_run, count them)."""
+        body = ask.model_dump(mode="json", exclude_none=True)
+        response = _check(self._http.post("/dlq/retry", json=body))
+        return DeadLetterRetried.model_validate(response.json())
+
 
 class AsyncDTQClient:
     """Asynchronous client with the same methods as DTQClient."""
@@ -290,3 +298,9 @@ class AsyncDTQClient:
     async def dlq_retry(self, job_id: str) -> Job:
         """Run a dead job again with fresh retries."""
         return Job.model_validate(_check(await self._http.post(f"/dlq/{job_id}/retry")).json())
+
+    async def dlq_retry_matching(self, ask: DeadLetterRetry) -> DeadLetterRetried:
+        """Retry the dead jobs matching a filter (or, with dry_run, count them)."""
+        body = ask.model_dump(mode="json", exclude_none=True)
+        response = _check(await self._http.post("/dlq/retry", json=body))
+        return DeadLetterRetried.model_validate(response.json())

@@ -193,6 +193,31 @@ class DeadLetterList(BaseModel):
     next_cursor: str | None = None
 
 
+class DeadLetterRetry(BaseModel):
+    """Which dead jobs to send back to the queue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_type: TaskType | None = None
+    reason: DeadReason | None = None
+    since: AwareDatetime | None = Field(default=None, description="Dead-lettered at or after.")
+    until: AwareDatetime | None = Field(default=None, description="Dead-lettered before.")
+    dry_run: bool = Field(default=False, description="Only report what would be retried.")
+    reset_attempts: bool = Field(
+        default=True, description="Fresh retries; false gives each job one more attempt."
+    )
+    limit: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+
+
+class DeadLetterRetried(BaseModel):
+    """What a filtered DLQ retry matched and did."""
+
+    matched: int
+    retried: int
+    dry_run: bool
+    job_ids: list[str] = Field(description="The matched jobs (the first 1,000).")
+
+
 class QueueMetrics(BaseModel):
     """Counters and gauges of one queue."""
 

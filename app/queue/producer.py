@@ -13,7 +13,7 @@ from redis.typing import EncodableT
 
 from app.config import Settings
 from app.errors import DuplicateJobError, IdempotencyConflictError, PayloadTooLargeError
-from app.models import Job, JobCreate, JobStatus
+from app.models import DeadLetterRetried, DeadLetterRetry, Job, JobCreate, JobStatus
 from app.queue.inspector import Inspector
 from app.queue.keys import Keys
 from app.queue.scripts import IDEMPOTENCY_CONFLICT, Scripts, raise_for_code
@@ -21,6 +21,7 @@ from app.queue.timefmt import from_ms, to_ms
 
 # Jobs per enqueue script call, and script calls per pipelined round trip.
 ENQUEUE_CHUNK = 1000
+REDRIVE_SCAN = 500
 CHUNKS_PER_ROUND_TRIP = 8
 
 
@@ -166,14 +167,47 @@ class Producer:
         )
         raise_for_code(result, job_id)
 
-    async def redrive(self, job_id: str) -> None:
-        """Send a dead job back to the stream with fresh retries."""
+    async def redrive(self, job_id: str, reset_attempts: bool = True) -> None:
+        """Send a dead job back to the stream, with fresh retries unless told otherwise."""
         k = self._keys
         result = await self._scripts["redrive"](
             [k.job(job_id), k.dlq, k.stream, k.stats, k.events],
-            [job_id, self._settings.EVENTS_MAXLEN],
+            [job_id, self._settings.EVENTS_MAXLEN, "1" if reset_attempts else "0"],
         )
         raise_for_code(result, job_id)
+
+    async def redrive_matching(self, ask: DeadLetterRetry) -> DeadLetterRetried:
+        """Send every dead job matching the filter back to the stream (or, dry run, count them)."""
+        k = self._keys
+        low = f"{to_ms(ask.since)}-0" if ask.since else "-"
+        high = f"({to_ms(ask.until)}-0" if ask.until else "+"
+        matched: list[str] = []
+        while len(matched) < ask.limit:
+            rows: Any = await self._redis.xrange(k.dlq, low, high, count=REDRIVE_SCAN)
+            for _, f in rows:
+                if (ask.task_type is None or f["task_type"] == ask.task_type) and (
+                    ask.reason is None or f["reason"] == ask.reason
+                ):
+                    matched.append(f["job_id"])
+            if len(rows) < REDRIVE_SCAN:
+                break
+            low = f"({rows[-1][0]}"
+        matched = matched[: ask.limit]
+        retried = 0
+        if not ask.dry_run:
+            reset = "1" if ask.reset_attempts else "0"
+            script = self._scripts["redrive"]
+            for i in range(0, len(matched), REDRIVE_SCAN):
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for job_id in matched[i : i + REDRIVE_SCAN]:
+                        keys = [k.job(job_id), k.dlq, k.stream, k.stats, k.events]
+                        await script(
+                            keys, [job_id, self._settings.EVENTS_MAXLEN, reset], client=pipe
+                        )
+                    retried += sum(1 for r in await pipe.execute() if r == 1)
+        return DeadLetterRetried(
+            matched=len(matched), retried=retried, dry_run=ask.dry_run, job_ids=matched[:1000]
+        )
 
     async def purge(self, job_id: str) -> None:
         """Delete a dead job and its dead-letter entry."""

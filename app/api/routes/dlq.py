@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from app.api.deps import EngineDep, JobIdPath
-from app.models import DeadLetterList, Job
+from app.models import DeadLetterList, DeadLetterRetried, DeadLetterRetry, Job
 
 router = APIRouter(prefix="/dlq", tags=["dlq"])
 
@@ -25,6 +25,13 @@ async def list_dead(
 ) -> DeadLetterList:
     """Dead jobs, newest first."""
     return await engine.inspector.list_dead(cursor, limit)
+
+
+@router.post("/retry")
+async def retry_matching(body: DeadLetterRetry, engine: EngineDep) -> DeadLetterRetried:
+    """Retry every dead job matching a filter (task type, reason, time range); `dry_run`
+    reports what would be retried without changing anything."""
+    return await engine.producer.redrive_matching(body)
 
 
 @router.post("/{job_id}/retry", responses=NOT_DEAD)

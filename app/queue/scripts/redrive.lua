@@ -1,9 +1,10 @@
 --[[
-  redrive: send a dead job from the dead-letter queue back to the job stream with fresh retries.
-  The attempt counter keeps counting (it fences owners); failures and deliveries start over.
+  redrive: send a dead job from the dead-letter queue back to the job stream. With reset, its
+  failures start over (fresh retries); without, it gets one more attempt. The attempt counter
+  keeps counting either way (it fences owners); deliveries start over.
 
   KEYS[1] job hash   KEYS[2] dlq   KEYS[3] job stream   KEYS[4] stats   KEYS[5] events
-  ARGV[1] job id   ARGV[2] events maxlen
+  ARGV[1] job id   ARGV[2] events maxlen   ARGV[3] reset failures: '1' or '0'
 
   Returns 1 when the job is pending again
   Errors  -1 no such job (JobNotFoundError)
@@ -16,7 +17,8 @@ if f[1] ~= 'dead' then return {-2, f[1]} end
 local now = now_ms()
 if f[2] then redis.call('XDEL', KEYS[2], f[2]) end
 local entry = redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
-redis.call('HSET', KEYS[1], 'status', 'pending', 'entry', entry, 'failures', 0, 'deliveries', 0,
+if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'failures', 0) end
+redis.call('HSET', KEYS[1], 'status', 'pending', 'entry', entry, 'deliveries', 0,
   'history', appended(f[3], 'pending', now, '', '', 'redrive'))
 redis.call('HDEL', KEYS[1], 'dlq_entry', 'dead_reason', 'finished_at', 'due_at')
 redis.call('HINCRBY', KEYS[4], 'jobs:dead', -1)

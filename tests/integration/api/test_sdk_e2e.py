@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from app.client import AsyncDTQClient, DTQClient, DTQClientError
-from app.models import JobCreate, JobStatus
+from app.models import DeadLetterRetry, JobCreate, JobStatus
 
 
 @pytest.fixture
@@ -33,6 +33,8 @@ def test_sync_sdk_happy_path(stack: str) -> None:
         assert dtq.dlq_list().data[0].job_id == dead.id
         assert dtq.dlq_retry(dead.id).failures == 0 or dtq.get(dead.id).attempt == 2
         assert dtq.wait(dead.id, timeout=20).attempt == 2  # ran again, died again
+        dry = dtq.dlq_retry_matching(DeadLetterRetry(task_type="fail", dry_run=True))
+        assert (dry.matched, dry.job_ids) == (1, [dead.id])
         with pytest.raises(DTQClientError) as err:
             dtq.cancel(job.id)
         assert err.value.status_code == 409
