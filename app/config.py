@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from enum import StrEnum
 from typing import Self
 
@@ -9,6 +11,9 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import SettingsError
+
+RATE_LIMIT_ITEM = re.compile(r"([A-Za-z0-9_.:-]{1,128})=([1-9][0-9]{0,6})/([smh])")
+RATE_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000}
 
 
 class Environment(StrEnum):
@@ -48,6 +53,9 @@ class Settings(BaseSettings):
     EVENTS_MAXLEN: int = Field(default=10_000, ge=100)
     IDEMPOTENCY_TTL_S: int = Field(default=86_400, ge=1)
 
+    # Execution rate limits per task type, shared by all workers: "send_email=100/m,resize=10/s".
+    RATE_LIMITS: str = ""
+
     # Worker.
     WORKER_CONCURRENCY: int = Field(default=100, ge=1, le=10_000)
     WORKER_TASK_MODULES: str = ""
@@ -65,7 +73,20 @@ class Settings(BaseSettings):
     def _check_cross_field(self) -> Self:
         if self.MAX_BACKOFF_MS < self.INITIAL_BACKOFF_MS:
             raise ValueError("MAX_BACKOFF_MS must be >= INITIAL_BACKOFF_MS")
+        self.rate_limits  # noqa: B018 - validates RATE_LIMITS
         return self
+
+    @property
+    def rate_limits(self) -> dict[str, int]:
+        """RATE_LIMITS as task type -> whole milliseconds between two starts (rounded up)."""
+        limits = {}
+        for item in filter(None, (part.strip() for part in self.RATE_LIMITS.split(","))):
+            match = RATE_LIMIT_ITEM.fullmatch(item)
+            if not match:
+                raise ValueError(f"RATE_LIMITS item {item!r} is not like name=10/s")
+            name, count, unit = match.groups()
+            limits[name] = max(1, math.ceil(RATE_UNITS_MS[unit] / int(count)))
+        return limits
 
     @property
     def lease_interval_s(self) -> float:

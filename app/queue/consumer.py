@@ -13,7 +13,7 @@ from redis.typing import EncodableT
 
 from app.config import Settings
 from app.queue.keys import Keys
-from app.queue.scripts import POISON, STALE_OWNER, Scripts
+from app.queue.scripts import POISON, RATE_LIMITED, STALE_OWNER, Scripts
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,11 @@ class Consumer:
         self._settings = settings
         self._group = settings.CONSUMER_GROUP
         self._reclaim_cursor = "0-0"
+        limits = settings.rate_limits
+        self._rate_keys = [keys.rate_slot(task_type) for task_type in limits]
+        self._rate_args: list[EncodableT] = [len(limits)]
+        for task_type, interval_ms in limits.items():
+            self._rate_args += (task_type, interval_ms)
 
     async def read(self, count: int, block_ms: int) -> list[Entry]:
         """New entries for this consumer (XREADGROUP), waiting up to block_ms for the first."""
@@ -118,6 +123,7 @@ class Consumer:
             return []
         k = self._keys
         keys = [k.stream, k.dlq, k.stats, k.events, *(k.job(job_id) for _, job_id in entries)]
+        keys += [k.delayed, *self._rate_keys]
         args: list[EncodableT] = [
             self._group,
             self.name,
@@ -127,6 +133,7 @@ class Consumer:
         ]
         for entry in entries:
             args += entry
+        args += self._rate_args
         replies = await self._scripts["start"](keys, args)
         started: list[Delivery] = []
         for (entry_id, job_id), reply in zip(entries, replies, strict=True):
@@ -144,6 +151,8 @@ class Consumer:
                         float(timeout_s) if timeout_s else None,
                     )
                 )
+            elif reply[0] == RATE_LIMITED and logger.isEnabledFor(logging.DEBUG):
+                logger.debug("job rate limited job_id=%s", job_id)
             elif reply[0] == POISON:
                 logger.warning("job dead-lettered as poison job_id=%s", job_id)
         return started

@@ -69,6 +69,8 @@ def blocked_reason(h: dict[str, str], served: set[str] | None) -> str | None:
         return "waiting for a free worker"
     if status == JobStatus.SCHEDULED:
         due = from_ms(h["due_at"]).isoformat() if h.get("due_at") else "its due time"
+        if h.get("rate_slot"):
+            return f"rate limited until {due}"
         if int(h.get("failures") or 0) > 0:
             return f"retry backoff until {due}"
         return f"scheduled until {due}"

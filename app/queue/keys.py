@@ -74,6 +74,10 @@ class Keys:
         """The hash holding one job's state."""
         return f"{self.base}:job:{job_id}"
 
+    def rate_slot(self, task_type: str) -> str:
+        """The next free start slot of a task type's rate limit (from configuration)."""
+        return f"{self.base}:rate:{task_type}"
+
     def idempotency(self, key: str) -> str:
         """The record of one idempotency key. The user's key is hashed, never put in a name."""
         return f"{self.base}:idem:{hashlib.sha256(key.encode()).hexdigest()}"

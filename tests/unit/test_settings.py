@@ -45,3 +45,14 @@ def test_env_example_lists_every_setting_with_its_default() -> None:
     for name, value in defaults.items():
         expected = "" if value is None else str(value)
         assert listed[name] in (expected, expected.removesuffix(".0")), name
+
+
+def test_rate_limits_parse_to_intervals() -> None:
+    s = Settings(_env_file=None, RATE_LIMITS="send_email=100/m, resize=10/s,odd=7/s")  # type: ignore[call-arg]
+    assert s.rate_limits == {"send_email": 600, "resize": 100, "odd": 143}
+
+
+@pytest.mark.parametrize("value", ["x=10", "x=0/s", "x=10/d", "=10/s", "a b=1/s"])
+def test_bad_rate_limits_are_refused(value: str) -> None:
+    with pytest.raises(ValidationError, match="RATE_LIMITS"):
+        Settings(_env_file=None, RATE_LIMITS=value)  # type: ignore[call-arg]

@@ -5,15 +5,22 @@
   job is gone, finished, canceled or re-enqueued under a newer entry is acked and deleted. A job
   delivered more than max_deliveries times without finishing is dead-lettered as `poison`.
 
+  Rate limits (per task type): each limit keeps the next free start slot (GCRA, no burst). A job
+  whose slot is not free now is given the next one: it goes to the delayed set until then, with
+  the slot reserved on it, so waiting jobs never poll and never lose their turn.
+
   KEYS[1] job stream   KEYS[2] dlq   KEYS[3] stats   KEYS[4] events
-  KEYS[4+i] hash of job i
+  KEYS[4+i] hash of job i   KEYS[5+n] delayed (zset)   KEYS[5+n+j] slot key of rate limit j
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] max deliveries   ARGV[4] events maxlen
   ARGV[5] n
   ARGV[6 + 2(i-1) ..] entry i: stream entry id, job id
+  ARGV[6 + 2n] L, the number of rate limits, then per limit j: task type, interval between starts
+    in ms
 
   Returns one array per entry:
     {1, attempt, failures, max_retries, task_type, payload, timeout_s}  started
     {0}   skipped (acked and deleted: nothing to run)
+    {2}   rate limited: scheduled for its reserved slot
     {-5}  dead-lettered as poison
 ]]
 local group, consumer = ARGV[1], ARGV[2]
@@ -24,16 +31,42 @@ local delta = {}
 local out = {}
 local finished = {}
 local started = {}
+local delayed = KEYS[5 + n]
+local limits = {}
+local L = tonumber(ARGV[6 + 2 * n])
+for j = 1, L do
+  limits[ARGV[5 + 2 * n + 2 * j]] = {KEYS[5 + n + j], tonumber(ARGV[6 + 2 * n + 2 * j])}
+end
+
+-- The due time of the next free slot of a limit, or nil when the job may start now.
+local function rate_slot(limit, reserved)
+  if reserved and reserved ~= '' and tonumber(reserved) <= now then return nil end
+  local free = math.max(tonumber(redis.call('GET', limit[1]) or '0'), now)
+  redis.call('SET', limit[1], free + limit[2], 'PX', free + limit[2] - now + 1000)
+  if free <= now then return nil end
+  return free
+end
 
 for i = 1, n do
   local entry, id = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
   local key = KEYS[4 + i]
   local f = redis.call('HMGET', key, 'status', 'entry', 'deliveries', 'attempt', 'failures',
-    'max_retries', 'task_type', 'payload', 'last_error', 'timeout_s', 'history')
+    'max_retries', 'task_type', 'payload', 'last_error', 'timeout_s', 'history', 'rate_slot')
   local status = f[1]
-  if (status ~= 'pending' and status ~= 'running') or f[2] ~= entry then
+  local live = (status == 'pending' or status == 'running') and f[2] == entry
+  local limit = live and limits[f[7]]
+  local slot = limit and rate_slot(limit, f[12])
+  if not live then
     finished[#finished + 1] = entry
     out[i] = {0}
+  elseif slot then
+    redis.call('HSET', key, 'status', 'scheduled', 'due_at', slot, 'rate_slot', slot, 'entry', '',
+      'history', appended(f[11], 'scheduled', now, consumer, f[4], 'rate_limited'))
+    redis.call('ZADD', delayed, slot, id)
+    finished[#finished + 1] = entry
+    bump(delta, 'jobs:' .. status, -1)
+    bump(delta, 'jobs:scheduled', 1)
+    out[i] = {2}
   else
     local deliveries = tonumber(f[3]) + 1
     if deliveries > max_deliveries then
@@ -50,7 +83,7 @@ for i = 1, n do
       local attempt = tonumber(f[4]) + 1
       local reason = status == 'running' and 'reclaimed' or ''
       redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', attempt,
-        'deliveries', deliveries, 'started_at', now,
+        'deliveries', deliveries, 'started_at', now, 'rate_slot', '',
         'history', appended(f[11], 'running', now, consumer, attempt, reason))
       if status == 'pending' then
         bump(delta, 'jobs:pending', -1)
