@@ -10,7 +10,6 @@ import os
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -239,11 +238,20 @@ class Worker:
             raise UnknownTaskError(
                 f"no handler for task type {d.task_type!r} on worker {self.name}"
             )
-        ctx = JobContext(d.job_id, d.task_type, d.attempt, d.failures, d.max_retries, self.name)
         payload = orjson.loads(d.payload)
         if task.isolated:  # the child process gets a context without a progress sink
+            ctx = JobContext(d.job_id, d.task_type, d.attempt, d.failures, d.max_retries, self.name)
             return await run_isolated(task, ctx, payload, self._pool)
-        ctx = replace(ctx, sink=self._progress_sink(d), loop=self._loop)
+        ctx = JobContext(
+            d.job_id,
+            d.task_type,
+            d.attempt,
+            d.failures,
+            d.max_retries,
+            self.name,
+            self._progress_sink(d),
+            self._loop,
+        )
         if task.is_async:
             return await task.fn(ctx, payload)
         return await asyncio.get_running_loop().run_in_executor(self._pool, task.fn, ctx, payload)

@@ -83,8 +83,9 @@ for i = 1, n do
       local attempt = tonumber(f[4]) + 1
       local reason = status == 'running' and 'reclaimed' or ''
       redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', attempt,
-        'deliveries', deliveries, 'started_at', now, 'rate_slot', '',
+        'deliveries', deliveries, 'started_at', now,
         'history', appended(f[11], 'running', now, consumer, attempt, reason))
+      if f[12] and f[12] ~= '' then redis.call('HDEL', key, 'rate_slot') end
       if status == 'pending' then
         bump(delta, 'jobs:pending', -1)
         bump(delta, 'jobs:running', 1)
