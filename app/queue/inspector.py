@@ -170,7 +170,11 @@ class Inspector:
             pipe.time()
             pipe.zrange(self._keys.workers, 0, -1, withscores=True)
             (secs, micros), workers = await pipe.execute()
-        horizon = secs * 1000 + micros // 1000 - self._settings.HEARTBEAT_INTERVAL_S * 3000
+        return self._alive(workers, secs * 1000 + micros // 1000)
+
+    def _alive(self, workers: list[tuple[str, float]], now_ms: int) -> list[str]:
+        """Names of the workers that heartbeated within three intervals of now (Redis clock)."""
+        horizon = now_ms - self._settings.HEARTBEAT_INTERVAL_S * 3000
         return [name for name, seen in workers if seen >= horizon]
 
     async def list_jobs(
@@ -271,7 +275,6 @@ class Inspector:
                 groups,
             ) = await pipe.execute(raise_on_error=False)
         now = secs * 1000 + micros // 1000
-        horizon = now - self._settings.HEARTBEAT_INTERVAL_S * 3000
         group = next(
             (
                 g
@@ -292,7 +295,7 @@ class Inspector:
             jobs_failed_total=int(stats.get("failed_total", 0)),
             jobs_retried_total=int(stats.get("retried_total", 0)),
             jobs_dead_total=int(stats.get("dead_total", 0)),
-            live_workers=sum(1 for _, seen in workers if seen >= horizon),
+            live_workers=len(self._alive(workers, now)),
         )
 
     async def job_events(self, job_id: str, scan: int = 10_000) -> list[dict[str, str]]:
