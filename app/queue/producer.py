@@ -71,21 +71,26 @@ class Producer:
         keys = [k.stream, k.index, k.stats, k.events, k.delayed, *(k.job(i) for i in ids)]
         args: list[EncodableT] = [s.EVENTS_MAXLEN, len(jobs), s.IDEMPOTENCY_TTL_S]
         for job_id, job in zip(ids, jobs, strict=True):
-            fingerprint = ""
+            options: dict[str, str | int | float] = {}
+            if job.partition_key:
+                options["partition_key"] = job.partition_key
+            if job.trace_id:
+                options["trace_id"] = job.trace_id
+            if job.delay_ms is not None:
+                options["delay_ms"] = job.delay_ms
+            if job.run_at is not None:
+                options["run_at_ms"] = to_ms(job.run_at)
+            if job.timeout_s is not None:
+                options["timeout_s"] = job.timeout_s
             if job.idempotency_key:
                 keys.append(k.idempotency(job.idempotency_key))
-                fingerprint = _fingerprint(job)
+                options["fingerprint"] = _fingerprint(job)
             args += (
                 job_id,
                 job.task_type,
                 self._encode(job),
                 s.MAX_RETRIES if job.max_retries is None else job.max_retries,
-                job.partition_key or "",
-                job.trace_id or "",
-                -1 if job.delay_ms is None else job.delay_ms,
-                -1 if job.run_at is None else to_ms(job.run_at),
-                "" if job.timeout_s is None else job.timeout_s,
-                fingerprint,
+                orjson.dumps(options) if options else "",
             )
         return keys, args
 

@@ -7,9 +7,9 @@
   KEYS[5] delayed (zset)   KEYS[5+i] hash of job i   KEYS[5+n+j] idempotency key of the j-th job
     that has one
   ARGV[1] events maxlen   ARGV[2] n, the number of jobs   ARGV[3] idempotency ttl (s)
-  ARGV[4 + 10(i-1) ..] job i: id, task_type, payload (JSON), max_retries, partition_key,
-    trace_id, delay in ms (-1: none), run_at in ms since the epoch (-1: none),
-    timeout in s ('': none), body fingerprint ('': no idempotency key)
+  ARGV[4 + 5(i-1) ..] job i: id, task_type, payload (JSON), max_retries, options: '' or a JSON
+    object of the options given: partition_key, trace_id, delay_ms, run_at_ms, timeout_s and,
+    with an idempotency key, fingerprint (of the body)
 
   Returns {created_at_ms, r_1, ..., r_n}: r_i is 0 for a job pending now, the due time (Redis
     clock) for a scheduled one, or the original job's id (a string) for a replayed submission
@@ -20,17 +20,22 @@ local n = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local WIDTH = 10
-local STATUS, ENTRY, HISTORY = 22, 24, 28  -- positions of the values in `fields` below
+local WIDTH = 5
 local pending_record = appended(nil, 'pending', now, '', 0, '')
+local scheduled_record = appended(nil, 'scheduled', now, '', 0, 'delayed')
 local out = {now}
+local opts = {}
+for i = 1, n do
+  local raw = ARGV[3 + i * WIDTH]
+  opts[i] = raw ~= '' and cjson.decode(raw) or false
+end
 
 -- Idempotency keys first: a replay returns the original id, a conflict writes nothing.
 local idem_key = {}
 local next_key = 5 + n + 1
 for i = 1, n do
-  local fingerprint = ARGV[3 + i * WIDTH]
-  if fingerprint ~= '' then
+  local fingerprint = opts[i] and opts[i].fingerprint
+  if fingerprint then
     idem_key[i] = KEYS[next_key]
     next_key = next_key + 1
     local seen = redis.call('GET', idem_key[i])
@@ -69,31 +74,38 @@ for i = 1, n do
   if out[i + 1] == nil then
     local o = 3 + (i - 1) * WIDTH
     local id = ARGV[o + 1]
-    local delay, run_at = tonumber(ARGV[o + 7]), tonumber(ARGV[o + 8])
+    local opt = opts[i]
     local due = 0
-    if delay >= 0 then due = now + delay elseif run_at >= 0 then due = run_at end
     local fields = {'id', id, 'task_type', ARGV[o + 2], 'payload', ARGV[o + 3],
-      'attempt', 0, 'failures', 0, 'deliveries', 0, 'max_retries', ARGV[o + 4],
-      'partition_key', ARGV[o + 5], 'trace_id', ARGV[o + 6], 'created_at', now,
-      'status', 'pending', 'entry', '', 'timeout_s', ARGV[o + 9],
-      'history', pending_record}
+      'attempt', 0, 'failures', 0, 'deliveries', 0, 'max_retries', ARGV[o + 4], 'created_at', now}
+    if opt then
+      if opt.delay_ms then due = now + opt.delay_ms elseif opt.run_at_ms then due = opt.run_at_ms end
+      for _, name in ipairs({'partition_key', 'trace_id', 'timeout_s'}) do
+        if opt[name] then
+          fields[#fields + 1] = name
+          fields[#fields + 1] = opt[name]
+        end
+      end
+    end
     if due > now then
-      fields[STATUS] = 'scheduled'
-      fields[HISTORY] = appended(nil, 'scheduled', now, '', 0, 'delayed')
-      fields[#fields + 1] = 'due_at'
-      fields[#fields + 1] = due
+      for _, v in ipairs({'status', 'scheduled', 'due_at', due, 'history', scheduled_record}) do
+        fields[#fields + 1] = v
+      end
       redis.call('HSET', KEYS[5 + i], unpack(fields))
       redis.call('ZADD', KEYS[5], due, id)
       scheduled[#scheduled + 1] = id
       out[i + 1] = due
     else
-      fields[ENTRY] = redis.call('XADD', KEYS[1], '*', 'id', id)
+      local entry = redis.call('XADD', KEYS[1], '*', 'id', id)
+      for _, v in ipairs({'status', 'pending', 'entry', entry, 'history', pending_record}) do
+        fields[#fields + 1] = v
+      end
       redis.call('HSET', KEYS[5 + i], unpack(fields))
       pending[#pending + 1] = id
       out[i + 1] = 0
     end
     if idem_key[i] then
-      redis.call('SET', idem_key[i], id .. ':' .. ARGV[o + 10], 'EX', ARGV[3])
+      redis.call('SET', idem_key[i], id .. ':' .. opt.fingerprint, 'EX', ARGV[3])
     end
   end
 end

@@ -22,7 +22,7 @@ async def test_duplicate_id_writes_nothing(engine: Engine) -> None:
     existing = await engine.producer.enqueue(JobCreate(task_type="noop"))
     fresh = new_job_id()
     keys = [k.stream, k.index, k.stats, k.events, k.delayed, k.job(fresh), k.job(existing.id)]
-    job = ["noop", "{}", 3, "", "", -1, -1, "", ""]  # task_type .. fingerprint
+    job = ["noop", "{}", 3, ""]  # task_type, payload, max_retries, options
     args = [1000, 2, 60, fresh, *job, existing.id, *job]
     assert await engine.scripts["enqueue"](keys, args) == [-4]
     assert not await engine.redis.exists(k.job(fresh))
