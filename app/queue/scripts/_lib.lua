@@ -47,8 +47,8 @@ end
 -- A job's timeline lives on its hash as "status,at,worker,attempt,reason;" records. Each
 -- transition appends one while it writes the hash anyway; the oldest half goes past 16 KiB.
 local function appended(history, status, now, worker, attempt, reason)
-  local h = (history or '') .. status .. ',' .. now .. ',' .. (worker or '') .. ',' ..
-    (attempt or '') .. ',' .. (reason or '') .. ';'
+  local h = string.format('%s%s,%d,%s,%s,%s;', history or '', status, now, worker or '',
+    attempt or '', reason or '')
   if #h > 16384 then h = string.sub(h, string.find(h, ';', #h / 2, true) + 1) end
   return h
 end
