@@ -57,6 +57,42 @@ def timeline_from_history(history: str) -> list[JobEvent]:
     return events
 
 
+def timeline(h: dict[str, str]) -> list[JobEvent]:
+    """A job's transitions, oldest first.
+
+    The happy path (pending, running, succeeded) is implicit in the hash's times; `history`
+    records every transition once anything else happened (see _lib.lua).
+    """
+    recorded = timeline_from_history(h.get("history", ""))
+    created = from_ms(h["created_at"])
+    events = []
+    if not recorded or recorded[0].at != created or recorded[0].status != JobStatus.SCHEDULED:
+        events.append(JobEvent(status=JobStatus.PENDING, at=created, attempt=0))
+    if recorded:
+        return events + recorded
+    worker = _opt(h.get("worker"))
+    attempt = int(h["attempt"]) if h.get("attempt") else None
+    if h.get("started_at"):
+        events.append(
+            JobEvent(
+                status=JobStatus.RUNNING,
+                at=from_ms(h["started_at"]),
+                worker=worker,
+                attempt=attempt,
+            )
+        )
+    if h["status"] == JobStatus.SUCCEEDED and h.get("finished_at"):
+        events.append(
+            JobEvent(
+                status=JobStatus.SUCCEEDED,
+                at=from_ms(h["finished_at"]),
+                worker=worker,
+                attempt=attempt,
+            )
+        )
+    return events
+
+
 def blocked_reason(h: dict[str, str], served: set[str] | None) -> str | None:
     """Why a job that is not running is not running (None for running and succeeded jobs).
 
@@ -148,10 +184,20 @@ class Inspector:
 
     async def get_timeline(self, job_id: str) -> JobTimeline:
         """Every transition of one job (time, status, worker, attempt, reason)."""
-        history = await self._redis.hget(self._keys.job(job_id), "history")
-        if history is None:
+        fields = (
+            "status",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "worker",
+            "attempt",
+            "history",
+        )
+        values = await self._redis.hmget(self._keys.job(job_id), fields)
+        h = {k: str(v) for k, v in zip(fields, values, strict=True) if v is not None}
+        if "status" not in h:
             raise JobNotFoundError(f"job {job_id} not found")
-        events = timeline_from_history(str(history))
+        events = timeline(h)
         return JobTimeline(id=job_id, data=events, count=len(events))
 
     async def served_task_types(self) -> set[str]:

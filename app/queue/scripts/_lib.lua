@@ -44,8 +44,18 @@ local function dead_letter(job_key, dlq, id, task_type, reason, attempts, last_e
   redis.call('PERSIST', job_key)
 end
 
--- A job's timeline lives on its hash as "status,at,worker,attempt,reason;" records. Each
--- transition appends one while it writes the hash anyway; the oldest half goes past 16 KiB.
+-- A job's timeline: the happy path (pending, running, succeeded) is implicit in created_at,
+-- started_at and finished_at, which keeps a plain job's hash small. Once anything else happens,
+-- `history` records every transition as "status,at,worker,attempt,reason;".
+-- written_out: the history to append to, with an implicit start written out.
+local function written_out(history, job_key)
+  if history and history ~= '' then return history end
+  local f = redis.call('HMGET', job_key, 'started_at', 'worker', 'attempt')
+  if not f[1] or f[1] == '' then return '' end
+  return string.format('running,%s,%s,%s,;', f[1], f[2] or '', f[3] or '')
+end
+
+-- Append one record; the oldest half goes once the history passes 16 KiB.
 local function appended(history, status, now, worker, attempt, reason)
   local h = string.format('%s%s,%d,%s,%s,%s;', history or '', status, now, worker or '',
     attempt or '', reason or '')

@@ -35,7 +35,7 @@ elseif entry and entry ~= '' then
   if #delivered == 0 then redis.call('XDEL', KEYS[3], entry) end
 end
 redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', now, 'entry', '',
-  'history', appended(f[5], 'canceled', now, f[3], f[4], 'was ' .. status))
+  'history', appended(written_out(f[5], KEYS[1]), 'canceled', now, f[3], f[4], 'was ' .. status))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('HINCRBY', KEYS[4], 'jobs:' .. status, -1)
 redis.call('HINCRBY', KEYS[4], 'jobs:canceled', 1)

@@ -28,8 +28,11 @@ for i = 1, n do
   if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
     out[i] = -3
   else
+    if f[5] and f[5] ~= '' then
+      redis.call('HSET', key, 'history', appended(f[5], 'succeeded', now, consumer, attempt, ''))
+    end
     redis.call('HSET', key, 'status', 'succeeded', 'result', ARGV[o + 4], 'finished_at', now,
-      'entry', '', 'history', appended(f[5], 'succeeded', now, consumer, attempt, ''))
+      'entry', '')
     redis.call('EXPIRE', key, ttl)
     finished[#finished + 1] = entry
     done = done + 1

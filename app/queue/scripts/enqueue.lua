@@ -21,7 +21,6 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local WIDTH = 5
-local pending_record = appended(nil, 'pending', now, '', 0, '')
 local scheduled_record = appended(nil, 'scheduled', now, '', 0, 'delayed')
 local out = {now}
 local opts = {}
@@ -97,7 +96,7 @@ for i = 1, n do
       out[i + 1] = due
     else
       local entry = redis.call('XADD', KEYS[1], '*', 'id', id)
-      for _, v in ipairs({'status', 'pending', 'entry', entry, 'history', pending_record}) do
+      for _, v in ipairs({'status', 'pending', 'entry', entry}) do
         fields[#fields + 1] = v
       end
       redis.call('HSET', KEYS[5 + i], unpack(fields))

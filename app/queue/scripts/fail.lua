@@ -42,7 +42,7 @@ for i = 1, n do
     if failures > tonumber(f[6]) then
       local reason = ARGV[o + 6] == 'timeout' and 'timeout' or 'retries_exhausted'
       dead_letter(key, KEYS[3], id, f[8], reason, failures, err, now,
-        appended(f[9], 'dead', now, consumer, attempt, reason))
+        appended(written_out(f[9], key), 'dead', now, consumer, attempt, reason))
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
       emit(KEYS[5], ARGV[3], id, 'dead', now, 'worker', consumer, 'attempt', attempt,
@@ -51,7 +51,8 @@ for i = 1, n do
     else
       local due = now + tonumber(ARGV[o + 5])
       redis.call('HSET', key, 'status', 'scheduled', 'due_at', due, 'entry', '',
-        'history', appended(f[9], 'scheduled', now, consumer, attempt, ARGV[o + 6]))
+        'history', appended(written_out(f[9], key), 'scheduled', now, consumer, attempt,
+          ARGV[o + 6]))
       redis.call('ZADD', KEYS[2], due, id)
       bump(delta, 'jobs:scheduled', 1)
       bump(delta, 'retried_total', 1)

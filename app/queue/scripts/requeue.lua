@@ -13,7 +13,7 @@ if (f[1] ~= 'pending' and f[1] ~= 'running') or f[2] ~= ARGV[2] then return 0 en
 local now = now_ms()
 local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
 redis.call('HSET', KEYS[1], 'status', 'pending', 'entry', entry,
-  'history', appended(f[3], 'pending', now, '', '', 'entry_deleted'))
+  'history', appended(written_out(f[3], KEYS[1]), 'pending', now, '', '', 'entry_deleted'))
 if f[1] == 'running' then
   redis.call('HINCRBY', KEYS[3], 'jobs:running', -1)
   redis.call('HINCRBY', KEYS[3], 'jobs:pending', 1)

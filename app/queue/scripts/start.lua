@@ -61,7 +61,8 @@ for i = 1, n do
     out[i] = {0}
   elseif slot then
     redis.call('HSET', key, 'status', 'scheduled', 'due_at', slot, 'rate_slot', slot, 'entry', '',
-      'history', appended(f[11], 'scheduled', now, consumer, f[4], 'rate_limited'))
+      'history', appended(written_out(f[11], key), 'scheduled', now, consumer, f[4],
+        'rate_limited'))
     redis.call('ZADD', delayed, slot, id)
     finished[#finished + 1] = entry
     bump(delta, 'jobs:' .. status, -1)
@@ -71,7 +72,7 @@ for i = 1, n do
     local deliveries = tonumber(f[3]) + 1
     if deliveries > max_deliveries then
       dead_letter(key, KEYS[2], id, f[7], 'poison', f[4], f[9] or '', now,
-        appended(f[11], 'dead', now, consumer, f[4], 'poison'))
+        appended(written_out(f[11], key), 'dead', now, consumer, f[4], 'poison'))
       redis.call('HSET', key, 'deliveries', deliveries)
       finished[#finished + 1] = entry
       bump(delta, 'jobs:' .. status, -1)
@@ -81,10 +82,13 @@ for i = 1, n do
       out[i] = {-5}
     else
       local attempt = tonumber(f[4]) + 1
-      local reason = status == 'running' and 'reclaimed' or ''
+      if status == 'running' or (f[11] and f[11] ~= '') then  -- a redelivery, or a history
+        local reason = status == 'running' and 'reclaimed' or ''
+        redis.call('HSET', key, 'history',
+          appended(written_out(f[11], key), 'running', now, consumer, attempt, reason))
+      end
       redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', attempt,
-        'deliveries', deliveries, 'started_at', now,
-        'history', appended(f[11], 'running', now, consumer, attempt, reason))
+        'deliveries', deliveries, 'started_at', now)
       if f[12] and f[12] ~= '' then redis.call('HDEL', key, 'rate_slot') end
       if status == 'pending' then
         bump(delta, 'jobs:pending', -1)

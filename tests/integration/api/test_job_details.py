@@ -94,3 +94,17 @@ async def test_blocked_reason_says_why_a_job_is_not_running(
     dead = (await api.post("/jobs", json={"task_type": "fail", "max_retries": 0})).json()
     died = await _until(api, dead["id"], lambda j: j["status"] == "dead")
     assert died["blocked_reason"].startswith("dead-lettered (retries_exhausted)")
+
+
+async def test_timeline_of_delayed_and_canceled_jobs(api) -> None:
+    delayed = (await api.post("/jobs", json={"task_type": "noop", "delay_ms": 60_000})).json()
+    await api.post(f"/jobs/{delayed['id']}/cancel")
+    events = (await api.get(f"/jobs/{delayed['id']}/events")).json()["data"]
+    assert [(e["status"], e["reason"]) for e in events] == [
+        ("scheduled", "delayed"),
+        ("canceled", "was scheduled"),
+    ]
+    plain = (await api.post("/jobs", json={"task_type": "noop"})).json()
+    await api.post(f"/jobs/{plain['id']}/cancel")
+    events = (await api.get(f"/jobs/{plain['id']}/events")).json()["data"]
+    assert [e["status"] for e in events] == ["pending", "canceled"]
