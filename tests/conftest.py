@@ -31,6 +31,19 @@ from app.worker.runner import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
+def _dump_asyncio_tasks(signum: int, frame: object) -> None:
+    """SIGUSR1: print every asyncio task of the running loop with its stack (for hangs)."""
+    loop = asyncio._get_running_loop()
+    tasks = asyncio.all_tasks(loop) if loop else set()
+    print(f"\n--- {len(tasks)} asyncio tasks ---", file=sys.stderr, flush=True)
+    for task in tasks:
+        print(repr(task), file=sys.stderr)
+        task.print_stack(file=sys.stderr)
+
+
+signal.signal(signal.SIGUSR1, _dump_asyncio_tasks)
+
 # Compressed timings, as BullMQ's own tests do.
 FAST = {
     "ENVIRONMENT": "test",

@@ -18,6 +18,16 @@ from app.queue.keys import Keys
 logger = logging.getLogger(__name__)
 
 
+def raise_if_cancelling() -> None:
+    """Re-raise a cancellation that a library turned into another error on its way up.
+
+    Loops that retry after Redis errors call this first, so they still stop when cancelled.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def listen_for_cancels(redis: Redis, keys: Keys, on_cancel: Callable[[str], None]) -> None:
     """Call `on_cancel(job_id)` for every cancel published, resubscribing after errors."""
     while True:
@@ -29,5 +39,6 @@ async def listen_for_cancels(redis: Redis, keys: Keys, on_cancel: Callable[[str]
                     if message is not None:
                         on_cancel(str(message["data"]))
         except RedisError as exc:
+            raise_if_cancelling()
             logger.warning("cancel listener lost its connection, resubscribing error=%s", exc)
             await asyncio.sleep(1)

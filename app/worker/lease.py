@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from app.queue import Consumer, Delivery, Engine
 from app.queue.liveness import forget, heartbeat
+from app.worker.cancellation import raise_if_cancelling
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class LeaseKeeper:
                     next_beat = loop.time() + beat_every
                     await self.heartbeat()
             except RedisError as exc:
+                raise_if_cancelling()
                 logger.warning("lease renewal failed error=%s", exc)
 
     async def forget(self) -> None:

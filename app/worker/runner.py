@@ -20,7 +20,7 @@ from app.queue import Delivery, Engine, Failure, Settled
 from app.queue.backoff import backoff_ms
 from app.queue.consumer import Entry
 from app.queue.housekeeping import run_housekeeping
-from app.worker.cancellation import listen_for_cancels
+from app.worker.cancellation import listen_for_cancels, raise_if_cancelling
 from app.worker.isolation import IsolatedError, run_isolated
 from app.worker.lease import LeaseKeeper
 from app.worker.registry import JobContext, ProgressSink, Retry, Task, TaskRegistry
@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 2000
 SUMMARY_INTERVAL_S = 10.0
 CLOSE_SETTLE_S = 10.0
+STOP_BACKGROUND_S = 5.0
 
 
 def default_worker_name() -> str:
@@ -114,7 +115,12 @@ class Worker:
             await self._close_settler(settler)
             for task in background:
                 task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            _, stuck = await asyncio.wait(background, timeout=STOP_BACKGROUND_S)
+            if stuck:
+                logger.error(
+                    "background tasks ignored cancellation: %s",
+                    ", ".join(t.get_name() for t in stuck),
+                )
             await self._lease.forget()
             self._pool.shutdown(wait=False, cancel_futures=True)
             logger.info("worker stopped name=%s %s", self.name, self._summary())
@@ -182,6 +188,7 @@ class Worker:
                             d.attempt,
                         )
             except RedisError as exc:
+                raise_if_cancelling()
                 logger.warning("fetch failed, retrying in 1 s error=%s", exc)
                 await asyncio.sleep(1)
 
@@ -215,8 +222,9 @@ class Worker:
         except asyncio.CancelledError:
             if d.job_id not in self._canceled:
                 raise  # shutdown: the job stays unacknowledged and is reclaimed
-            this.uncancel()
             self._forget_canceled(d)
+            if this.uncancel() > 0:
+                raise  # the worker is being stopped as well
             return
         except TimeoutError as exc:
             if timer is None or not timer.expired():
@@ -294,6 +302,7 @@ class Worker:
             try:
                 await self._flush()
             except RedisError as exc:
+                raise_if_cancelling()
                 logger.warning("settle failed, retrying in 0.5 s error=%s", exc)
                 await asyncio.sleep(0.5)
                 self._outcome_ready.set()
@@ -349,6 +358,7 @@ class Worker:
                 if promoted:
                     logger.debug("promoted due jobs count=%d", promoted)
             except RedisError as exc:
+                raise_if_cancelling()
                 logger.warning("promote failed, retrying in 1 s error=%s", exc)
                 await asyncio.sleep(1)
                 continue
@@ -361,6 +371,7 @@ class Worker:
             try:
                 await run_housekeeping(self.engine.redis, self.engine.keys, self.settings)
             except RedisError as exc:
+                raise_if_cancelling()
                 logger.warning("housekeeping failed error=%s", exc)
 
     def _summary(self) -> str:
