@@ -75,6 +75,7 @@ class LeaseKeeper:
         next_beat = loop.time() + beat_every
         while True:
             await asyncio.sleep(min(lease_every, beat_every))
+            raise_if_cancelling()
             try:
                 await self.extend()
                 if loop.time() >= next_beat:

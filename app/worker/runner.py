@@ -159,6 +159,7 @@ class Worker:
         next_reclaim = 0.0
         block_ms = int(min(1000, reclaim_every * 1000))
         while not self._stopping.is_set():
+            raise_if_cancelling()
             free = self.concurrency - len(self._inflight)
             if free <= 0:
                 self._slot_freed.clear()
@@ -298,6 +299,7 @@ class Worker:
         """Record outcomes in batches: whatever gathered while the previous round trip ran."""
         while True:
             await self._outcome_ready.wait()
+            raise_if_cancelling()
             self._outcome_ready.clear()
             try:
                 await self._flush()
@@ -353,6 +355,7 @@ class Worker:
     async def _promote_loop(self) -> None:
         interval = self.settings.PROMOTE_INTERVAL_MS / 1000
         while True:
+            raise_if_cancelling()
             try:
                 promoted, next_due_ms = await self.consumer.promote_due()
                 if promoted:
@@ -368,6 +371,7 @@ class Worker:
     async def _housekeeping_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.HOUSEKEEPING_INTERVAL_S)
+            raise_if_cancelling()
             try:
                 await run_housekeeping(self.engine.redis, self.engine.keys, self.settings)
             except RedisError as exc:
