@@ -13,6 +13,12 @@ class JobNotFoundError(DTQError):
     code = "job_not_found"
 
 
+class ScheduleNotFoundError(DTQError):
+    """No schedule with that name."""
+
+    code = "schedule_not_found"
+
+
 class ResultNotReadyError(JobNotFoundError):
     """The job exists but has not finished, so it has no result yet."""
 

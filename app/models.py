@@ -258,3 +258,49 @@ class Health(BaseModel):
     redis: str | None = None
     scripts_loaded: bool | None = None
     warnings: list[str] = Field(default_factory=list)
+
+
+class Misfire(StrEnum):
+    """What a schedule does about ticks missed while no worker ran."""
+
+    SKIP = "skip"
+    CATCH_UP = "catch_up"
+
+
+class ScheduleCreate(BaseModel):
+    """A recurring job: `cron` is 5 fields, or 6 with seconds last (croniter syntax)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+    cron: Annotated[str, StringConstraints(min_length=9, max_length=200)]
+    task_type: TaskType
+    payload: dict[str, JsonValue] = Field(default_factory=dict)
+    timezone: Annotated[str, StringConstraints(max_length=64)] = "UTC"
+    misfire: Misfire = Misfire.SKIP
+    max_retries: Annotated[int, Field(ge=0, le=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _valid_cron_and_zone(self) -> Self:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from croniter import croniter
+
+        if not croniter.is_valid(self.cron):
+            raise ValueError(f"cron {self.cron!r} is not a valid cron expression")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {self.timezone!r}") from exc
+        return self
+
+
+class Schedule(ScheduleCreate):
+    """A schedule and when it fires next."""
+
+    next_run_at: datetime | None = None
+
+
+class ScheduleList(BaseModel):
+    data: list[Schedule]
+    count: int

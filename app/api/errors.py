@@ -17,6 +17,7 @@ from app.errors import (
     InvalidTransitionError,
     JobNotFoundError,
     PayloadTooLargeError,
+    ScheduleNotFoundError,
     StaleOwnerError,
 )
 
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[DTQError], int] = {
     JobNotFoundError: 404,
+    ScheduleNotFoundError: 404,
     InvalidTransitionError: 409,
     StaleOwnerError: 409,
     DuplicateJobError: 409,

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from redis.exceptions import RedisError
 
 from app.api.errors import install_error_handlers
-from app.api.routes import dev, dlq, health, jobs, metrics
+from app.api.routes import dev, dlq, health, jobs, metrics, schedules
 from app.config import Environment, Settings
 from app.queue import Engine
 from app.redis_client import create_redis
@@ -60,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(jobs.router)
     app.include_router(dlq.router)
+    app.include_router(schedules.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     if settings.ENVIRONMENT != Environment.PRODUCTION:

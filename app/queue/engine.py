@@ -9,6 +9,7 @@ from app.queue.consumer import Consumer, ensure_group
 from app.queue.inspector import Inspector
 from app.queue.keys import Keys
 from app.queue.producer import Producer
+from app.queue.schedules import Schedules
 from app.queue.scripts import Scripts
 
 
@@ -22,6 +23,7 @@ class Engine:
         self.scripts = Scripts(redis)
         self.producer = Producer(redis, self.keys, self.scripts, settings)
         self.inspector = Inspector(redis, self.keys, settings)
+        self.schedules = Schedules(redis, self.keys, self.scripts, self.producer)
 
     async def setup(self) -> None:
         """Load the scripts and make sure the stream and its consumer group exist."""

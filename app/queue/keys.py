@@ -62,6 +62,16 @@ class Keys:
         return f"{self.base}:workers"
 
     @property
+    def schedules(self) -> str:
+        """Hash of recurring schedules: name -> definition (JSON)."""
+        return f"{self.base}:schedules"
+
+    @property
+    def schedules_due(self) -> str:
+        """Sorted set of schedule names, score = next fire time in ms (Redis clock)."""
+        return f"{self.base}:schedules:due"
+
+    @property
     def cancel_channel(self) -> str:
         """Pub/sub channel on which the ids of canceled running jobs are published."""
         return f"{self.base}:cancel"

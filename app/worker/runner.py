@@ -360,6 +360,8 @@ class Worker:
                 promoted, next_due_ms = await self.consumer.promote_due()
                 if promoted:
                     logger.debug("promoted due jobs count=%d", promoted)
+                if await self.engine.schedules.fire_due():
+                    next_due_ms = 0  # the submitted jobs may be delayed ones: look again soon
             except RedisError as exc:
                 raise_if_cancelling()
                 logger.warning("promote failed, retrying in 1 s error=%s", exc)

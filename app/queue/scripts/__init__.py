@@ -27,6 +27,9 @@ SCRIPT_NAMES = (
     "requeue",
     "heartbeat",
     "progress",
+    "schedule_put",
+    "schedule_delete",
+    "schedule_advance",
 )
 
 # Negative codes the scripts return, mapped to the errors they mean.

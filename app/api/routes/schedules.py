@@ -1,0 +1,51 @@
+"""Recurring schedules: create or replace, list, read, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from app.api.deps import EngineDep
+from app.models import Schedule, ScheduleCreate, ScheduleList
+
+router = APIRouter(prefix="/schedules", tags=["schedules"])
+
+NamePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": Schedule, "description": "Replaced."}},
+)
+async def put_schedule(body: ScheduleCreate, engine: EngineDep, response: Response) -> Schedule:
+    """Create a schedule (201), or replace the one with this name (200). Each tick of `cron`
+    submits one job, exactly once however many workers and API instances run."""
+    schedule, created = await engine.schedules.put(body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return schedule
+
+
+@router.get("")
+async def list_schedules(engine: EngineDep) -> ScheduleList:
+    """Every schedule with its next run."""
+    return await engine.schedules.list()
+
+
+@router.get("/{name}", responses={404: {"description": "No such schedule."}})
+async def get_schedule(name: NamePath, engine: EngineDep) -> Schedule:
+    """One schedule with its next run."""
+    return await engine.schedules.get(name)
+
+
+@router.delete(
+    "/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"description": "No such schedule."}},
+)
+async def delete_schedule(name: NamePath, engine: EngineDep) -> Response:
+    """Delete a schedule (its jobs already submitted stay)."""
+    await engine.schedules.delete(name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,142 @@
+"""Recurring schedules: definitions in Redis, next fire times on the Redis clock, and firing.
+
+Any number of workers fire schedules; each tick runs exactly once because its job is submitted
+with the idempotency key `schedule:<name>:<tick>` (a second firer gets the same job back) and
+the next fire time only moves by compare-and-set.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+import orjson
+from croniter import croniter
+from redis.asyncio import Redis
+
+from app.errors import ScheduleNotFoundError
+from app.models import JobCreate, Misfire, Schedule, ScheduleCreate, ScheduleList
+from app.queue.keys import Keys
+from app.queue.producer import Producer
+from app.queue.scripts import Scripts
+from app.queue.timefmt import from_ms, to_ms
+
+logger = logging.getLogger(__name__)
+
+# Under `skip`, the latest missed tick still runs if it is at most this late.
+MISFIRE_GRACE_MS = 30_000
+# Under `catch_up`, at most this many missed ticks run at once.
+MAX_CATCH_UP = 1000
+
+
+def next_tick(cron: str, timezone: str, after_ms: int) -> int:
+    """The first tick of `cron` (in `timezone`) strictly after `after_ms`, in ms."""
+    start = datetime.fromtimestamp(after_ms / 1000, ZoneInfo(timezone))
+    return to_ms(croniter(cron, start).get_next(datetime))
+
+
+class Schedules:
+    """Create, read and delete schedules, and fire the due ones."""
+
+    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, producer: Producer) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._scripts = scripts
+        self._producer = producer
+
+    async def _now_ms(self) -> int:
+        seconds, micros = await self._redis.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    async def put(self, schedule: ScheduleCreate) -> tuple[Schedule, bool]:
+        """Create or replace a schedule; returns it and whether it was created."""
+        due = next_tick(schedule.cron, schedule.timezone, await self._now_ms())
+        k = self._keys
+        created = await self._scripts["schedule_put"](
+            [k.schedules, k.schedules_due],
+            [schedule.name, schedule.model_dump_json(), due],
+        )
+        return Schedule(**schedule.model_dump(), next_run_at=from_ms(due)), bool(created)
+
+    async def get(self, name: str) -> Schedule:
+        """One schedule; ScheduleNotFoundError if unknown."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self._keys.schedules, name)
+            pipe.zscore(self._keys.schedules_due, name)
+            definition, due = await pipe.execute()
+        if definition is None:
+            raise ScheduleNotFoundError(f"schedule {name!r} not found")
+        return self._schedule(definition, due)
+
+    async def list(self) -> ScheduleList:
+        """Every schedule, by name."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._keys.schedules)
+            pipe.zrange(self._keys.schedules_due, 0, -1, withscores=True)
+            definitions, dues = cast(
+                tuple[dict[str, str], list[tuple[str, float]]], await pipe.execute()
+            )
+        due_by_name = dict(dues)
+        data = [self._schedule(d, due_by_name.get(n)) for n, d in sorted(definitions.items())]
+        return ScheduleList(data=data, count=len(data))
+
+    async def delete(self, name: str) -> None:
+        """Delete a schedule; jobs it already submitted are not touched."""
+        k = self._keys
+        if await self._scripts["schedule_delete"]([k.schedules, k.schedules_due], [name]) < 0:
+            raise ScheduleNotFoundError(f"schedule {name!r} not found")
+
+    @staticmethod
+    def _schedule(definition: str, due: Any) -> Schedule:
+        return Schedule(**orjson.loads(definition), next_run_at=from_ms(due) if due else None)
+
+    async def fire_due(self, limit: int = 20) -> int:
+        """Submit the jobs of every due tick and move each schedule on; returns jobs submitted."""
+        k = self._keys
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.time()
+            pipe.zrange(k.schedules_due, 0, limit - 1, withscores=True)
+            (seconds, micros), candidates = await pipe.execute()
+        now = int(seconds) * 1000 + int(micros) // 1000
+        fired = 0
+        for name, score in candidates:
+            if score > now:
+                break
+            definition = await self._redis.hget(k.schedules, name)
+            if definition is not None:
+                fired += await self._fire(
+                    ScheduleCreate.model_validate_json(definition), int(score), now
+                )
+        return fired
+
+    async def _fire(self, schedule: ScheduleCreate, due: int, now: int) -> int:
+        ticks = [due]
+        while len(ticks) < MAX_CATCH_UP:
+            following = next_tick(schedule.cron, schedule.timezone, ticks[-1])
+            if following > now:
+                break
+            ticks.append(following)
+        upcoming = next_tick(schedule.cron, schedule.timezone, max(ticks[-1], now))
+        if schedule.misfire == Misfire.SKIP:
+            ticks = [t for t in ticks[-1:] if now - t <= MISFIRE_GRACE_MS]
+        if ticks:
+            await self._producer.enqueue_many(
+                [
+                    JobCreate(
+                        task_type=schedule.task_type,
+                        payload=schedule.payload,
+                        max_retries=schedule.max_retries,
+                        idempotency_key=f"schedule:{schedule.name}:{tick}",
+                    )
+                    for tick in ticks
+                ]
+            )
+        k = self._keys
+        advanced = await self._scripts["schedule_advance"](
+            [k.schedules, k.schedules_due], [schedule.name, due, upcoming]
+        )
+        if advanced and len(ticks) > 1:
+            logger.info("schedule caught up name=%s ticks=%d", schedule.name, len(ticks))
+        return len(ticks) if advanced else 0

@@ -1,0 +1,83 @@
+"""Recurring schedules: each tick fires exactly once across many workers and API processes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from app.models import Misfire, ScheduleCreate
+from app.queue import Engine
+from tests.conftest import wait_for
+
+
+async def _jobs(engine: Engine) -> list:
+    page = await engine.inspector.list_jobs(limit=500)
+    return sorted(page.data, key=lambda j: j.created_at)
+
+
+async def test_a_cron_fires_exactly_once_per_tick(settings, engine: Engine, processes) -> None:
+    apis = [processes.api(settings), processes.api(settings)]
+    for i in range(3):
+        processes.worker(settings, "--name", f"w{i}")
+    body = {"name": "every-second", "cron": "* * * * * *", "task_type": "noop"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        created = await http.post(f"{apis[0]}/schedules", json=body)
+        assert created.status_code == 201
+        await asyncio.sleep(21.5)
+        listed = (await http.get(f"{apis[1]}/schedules")).json()
+        assert listed["data"][0]["name"] == "every-second" and listed["data"][0]["next_run_at"]
+        assert (await http.delete(f"{apis[1]}/schedules/every-second")).status_code == 204
+    await asyncio.sleep(1.5)
+    jobs = await _jobs(engine)
+    assert len(jobs) >= 20
+    gaps = [
+        (b.created_at - a.created_at).total_seconds() for a, b in zip(jobs, jobs[1:], strict=False)
+    ]
+    assert all(0.7 <= g <= 1.3 for g in gaps), gaps  # one job per tick: no duplicate, no gap
+    assert len(await _jobs(engine)) == len(jobs)  # deleted: nothing more fires
+
+
+async def _overdue(engine: Engine, misfire: Misfire) -> int:
+    await engine.schedules.put(
+        ScheduleCreate(name="s", cron="* * * * * *", task_type="noop", misfire=misfire)
+    )
+    seconds, _ = await engine.redis.time()
+    await engine.redis.zadd(engine.keys.schedules_due, {"s": (int(seconds) - 5) * 1000})
+    return await engine.schedules.fire_due()
+
+
+async def test_skip_runs_only_the_latest_missed_tick(engine: Engine) -> None:
+    assert await _overdue(engine, Misfire.SKIP) == 1
+    assert len(await _jobs(engine)) == 1
+    assert await engine.schedules.fire_due() == 0  # moved on to a future tick
+
+
+async def test_catch_up_runs_every_missed_tick_once(engine: Engine) -> None:
+    fired = await _overdue(engine, Misfire.CATCH_UP)
+    assert 5 <= fired <= 7
+    # A second firer racing on the same ticks adds nothing: the ticks' jobs exist already.
+    await engine.redis.zadd(engine.keys.schedules_due, {"s": 0}, xx=True)
+    assert len(await _jobs(engine)) == fired
+
+
+async def test_schedule_api_answers(api) -> None:
+    ok = {"name": "n1", "cron": "*/5 * * * *", "task_type": "noop", "timezone": "Europe/Paris"}
+    assert (await api.post("/schedules", json=ok)).status_code == 201
+    assert (await api.post("/schedules", json=ok)).status_code == 200  # replaced
+    got = (await api.get("/schedules/n1")).json()
+    assert got["timezone"] == "Europe/Paris" and got["next_run_at"]
+    for bad in (
+        {**ok, "cron": "every day"},
+        {**ok, "timezone": "Mars/Olympus"},
+        {**ok, "name": "a b"},
+    ):
+        assert (await api.post("/schedules", json=bad)).status_code == 422
+    assert (await api.get("/schedules/none")).status_code == 404
+    assert (await api.delete("/schedules/n1")).status_code == 204
+    assert (await api.delete("/schedules/n1")).status_code == 404
+    await wait_for(lambda: _empty(api))
+
+
+async def _empty(api) -> bool:
+    return (await api.get("/schedules")).json()["count"] == 0
