@@ -49,6 +49,18 @@ class IdempotencyConflictError(DTQError):
     code = "idempotency_conflict"
 
 
+class UnknownParentError(DTQError):
+    """A job names a parent in depends_on that does not exist (or has expired)."""
+
+    code = "unknown_parent"
+
+
+class DependencyCycleError(DTQError):
+    """Jobs submitted together depend on each other in a cycle."""
+
+    code = "dependency_cycle"
+
+
 class PayloadTooLargeError(DTQError):
     """The job payload is larger than MAX_PAYLOAD_BYTES."""
 

@@ -16,11 +16,13 @@ from pydantic import (
     model_validator,
 )
 
-JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
+# Generated ids are 32 lowercase hex characters; a caller may choose its own within this pattern.
+JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 TASK_TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 
 MAX_DELAY_MS = 366 * 24 * 3600 * 1000
 MAX_TIMEOUT_S = 7 * 24 * 3600
+MAX_PARENTS = 100
 
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
 
@@ -29,6 +31,7 @@ TaskType = Annotated[str, StringConstraints(pattern=TASK_TYPE_PATTERN)]
 
 
 class JobStatus(StrEnum):
+    WAITING = "waiting"
     PENDING = "pending"
     SCHEDULED = "scheduled"
     RUNNING = "running"
@@ -39,6 +42,23 @@ class JobStatus(StrEnum):
     @property
     def is_terminal(self) -> bool:
         return self in (JobStatus.SUCCEEDED, JobStatus.DEAD, JobStatus.CANCELED)
+
+
+class Priority(StrEnum):
+    """How soon a job starts relative to others: each level has its own stream."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+    @property
+    def level(self) -> int:
+        """0 for critical up to 3 for low: the index of the level's stream."""
+        return PRIORITY_ORDER.index(self)
+
+
+PRIORITY_ORDER = (Priority.CRITICAL, Priority.HIGH, Priority.NORMAL, Priority.LOW)
 
 
 class DeadReason(StrEnum):
@@ -52,8 +72,22 @@ class JobCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    id: JobId | None = Field(
+        default=None,
+        description="Choose the job's id (letters, digits, _ and -); 409 if it exists already. "
+        "Generated when left out.",
+    )
     task_type: TaskType
     payload: dict[str, JsonValue] = Field(default_factory=dict)
+    priority: Priority = Field(
+        default=Priority.NORMAL,
+        description="Higher levels start first; lower levels still get a share (see README).",
+    )
+    depends_on: Annotated[list[JobId], Field(max_length=MAX_PARENTS)] = Field(
+        default_factory=list,
+        description="Parent job ids: the job waits until every parent has succeeded, and is "
+        "canceled (dependency_failed) if one ends dead or canceled.",
+    )
     partition_key: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     max_retries: Annotated[int, Field(ge=0, le=1000)] | None = None
     trace_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
@@ -75,6 +109,10 @@ class JobCreate(BaseModel):
     def _one_due_time(self) -> Self:
         if self.delay_ms is not None and self.run_at is not None:
             raise ValueError("give delay_ms or run_at, not both")
+        if len(set(self.depends_on)) != len(self.depends_on):
+            raise ValueError("depends_on lists a parent twice")
+        if self.id is not None and self.id in self.depends_on:
+            raise ValueError("a job cannot depend on itself")
         return self
 
 
@@ -90,7 +128,42 @@ class JobBatchCreate(BaseModel):
         keys = [j.idempotency_key for j in self.jobs if j.idempotency_key]
         if len(keys) != len(set(keys)):
             raise ValueError("idempotency_key values must differ within a batch")
+        ids = [j.id for j in self.jobs if j.id]
+        if len(ids) != len(set(ids)):
+            raise ValueError("job ids must differ within a batch")
+        cycle = find_cycle(self.jobs)
+        if cycle:
+            raise ValueError(f"depends_on forms a cycle: {' -> '.join(cycle)}")
         return self
+
+
+def find_cycle(jobs: list[JobCreate]) -> list[str] | None:
+    """A dependency cycle among jobs of one batch (as a path of ids), or None."""
+    parents = {j.id: j.depends_on for j in jobs if j.id}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    for root in parents:
+        path: list[str] = []
+        stack: list[tuple[str, int]] = [(root, 0)]
+        while stack:
+            node, i = stack.pop()
+            if i == 0:
+                if state.get(node) == 2:
+                    continue
+                state[node] = 1
+                path.append(node)
+            edges = parents.get(node, [])
+            if i < len(edges):
+                stack.append((node, i + 1))
+                nxt = edges[i]
+                if state.get(nxt) == 1:
+                    return path[path.index(nxt) :] + [nxt]
+                if state.get(nxt) is None and nxt in parents:
+                    stack.append((nxt, 0))
+            else:
+                state[node] = 2
+                path.pop()
+    return None
 
 
 class JobError(BaseModel):
@@ -118,6 +191,8 @@ class Job(BaseModel):
     task_type: str
     payload: dict[str, Any]
     status: JobStatus
+    priority: Priority = Priority.NORMAL
+    depends_on: list[str] = Field(default_factory=list, description="Parent job ids.")
     attempt: int = Field(description="Times the job has been started, restarts included.")
     failures: int = Field(description="Failed attempts; retries stop after max_retries.")
     max_retries: int
@@ -133,6 +208,9 @@ class Job(BaseModel):
     errors: list[JobError] = Field(default_factory=list, description="The last 10 errors.")
     result: JsonValue = None
     dead_reason: DeadReason | None = None
+    cancel_reason: str | None = Field(
+        default=None, description="`requested`, or `dependency_failed` when a parent failed."
+    )
     progress: float | None = Field(default=None, description="Last reported percent (0-100).")
     progress_message: str | None = None
     blocked_reason: str | None = Field(
@@ -223,6 +301,9 @@ class QueueMetrics(BaseModel):
 
     jobs_by_status: dict[JobStatus, int]
     stream_length: int
+    stream_length_by_priority: dict[Priority, int] = Field(
+        description="Entries in each priority level's stream (delivered or not)."
+    )
     pending_entries: int = Field(description="Entries delivered to a worker and not yet acked.")
     consumer_group_lag: int = Field(description="Entries not yet delivered to any worker.")
     scheduled: int

@@ -24,5 +24,5 @@ def get_settings(request: Request) -> Settings:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 JobIdPath = Annotated[
-    str, Path(pattern=JOB_ID_PATTERN, description="A job id: 32 lowercase hex characters.")
+    str, Path(pattern=JOB_ID_PATTERN, description="A job id: 1-64 letters, digits, _ or -.")
 ]

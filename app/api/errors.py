@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.errors import (
+    DependencyCycleError,
     DTQError,
     DuplicateJobError,
     IdempotencyConflictError,
@@ -19,6 +20,7 @@ from app.errors import (
     PayloadTooLargeError,
     ScheduleNotFoundError,
     StaleOwnerError,
+    UnknownParentError,
 )
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ STATUS_BY_ERROR: dict[type[DTQError], int] = {
     DuplicateJobError: 409,
     PayloadTooLargeError: 413,
     IdempotencyConflictError: 422,
+    UnknownParentError: 422,
+    DependencyCycleError: 422,
 }
 
 

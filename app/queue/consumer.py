@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -12,6 +12,7 @@ from redis.exceptions import ResponseError
 from redis.typing import EncodableT
 
 from app.config import Settings
+from app.models import Priority
 from app.queue.keys import Keys
 from app.queue.scripts import POISON, RATE_LIMITED, STALE_OWNER, Scripts
 
@@ -19,8 +20,13 @@ logger = logging.getLogger(__name__)
 
 MAX_PROGRESS_MESSAGE = 500
 
-# (stream entry id, job id)
-Entry = tuple[str, str]
+# (stream level: 0 critical .. 3 low, stream entry id, job id)
+Entry = tuple[int, str, str]
+
+# Which level a read takes first, by read number modulo 10; the other reads take critical first.
+# Under a sustained load on every level, each lower level thus gets at least 1 read in 10.
+FAIR_SHARE_ORDERS = {3: "2134", 6: "3124", 9: "4123"}
+PRIORITY_FIRST = "1234"
 
 
 @dataclass(slots=True)
@@ -35,6 +41,13 @@ class Delivery:
     task_type: str
     payload: str
     timeout_s: float | None = None
+    level: int = 2
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def entry(self) -> tuple[int, str]:
+        """Where the job's stream entry is: (level, entry id). Entry ids repeat across levels."""
+        return (self.level, self.entry_id)
 
 
 @dataclass(slots=True)
@@ -55,20 +68,22 @@ class Settled:
     retried: int = 0
     dead: int = 0
     stale: int = 0
+    parents: list[str] = field(default_factory=list)  # finished jobs whose dependents wait
 
 
 async def ensure_group(redis: Redis, keys: Keys, group: str) -> None:
-    """Create the job stream and its consumer group if missing (from the start of the stream)."""
-    try:
-        await redis.xgroup_create(keys.stream, group, id="0", mkstream=True)
-    except ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
+    """Create each job stream and its consumer group if missing (from the start of the stream)."""
+    for stream in keys.streams:
+        try:
+            await redis.xgroup_create(stream, group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
 
 
-def _entries(messages: Any) -> list[Entry]:
-    """(entry id, job id) pairs of XREADGROUP/XAUTOCLAIM messages (None fields: deleted)."""
-    return [(entry_id, fields["id"]) for entry_id, fields in messages if fields]
+def _entries(level: int, messages: Any) -> list[Entry]:
+    """Entries of XREADGROUP/XAUTOCLAIM messages from one level (None fields: deleted)."""
+    return [(level, entry_id, fields.get("id", "")) for entry_id, fields in messages if fields]
 
 
 class Consumer:
@@ -83,7 +98,9 @@ class Consumer:
         self._scripts = scripts
         self._settings = settings
         self._group = settings.CONSUMER_GROUP
-        self._reclaim_cursor = "0-0"
+        self._reclaim_cursors = ["0-0"] * len(keys.streams)
+        self._level_of = {stream: level for level, stream in enumerate(keys.streams)}
+        self._reads = 0
         limits = settings.rate_limits
         self._rate_keys = [keys.rate_slot(task_type) for task_type in limits]
         self._rate_args: list[EncodableT] = [len(limits)]
@@ -91,38 +108,57 @@ class Consumer:
             self._rate_args += (task_type, interval_ms)
 
     async def read(self, count: int, block_ms: int) -> list[Entry]:
-        """New entries for this consumer (XREADGROUP), waiting up to block_ms for the first."""
-        reply: Any = await self._redis.xreadgroup(
-            self._group, self.name, {self._keys.stream: ">"}, count=count, block=block_ms
-        )
-        if not reply:
-            return []
-        return _entries(reply[0][1])
+        """Up to `count` new entries for this consumer, higher priority levels first.
 
-    async def reclaim(self, count: int) -> tuple[list[Entry], list[str]]:
-        """Take over entries idle past the visibility timeout (XAUTOCLAIM).
-
-        Returns the claimed entries and the ids XAUTOCLAIM reported deleted: entries that were
-        pending but no longer exist in the stream (see `recover_deleted`).
+        One read in ten takes a lower level first (FAIR_SHARE_ORDERS) so that no level starves.
+        When no level has an entry, waits up to block_ms on all of them (XREADGROUP BLOCK).
         """
-        reply: Any = await self._redis.xautoclaim(
-            self._keys.stream,
-            self._group,
-            self.name,
-            min_idle_time=self._settings.VISIBILITY_TIMEOUT_MS,
-            start_id=self._reclaim_cursor,
-            count=count,
+        self._reads += 1
+        order = FAIR_SHARE_ORDERS.get(self._reads % 10, PRIORITY_FIRST)
+        k = self._keys
+        flat = await self._scripts["read"](k.streams, [self._group, self.name, count, order])
+        entries = [(int(flat[i]) - 1, flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
+        if entries or block_ms <= 0:
+            return entries
+        reply: Any = await self._redis.xreadgroup(
+            self._group, self.name, dict.fromkeys(k.streams, ">"), count=1, block=block_ms
         )
-        next_id, messages, deleted = reply
-        self._reclaim_cursor = next_id
-        return _entries(messages), list(deleted)
+        for stream, messages in reply or []:
+            entries += _entries(self._level_of[stream], messages)
+        return entries
+
+    async def reclaim(self, count: int) -> tuple[list[Entry], list[tuple[int, str]]]:
+        """Take over entries idle past the visibility timeout (XAUTOCLAIM), levels in order.
+
+        Returns the claimed entries and the (level, entry id) pairs XAUTOCLAIM reported deleted:
+        entries that were pending but no longer exist in the stream (see `recover_deleted`).
+        """
+        claimed: list[Entry] = []
+        deleted: list[tuple[int, str]] = []
+        for level, stream in enumerate(self._keys.streams):
+            if len(claimed) >= count:
+                break
+            reply: Any = await self._redis.xautoclaim(
+                stream,
+                self._group,
+                self.name,
+                min_idle_time=self._settings.VISIBILITY_TIMEOUT_MS,
+                start_id=self._reclaim_cursors[level],
+                count=count - len(claimed),
+            )
+            next_id, messages, gone = reply
+            self._reclaim_cursors[level] = next_id
+            claimed += _entries(level, messages)
+            deleted += [(level, entry_id) for entry_id in gone]
+        return claimed, deleted
 
     async def start(self, entries: Sequence[Entry]) -> list[Delivery]:
         """Mark delivered entries running under this consumer; returns the jobs to run."""
         if not entries:
             return []
         k = self._keys
-        keys = [k.stream, k.dlq, k.stats, k.events, *(k.job(job_id) for _, job_id in entries)]
+        keys = [*k.streams, k.dlq, k.stats, k.events, k.dependency_outbox]
+        keys += [k.job(job_id) for _, _, job_id in entries]
         keys += [k.delayed, *self._rate_keys]
         args: list[EncodableT] = [
             self._group,
@@ -131,14 +167,14 @@ class Consumer:
             self._settings.EVENTS_MAXLEN,
             len(entries),
         ]
-        for entry in entries:
-            args += entry
+        for level, entry_id, job_id in entries:
+            args += (level + 1, entry_id, job_id)
         args += self._rate_args
         replies = await self._scripts["start"](keys, args)
         started: list[Delivery] = []
-        for (entry_id, job_id), reply in zip(entries, replies, strict=True):
+        for (level, entry_id, job_id), reply in zip(entries, replies, strict=True):
             if reply[0] == 1:
-                attempt, failures, max_retries, task_type, payload, timeout_s = reply[1:]
+                attempt, failures, max_retries, task_type, payload, timeout_s, parents = reply[1:]
                 started.append(
                     Delivery(
                         job_id,
@@ -149,6 +185,8 @@ class Consumer:
                         task_type,
                         payload,
                         float(timeout_s) if timeout_s else None,
+                        level,
+                        tuple(parents.split(",")) if parents else (),
                     )
                 )
             elif reply[0] == RATE_LIMITED and logger.isEnabledFor(logging.DEBUG):
@@ -173,22 +211,25 @@ class Consumer:
                     len(completed),
                 ]
                 for d, result in completed:
-                    args += (d.job_id, d.entry_id, d.attempt, result)
-                keys = [k.stream, k.stats, k.events, *(k.job(d.job_id) for d, _ in completed)]
+                    args += (d.job_id, d.level + 1, d.entry_id, d.attempt, result)
+                keys = [*k.streams, k.stats, k.events, k.dependency_outbox]
+                keys += [k.job(d.job_id) for d, _ in completed]
                 await self._scripts["complete"](keys, args, client=pipe)
             if failed:
                 args = [self._group, self.name, s.EVENTS_MAXLEN, len(failed)]
                 for f in failed:
                     d = f.delivery
-                    args += (d.job_id, d.entry_id, d.attempt, f.error, f.delay_ms, f.reason)
-                keys = [
-                    k.stream,
-                    k.delayed,
-                    k.dlq,
-                    k.stats,
-                    k.events,
-                    *(k.job(f.delivery.job_id) for f in failed),
-                ]
+                    args += (
+                        d.job_id,
+                        d.level + 1,
+                        d.entry_id,
+                        d.attempt,
+                        f.error,
+                        f.delay_ms,
+                        f.reason,
+                    )
+                keys = [*k.streams, k.delayed, k.dlq, k.stats, k.events, k.dependency_outbox]
+                keys += [k.job(f.delivery.job_id) for f in failed]
                 await self._scripts["fail"](keys, args, client=pipe)
             replies = await pipe.execute()
         out = Settled()
@@ -196,12 +237,15 @@ class Consumer:
             codes = replies.pop(0)
             out.stale += sum(1 for c in codes if c == STALE_OWNER)
             out.completed = len(codes) - out.stale
+            out.parents += [d.job_id for (d, _), c in zip(completed, codes, strict=True) if c == 2]
         if failed:
-            for reply in replies.pop(0):
+            for f, reply in zip(failed, replies.pop(0), strict=True):
                 if reply[0] == 1:
                     out.retried += 1
-                elif reply[0] == 2:
+                elif reply[0] in (2, 3):
                     out.dead += 1
+                    if reply[0] == 3:
+                        out.parents.append(f.delivery.job_id)
                 else:
                     out.stale += 1
         return out
@@ -229,8 +273,8 @@ class Consumer:
         k = self._keys
         args: list[EncodableT] = [self._group, self.name, len(deliveries)]
         for d in deliveries:
-            args += (d.entry_id, d.attempt)
-        keys = [k.stream, *(k.job(d.job_id) for d in deliveries)]
+            args += (d.level + 1, d.entry_id, d.attempt)
+        keys = [*k.streams, *(k.job(d.job_id) for d in deliveries)]
         return [code == 1 for code in await self._scripts["extend_lease"](keys, args)]
 
     async def promote_due(self, limit: int = 500) -> tuple[int, int | None]:
@@ -250,7 +294,7 @@ class Consumer:
         due = [job_id for job_id, score in candidates if score <= now]
         promoted = 0
         if due:
-            keys = [k.delayed, k.stream, k.stats, k.events, *(k.job(j) for j in due)]
+            keys = [k.delayed, *k.streams, k.stats, k.events, *(k.job(j) for j in due)]
             promoted = await self._scripts["promote_due"](
                 keys, [self._settings.EVENTS_MAXLEN, len(due), *due]
             )
@@ -259,11 +303,13 @@ class Consumer:
             return promoted, 0
         return promoted, (int(later[0] - now) if later else None)
 
-    async def recover_deleted(self, deleted: Sequence[str], scan_limit: int = 100_000) -> int:
-        """Give new entries to live jobs whose unacknowledged entry was deleted from the stream.
+    async def recover_deleted(
+        self, deleted: Sequence[tuple[int, str]], scan_limit: int = 100_000
+    ) -> int:
+        """Give new entries to live jobs whose unacknowledged entry was deleted from its stream.
 
-        The entry no longer names its job, so the newest `scan_limit` jobs of the index are
-        searched for the ones that point at a deleted entry.
+        `deleted` holds (level, entry id) pairs. The entry no longer names its job, so the newest
+        `scan_limit` jobs of the index are searched for the ones that point at a deleted entry.
         """
         wanted = set(deleted)
         k = self._keys
@@ -274,15 +320,16 @@ class Consumer:
                 break
             async with self._redis.pipeline(transaction=False) as pipe:
                 for job_id in ids:
-                    pipe.hget(k.job(job_id), "entry")
-                entries = await pipe.execute()
-            for job_id, entry in zip(ids, entries, strict=True):
-                if entry in wanted:
+                    pipe.hmget(k.job(job_id), ["entry", "priority"])
+                rows = await pipe.execute()
+            for job_id, (entry, priority) in zip(ids, rows, strict=True):
+                where = (Priority(priority or Priority.NORMAL).level, entry)
+                if where in wanted:
                     requeued += await self._scripts["requeue"](
-                        [k.job(job_id), k.stream, k.stats, k.events],
-                        [job_id, entry, self._settings.EVENTS_MAXLEN],
+                        [k.job(job_id), *k.streams, k.stats, k.events],
+                        [job_id, entry, self._settings.EVENTS_MAXLEN, where[0] + 1],
                     )
-                    wanted.discard(entry)
+                    wanted.discard(where)
             if not wanted:
                 break
         return requeued

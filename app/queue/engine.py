@@ -6,6 +6,7 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.queue.consumer import Consumer, ensure_group
+from app.queue.dependencies import Dependencies
 from app.queue.inspector import Inspector
 from app.queue.keys import Keys
 from app.queue.producer import Producer
@@ -14,19 +15,20 @@ from app.queue.scripts import Scripts
 
 
 class Engine:
-    """Producer, inspector and consumers of one queue shard."""
+    """Producer, inspector, dependencies, schedules and consumers of one queue shard."""
 
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
         self.keys = Keys.from_settings(settings)
         self.scripts = Scripts(redis)
-        self.producer = Producer(redis, self.keys, self.scripts, settings)
+        self.dependencies = Dependencies(redis, self.keys, self.scripts, settings)
+        self.producer = Producer(redis, self.keys, self.scripts, settings, self.dependencies)
         self.inspector = Inspector(redis, self.keys, settings)
         self.schedules = Schedules(redis, self.keys, self.scripts, self.producer)
 
     async def setup(self) -> None:
-        """Load the scripts and make sure the stream and its consumer group exist."""
+        """Load the scripts and make sure the streams and their consumer groups exist."""
         await self.scripts.load()
         await ensure_group(self.redis, self.keys, self.settings.CONSUMER_GROUP)
 

@@ -67,11 +67,12 @@ async def _prune_consumers(redis: Redis, keys: Keys, settings: Settings) -> int:
     """
     idle_limit = 10 * settings.VISIBILITY_TIMEOUT_MS
     removed = 0
-    consumers: list[dict[str, Any]] = await redis.xinfo_consumers(
-        keys.stream, settings.CONSUMER_GROUP
-    )
-    for c in consumers:
-        if c["pending"] == 0 and c["idle"] > idle_limit:
-            await redis.xgroup_delconsumer(keys.stream, settings.CONSUMER_GROUP, c["name"])
-            removed += 1
+    for stream in keys.streams:
+        consumers: list[dict[str, Any]] = await redis.xinfo_consumers(
+            stream, settings.CONSUMER_GROUP
+        )
+        for c in consumers:
+            if c["pending"] == 0 and c["idle"] > idle_limit:
+                await redis.xgroup_delconsumer(stream, settings.CONSUMER_GROUP, c["name"])
+                removed += 1
     return removed

@@ -11,6 +11,7 @@ from redis.exceptions import ResponseError
 from app.config import Settings
 from app.errors import JobNotFoundError, ResultNotReadyError
 from app.models import (
+    PRIORITY_ORDER,
     DeadLetter,
     DeadLetterList,
     DeadReason,
@@ -21,6 +22,7 @@ from app.models import (
     JobResult,
     JobStatus,
     JobTimeline,
+    Priority,
     QueueMetrics,
 )
 from app.queue.keys import Keys
@@ -57,6 +59,10 @@ def timeline_from_history(history: str) -> list[JobEvent]:
     return events
 
 
+# Statuses a job may be created in besides pending; each is recorded in its history at once.
+BORN_AS = (JobStatus.SCHEDULED, JobStatus.WAITING, JobStatus.CANCELED)
+
+
 def timeline(h: dict[str, str]) -> list[JobEvent]:
     """A job's transitions, oldest first.
 
@@ -66,7 +72,8 @@ def timeline(h: dict[str, str]) -> list[JobEvent]:
     recorded = timeline_from_history(h.get("history", ""))
     created = from_ms(h["created_at"])
     events = []
-    if not recorded or recorded[0].at != created or recorded[0].status != JobStatus.SCHEDULED:
+    born_other = recorded and recorded[0].at == created and recorded[0].status in BORN_AS
+    if not born_other:
         events.append(JobEvent(status=JobStatus.PENDING, at=created, attempt=0))
     if recorded:
         return events + recorded
@@ -93,12 +100,19 @@ def timeline(h: dict[str, str]) -> list[JobEvent]:
     return events
 
 
-def blocked_reason(h: dict[str, str], served: set[str] | None) -> str | None:
+def blocked_reason(
+    h: dict[str, str], served: set[str] | None, waiting_on: str | None = None
+) -> str | None:
     """Why a job that is not running is not running (None for running and succeeded jobs).
 
     :param served: task types that live workers serve, if known.
+    :param waiting_on: for a waiting job, the first parent that has not succeeded, if known.
     """
     status = h["status"]
+    if status == JobStatus.WAITING:
+        if waiting_on:
+            return f"waiting on dependency {waiting_on}"
+        return f"waiting on {h.get('deps_left', 'its')} dependencies"
     if status == JobStatus.PENDING:
         if served is not None and h["task_type"] not in served:
             return f"no live worker serves task type {h['task_type']!r}"
@@ -111,13 +125,17 @@ def blocked_reason(h: dict[str, str], served: set[str] | None) -> str | None:
             return f"retry backoff until {due}"
         return f"scheduled until {due}"
     if status == JobStatus.CANCELED:
+        if h.get("cancel_reason") == "dependency_failed":
+            return f"canceled: dependency {h.get('failed_parent')} failed"
         return "canceled"
     if status == JobStatus.DEAD:
         return f"dead-lettered ({h.get('dead_reason')}); retry it from the DLQ"
     return None
 
 
-def job_from_hash(h: dict[str, str], served: set[str] | None = None) -> Job:
+def job_from_hash(
+    h: dict[str, str], served: set[str] | None = None, waiting_on: str | None = None
+) -> Job:
     """A Job from its Redis hash."""
     errors = orjson.loads(h["errors"]) if h.get("errors") else []
     return Job(
@@ -125,6 +143,8 @@ def job_from_hash(h: dict[str, str], served: set[str] | None = None) -> Job:
         task_type=h["task_type"],
         payload=orjson.loads(h["payload"]),
         status=JobStatus(h["status"]),
+        priority=Priority(h.get("priority") or Priority.NORMAL),
+        depends_on=h["depends_on"].split(",") if h.get("depends_on") else [],
         attempt=int(h["attempt"]),
         failures=int(h["failures"]),
         max_retries=int(h["max_retries"]),
@@ -142,9 +162,10 @@ def job_from_hash(h: dict[str, str], served: set[str] | None = None) -> Job:
         ],
         result=orjson.loads(h["result"]) if h.get("result") else None,
         dead_reason=DeadReason(h["dead_reason"]) if h.get("dead_reason") else None,
+        cancel_reason=_opt(h.get("cancel_reason")),
         progress=float(h["progress"]) if h.get("progress") else None,
         progress_message=_opt(h.get("progress_message")),
-        blocked_reason=blocked_reason(h, served),
+        blocked_reason=blocked_reason(h, served, waiting_on),
     )
 
 
@@ -166,7 +187,24 @@ class Inspector:
         """One job's state; JobNotFoundError if unknown or expired."""
         h = await self._hash(job_id)
         served = await self.served_task_types() if h["status"] == JobStatus.PENDING else None
-        return job_from_hash(h, served)
+        waiting_on = await self._waiting_on([h])
+        return job_from_hash(h, served, waiting_on.get(h["id"]))
+
+    async def _waiting_on(self, hashes: list[dict[str, str]]) -> dict[str, str]:
+        """For each waiting job among these, the first of its parents that has not succeeded."""
+        waiting = [h for h in hashes if h and h["status"] == JobStatus.WAITING]
+        if not waiting:
+            return {}
+        parents = {h["id"]: h.get("depends_on", "").split(",") for h in waiting}
+        asked = sorted({p for ps in parents.values() for p in ps if p})
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for parent in asked:
+                pipe.hget(self._keys.job(parent), "status")
+            status = dict(zip(asked, await pipe.execute(), strict=True))
+        return {
+            job_id: next((p for p in ps if status.get(p) != JobStatus.SUCCEEDED), ps[0])
+            for job_id, ps in parents.items()
+        }
 
     async def get_result(self, job_id: str) -> JobResult:
         """A finished job's outcome; ResultNotReadyError until it is finished."""
@@ -262,6 +300,7 @@ class Inspector:
             gone = []
             pending = any(h and h["status"] == JobStatus.PENDING for h in hashes)
             served = await self.served_task_types() if pending else None
+            waiting_on = await self._waiting_on(hashes)
             for (job_id, score), h in zip(chunk, hashes, strict=True):
                 if len(found) == limit:
                     break
@@ -272,7 +311,7 @@ class Inspector:
                 elif (status is None or h["status"] == status) and (
                     task_type is None or h["task_type"] == task_type
                 ):
-                    found.append(job_from_hash(h, served))
+                    found.append(job_from_hash(h, served, waiting_on.get(job_id)))
             if gone:
                 await self._redis.zrem(k.index, *gone)
             top = f"({int(last_score)}" if last_score is not None else top
@@ -306,34 +345,23 @@ class Inspector:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.time()
             pipe.hgetall(k.stats)
-            pipe.xlen(k.stream)
             pipe.zcard(k.delayed)
             pipe.xlen(k.dlq)
             pipe.zrange(k.workers, 0, -1, withscores=True)
-            pipe.xinfo_groups(k.stream)
-            (
-                (secs, micros),
-                stats,
-                stream_len,
-                scheduled,
-                dlq_len,
-                workers,
-                groups,
-            ) = await pipe.execute(raise_on_error=False)
+            for stream in k.streams:
+                pipe.xlen(stream)
+                pipe.xinfo_groups(stream)
+            replies = await pipe.execute(raise_on_error=False)
+        (secs, micros), stats, scheduled, dlq_len, workers = replies[:5]
         now = secs * 1000 + micros // 1000
-        group = next(
-            (
-                g
-                for g in ([] if isinstance(groups, ResponseError) else groups)
-                if g["name"] == self._settings.CONSUMER_GROUP
-            ),
-            None,
-        )
+        lengths = replies[5::2]
+        groups = [self._group_info(g) for g in replies[6::2]]
         return QueueMetrics(
             jobs_by_status={s: max(int(stats.get(f"jobs:{s}", 0)), 0) for s in JobStatus},
-            stream_length=stream_len,
-            pending_entries=int(group["pending"]) if group else 0,
-            consumer_group_lag=int(group.get("lag") or 0) if group else 0,
+            stream_length=sum(lengths),
+            stream_length_by_priority=dict(zip(PRIORITY_ORDER, lengths, strict=True)),
+            pending_entries=sum(int(g["pending"]) for g in groups if g),
+            consumer_group_lag=sum(int(g.get("lag") or 0) for g in groups if g),
             scheduled=scheduled,
             dlq_depth=dlq_len,
             jobs_created_total=int(stats.get("created_total", 0)),
@@ -343,6 +371,12 @@ class Inspector:
             jobs_dead_total=int(stats.get("dead_total", 0)),
             live_workers=len(self._alive(workers, now)),
         )
+
+    def _group_info(self, groups: Any) -> dict[str, Any] | None:
+        """The consumer group's XINFO GROUPS row of one stream (None if missing)."""
+        if isinstance(groups, ResponseError):
+            return None
+        return next((g for g in groups if g["name"] == self._settings.CONSUMER_GROUP), None)
 
     async def job_events(self, job_id: str, scan: int = 10_000) -> list[dict[str, str]]:
         """Transitions of one job still held in the capped events stream, oldest first.

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from app.config import Settings
+from app.models import PRIORITY_ORDER, Priority
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +29,19 @@ class Keys:
 
     @property
     def stream(self) -> str:
-        """The job stream read by the consumer group."""
+        """The job stream of the `normal` priority level."""
         return f"{self.base}:{self.stream_name}"
+
+    def stream_for(self, priority: Priority) -> str:
+        """The job stream of one priority level (`normal` keeps the plain name)."""
+        if priority is Priority.NORMAL:
+            return self.stream
+        return f"{self.stream}:{priority.value}"
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """Every job stream, highest priority first (the order scripts take them in)."""
+        return tuple(self.stream_for(p) for p in PRIORITY_ORDER)
 
     @property
     def dlq(self) -> str:
@@ -77,12 +89,21 @@ class Keys:
         return f"{self.base}:cancel"
 
     @property
+    def dependency_outbox(self) -> str:
+        """Sorted set of finished parents whose dependents await release, score = finish ms."""
+        return f"{self.base}:deps:outbox"
+
+    @property
     def housekeeping_lock(self) -> str:
         return f"{self.base}:lock:housekeeping"
 
     def job(self, job_id: str) -> str:
         """The hash holding one job's state."""
         return f"{self.base}:job:{job_id}"
+
+    def children(self, job_id: str) -> str:
+        """Set of the ids of jobs waiting on this job."""
+        return f"{self.base}:children:{job_id}"
 
     def rate_slot(self, task_type: str) -> str:
         """The next free start slot of a task type's rate limit (from configuration)."""

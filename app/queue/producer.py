@@ -12,11 +12,18 @@ from redis.asyncio import Redis
 from redis.typing import EncodableT
 
 from app.config import Settings
-from app.errors import DuplicateJobError, IdempotencyConflictError, PayloadTooLargeError
-from app.models import DeadLetterRetried, DeadLetterRetry, Job, JobCreate, JobStatus
+from app.errors import (
+    DependencyCycleError,
+    DuplicateJobError,
+    IdempotencyConflictError,
+    PayloadTooLargeError,
+    UnknownParentError,
+)
+from app.models import DeadLetterRetried, DeadLetterRetry, Job, JobCreate, JobStatus, Priority
+from app.queue.dependencies import Dependencies
 from app.queue.inspector import Inspector
 from app.queue.keys import Keys
-from app.queue.scripts import IDEMPOTENCY_CONFLICT, Scripts, raise_for_code
+from app.queue.scripts import IDEMPOTENCY_CONFLICT, UNKNOWN_PARENT, Scripts, raise_for_code
 from app.queue.timefmt import from_ms, to_ms
 
 # Jobs per enqueue script call, and script calls per pipelined round trip.
@@ -31,14 +38,57 @@ def _fingerprint(job: JobCreate) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+# What enqueue.lua answers for a job created waiting on parents, or canceled at birth.
+WAITING = -1
+CANCELED_AT_BIRTH = -2
+
+
 def _check(result: list[Any], jobs: Sequence[JobCreate]) -> list[Any]:
     """Raise the error an enqueue script's result stands for."""
     if isinstance(result[0], int) and result[0] < 0:
         if result[0] == IDEMPOTENCY_CONFLICT:
             key = jobs[result[1] - 1].idempotency_key
             raise IdempotencyConflictError(f"idempotency key {key!r} was used with another body")
+        if result[0] == UNKNOWN_PARENT:
+            raise UnknownParentError(f"depends_on names job {result[2]}, which does not exist")
+        chosen = [j.id for j in jobs if j.id]
+        if chosen:
+            raise DuplicateJobError(f"a job with one of the ids {', '.join(chosen[:10])} exists")
         raise DuplicateJobError("a generated job id exists already")
     return result
+
+
+def _status_of(outcome: int) -> JobStatus:
+    if outcome == WAITING:
+        return JobStatus.WAITING
+    if outcome == CANCELED_AT_BIRTH:
+        return JobStatus.CANCELED
+    return JobStatus.SCHEDULED if outcome else JobStatus.PENDING
+
+
+def parents_first(ids: Sequence[str], jobs: Sequence[JobCreate]) -> list[int]:
+    """An order of the jobs in which every parent submitted along comes before its children.
+
+    Raises DependencyCycleError when the jobs' depends_on lists form a cycle.
+    """
+    position = {job_id: i for i, job_id in enumerate(ids)}
+    children: dict[int, list[int]] = {}
+    waiting_on = [0] * len(jobs)
+    for i, job in enumerate(jobs):
+        for parent in job.depends_on:
+            p = position.get(parent)
+            if p is not None:
+                children.setdefault(p, []).append(i)
+                waiting_on[i] += 1
+    order = [i for i, n in enumerate(waiting_on) if n == 0]
+    for i in order:  # grows while it is walked (Kahn's algorithm)
+        for child in children.get(i, []):
+            waiting_on[child] -= 1
+            if waiting_on[child] == 0:
+                order.append(child)
+    if len(order) < len(jobs):
+        raise DependencyCycleError("depends_on forms a cycle among the submitted jobs")
+    return order
 
 
 def new_job_id() -> str:
@@ -49,11 +99,19 @@ def new_job_id() -> str:
 class Producer:
     """Writes jobs into the queue. Every change is one script call."""
 
-    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, settings: Settings) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        scripts: Scripts,
+        settings: Settings,
+        dependencies: Dependencies,
+    ) -> None:
         self._redis = redis
         self._keys = keys
         self._scripts = scripts
         self._settings = settings
+        self._dependencies = dependencies
 
     def _encode(self, job: JobCreate) -> bytes:
         payload = orjson.dumps(job.payload)
@@ -68,10 +126,17 @@ class Producer:
     ) -> tuple[list[str], list[EncodableT]]:
         k = self._keys
         s = self._settings
-        keys = [k.stream, k.index, k.stats, k.events, k.delayed, *(k.job(i) for i in ids)]
-        args: list[EncodableT] = [s.EVENTS_MAXLEN, len(jobs), s.IDEMPOTENCY_TTL_S]
+        keys = [*k.streams, k.index, k.stats, k.events, k.delayed, *(k.job(i) for i in ids)]
+        parent_keys: list[str] = []
+        args: list[EncodableT] = [s.EVENTS_MAXLEN, len(jobs), s.IDEMPOTENCY_TTL_S, s.RESULT_TTL_S]
         for job_id, job in zip(ids, jobs, strict=True):
-            options: dict[str, str | int | float] = {}
+            options: dict[str, str | int | float | list[str]] = {}
+            if job.priority is not Priority.NORMAL:
+                options["priority"] = job.priority.value
+            if job.depends_on:
+                options["depends_on"] = job.depends_on
+                for parent in job.depends_on:
+                    parent_keys += (k.job(parent), k.children(parent))
             if job.partition_key:
                 options["partition_key"] = job.partition_key
             if job.trace_id:
@@ -92,7 +157,7 @@ class Producer:
                 s.MAX_RETRIES if job.max_retries is None else job.max_retries,
                 orjson.dumps(options) if options else "",
             )
-        return keys, args
+        return keys + parent_keys, args
 
     async def enqueue(self, job: JobCreate) -> Job:
         """Store one job and append it to the stream (or the delayed set); returns its state."""
@@ -105,7 +170,7 @@ class Producer:
         False means its idempotency key was used before with the same body: the original job is
         returned. The same key with another body raises IdempotencyConflictError.
         """
-        job_id = new_job_id()
+        job_id = job.id or new_job_id()
         keys, args = self._args([job_id], [job])
         result = _check(await self._scripts["enqueue"](keys, args), [job])
         outcome = result[1]
@@ -116,8 +181,10 @@ class Producer:
                 id=job_id,
                 task_type=job.task_type,
                 payload=job.payload,
-                status=JobStatus.SCHEDULED if outcome else JobStatus.PENDING,
-                due_at=from_ms(outcome) if outcome else None,
+                status=_status_of(outcome),
+                priority=job.priority,
+                depends_on=job.depends_on,
+                due_at=from_ms(outcome) if outcome > 0 else None,
                 attempt=0,
                 failures=0,
                 max_retries=self._settings.MAX_RETRIES
@@ -127,6 +194,8 @@ class Producer:
                 partition_key=job.partition_key,
                 trace_id=job.trace_id,
                 created_at=from_ms(result[0]),
+                finished_at=from_ms(result[0]) if outcome == CANCELED_AT_BIRTH else None,
+                cancel_reason="dependency_failed" if outcome == CANCELED_AT_BIRTH else None,
             ),
             True,
         )
@@ -136,9 +205,22 @@ class Producer:
 
         Each chunk of up to 1,000 jobs (an API batch) is stored all or nothing; every payload
         is checked before anything is written. A job whose idempotency key was used before
-        with the same body gets the original job's id.
+        with the same body gets the original job's id. Jobs are stored parents first, so a job
+        may depend on another submitted along with it.
         """
-        ids = [new_job_id() for _ in jobs]
+        given = [job.id or new_job_id() for job in jobs]
+        order = parents_first(given, jobs)
+        if order != list(range(len(jobs))):
+            stored = await self._enqueue_ordered(
+                [jobs[i] for i in order], [given[i] for i in order]
+            )
+            out = [""] * len(jobs)
+            for position, i in enumerate(order):
+                out[i] = stored[position]
+            return out
+        return await self._enqueue_ordered(jobs, given)
+
+    async def _enqueue_ordered(self, jobs: Sequence[JobCreate], ids: list[str]) -> list[str]:
         calls = [
             (i, self._args(ids[i : i + ENQUEUE_CHUNK], jobs[i : i + ENQUEUE_CHUNK]))
             for i in range(0, len(jobs), ENQUEUE_CHUNK)
@@ -158,10 +240,13 @@ class Producer:
         return ids
 
     async def cancel(self, job_id: str) -> None:
-        """Cancel a pending, scheduled or running job (a running one is stopped at once)."""
+        """Cancel a waiting, pending, scheduled or running job (a running one is stopped at once).
+
+        Jobs that wait on it are canceled too (`dependency_failed`), all the way down.
+        """
         k = self._keys
         result = await self._scripts["cancel"](
-            [k.job(job_id), k.delayed, k.stream, k.stats, k.events],
+            [k.job(job_id), k.delayed, *k.streams, k.stats, k.events, k.dependency_outbox],
             [
                 self._settings.CONSUMER_GROUP,
                 job_id,
@@ -171,12 +256,14 @@ class Producer:
             ],
         )
         raise_for_code(result, job_id)
+        if result == 2:
+            await self._dependencies.release([job_id])
 
     async def redrive(self, job_id: str, reset_attempts: bool = True) -> None:
         """Send a dead job back to the stream, with fresh retries unless told otherwise."""
         k = self._keys
         result = await self._scripts["redrive"](
-            [k.job(job_id), k.dlq, k.stream, k.stats, k.events],
+            [k.job(job_id), k.dlq, *k.streams, k.stats, k.events],
             [job_id, self._settings.EVENTS_MAXLEN, "1" if reset_attempts else "0"],
         )
         raise_for_code(result, job_id)
@@ -205,7 +292,7 @@ class Producer:
             for i in range(0, len(matched), REDRIVE_SCAN):
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for job_id in matched[i : i + REDRIVE_SCAN]:
-                        keys = [k.job(job_id), k.dlq, k.stream, k.stats, k.events]
+                        keys = [k.job(job_id), k.dlq, *k.streams, k.stats, k.events]
                         await script(
                             keys, [job_id, self._settings.EVENTS_MAXLEN, reset], client=pipe
                         )

@@ -30,7 +30,7 @@ class LeaseKeeper:
         self,
         engine: Engine,
         consumer: Consumer,
-        inflight: dict[str, Delivery],
+        inflight: dict[tuple[int, str], Delivery],
         concurrency: int,
         task_types: list[str],
     ) -> None:
@@ -62,7 +62,7 @@ class LeaseKeeper:
             batch = held[i : i + LEASE_BATCH]
             kept = await self._consumer.extend_leases(batch)
             for d, ok in zip(batch, kept, strict=True):
-                if not ok and d.entry_id in self._inflight:
+                if not ok and d.entry in self._inflight:
                     self.lost += 1
                     logger.warning("lease lost job_id=%s attempt=%d", d.job_id, d.attempt)
 

@@ -28,6 +28,8 @@ class JobContext:
     failures: int
     max_retries: int
     worker: str
+    parents: dict[str, Any] = field(default_factory=dict)
+    """The results of the job's parents (depends_on), by parent id."""
     sink: ProgressSink | None = field(default=None, repr=False, compare=False)
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False, compare=False)
 

@@ -31,6 +31,7 @@ MAX_ERROR_CHARS = 2000
 SUMMARY_INTERVAL_S = 10.0
 CLOSE_SETTLE_S = 10.0
 STOP_BACKGROUND_S = 5.0
+SWEEP_INTERVAL_S = 1.0
 
 
 def default_worker_name() -> str:
@@ -57,7 +58,7 @@ class Worker:
         self.consumer = engine.consumer(self.name)
         self.totals = Settled()
         self._prefetch: asyncio.Queue[Delivery] = asyncio.Queue()
-        self._inflight: dict[str, Delivery] = {}
+        self._inflight: dict[tuple[int, str], Delivery] = {}
         self._slot_freed = asyncio.Event()
         self._completed: list[tuple[Delivery, bytes]] = []
         self._failed: list[Failure] = []
@@ -178,7 +179,7 @@ class Worker:
                     break
                 started = await self.consumer.start(entries)
                 for delivery in started:
-                    self._inflight[delivery.entry_id] = delivery
+                    self._inflight[delivery.entry] = delivery
                     self._prefetch.put_nowait(delivery)
                 if started and logger.isEnabledFor(logging.DEBUG):
                     for d in started:
@@ -193,7 +194,7 @@ class Worker:
                 logger.warning("fetch failed, retrying in 1 s error=%s", exc)
                 await asyncio.sleep(1)
 
-    async def _recover(self, deleted: list[str]) -> None:
+    async def _recover(self, deleted: list[tuple[int, str]]) -> None:
         requeued = await self.consumer.recover_deleted(deleted)
         logger.warning(
             "reclaim found deleted stream entries count=%d requeued=%d", len(deleted), requeued
@@ -248,8 +249,13 @@ class Worker:
                 f"no handler for task type {d.task_type!r} on worker {self.name}"
             )
         payload = orjson.loads(d.payload)
+        parents = (
+            await self.engine.dependencies.parent_results(d.depends_on) if d.depends_on else {}
+        )
         if task.isolated:  # the child process gets a context without a progress sink
-            ctx = JobContext(d.job_id, d.task_type, d.attempt, d.failures, d.max_retries, self.name)
+            ctx = JobContext(
+                d.job_id, d.task_type, d.attempt, d.failures, d.max_retries, self.name, parents
+            )
             return await run_isolated(task, ctx, payload, self._pool)
         ctx = JobContext(
             d.job_id,
@@ -258,6 +264,7 @@ class Worker:
             d.failures,
             d.max_retries,
             self.name,
+            parents,
             self._progress_sink(d),
             self._loop,
         )
@@ -285,7 +292,7 @@ class Worker:
 
     def _forget_canceled(self, d: Delivery) -> None:
         self._canceled.discard(d.job_id)
-        self._inflight.pop(d.entry_id, None)
+        self._inflight.pop(d.entry, None)
         self._slot_freed.set()
         logger.info("job canceled while running job_id=%s attempt=%d", d.job_id, d.attempt)
 
@@ -345,15 +352,22 @@ class Worker:
                     f.error[:200],
                 )
         for d, _ in completed:
-            self._inflight.pop(d.entry_id, None)
+            self._inflight.pop(d.entry, None)
         for f in failed:
-            self._inflight.pop(f.delivery.entry_id, None)
+            self._inflight.pop(f.delivery.entry, None)
         self._slot_freed.set()
+        if settled.parents:
+            try:
+                await self.engine.dependencies.release(settled.parents)
+            except RedisError as exc:  # they stay in the outbox; the promote loop sweeps them
+                raise_if_cancelling()
+                logger.warning("releasing dependents failed, sweep will retry error=%s", exc)
 
     # --- upkeep -------------------------------------------------------------------------
 
     async def _promote_loop(self) -> None:
         interval = self.settings.PROMOTE_INTERVAL_MS / 1000
+        next_sweep = 0.0
         while True:
             raise_if_cancelling()
             try:
@@ -362,6 +376,9 @@ class Worker:
                     logger.debug("promoted due jobs count=%d", promoted)
                 if await self.engine.schedules.fire_due():
                     next_due_ms = 0  # the submitted jobs may be delayed ones: look again soon
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + SWEEP_INTERVAL_S
+                    await self.engine.dependencies.sweep()
             except RedisError as exc:
                 raise_if_cancelling()
                 logger.warning("promote failed, retrying in 1 s error=%s", exc)

@@ -16,6 +16,7 @@ from app.errors import DTQError, DuplicateJobError, InvalidTransitionError, JobN
 
 SCRIPT_NAMES = (
     "enqueue",
+    "read",
     "start",
     "complete",
     "fail",
@@ -30,6 +31,7 @@ SCRIPT_NAMES = (
     "schedule_put",
     "schedule_delete",
     "schedule_advance",
+    "release",
 )
 
 # Negative codes the scripts return, mapped to the errors they mean.
@@ -40,6 +42,8 @@ DUPLICATE = -4
 POISON = -5
 RATE_LIMITED = 2
 IDEMPOTENCY_CONFLICT = -6
+UNKNOWN_PARENT = -7
+CHILDREN_CHANGED = -8
 
 
 def _source(name: str) -> str:

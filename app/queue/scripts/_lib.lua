@@ -62,3 +62,39 @@ local function appended(history, status, now, worker, attempt, reason)
   if #h > 16384 then h = string.sub(h, string.find(h, ';', #h / 2, true) + 1) end
   return h
 end
+
+-- Priority levels, highest first. A script that touches job streams takes all four in KEYS in
+-- this order; a job's level picks its stream (no `priority` field means normal).
+local LEVELS = {critical = 1, high = 2, normal = 3, low = 4}
+local function level_of(priority)
+  return LEVELS[priority] or 3
+end
+
+-- Collect entry ids per stream level, then ack and delete each level's entries in batches.
+local function add_entry(by_level, level, entry)
+  local list = by_level[level]
+  if not list then
+    list = {}
+    by_level[level] = list
+  end
+  list[#list + 1] = entry
+end
+
+local function ack_by_level(streams, group, by_level)
+  for level, entries in pairs(by_level) do ack_and_delete(streams[level], group, entries) end
+end
+
+-- A job that other jobs wait on finished: queue it in the outbox, from which its dependents
+-- are released (parent succeeded) or canceled (parent dead or canceled) by release.lua.
+local function notify_dependents(outbox, id, now)
+  redis.call('ZADD', outbox, now, id)
+end
+
+-- Cancel a waiting job because one of its parents ended dead or canceled.
+local function cancel_for_dependency(job_key, now, ttl, history, parent)
+  redis.call('HSET', job_key, 'status', 'canceled', 'cancel_reason', 'dependency_failed',
+    'failed_parent', parent, 'finished_at', now,
+    'history', appended(history, 'canceled', now, '', '', 'dependency_failed'))
+  redis.call('HDEL', job_key, 'deps_left')
+  redis.call('EXPIRE', job_key, ttl)
+end

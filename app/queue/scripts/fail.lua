@@ -1,31 +1,38 @@
 --[[
   fail: record failed attempts; schedule a retry after the given delay, or dead-letter the job
   once its failures exceed max_retries. Either way the current stream entry is acked and deleted;
-  a retry gets a new entry when promote_due moves it back to the stream.
+  a retry gets a new entry when promote_due moves it back to the stream. A dead job that others
+  wait on goes to the dependency outbox, from which release.lua cancels its dependents.
 
   Fenced like complete: a stale owner is refused and changes nothing.
 
-  KEYS[1] job stream   KEYS[2] delayed (zset)   KEYS[3] dlq   KEYS[4] stats   KEYS[5] events
-  KEYS[5+i] hash of job i
+  KEYS[1..4] job streams, critical to low   KEYS[5] delayed (zset)   KEYS[6] dlq   KEYS[7] stats
+  KEYS[8] events   KEYS[9] dependency outbox   KEYS[9+i] hash of job i
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] events maxlen   ARGV[4] n
-  ARGV[5 + 6(i-1) ..] job i: job id, stream entry id, attempt, error text, retry delay (ms),
-    reason ('error' or 'timeout': a job whose last attempt timed out dies with reason timeout)
+  ARGV[5 + 7(i-1) ..] job i: job id, stream level (1-4), stream entry id, attempt, error text,
+    retry delay (ms), reason ('error' or 'timeout': a job whose last attempt timed out dies with
+    reason timeout)
 
-  Returns one array per job: {1, due_at_ms} retry scheduled, {2} dead-lettered, {-3} stale owner
+  Returns one array per job: {1, due_at_ms} retry scheduled, {2} dead-lettered, {3} dead-lettered
+    and its dependents await cancellation, {-3} stale owner
 ]]
 local group, consumer = ARGV[1], ARGV[2]
 local n = tonumber(ARGV[4])
+local streams = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
+local delayed, dlq, stats, events, outbox = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local now = now_ms()
 local delta = {}
 local out = {}
 local finished = {}
 
 for i = 1, n do
-  local o = 4 + (i - 1) * 6
-  local id, entry, attempt, err = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4]
-  local key = KEYS[5 + i]
+  local o = 4 + (i - 1) * 7
+  local id, level, entry, attempt, err =
+    ARGV[o + 1], tonumber(ARGV[o + 2]), ARGV[o + 3], ARGV[o + 4], ARGV[o + 5]
+  local reason = ARGV[o + 7]
+  local key = KEYS[9 + i]
   local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'failures',
-    'max_retries', 'errors', 'task_type', 'history')
+    'max_retries', 'errors', 'task_type', 'history', 'dependents')
   if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
     out[i] = {-3}
   else
@@ -36,33 +43,36 @@ for i = 1, n do
     while #errors > 10 do table.remove(errors, 1) end
     redis.call('HSET', key, 'failures', failures, 'last_error', err,
       'errors', cjson.encode(errors), 'finished_at', now)
-    finished[#finished + 1] = entry
+    add_entry(finished, level, entry)
     bump(delta, 'jobs:running', -1)
     bump(delta, 'failed_total', 1)
     if failures > tonumber(f[6]) then
-      local reason = ARGV[o + 6] == 'timeout' and 'timeout' or 'retries_exhausted'
-      dead_letter(key, KEYS[3], id, f[8], reason, failures, err, now,
-        appended(written_out(f[9], key), 'dead', now, consumer, attempt, reason))
+      local dead_reason = reason == 'timeout' and 'timeout' or 'retries_exhausted'
+      dead_letter(key, dlq, id, f[8], dead_reason, failures, err, now,
+        appended(written_out(f[9], key), 'dead', now, consumer, attempt, dead_reason))
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
-      emit(KEYS[5], ARGV[3], id, 'dead', now, 'worker', consumer, 'attempt', attempt,
-        'reason', reason)
+      emit(events, ARGV[3], id, 'dead', now, 'worker', consumer, 'attempt', attempt,
+        'reason', dead_reason)
       out[i] = {2}
+      if f[10] then
+        notify_dependents(outbox, id, now)
+        out[i] = {3}
+      end
     else
-      local due = now + tonumber(ARGV[o + 5])
+      local due = now + tonumber(ARGV[o + 6])
       redis.call('HSET', key, 'status', 'scheduled', 'due_at', due, 'entry', '',
-        'history', appended(written_out(f[9], key), 'scheduled', now, consumer, attempt,
-          ARGV[o + 6]))
-      redis.call('ZADD', KEYS[2], due, id)
+        'history', appended(written_out(f[9], key), 'scheduled', now, consumer, attempt, reason))
+      redis.call('ZADD', delayed, due, id)
       bump(delta, 'jobs:scheduled', 1)
       bump(delta, 'retried_total', 1)
-      emit(KEYS[5], ARGV[3], id, 'scheduled', now, 'worker', consumer, 'attempt', attempt,
-        'due_at', due, 'reason', ARGV[o + 6])
+      emit(events, ARGV[3], id, 'scheduled', now, 'worker', consumer, 'attempt', attempt,
+        'due_at', due, 'reason', reason)
       out[i] = {1, due}
     end
   end
 end
 
-ack_and_delete(KEYS[1], group, finished)
-flush(KEYS[4], delta)
+ack_by_level(streams, group, finished)
+flush(stats, delta)
 return out

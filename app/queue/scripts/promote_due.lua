@@ -5,8 +5,8 @@
   Redis clock and removes it from the set before promoting it, so concurrent promoters never
   promote a job twice and a job that is not due yet stays where it is.
 
-  KEYS[1] delayed (zset)   KEYS[2] job stream   KEYS[3] stats   KEYS[4] events
-  KEYS[4+i] hash of job i
+  KEYS[1] delayed (zset)   KEYS[2..5] job streams, critical to low   KEYS[6] stats
+  KEYS[7] events   KEYS[7+i] hash of job i
   ARGV[1] events maxlen   ARGV[2] n   ARGV[2+i] id of job i
 
   Returns the number of jobs promoted.
@@ -21,10 +21,10 @@ for i = 1, n do
   local due = redis.call('ZSCORE', KEYS[1], id)
   if due and tonumber(due) <= now then
     redis.call('ZREM', KEYS[1], id)
-    local key = KEYS[4 + i]
-    local f = redis.call('HMGET', key, 'status', 'history')
+    local key = KEYS[7 + i]
+    local f = redis.call('HMGET', key, 'status', 'history', 'priority')
     if f[1] == 'scheduled' then
-      local entry = redis.call('XADD', KEYS[2], '*', 'id', id)
+      local entry = redis.call('XADD', KEYS[1 + level_of(f[3])], '*', 'id', id)
       redis.call('HSET', key, 'status', 'pending', 'entry', entry, 'deliveries', 0,
         'history', appended(f[2], 'pending', now, '', '', 'due'))
       redis.call('HDEL', key, 'due_at')
@@ -35,8 +35,8 @@ for i = 1, n do
 end
 
 if promoted > 0 then
-  emit(KEYS[4], ARGV[1], table.concat(ids, ','), 'pending', now)
-  redis.call('HINCRBY', KEYS[3], 'jobs:scheduled', -promoted)
-  redis.call('HINCRBY', KEYS[3], 'jobs:pending', promoted)
+  emit(KEYS[7], ARGV[1], table.concat(ids, ','), 'pending', now)
+  redis.call('HINCRBY', KEYS[6], 'jobs:scheduled', -promoted)
+  redis.call('HINCRBY', KEYS[6], 'jobs:pending', promoted)
 end
 return promoted

@@ -3,25 +3,26 @@
   failures start over (fresh retries); without, it gets one more attempt. The attempt counter
   keeps counting either way (it fences owners); deliveries start over.
 
-  KEYS[1] job hash   KEYS[2] dlq   KEYS[3] job stream   KEYS[4] stats   KEYS[5] events
+  KEYS[1] job hash   KEYS[2] dlq   KEYS[3..6] job streams, critical to low   KEYS[7] stats
+  KEYS[8] events
   ARGV[1] job id   ARGV[2] events maxlen   ARGV[3] reset failures: '1' or '0'
 
   Returns 1 when the job is pending again
   Errors  -1 no such job (JobNotFoundError)
           {-2, status} the job is not dead (InvalidTransitionError)
 ]]
-local f = redis.call('HMGET', KEYS[1], 'status', 'dlq_entry', 'history')
+local f = redis.call('HMGET', KEYS[1], 'status', 'dlq_entry', 'history', 'priority')
 if not f[1] then return -1 end
 if f[1] ~= 'dead' then return {-2, f[1]} end
 
 local now = now_ms()
 if f[2] then redis.call('XDEL', KEYS[2], f[2]) end
-local entry = redis.call('XADD', KEYS[3], '*', 'id', ARGV[1])
+local entry = redis.call('XADD', KEYS[2 + level_of(f[4])], '*', 'id', ARGV[1])
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'failures', 0) end
 redis.call('HSET', KEYS[1], 'status', 'pending', 'entry', entry, 'deliveries', 0,
   'history', appended(f[3], 'pending', now, '', '', 'redrive'))
 redis.call('HDEL', KEYS[1], 'dlq_entry', 'dead_reason', 'finished_at', 'due_at')
-redis.call('HINCRBY', KEYS[4], 'jobs:dead', -1)
-redis.call('HINCRBY', KEYS[4], 'jobs:pending', 1)
-emit(KEYS[5], ARGV[2], ARGV[1], 'pending', now, 'reason', 'redrive')
+redis.call('HINCRBY', KEYS[7], 'jobs:dead', -1)
+redis.call('HINCRBY', KEYS[7], 'jobs:pending', 1)
+emit(KEYS[8], ARGV[2], ARGV[1], 'pending', now, 'reason', 'redrive')
 return 1

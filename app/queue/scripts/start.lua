@@ -9,16 +9,17 @@
   whose slot is not free now is given the next one: it goes to the delayed set until then, with
   the slot reserved on it, so waiting jobs never poll and never lose their turn.
 
-  KEYS[1] job stream   KEYS[2] dlq   KEYS[3] stats   KEYS[4] events
-  KEYS[4+i] hash of job i   KEYS[5+n] delayed (zset)   KEYS[5+n+j] slot key of rate limit j
+  KEYS[1..4] job streams, critical to low   KEYS[5] dlq   KEYS[6] stats   KEYS[7] events
+  KEYS[8] dependency outbox   KEYS[8+i] hash of job i   KEYS[9+n] delayed (zset)
+  KEYS[9+n+j] slot key of rate limit j
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] max deliveries   ARGV[4] events maxlen
   ARGV[5] n
-  ARGV[6 + 2(i-1) ..] entry i: stream entry id, job id
-  ARGV[6 + 2n] L, the number of rate limits, then per limit j: task type, interval between starts
+  ARGV[6 + 3(i-1) ..] entry i: stream level (1-4), stream entry id, job id
+  ARGV[6 + 3n] L, the number of rate limits, then per limit j: task type, interval between starts
     in ms
 
   Returns one array per entry:
-    {1, attempt, failures, max_retries, task_type, payload, timeout_s}  started
+    {1, attempt, failures, max_retries, task_type, payload, timeout_s, depends_on}  started
     {0}   skipped (acked and deleted: nothing to run)
     {2}   rate limited: scheduled for its reserved slot
     {-5}  dead-lettered as poison
@@ -31,11 +32,13 @@ local delta = {}
 local out = {}
 local finished = {}
 local started = {}
-local delayed = KEYS[5 + n]
+local streams = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
+local dlq, stats, events, outbox = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local delayed = KEYS[9 + n]
 local limits = {}
-local L = tonumber(ARGV[6 + 2 * n])
+local L = tonumber(ARGV[6 + 3 * n])
 for j = 1, L do
-  limits[ARGV[5 + 2 * n + 2 * j]] = {KEYS[5 + n + j], tonumber(ARGV[6 + 2 * n + 2 * j])}
+  limits[ARGV[5 + 3 * n + 2 * j]] = {KEYS[9 + n + j], tonumber(ARGV[6 + 3 * n + 2 * j])}
 end
 
 -- The due time of the next free slot of a limit, or nil when the job may start now.
@@ -48,37 +51,40 @@ local function rate_slot(limit, reserved)
 end
 
 for i = 1, n do
-  local entry, id = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
-  local key = KEYS[4 + i]
+  local o = 5 + 3 * (i - 1)
+  local level, entry, id = tonumber(ARGV[o + 1]), ARGV[o + 2], ARGV[o + 3]
+  local key = KEYS[8 + i]
   local f = redis.call('HMGET', key, 'status', 'entry', 'deliveries', 'attempt', 'failures',
-    'max_retries', 'task_type', 'payload', 'last_error', 'timeout_s', 'history', 'rate_slot')
+    'max_retries', 'task_type', 'payload', 'last_error', 'timeout_s', 'history', 'rate_slot',
+    'dependents', 'depends_on')
   local status = f[1]
   local live = (status == 'pending' or status == 'running') and f[2] == entry
   local limit = live and limits[f[7]]
   local slot = limit and rate_slot(limit, f[12])
   if not live then
-    finished[#finished + 1] = entry
+    add_entry(finished, level, entry)
     out[i] = {0}
   elseif slot then
     redis.call('HSET', key, 'status', 'scheduled', 'due_at', slot, 'rate_slot', slot, 'entry', '',
       'history', appended(written_out(f[11], key), 'scheduled', now, consumer, f[4],
         'rate_limited'))
     redis.call('ZADD', delayed, slot, id)
-    finished[#finished + 1] = entry
+    add_entry(finished, level, entry)
     bump(delta, 'jobs:' .. status, -1)
     bump(delta, 'jobs:scheduled', 1)
     out[i] = {2}
   else
     local deliveries = tonumber(f[3]) + 1
     if deliveries > max_deliveries then
-      dead_letter(key, KEYS[2], id, f[7], 'poison', f[4], f[9] or '', now,
+      dead_letter(key, dlq, id, f[7], 'poison', f[4], f[9] or '', now,
         appended(written_out(f[11], key), 'dead', now, consumer, f[4], 'poison'))
       redis.call('HSET', key, 'deliveries', deliveries)
-      finished[#finished + 1] = entry
+      add_entry(finished, level, entry)
       bump(delta, 'jobs:' .. status, -1)
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
-      emit(KEYS[4], ARGV[4], id, 'dead', now, 'reason', 'poison', 'attempt', f[4])
+      emit(events, ARGV[4], id, 'dead', now, 'reason', 'poison', 'attempt', f[4])
+      if f[13] then notify_dependents(outbox, id, now) end
       out[i] = {-5}
     else
       local attempt = tonumber(f[4]) + 1
@@ -95,14 +101,14 @@ for i = 1, n do
         bump(delta, 'jobs:running', 1)
       end
       started[#started + 1] = id
-      out[i] = {1, attempt, f[5], f[6], f[7], f[8], f[10] or ''}
+      out[i] = {1, attempt, f[5], f[6], f[7], f[8], f[10] or '', f[14] or ''}
     end
   end
 end
 
-ack_and_delete(KEYS[1], group, finished)
+ack_by_level(streams, group, finished)
 if #started > 0 then
-  emit(KEYS[4], ARGV[4], table.concat(started, ','), 'running', now, 'worker', consumer)
+  emit(events, ARGV[4], table.concat(started, ','), 'running', now, 'worker', consumer)
 end
-flush(KEYS[3], delta)
+flush(stats, delta)
 return out

@@ -103,7 +103,35 @@ BAD_INPUTS = [
         "payload",
     ),
     ("get", f"/jobs/{UNKNOWN}", {}, 404, "not found"),
-    ("get", "/jobs/not-an-id", {}, 422, "job_id"),
+    ("get", "/jobs/not:an-id", {}, 422, "job_id"),
+    ("get", "/jobs/a*b", {}, 422, "job_id"),
+    ("get", "/jobs/" + "a" * 65, {}, 422, "job_id"),
+    ("post", "/jobs", {"json": {"task_type": "noop", "id": "x{0}"}}, 422, "id"),
+    ("post", "/jobs", {"json": {"task_type": "noop", "priority": "urgent"}}, 422, "priority"),
+    ("post", "/jobs", {"json": {"task_type": "noop", "depends_on": ["a:b"]}}, 422, "depends_on"),
+    ("post", "/jobs", {"json": {"task_type": "noop", "depends_on": [UNKNOWN]}}, 422, UNKNOWN),
+    (
+        "post",
+        "/jobs",
+        {"json": {"task_type": "noop", "id": "me", "depends_on": ["me"]}},
+        422,
+        "itself",
+    ),
+    (
+        "post",
+        "/jobs/batch",
+        {
+            "json": {
+                "jobs": [
+                    {"task_type": "noop", "id": "a", "depends_on": ["c"]},
+                    {"task_type": "noop", "id": "b", "depends_on": ["a"]},
+                    {"task_type": "noop", "id": "c", "depends_on": ["b"]},
+                ]
+            }
+        },
+        422,
+        "cycle",
+    ),
     ("get", "/jobs", {"params": {"status": "exploded"}}, 422, "status"),
     ("get", "/jobs", {"params": {"limit": 0}}, 422, "limit"),
     ("get", "/jobs", {"params": {"cursor": "abc"}}, 422, "cursor"),

@@ -1,3 +1,6 @@
+import pytest
+
+from app.errors import DuplicateJobError
 from app.models import JobCreate
 from app.queue import Engine
 from app.queue.producer import new_job_id
@@ -21,10 +24,10 @@ async def test_duplicate_id_writes_nothing(engine: Engine) -> None:
     k = engine.keys
     existing = await engine.producer.enqueue(JobCreate(task_type="noop"))
     fresh = new_job_id()
-    keys = [k.stream, k.index, k.stats, k.events, k.delayed, k.job(fresh), k.job(existing.id)]
-    job = ["noop", "{}", 3, ""]  # task_type, payload, max_retries, options
-    args = [1000, 2, 60, fresh, *job, existing.id, *job]
-    assert await engine.scripts["enqueue"](keys, args) == [-4]
+    with pytest.raises(DuplicateJobError):
+        await engine.producer.enqueue_many(
+            [JobCreate(id=fresh, task_type="noop"), JobCreate(id=existing.id, task_type="noop")]
+        )
     assert not await engine.redis.exists(k.job(fresh))
     assert await engine.redis.xlen(k.stream) == 1
     assert await engine.redis.zrange(k.index, 0, -1) == [existing.id]
