@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import redis as sync_redis
+import redis.asyncio as async_redis
 
 from app.worker.registry import JobContext, Retry, TaskRegistry
 
@@ -85,3 +86,16 @@ def sync_progress(ctx: JobContext, payload: dict[str, Any]) -> str:
     ctx.progress_sync(30, "from a thread")
     time.sleep(float(payload.get("seconds", 0)))
     return "done"
+
+
+@tasks.task()
+async def mark_start(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Push payload["label"] to the Redis list payload["key"] as the job starts, then sleep
+    payload["seconds"]; returns the label and the parents' results."""
+    client = async_redis.Redis.from_url(payload["url"])
+    try:
+        await client.rpush(payload["key"], payload["label"])
+    finally:
+        await client.aclose()
+    await asyncio.sleep(float(payload.get("seconds", 0)))
+    return {"label": payload["label"], "parents": ctx.parents}

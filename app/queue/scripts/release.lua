@@ -60,7 +60,9 @@ if status == 'succeeded' then
     redis.call('HINCRBY', stats, 'jobs:pending', #released)
   end
   if scheduled > 0 then redis.call('HINCRBY', stats, 'jobs:scheduled', scheduled) end
-  redis.call('HINCRBY', stats, 'jobs:waiting', -(#released + scheduled))
+  if #released + scheduled > 0 then
+    redis.call('HINCRBY', stats, 'jobs:waiting', -(#released + scheduled))
+  end
 elseif status == 'dead' or status == 'canceled' then
   for j = 1, m do
     local key, id = KEYS[10 + j], ARGV[4 + j]
