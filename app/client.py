@@ -28,6 +28,10 @@ from app.models import (
     JobResult,
     JobStatus,
     JobTimeline,
+    Priority,
+    Schedule,
+    ScheduleCreate,
+    ScheduleList,
 )
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -57,7 +61,8 @@ def _check(response: httpx.Response) -> httpx.Response:
 
 
 def _job_body(task_type: str, payload: dict[str, Any] | None, **options: Any) -> dict[str, Any]:
-    body = JobCreate(task_type=task_type, payload=payload or {}, **options)
+    given = {name: value for name, value in options.items() if value is not None}
+    body = JobCreate(task_type=task_type, payload=payload or {}, **given)
     return body.model_dump(mode="json", exclude_none=True)
 
 
@@ -105,16 +110,26 @@ class DTQClient:
         task_type: str,
         payload: dict[str, Any] | None = None,
         *,
+        job_id: str | None = None,
+        priority: Priority | str | None = None,
+        depends_on: Sequence[str] | None = None,
         partition_key: str | None = None,
         max_retries: int | None = None,
         delay_ms: int | None = None,
         run_at: datetime | None = None,
         timeout_s: float | None = None,
     ) -> Job:
-        """Submit one job; `delay_ms` or `run_at` (timezone-aware) schedule it for later."""
+        """Submit one job.
+
+        `delay_ms` or `run_at` (timezone-aware) schedule it for later; `depends_on` makes it
+        wait until those jobs have succeeded; `job_id` chooses its id.
+        """
         body = _job_body(
             task_type,
             payload,
+            id=job_id,
+            priority=priority,
+            depends_on=list(depends_on) if depends_on else None,
             partition_key=partition_key,
             max_retries=max_retries,
             delay_ms=delay_ms,
@@ -170,8 +185,25 @@ class DTQClient:
         return JobList.model_validate(_check(self._http.get("/jobs", params=params)).json())
 
     def cancel(self, job_id: str) -> Job:
-        """Cancel a pending, scheduled or running job."""
+        """Cancel a waiting, pending, scheduled or running job (and the jobs waiting on it)."""
         return Job.model_validate(_check(self._http.post(f"/jobs/{job_id}/cancel")).json())
+
+    def create_schedule(self, schedule: ScheduleCreate) -> Schedule:
+        """Create a recurring schedule, or replace the one with its name."""
+        body = schedule.model_dump(mode="json", exclude_none=True)
+        return Schedule.model_validate(_check(self._http.post("/schedules", json=body)).json())
+
+    def list_schedules(self) -> ScheduleList:
+        """Every schedule with its next run."""
+        return ScheduleList.model_validate(_check(self._http.get("/schedules")).json())
+
+    def get_schedule(self, name: str) -> Schedule:
+        """One schedule with its next run."""
+        return Schedule.model_validate(_check(self._http.get(f"/schedules/{name}")).json())
+
+    def delete_schedule(self, name: str) -> None:
+        """Delete a schedule (jobs it submitted already stay)."""
+        _check(self._http.delete(f"/schedules/{name}"))
 
     def dlq_list(self, cursor: str | None = None, limit: int = 50) -> DeadLetterList:
         """A page of the dead-letter queue."""
@@ -220,16 +252,26 @@ class AsyncDTQClient:
         task_type: str,
         payload: dict[str, Any] | None = None,
         *,
+        job_id: str | None = None,
+        priority: Priority | str | None = None,
+        depends_on: Sequence[str] | None = None,
         partition_key: str | None = None,
         max_retries: int | None = None,
         delay_ms: int | None = None,
         run_at: datetime | None = None,
         timeout_s: float | None = None,
     ) -> Job:
-        """Submit one job; `delay_ms` or `run_at` (timezone-aware) schedule it for later."""
+        """Submit one job.
+
+        `delay_ms` or `run_at` (timezone-aware) schedule it for later; `depends_on` makes it
+        wait until those jobs have succeeded; `job_id` chooses its id.
+        """
         body = _job_body(
             task_type,
             payload,
+            id=job_id,
+            priority=priority,
+            depends_on=list(depends_on) if depends_on else None,
             partition_key=partition_key,
             max_retries=max_retries,
             delay_ms=delay_ms,
@@ -286,8 +328,27 @@ class AsyncDTQClient:
         return JobList.model_validate(_check(await self._http.get("/jobs", params=params)).json())
 
     async def cancel(self, job_id: str) -> Job:
-        """Cancel a pending, scheduled or running job."""
+        """Cancel a waiting, pending, scheduled or running job (and the jobs waiting on it)."""
         return Job.model_validate(_check(await self._http.post(f"/jobs/{job_id}/cancel")).json())
+
+    async def create_schedule(self, schedule: ScheduleCreate) -> Schedule:
+        """Create a recurring schedule, or replace the one with its name."""
+        body = schedule.model_dump(mode="json", exclude_none=True)
+        response = await self._http.post("/schedules", json=body)
+        return Schedule.model_validate(_check(response).json())
+
+    async def list_schedules(self) -> ScheduleList:
+        """Every schedule with its next run."""
+        return ScheduleList.model_validate(_check(await self._http.get("/schedules")).json())
+
+    async def get_schedule(self, name: str) -> Schedule:
+        """One schedule with its next run."""
+        response = await self._http.get(f"/schedules/{name}")
+        return Schedule.model_validate(_check(response).json())
+
+    async def delete_schedule(self, name: str) -> None:
+        """Delete a schedule (jobs it submitted already stay)."""
+        _check(await self._http.delete(f"/schedules/{name}"))
 
     async def dlq_list(self, cursor: str | None = None, limit: int = 50) -> DeadLetterList:
         """A page of the dead-letter queue."""

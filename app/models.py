@@ -360,6 +360,7 @@ class ScheduleCreate(BaseModel):
     timezone: Annotated[str, StringConstraints(max_length=64)] = "UTC"
     misfire: Misfire = Misfire.SKIP
     max_retries: Annotated[int, Field(ge=0, le=1000)] | None = None
+    priority: Priority = Priority.NORMAL
 
     @model_validator(mode="after")
     def _valid_cron_and_zone(self) -> Self:

@@ -116,8 +116,12 @@ class Consumer:
         self._reads += 1
         order = FAIR_SHARE_ORDERS.get(self._reads % 10, PRIORITY_FIRST)
         k = self._keys
-        flat = await self._scripts["read"](k.streams, [self._group, self.name, count, order])
-        entries = [(int(flat[i]) - 1, flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
+        levels = await self._scripts["read"](k.streams, [self._group, self.name, count, order])
+        entries = [
+            (level - 1, entry_id, job_id)
+            for level, entry_ids, job_ids in levels
+            for entry_id, job_id in zip(entry_ids.split(","), job_ids.split(","), strict=True)
+        ]
         if entries or block_ms <= 0:
             return entries
         reply: Any = await self._redis.xreadgroup(

@@ -128,6 +128,7 @@ class Schedules:
                         task_type=schedule.task_type,
                         payload=schedule.payload,
                         max_retries=schedule.max_retries,
+                        priority=schedule.priority,
                         idempotency_key=f"schedule:{schedule.name}:{tick}",
                     )
                     for tick in ticks

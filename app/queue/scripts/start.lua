@@ -55,8 +55,7 @@ for i = 1, n do
   local level, entry, id = tonumber(ARGV[o + 1]), ARGV[o + 2], ARGV[o + 3]
   local key = KEYS[8 + i]
   local f = redis.call('HMGET', key, 'status', 'entry', 'deliveries', 'attempt', 'failures',
-    'max_retries', 'task_type', 'payload', 'last_error', 'timeout_s', 'history', 'rate_slot',
-    'dependents', 'depends_on')
+    'max_retries', 'task_type', 'payload', 'depends_on', 'timeout_s', 'history', 'rate_slot')
   local status = f[1]
   local live = (status == 'pending' or status == 'running') and f[2] == entry
   local limit = live and limits[f[7]]
@@ -76,7 +75,8 @@ for i = 1, n do
   else
     local deliveries = tonumber(f[3]) + 1
     if deliveries > max_deliveries then
-      dead_letter(key, dlq, id, f[7], 'poison', f[4], f[9] or '', now,
+      local last = redis.call('HMGET', key, 'last_error', 'dependents')
+      dead_letter(key, dlq, id, f[7], 'poison', f[4], last[1] or '', now,
         appended(written_out(f[11], key), 'dead', now, consumer, f[4], 'poison'))
       redis.call('HSET', key, 'deliveries', deliveries)
       add_entry(finished, level, entry)
@@ -84,7 +84,7 @@ for i = 1, n do
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
       emit(events, ARGV[4], id, 'dead', now, 'reason', 'poison', 'attempt', f[4])
-      if f[13] then notify_dependents(outbox, id, now) end
+      if last[2] then notify_dependents(outbox, id, now) end
       out[i] = {-5}
     else
       local attempt = tonumber(f[4]) + 1
@@ -101,7 +101,7 @@ for i = 1, n do
         bump(delta, 'jobs:running', 1)
       end
       started[#started + 1] = id
-      out[i] = {1, attempt, f[5], f[6], f[7], f[8], f[10] or '', f[14] or ''}
+      out[i] = {1, attempt, f[5], f[6], f[7], f[8], f[10] or '', f[9] or ''}
     end
   end
 end

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from app.client import AsyncDTQClient, DTQClient, DTQClientError
-from app.models import DeadLetterRetry, JobCreate, JobStatus
+from app.models import DeadLetterRetry, JobCreate, JobStatus, Priority, ScheduleCreate
 
 
 @pytest.fixture
@@ -48,3 +48,39 @@ async def test_async_sdk_happy_path(stack: str) -> None:
         with pytest.raises(DTQClientError) as err:
             await dtq.get("f" * 32)
         assert err.value.status_code == 404
+
+
+def test_sdk_priorities_dependencies_and_schedules(stack: str) -> None:
+    with DTQClient(stack) as dtq:
+        parent = dtq.submit("echo", {"n": 1}, job_id="sdk-parent", priority="critical")
+        assert parent.id == "sdk-parent" and parent.priority is Priority.CRITICAL
+        child = dtq.submit("echo", {"n": 2}, depends_on=[parent.id], priority=Priority.LOW)
+        assert child.depends_on == [parent.id]
+        assert dtq.wait(child.id, timeout=20).status == JobStatus.SUCCEEDED
+        with pytest.raises(DTQClientError) as err:
+            dtq.submit("echo", depends_on=["no-such-job"])
+        assert err.value.status_code == 422 and "no-such-job" in str(err.value.detail)
+        with pytest.raises(DTQClientError) as err:
+            dtq.submit("echo", job_id="sdk-parent")
+        assert err.value.status_code == 409
+
+        every_second = ScheduleCreate(name="sdk-tick", cron="* * * * * *", task_type="noop")
+        created = dtq.create_schedule(every_second)
+        assert created.next_run_at is not None
+        assert [s.name for s in dtq.list_schedules().data] == ["sdk-tick"]
+        assert dtq.get_schedule("sdk-tick").task_type == "noop"
+        dtq.delete_schedule("sdk-tick")
+        with pytest.raises(DTQClientError) as err:
+            dtq.get_schedule("sdk-tick")
+        assert err.value.status_code == 404
+
+
+async def test_async_sdk_schedules(stack: str) -> None:
+    async with AsyncDTQClient(stack) as dtq:
+        await dtq.create_schedule(
+            ScheduleCreate(name="a-tick", cron="0 0 * * *", task_type="noop", priority="high")
+        )
+        assert (await dtq.get_schedule("a-tick")).priority is Priority.HIGH
+        assert (await dtq.list_schedules()).count == 1
+        await dtq.delete_schedule("a-tick")
+        assert (await dtq.list_schedules()).count == 0
