@@ -300,7 +300,10 @@ class QueueMetrics(BaseModel):
     """Counters and gauges of one queue."""
 
     jobs_by_status: dict[JobStatus, int]
-    stream_length: int
+    stream_length: int = Field(
+        description="Entries in the job streams: waiting, running, and acknowledged ones not "
+        "yet trimmed (workers trim every second)."
+    )
     stream_length_by_priority: dict[Priority, int] = Field(
         description="Entries in each priority level's stream (delivered or not)."
     )

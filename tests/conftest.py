@@ -216,3 +216,9 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, every: f
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s (last value {value!r})")
         await asyncio.sleep(every)
+
+
+async def stream_entries(engine: Engine) -> int:
+    """Entries left in the job streams once acknowledged ones are trimmed (as workers do)."""
+    await engine.consumer("trimmer").trim_acknowledged()
+    return sum([await engine.redis.xlen(stream) for stream in engine.keys.streams])

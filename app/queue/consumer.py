@@ -281,6 +281,10 @@ class Consumer:
         keys = [*k.streams, *(k.job(d.job_id) for d in deliveries)]
         return [code == 1 for code in await self._scripts["extend_lease"](keys, args)]
 
+    async def trim_acknowledged(self) -> int:
+        """Trim acknowledged entries from the job streams (never a pending or undelivered one)."""
+        return int(await self._scripts["trim"](self._keys.streams, [self._group]))
+
     async def promote_due(self, limit: int = 500) -> tuple[int, int | None]:
         """Move due scheduled jobs to the stream.
 

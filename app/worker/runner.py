@@ -379,6 +379,7 @@ class Worker:
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + SWEEP_INTERVAL_S
                     await self.engine.dependencies.sweep()
+                    await self.consumer.trim_acknowledged()
             except RedisError as exc:
                 raise_if_cancelling()
                 logger.warning("promote failed, retrying in 1 s error=%s", exc)

@@ -13,7 +13,7 @@ from app.embedded_redis import EmbeddedRedis
 from app.models import JobCreate
 from app.queue import Engine
 from app.redis_client import create_redis
-from tests.conftest import FAST, wait_for
+from tests.conftest import FAST, stream_entries, wait_for
 
 
 async def test_jobs_survive_a_redis_restart(tmp_path: Path, start_worker) -> None:
@@ -49,7 +49,7 @@ async def test_jobs_survive_a_redis_restart(tmp_path: Path, start_worker) -> Non
                 return False
 
         await wait_for(all_succeeded, timeout=30, every=0.2)
-        assert await redis.xlen(engine.keys.stream) == 0
+        assert await stream_entries(engine) == 0
     finally:
         if redis is not None:
             await redis.aclose()

@@ -11,7 +11,7 @@ import pytest
 from app.models import JobCreate, JobStatus
 from app.queue import Engine
 from app.queue.timefmt import to_ms
-from tests.conftest import libfaketime, wait_for
+from tests.conftest import libfaketime, stream_entries, wait_for
 
 
 def _has_faketime() -> bool:
@@ -72,7 +72,7 @@ async def test_run_at_schedules_and_can_be_canceled(api, engine: Engine) -> None
     job = (await api.post("/jobs", json={"task_type": "noop", "run_at": later.isoformat()})).json()
     assert job["status"] == "scheduled"
     assert abs(datetime.fromisoformat(job["due_at"]) - later) < timedelta(milliseconds=2)
-    assert await engine.redis.xlen(engine.keys.stream) == 0
+    assert await stream_entries(engine) == 0
     metrics = (await api.get("/metrics")).json()
     assert metrics["jobs_by_status"]["scheduled"] == 1 and metrics["scheduled"] == 1
     assert (await api.post(f"/jobs/{job['id']}/cancel")).json()["status"] == "canceled"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.models import JobCreate, JobStatus
 from app.queue import Engine
 from app.queue.backoff import backoff_cap_ms
-from tests.conftest import wait_for
+from tests.conftest import stream_entries, wait_for
 
 
 async def _terminal(engine: Engine, job_id: str, timeout: float = 10.0):
@@ -127,7 +127,7 @@ async def test_stream_holds_no_acknowledged_entries_after_10000_jobs(
 
     await wait_for(all_done, timeout=60)
     r, k = engine.redis, engine.keys
-    assert await r.xlen(k.stream) == 0
+    assert await stream_entries(engine) == 0
     assert (await r.xpending(k.stream, "workers"))["pending"] == 0
     m = await engine.inspector.metrics()
     assert m.jobs_by_status[JobStatus.PENDING] == 0 and m.jobs_by_status[JobStatus.RUNNING] == 0

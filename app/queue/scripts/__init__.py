@@ -32,6 +32,7 @@ SCRIPT_NAMES = (
     "schedule_delete",
     "schedule_advance",
     "release",
+    "trim",
 )
 
 # Negative codes the scripts return, mapped to the errors they mean.

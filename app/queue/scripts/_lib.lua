@@ -25,12 +25,11 @@ local function flush(stats, delta)
   end
 end
 
--- Acknowledge and delete stream entries: one XACK and one XDEL per 500 entries, not per entry.
-local function ack_and_delete(stream, group, entries)
+-- Acknowledge stream entries: one XACK per 500 entries, not per entry. Entries are not deleted
+-- one by one (XDEL costs ~3 us per entry); trim.lua trims whole runs of acknowledged entries.
+local function acknowledge(stream, group, entries)
   for i = 1, #entries, 500 do
-    local last = math.min(i + 499, #entries)
-    redis.call('XACK', stream, group, unpack(entries, i, last))
-    redis.call('XDEL', stream, unpack(entries, i, last))
+    redis.call('XACK', stream, group, unpack(entries, i, math.min(i + 499, #entries)))
   end
 end
 
@@ -70,7 +69,7 @@ local function level_of(priority)
   return LEVELS[priority] or 3
 end
 
--- Collect entry ids per stream level, then ack and delete each level's entries in batches.
+-- Collect entry ids per stream level, then acknowledge each level's entries in batches.
 local function add_entry(by_level, level, entry)
   local list = by_level[level]
   if not list then
@@ -81,7 +80,7 @@ local function add_entry(by_level, level, entry)
 end
 
 local function ack_by_level(streams, group, by_level)
-  for level, entries in pairs(by_level) do ack_and_delete(streams[level], group, entries) end
+  for level, entries in pairs(by_level) do acknowledge(streams[level], group, entries) end
 end
 
 -- A job that other jobs wait on finished: queue it in the outbox, from which its dependents

@@ -4,8 +4,7 @@
   between.
 
   A pending job's stream entry is deleted at once unless a worker has it in hand (that worker's
-  start script then sees `canceled`, acks and deletes it). A running job's entry is acked and
-  deleted here, and the job id is published on the cancel channel so that its worker stops the
+  start script then sees `canceled` and acks it). A running job's entry is acked here, and the job id is published on the cancel channel so that its worker stops the
   handler at once; its late completion, if any, is refused by fencing. A canceled job expires
   after the result TTL like any finished job. A job that others wait on goes to the dependency
   outbox, from which release.lua cancels its dependents.
@@ -34,7 +33,6 @@ if status == 'scheduled' then
   redis.call('ZREM', KEYS[2], ARGV[2])
 elseif status == 'running' then
   redis.call('XACK', stream, ARGV[1], entry)
-  redis.call('XDEL', stream, entry)
   redis.call('PUBLISH', ARGV[5], ARGV[2])
 elseif status == 'pending' and entry and entry ~= '' then
   local delivered = redis.call('XPENDING', stream, ARGV[1], entry, entry, 1)

@@ -1,5 +1,5 @@
 --[[
-  complete: record successful attempts, ack and delete their stream entries.
+  complete: record successful attempts, acknowledge their stream entries.
 
   Fenced: each job must still be running under the given consumer and attempt; a stale owner
   (a zombie whose job was reclaimed) is refused and changes nothing. A job that others wait on

@@ -1,6 +1,6 @@
 --[[
   fail: record failed attempts; schedule a retry after the given delay, or dead-letter the job
-  once its failures exceed max_retries. Either way the current stream entry is acked and deleted;
+  once its failures exceed max_retries. Either way the current stream entry is acknowledged;
   a retry gets a new entry when promote_due moves it back to the stream. A dead job that others
   wait on goes to the dependency outbox, from which release.lua cancels its dependents.
 

@@ -2,7 +2,7 @@
   start: mark delivered stream entries as running under this consumer (a new attempt).
 
   Called right after XREADGROUP or XAUTOCLAIM hands the entries to this consumer. An entry whose
-  job is gone, finished, canceled or re-enqueued under a newer entry is acked and deleted. A job
+  job is gone, finished, canceled or re-enqueued under a newer entry is acknowledged. A job
   delivered more than max_deliveries times without finishing is dead-lettered as `poison`.
 
   Rate limits (per task type): each limit keeps the next free start slot (GCRA, no burst). A job
@@ -20,7 +20,7 @@
 
   Returns one array per entry:
     {1, attempt, failures, max_retries, task_type, payload, timeout_s, depends_on}  started
-    {0}   skipped (acked and deleted: nothing to run)
+    {0}   skipped (acknowledged: nothing to run)
     {2}   rate limited: scheduled for its reserved slot
     {-5}  dead-lettered as poison
 ]]

@@ -4,6 +4,7 @@ from app.errors import InvalidTransitionError, JobNotFoundError
 from app.models import JobCreate
 from app.queue import Consumer, Engine, Failure
 from app.queue.producer import new_job_id
+from tests.conftest import stream_entries
 
 
 async def test_cancel_pending_deletes_an_undelivered_entry(engine: Engine) -> None:
@@ -38,7 +39,7 @@ async def test_cancel_running_acks_publishes_and_fences(
     assert message["data"] == d.job_id
     assert (await engine.inspector.get_job(d.job_id)).status == "canceled"
     assert (await engine.redis.xpending(engine.keys.stream, "workers"))["pending"] == 0
-    assert await engine.redis.xlen(engine.keys.stream) == 0
+    assert await stream_entries(engine) == 0
     # The worker's late completion and a late failure are both refused: never retried.
     assert (await consumer.settle([(d, b"null")], [])).stale == 1
     assert (await consumer.settle([], [Failure(d, "x", 0)])).stale == 1

@@ -1,6 +1,7 @@
 import pytest
 
 from app.queue import Consumer, Engine
+from tests.conftest import stream_entries
 
 
 async def test_complete_records_result_and_removes_the_entry(
@@ -13,7 +14,7 @@ async def test_complete_records_result_and_removes_the_entry(
     h = await r.hgetall(k.job(d.job_id))
     assert h["status"] == "succeeded" and h["result"] == '{"ok":true}'
     assert 0 < await r.ttl(k.job(d.job_id)) <= engine.settings.RESULT_TTL_S
-    assert await r.xlen(k.stream) == 0
+    assert await stream_entries(engine) == 0
     assert (await r.xpending(k.stream, "workers"))["pending"] == 0
 
 

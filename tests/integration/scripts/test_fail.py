@@ -1,4 +1,5 @@
 from app.queue import Consumer, Engine, Failure
+from tests.conftest import stream_entries
 
 from .conftest import redis_now_ms
 
@@ -15,7 +16,7 @@ async def test_failure_schedules_a_retry_on_the_redis_clock(
     assert h["status"] == "scheduled" and h["failures"] == "1" and h["last_error"] == "boom"
     due = await engine.redis.zscore(engine.keys.delayed, d.job_id)
     assert before + 5000 <= due <= after + 5000 and int(h["due_at"]) == due
-    assert await engine.redis.xlen(engine.keys.stream) == 0
+    assert await stream_entries(engine) == 0
 
 
 async def test_exhausted_retries_dead_letter_the_job(

@@ -54,6 +54,7 @@ async def test_priority_travels_through_retry_and_redrive(engine: Engine, delive
     assert d.level == 3
     await consumer.settle([], [Failure(d, "boom", 0)])
     await engine.producer.redrive(d.job_id)
+    await consumer.trim_acknowledged()
     assert await engine.redis.xlen(engine.keys.stream_for(Priority.LOW)) == 1
     assert await engine.redis.xlen(engine.keys.stream) == 0
     job = await engine.inspector.get_job(d.job_id)

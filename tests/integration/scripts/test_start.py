@@ -1,5 +1,6 @@
 from app.models import JobCreate
 from app.queue import Consumer, Engine
+from tests.conftest import stream_entries
 
 
 async def test_start_marks_running_and_counts_attempts(
@@ -22,7 +23,7 @@ async def test_canceled_job_is_skipped_acked_and_deleted(
     entries = await consumer.read(10, 100)
     await engine.producer.cancel(job.id)
     assert await consumer.start(entries) == []
-    assert await engine.redis.xlen(engine.keys.stream) == 0
+    assert await stream_entries(engine) == 0
     assert (await engine.redis.xpending(engine.keys.stream, "workers"))["pending"] == 0
 
 
@@ -48,4 +49,4 @@ async def test_crash_looping_job_becomes_poison(make_settings, redis) -> None:
     assert h["status"] == "dead" and h["dead_reason"] == "poison"
     (dead,) = (await engine.inspector.list_dead()).data
     assert dead.job_id == job.id and dead.reason == "poison"
-    assert await redis.xlen(engine.keys.stream) == 0
+    assert await stream_entries(engine) == 0
