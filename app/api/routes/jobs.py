@@ -33,8 +33,12 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": Job, "description": "Replay: the job first submitted with this key."},
+        409: {"description": "A job with the chosen `id` exists already."},
         413: {"description": "Payload too large."},
-        422: {"description": "Invalid job, or the idempotency key was used with another body."},
+        422: {
+            "description": "Invalid job, an unknown parent in `depends_on`, or the idempotency "
+            "key was used with another body."
+        },
     },
 )
 async def create_job(
@@ -45,8 +49,10 @@ async def create_job(
 ) -> Job:
     """Submit one job. It is stored before the answer is sent.
 
-    With an `Idempotency-Key` header (or `idempotency_key` in the body), submitting the same body
-    again returns the original job with 200 instead of creating another.
+    `priority` picks its level (critical, high, normal, low); `depends_on` makes it wait
+    (status `waiting`) until every parent has succeeded, and cancels it if one fails. With an
+    `Idempotency-Key` header (or `idempotency_key` in the body), submitting the same body again
+    returns the original job with 200 instead of creating another.
     """
     if idempotency_key:
         if body.idempotency_key and body.idempotency_key != idempotency_key:
@@ -58,9 +64,18 @@ async def create_job(
     return job
 
 
-@router.post("/batch", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/batch",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: {"description": "A job with one of the chosen ids exists already."},
+        413: {"description": "A payload is too large."},
+        422: {"description": "An invalid job, an unknown parent, or a dependency cycle."},
+    },
+)
 async def create_jobs(body: JobBatchCreate, engine: EngineDep) -> JobIds:
-    """Submit up to 1,000 jobs, all or none; returns their ids in order."""
+    """Submit up to 1,000 jobs, all or none; returns their ids in order. Jobs may depend on
+    each other by `id`, in any order (they are stored parents first)."""
     ids = await engine.producer.enqueue_many(body.jobs)
     return JobIds(ids=ids, count=len(ids))
 
