@@ -124,46 +124,14 @@ class JobBatchCreate(BaseModel):
     jobs: Annotated[list[JobCreate], Field(min_length=1, max_length=1000)]
 
     @model_validator(mode="after")
-    def _distinct_idempotency_keys(self) -> Self:
+    def _distinct_keys_and_ids(self) -> Self:
         keys = [j.idempotency_key for j in self.jobs if j.idempotency_key]
         if len(keys) != len(set(keys)):
             raise ValueError("idempotency_key values must differ within a batch")
         ids = [j.id for j in self.jobs if j.id]
         if len(ids) != len(set(ids)):
             raise ValueError("job ids must differ within a batch")
-        cycle = find_cycle(self.jobs)
-        if cycle:
-            raise ValueError(f"depends_on forms a cycle: {' -> '.join(cycle)}")
         return self
-
-
-def find_cycle(jobs: list[JobCreate]) -> list[str] | None:
-    """A dependency cycle among jobs of one batch (as a path of ids), or None."""
-    parents = {j.id: j.depends_on for j in jobs if j.id}
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-
-    for root in parents:
-        path: list[str] = []
-        stack: list[tuple[str, int]] = [(root, 0)]
-        while stack:
-            node, i = stack.pop()
-            if i == 0:
-                if state.get(node) == 2:
-                    continue
-                state[node] = 1
-                path.append(node)
-            edges = parents.get(node, [])
-            if i < len(edges):
-                stack.append((node, i + 1))
-                nxt = edges[i]
-                if state.get(nxt) == 1:
-                    return path[path.index(nxt) :] + [nxt]
-                if state.get(nxt) is None and nxt in parents:
-                    stack.append((nxt, 0))
-            else:
-                state[node] = 2
-                path.pop()
-    return None
 
 
 class JobError(BaseModel):

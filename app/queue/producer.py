@@ -87,7 +87,9 @@ def parents_first(ids: Sequence[str], jobs: Sequence[JobCreate]) -> list[int]:
             if waiting_on[child] == 0:
                 order.append(child)
     if len(order) < len(jobs):
-        raise DependencyCycleError("depends_on forms a cycle among the submitted jobs")
+        placed = set(order)
+        stuck = [ids[i] for i in range(len(jobs)) if i not in placed]
+        raise DependencyCycleError(f"depends_on forms a cycle among {', '.join(stuck[:10])}")
     return order
 
 
@@ -209,6 +211,8 @@ class Producer:
         may depend on another submitted along with it.
         """
         given = [job.id or new_job_id() for job in jobs]
+        if not any(job.depends_on for job in jobs):
+            return await self._enqueue_ordered(jobs, given)
         order = parents_first(given, jobs)
         if order != list(range(len(jobs))):
             stored = await self._enqueue_ordered(

@@ -61,7 +61,11 @@ end
 -- Parents: each must exist, or be a job created earlier in this call.
 local parents_at = {}
 local earlier = {}
+local any_parents = false
 for i = 1, n do
+  if opts[i] and opts[i].depends_on then any_parents = true end
+end
+for i = 1, any_parents and n or 0 do
   local deps = opts[i] and opts[i].depends_on
   if deps then
     parents_at[i] = next_key
