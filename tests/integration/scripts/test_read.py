@@ -59,3 +59,25 @@ async def test_priority_travels_through_retry_and_redrive(engine: Engine, delive
     assert await engine.redis.xlen(engine.keys.stream) == 0
     job = await engine.inspector.get_job(d.job_id)
     assert job.priority is Priority.LOW and job.status == "pending"
+
+
+async def test_a_one_level_backlog_yields_to_new_critical_work_within_three_reads(
+    engine: Engine,
+) -> None:
+    """The plain-XREADGROUP fast path on a one-level backlog ends at the next fair-share read."""
+    await engine.producer.enqueue_many([JobCreate(task_type="noop")] * 40)
+    consumer = engine.consumer("c1")
+    assert {level for level, _, _ in await consumer.read(5, 0)} == {2}  # read 1: read.lua
+    critical = await engine.producer.enqueue(
+        JobCreate(task_type="noop", priority=Priority.CRITICAL)
+    )
+    assert {level for level, _, _ in await consumer.read(5, 0)} == {2}  # read 2: fast path
+    third = await consumer.read(5, 0)  # read 3 takes high, then critical, first
+    assert third[0][0] == 0 and third[0][2] == critical.id
+    assert [level for level, _, _ in third] == [0, 2, 2, 2, 2]
+    # Reads 4-8 are fast again; read 9 takes low first, then the last normal entry.
+    low = await engine.producer.enqueue(JobCreate(task_type="noop", priority=Priority.LOW))
+    rest = [entry for _ in range(6) for entry in await consumer.read(5, 0)]
+    assert [level for level, _, _ in rest] == [2] * 25 + [3, 2]
+    assert rest[25][2] == low.id
+    assert await consumer.read(5, 0) == []
