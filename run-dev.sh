@@ -36,6 +36,9 @@ fi
 py=.venv/bin/python
 
 export ENVIRONMENT="${ENVIRONMENT:-development}"
+# One `default` tenant without API keys, for development (the API refuses this in production).
+# AUTH_DISABLED=false ./run-dev.sh runs with keys: python -m app.admin create-tenant/create-key.
+export AUTH_DISABLED="${AUTH_DISABLED:-true}"
 export HOST="${HOST:-127.0.0.1}"
 export PORT="${PORT:-8000}"
 export PYTHONUNBUFFERED=1

@@ -1,6 +1,6 @@
 """The DTQ Python SDK over HTTP (httpx), sync and async.
 
-with DTQClient("http://127.0.0.1:8000") as dtq:
+with DTQClient("http://127.0.0.1:8000", api_key="dtq_...") as dtq:
     job = dtq.submit("echo", {"hello": "world"})
     done = dtq.wait(job.id, timeout=10)
     print(done.status, done.result)
@@ -9,6 +9,7 @@ with DTQClient("http://127.0.0.1:8000") as dtq:
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -40,10 +41,17 @@ DEFAULT_TIMEOUT_S = 10.0
 class DTQClientError(Exception):
     """An HTTP error answer from the control plane, with its status and detail."""
 
-    def __init__(self, status_code: int, detail: Any) -> None:
+    def __init__(self, status_code: int, detail: Any, retry_after_s: float | None = None) -> None:
         super().__init__(f"HTTP {status_code}: {detail}")
         self.status_code = status_code
         self.detail = detail
+        self.retry_after_s = retry_after_s  # set on 429 (rate limited)
+
+
+def _auth_headers(api_key: str | None) -> dict[str, str]:
+    """The Authorization header for `api_key`, else for DTQ_API_KEY (none if neither is set)."""
+    key = api_key or os.environ.get("DTQ_API_KEY")
+    return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 class JobWaitTimeoutError(TimeoutError):
@@ -56,7 +64,10 @@ def _check(response: httpx.Response) -> httpx.Response:
             detail = response.json().get("detail")
         except ValueError:
             detail = response.text
-        raise DTQClientError(response.status_code, detail)
+        retry_after = response.headers.get("Retry-After")
+        raise DTQClientError(
+            response.status_code, detail, float(retry_after) if retry_after else None
+        )
     return response
 
 
@@ -86,10 +97,17 @@ class DTQClient:
         self,
         base_url: str,
         *,
+        api_key: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+        """`api_key`: the tenant's key (default: the DTQ_API_KEY environment variable)."""
+        self._http = httpx.Client(
+            base_url=base_url,
+            timeout=timeout,
+            transport=transport,
+            headers=_auth_headers(api_key),
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -228,10 +246,17 @@ class AsyncDTQClient:
         self,
         base_url: str,
         *,
+        api_key: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        """`api_key`: the tenant's key (default: the DTQ_API_KEY environment variable)."""
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=timeout,
+            transport=transport,
+            headers=_auth_headers(api_key),
+        )
 
     async def __aenter__(self) -> Self:
         return self

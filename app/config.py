@@ -7,7 +7,7 @@ import re
 from enum import StrEnum
 from typing import Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import SettingsError
@@ -68,6 +68,18 @@ class Settings(BaseSettings):
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=8000, ge=0, le=65535)
     FRONTEND_ORIGIN: str = "http://localhost:5173"
+    MAX_REQUEST_BYTES: int = Field(default=16 * 1024 * 1024, ge=1024)
+    MAX_JSON_DEPTH: int = Field(default=32, ge=2, le=256)
+    MAX_HEADER_BYTES: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+
+    # Tenants and API keys. AUTH_DISABLED serves one `default` tenant without keys (development
+    # only: the API refuses to start that way with ENVIRONMENT=production).
+    AUTH_DISABLED: bool = False
+    ADMIN_API_KEY: SecretStr | None = None
+    # Submission rate limit per tenant (token bucket shared by every API instance); a tenant's
+    # own limits override these.
+    RATE_LIMIT_PER_SECOND: float = Field(default=100.0, gt=0, le=1_000_000)
+    RATE_LIMIT_BURST: int = Field(default=200, ge=1, le=10_000_000)
 
     @model_validator(mode="after")
     def _check_cross_field(self) -> Self:
@@ -97,6 +109,31 @@ class Settings(BaseSettings):
     def task_modules(self) -> list[str]:
         """WORKER_TASK_MODULES as a list of module names."""
         return [m.strip() for m in self.WORKER_TASK_MODULES.split(",") if m.strip()]
+
+
+# Secrets that ship in examples and docs: never accepted in production.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {"", "admin", "changeme", "change-me", "secret", "password", "dev-admin-key", "dtq"}
+)
+MIN_SECRET_CHARS = 32
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Why these settings must not serve production traffic (empty outside production)."""
+    if settings.ENVIRONMENT != Environment.PRODUCTION:
+        return []
+    problems = []
+    if settings.AUTH_DISABLED:
+        problems.append("AUTH_DISABLED=true is for development only")
+    admin = settings.ADMIN_API_KEY.get_secret_value() if settings.ADMIN_API_KEY else None
+    if admin is not None and (
+        admin.lower() in KNOWN_DEFAULT_SECRETS or len(admin) < MIN_SECRET_CHARS
+    ):
+        problems.append(
+            f"ADMIN_API_KEY is a default or shorter than {MIN_SECRET_CHARS} characters "
+            "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return problems
 
 
 def load_service_settings() -> Settings:

@@ -19,6 +19,59 @@ class ScheduleNotFoundError(DTQError):
     code = "schedule_not_found"
 
 
+class TenantNotFoundError(DTQError):
+    """No tenant with that name."""
+
+    code = "tenant_not_found"
+
+
+class TenantExistsError(DTQError):
+    """A tenant with that name exists already."""
+
+    code = "tenant_exists"
+
+
+class ApiKeyNotFoundError(DTQError):
+    """No live API key with that id (never created, or revoked)."""
+
+    code = "api_key_not_found"
+
+
+class AuthenticationError(DTQError):
+    """The request carries no API key, a malformed one, or one that is unknown or revoked."""
+
+    code = "unauthorized"
+
+
+class ForbiddenError(DTQError):
+    """The key is valid but may not do this (e.g. a tenant key on an operator's view)."""
+
+    code = "forbidden"
+
+
+class RateLimitedError(DTQError):
+    """The tenant's submission rate limit is spent; retry after `retry_after_s`."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = headers
+
+
+class BatchOverBurstError(DTQError):
+    """A batch holds more jobs than the tenant's rate limit lets through at once."""
+
+    code = "batch_over_burst"
+
+
+class RequestTooLargeError(DTQError):
+    """The request body is larger than MAX_REQUEST_BYTES."""
+
+    code = "request_too_large"
+
+
 class ResultNotReadyError(JobNotFoundError):
     """The job exists but has not finished, so it has no result yet."""
 

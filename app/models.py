@@ -27,6 +27,11 @@ MAX_PARENTS = 100
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
 
 JobId = Annotated[str, StringConstraints(pattern=JOB_ID_PATTERN)]
+
+# Tenant names go into key names and schedule ids: lowercase, no separators.
+TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+DEFAULT_TENANT = "default"
+TenantName = Annotated[str, StringConstraints(pattern=TENANT_PATTERN)]
 TaskType = Annotated[str, StringConstraints(pattern=TASK_TYPE_PATTERN)]
 
 
@@ -156,6 +161,7 @@ class Job(BaseModel):
     """A job's whole state."""
 
     id: str
+    tenant: str = DEFAULT_TENANT
     task_type: str
     payload: dict[str, Any]
     status: JobStatus
@@ -356,4 +362,53 @@ class Schedule(ScheduleCreate):
 
 class ScheduleList(BaseModel):
     data: list[Schedule]
+    count: int
+
+
+class TenantLimits(BaseModel):
+    """A tenant's own limits; unset ones follow the RATE_LIMIT_* settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate_per_s: Annotated[float, Field(gt=0, le=1_000_000)] | None = Field(
+        default=None, description="Submissions per second (token refill rate)."
+    )
+    burst: Annotated[int, Field(ge=1, le=10_000_000)] | None = Field(
+        default=None, description="Submissions allowed at once (bucket size)."
+    )
+
+
+class TenantCreate(TenantLimits):
+    """A new tenant."""
+
+    name: TenantName = Field(description="1-32 of a-z, 0-9, _ and -, starting alphanumeric.")
+
+
+class Tenant(TenantCreate):
+    """A tenant and its limits."""
+
+    created_at: datetime
+
+
+class TenantList(BaseModel):
+    data: list[Tenant]
+    count: int
+
+
+class ApiKeyInfo(BaseModel):
+    """An API key as stored: never the key itself, only its id and hash."""
+
+    key_id: str = Field(description="The public part of the key (its second field).")
+    tenant: str
+    created_at: datetime
+
+
+class ApiKeyCreated(ApiKeyInfo):
+    """A new API key. `key` is shown this once; DTQ keeps only its SHA-256."""
+
+    key: str
+
+
+class ApiKeyList(BaseModel):
+    data: list[ApiKeyInfo]
     count: int

@@ -18,11 +18,17 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.LOG_LEVEL)
+    try:
+        app = create_app(settings)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.HOST,
         port=settings.PORT,
         log_level=settings.LOG_LEVEL.lower(),
+        h11_max_incomplete_event_size=settings.MAX_HEADER_BYTES,
     )
     return 0
 

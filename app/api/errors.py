@@ -11,22 +11,37 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.errors import (
+    ApiKeyNotFoundError,
+    AuthenticationError,
+    BatchOverBurstError,
     DependencyCycleError,
     DTQError,
     DuplicateJobError,
+    ForbiddenError,
     IdempotencyConflictError,
     InvalidTransitionError,
     JobNotFoundError,
     PayloadTooLargeError,
+    RateLimitedError,
+    RequestTooLargeError,
     ScheduleNotFoundError,
     StaleOwnerError,
+    TenantExistsError,
+    TenantNotFoundError,
     UnknownParentError,
 )
 
 logger = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[DTQError], int] = {
+    AuthenticationError: 401,
+    ForbiddenError: 403,
     JobNotFoundError: 404,
+    TenantNotFoundError: 404,
+    ApiKeyNotFoundError: 404,
+    TenantExistsError: 409,
+    RequestTooLargeError: 413,
+    RateLimitedError: 429,
     ScheduleNotFoundError: 404,
     InvalidTransitionError: 409,
     StaleOwnerError: 409,
@@ -35,6 +50,7 @@ STATUS_BY_ERROR: dict[type[DTQError], int] = {
     IdempotencyConflictError: 422,
     UnknownParentError: 422,
     DependencyCycleError: 422,
+    BatchOverBurstError: 422,
 }
 
 
@@ -47,7 +63,14 @@ def _status_for(exc: DTQError) -> int:
 
 async def dtq_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DTQError)
-    return JSONResponse({"detail": str(exc), "code": exc.code}, status_code=_status_for(exc))
+    headers: dict[str, str] = {}
+    if isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = 'Bearer realm="dtq"'
+    elif isinstance(exc, RateLimitedError):
+        headers = exc.headers | {"Retry-After": str(exc.retry_after_s)}
+    return JSONResponse(
+        {"detail": str(exc), "code": exc.code}, status_code=_status_for(exc), headers=headers
+    )
 
 
 async def redis_error_handler(request: Request, exc: Exception) -> JSONResponse:

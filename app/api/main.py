@@ -12,8 +12,10 @@ from fastapi.routing import APIRoute
 from redis.exceptions import RedisError
 
 from app.api.errors import install_error_handlers
-from app.api.routes import dev, dlq, health, jobs, metrics, schedules
-from app.config import Environment, Settings
+from app.api.limits import RequestLimits
+from app.api.routes import admin, dev, dlq, health, jobs, metrics, schedules
+from app.config import Environment, Settings, production_problems
+from app.errors import SettingsError
 from app.queue import Engine
 from app.redis_client import create_redis
 
@@ -27,7 +29,13 @@ def _operation_id(route: APIRoute) -> str:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The control plane for the given settings (REDIS_URL must be set)."""
+    """The control plane for the given settings (REDIS_URL must be set).
+
+    Raises SettingsError for settings unfit for production (AUTH_DISABLED, default secrets).
+    """
+    problems = production_problems(settings)
+    if problems:
+        raise SettingsError("refusing to serve production: " + "; ".join(problems))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +59,11 @@ def create_app(settings: Settings) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
+    # A body over the limit is refused before anything reads it (CORS wraps it, so browsers
+    # see those answers too).
+    app.add_middleware(
+        RequestLimits, max_bytes=settings.MAX_REQUEST_BYTES, max_depth=settings.MAX_JSON_DEPTH
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[settings.FRONTEND_ORIGIN],
@@ -63,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(schedules.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(admin.router)
     if settings.ENVIRONMENT != Environment.PRODUCTION:
         app.include_router(dev.router)
     return app

@@ -12,10 +12,11 @@ from app.queue.keys import Keys
 from app.queue.producer import Producer
 from app.queue.schedules import Schedules
 from app.queue.scripts import Scripts
+from app.queue.tenants import Tenants
 
 
 class Engine:
-    """Producer, inspector, dependencies, schedules and consumers of one queue shard."""
+    """Producer, inspector, dependencies, schedules, tenants and consumers of one queue shard."""
 
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
@@ -26,6 +27,7 @@ class Engine:
         self.producer = Producer(redis, self.keys, self.scripts, settings, self.dependencies)
         self.inspector = Inspector(redis, self.keys, settings)
         self.schedules = Schedules(redis, self.keys, self.scripts, self.producer)
+        self.tenants = Tenants(redis, self.keys, self.scripts, settings)
 
     async def setup(self) -> None:
         """Load the scripts and make sure the streams and their consumer groups exist."""

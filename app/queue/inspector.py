@@ -11,6 +11,7 @@ from redis.exceptions import ResponseError
 from app.config import Settings
 from app.errors import JobNotFoundError, ResultNotReadyError
 from app.models import (
+    DEFAULT_TENANT,
     PRIORITY_ORDER,
     DeadLetter,
     DeadLetterList,
@@ -133,6 +134,11 @@ def blocked_reason(
     return None
 
 
+def _owned_by(h: dict[str, str], tenant: str | None) -> bool:
+    """Whether a job (or DLQ entry) belongs to the tenant; None means any tenant (internal)."""
+    return tenant is None or h.get("tenant", DEFAULT_TENANT) == tenant
+
+
 def job_from_hash(
     h: dict[str, str], served: set[str] | None = None, waiting_on: str | None = None
 ) -> Job:
@@ -140,6 +146,7 @@ def job_from_hash(
     errors = orjson.loads(h["errors"]) if h.get("errors") else []
     return Job(
         id=h["id"],
+        tenant=h.get("tenant", DEFAULT_TENANT),
         task_type=h["task_type"],
         payload=orjson.loads(h["payload"]),
         status=JobStatus(h["status"]),
@@ -177,15 +184,24 @@ class Inspector:
         self._keys = keys
         self._settings = settings
 
-    async def _hash(self, job_id: str) -> dict[str, str]:
+    async def _hash(self, job_id: str, tenant: str | None) -> dict[str, str]:
         h = cast(dict[str, str], await self._redis.hgetall(self._keys.job(job_id)))
-        if not h:
+        if not h or not _owned_by(h, tenant):
             raise JobNotFoundError(f"job {job_id} not found")
         return h
 
-    async def get_job(self, job_id: str) -> Job:
-        """One job's state; JobNotFoundError if unknown or expired."""
-        h = await self._hash(job_id)
+    async def check_tenant(self, job_id: str, tenant: str | None) -> None:
+        """JobNotFoundError unless the job exists and (tenant given) belongs to that tenant.
+
+        Another tenant's job is answered exactly like a job that does not exist.
+        """
+        status, owner = await self._redis.hmget(self._keys.job(job_id), ["status", "tenant"])
+        if status is None or not _owned_by({"tenant": str(owner or DEFAULT_TENANT)}, tenant):
+            raise JobNotFoundError(f"job {job_id} not found")
+
+    async def get_job(self, job_id: str, tenant: str | None = None) -> Job:
+        """One job's state; JobNotFoundError if unknown, expired or (tenant given) not its."""
+        h = await self._hash(job_id, tenant)
         served = await self.served_task_types() if h["status"] == JobStatus.PENDING else None
         waiting_on = await self._waiting_on([h])
         return job_from_hash(h, served, waiting_on.get(h["id"]))
@@ -206,9 +222,9 @@ class Inspector:
             for job_id, ps in parents.items()
         }
 
-    async def get_result(self, job_id: str) -> JobResult:
+    async def get_result(self, job_id: str, tenant: str | None = None) -> JobResult:
         """A finished job's outcome; ResultNotReadyError until it is finished."""
-        job = job_from_hash(await self._hash(job_id))
+        job = job_from_hash(await self._hash(job_id, tenant))
         if not job.status.is_terminal:
             raise ResultNotReadyError(f"job {job_id} is {job.status}: no result yet")
         return JobResult(
@@ -220,9 +236,10 @@ class Inspector:
             finished_at=job.finished_at,
         )
 
-    async def get_timeline(self, job_id: str) -> JobTimeline:
+    async def get_timeline(self, job_id: str, tenant: str | None = None) -> JobTimeline:
         """Every transition of one job (time, status, worker, attempt, reason)."""
         fields = (
+            "tenant",
             "status",
             "created_at",
             "started_at",
@@ -233,7 +250,7 @@ class Inspector:
         )
         values = await self._redis.hmget(self._keys.job(job_id), fields)
         h = {k: str(v) for k, v in zip(fields, values, strict=True) if v is not None}
-        if "status" not in h:
+        if "status" not in h or not _owned_by(h, tenant):
             raise JobNotFoundError(f"job {job_id} not found")
         events = timeline(h)
         return JobTimeline(id=job_id, data=events, count=len(events))
@@ -267,6 +284,7 @@ class Inspector:
         task_type: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        tenant: str | None = None,
     ) -> JobList:
         """A page of jobs, newest first, optionally filtered by status and task type.
 
@@ -308,8 +326,10 @@ class Inspector:
                 last_score = score
                 if not h:
                     gone.append(job_id)
-                elif (status is None or h["status"] == status) and (
-                    task_type is None or h["task_type"] == task_type
+                elif (
+                    (status is None or h["status"] == status)
+                    and (task_type is None or h["task_type"] == task_type)
+                    and _owned_by(h, tenant)
                 ):
                     found.append(job_from_hash(h, served, waiting_on.get(job_id)))
             if gone:
@@ -321,22 +341,42 @@ class Inspector:
         next_cursor = None if exhausted or last_score is None else str(int(last_score))
         return JobList(data=found, count=len(found), next_cursor=next_cursor)
 
-    async def list_dead(self, cursor: str | None = None, limit: int = 50) -> DeadLetterList:
-        """A page of the dead-letter queue, newest first."""
+    async def list_dead(
+        self, cursor: str | None = None, limit: int = 50, tenant: str | None = None
+    ) -> DeadLetterList:
+        """A page of the dead-letter queue (of one tenant, or all), newest first.
+
+        Like list_jobs, a tenant's page may hold fewer than `limit` entries while `next_cursor`
+        is set: one request examines at most LIST_SCAN_BUDGET entries.
+        """
         top = f"({cursor}" if cursor else "+"
-        rows: Any = await self._redis.xrevrange(self._keys.dlq, top, "-", count=limit)
-        data = [
-            DeadLetter(
-                job_id=f["job_id"],
-                task_type=f["task_type"],
-                reason=DeadReason(f["reason"]),
-                attempts=int(f["attempts"]),
-                last_error=_opt(f.get("last_error")),
-                failed_at=from_ms(f["failed_at"]),
-            )
-            for _, f in rows
-        ]
-        next_cursor = rows[-1][0] if len(rows) == limit else None
+        data: list[DeadLetter] = []
+        last: str | None = None
+        scanned = 0
+        exhausted = False
+        while len(data) < limit and scanned < LIST_SCAN_BUDGET:
+            rows: Any = await self._redis.xrevrange(self._keys.dlq, top, "-", count=LIST_CHUNK)
+            for entry_id, f in rows:
+                if len(data) == limit:
+                    break
+                scanned += 1
+                last = entry_id
+                if _owned_by(f, tenant):
+                    data.append(
+                        DeadLetter(
+                            job_id=f["job_id"],
+                            task_type=f["task_type"],
+                            reason=DeadReason(f["reason"]),
+                            attempts=int(f["attempts"]),
+                            last_error=_opt(f.get("last_error")),
+                            failed_at=from_ms(f["failed_at"]),
+                        )
+                    )
+            if len(rows) < LIST_CHUNK and len(data) < limit:
+                exhausted = True
+                break
+            top = f"({last}"
+        next_cursor = None if exhausted or last is None else last
         return DeadLetterList(data=data, count=len(data), next_cursor=next_cursor)
 
     async def metrics(self) -> QueueMetrics:

@@ -109,9 +109,24 @@ class Keys:
         """The next free start slot of a task type's rate limit (from configuration)."""
         return f"{self.base}:rate:{task_type}"
 
-    def idempotency(self, key: str) -> str:
-        """The record of one idempotency key. The user's key is hashed, never put in a name."""
-        return f"{self.base}:idem:{hashlib.sha256(key.encode()).hexdigest()}"
+    def idempotency(self, tenant: str, key: str) -> str:
+        """The record of one tenant's idempotency key. The key is hashed, never put in a name."""
+        digest = hashlib.sha256(f"{tenant}\n{key}".encode()).hexdigest()
+        return f"{self.base}:idem:{digest}"
+
+    @property
+    def tenants(self) -> str:
+        """Hash of tenants: name -> definition (JSON)."""
+        return f"{self.base}:tenants"
+
+    @property
+    def api_keys(self) -> str:
+        """Hash of API keys: key id -> {tenant, SHA-256 of the key, created_at} (JSON)."""
+        return f"{self.base}:apikeys"
+
+    def submit_bucket(self, tenant: str) -> str:
+        """A tenant's submission token bucket (tenant names are validated, never user text)."""
+        return f"{self.base}:bucket:{tenant}"
 
     def worker(self, name: str) -> str:
         """The hash describing one live worker (expires when it stops heartbeating)."""

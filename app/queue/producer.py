@@ -19,7 +19,15 @@ from app.errors import (
     PayloadTooLargeError,
     UnknownParentError,
 )
-from app.models import DeadLetterRetried, DeadLetterRetry, Job, JobCreate, JobStatus, Priority
+from app.models import (
+    DEFAULT_TENANT,
+    DeadLetterRetried,
+    DeadLetterRetry,
+    Job,
+    JobCreate,
+    JobStatus,
+    Priority,
+)
 from app.queue.dependencies import Dependencies
 from app.queue.inspector import Inspector
 from app.queue.keys import Keys
@@ -114,6 +122,7 @@ class Producer:
         self._scripts = scripts
         self._settings = settings
         self._dependencies = dependencies
+        self._inspector = Inspector(redis, keys, settings)
 
     def _encode(self, job: JobCreate) -> bytes:
         payload = orjson.dumps(job.payload)
@@ -124,13 +133,19 @@ class Producer:
         return payload
 
     def _args(
-        self, ids: Sequence[str], jobs: Sequence[JobCreate]
+        self, ids: Sequence[str], jobs: Sequence[JobCreate], tenant: str
     ) -> tuple[list[str], list[EncodableT]]:
         k = self._keys
         s = self._settings
         keys = [*k.streams, k.index, k.stats, k.events, k.delayed, *(k.job(i) for i in ids)]
         parent_keys: list[str] = []
-        args: list[EncodableT] = [s.EVENTS_MAXLEN, len(jobs), s.IDEMPOTENCY_TTL_S, s.RESULT_TTL_S]
+        args: list[EncodableT] = [
+            s.EVENTS_MAXLEN,
+            len(jobs),
+            s.IDEMPOTENCY_TTL_S,
+            s.RESULT_TTL_S,
+            tenant,
+        ]
         for job_id, job in zip(ids, jobs, strict=True):
             options: dict[str, str | int | float | list[str]] = {}
             if job.priority is not Priority.NORMAL:
@@ -150,7 +165,7 @@ class Producer:
             if job.timeout_s is not None:
                 options["timeout_s"] = job.timeout_s
             if job.idempotency_key:
-                keys.append(k.idempotency(job.idempotency_key))
+                keys.append(k.idempotency(tenant, job.idempotency_key))
                 options["fingerprint"] = _fingerprint(job)
             args += (
                 job_id,
@@ -161,26 +176,28 @@ class Producer:
             )
         return keys + parent_keys, args
 
-    async def enqueue(self, job: JobCreate) -> Job:
+    async def enqueue(self, job: JobCreate, tenant: str = DEFAULT_TENANT) -> Job:
         """Store one job and append it to the stream (or the delayed set); returns its state."""
-        stored, _ = await self.enqueue_once(job)
+        stored, _ = await self.enqueue_once(job, tenant)
         return stored
 
-    async def enqueue_once(self, job: JobCreate) -> tuple[Job, bool]:
+    async def enqueue_once(self, job: JobCreate, tenant: str = DEFAULT_TENANT) -> tuple[Job, bool]:
         """enqueue(), also saying whether the job was created.
 
         False means its idempotency key was used before with the same body: the original job is
-        returned. The same key with another body raises IdempotencyConflictError.
+        returned. The same key with another body raises IdempotencyConflictError. Idempotency
+        keys and parents (depends_on) are the tenant's own.
         """
         job_id = job.id or new_job_id()
-        keys, args = self._args([job_id], [job])
+        keys, args = self._args([job_id], [job], tenant)
         result = _check(await self._scripts["enqueue"](keys, args), [job])
         outcome = result[1]
         if isinstance(outcome, str):
-            return await Inspector(self._redis, self._keys, self._settings).get_job(outcome), False
+            return await self._inspector.get_job(outcome, tenant), False
         return (
             Job(
                 id=job_id,
+                tenant=tenant,
                 task_type=job.task_type,
                 payload=job.payload,
                 status=_status_of(outcome),
@@ -202,7 +219,9 @@ class Producer:
             True,
         )
 
-    async def enqueue_many(self, jobs: Sequence[JobCreate]) -> list[str]:
+    async def enqueue_many(
+        self, jobs: Sequence[JobCreate], tenant: str = DEFAULT_TENANT
+    ) -> list[str]:
         """Store many jobs in pipelined chunks; returns their ids in order.
 
         Each chunk of up to 1,000 jobs (an API batch) is stored all or nothing; every payload
@@ -212,21 +231,23 @@ class Producer:
         """
         given = [job.id or new_job_id() for job in jobs]
         if not any(job.depends_on for job in jobs):
-            return await self._enqueue_ordered(jobs, given)
+            return await self._enqueue_ordered(jobs, given, tenant)
         order = parents_first(given, jobs)
         if order != list(range(len(jobs))):
             stored = await self._enqueue_ordered(
-                [jobs[i] for i in order], [given[i] for i in order]
+                [jobs[i] for i in order], [given[i] for i in order], tenant
             )
             out = [""] * len(jobs)
             for position, i in enumerate(order):
                 out[i] = stored[position]
             return out
-        return await self._enqueue_ordered(jobs, given)
+        return await self._enqueue_ordered(jobs, given, tenant)
 
-    async def _enqueue_ordered(self, jobs: Sequence[JobCreate], ids: list[str]) -> list[str]:
+    async def _enqueue_ordered(
+        self, jobs: Sequence[JobCreate], ids: list[str], tenant: str
+    ) -> list[str]:
         calls = [
-            (i, self._args(ids[i : i + ENQUEUE_CHUNK], jobs[i : i + ENQUEUE_CHUNK]))
+            (i, self._args(ids[i : i + ENQUEUE_CHUNK], jobs[i : i + ENQUEUE_CHUNK], tenant))
             for i in range(0, len(jobs), ENQUEUE_CHUNK)
         ]
         script = self._scripts["enqueue"]
@@ -243,12 +264,14 @@ class Producer:
                         ids[start + offset] = outcome
         return ids
 
-    async def cancel(self, job_id: str) -> None:
+    async def cancel(self, job_id: str, tenant: str | None = None) -> None:
         """Cancel a waiting, pending, scheduled or running job (a running one is stopped at once).
 
-        Jobs that wait on it are canceled too (`dependency_failed`), all the way down.
+        Jobs that wait on it are canceled too (`dependency_failed`), all the way down. With a
+        tenant, another tenant's job is JobNotFoundError (a job's tenant never changes).
         """
         k = self._keys
+        await self._inspector.check_tenant(job_id, tenant)
         result = await self._scripts["cancel"](
             [k.job(job_id), k.delayed, *k.streams, k.stats, k.events, k.dependency_outbox],
             [
@@ -263,17 +286,25 @@ class Producer:
         if result == 2:
             await self._dependencies.release([job_id])
 
-    async def redrive(self, job_id: str, reset_attempts: bool = True) -> None:
+    async def redrive(
+        self, job_id: str, reset_attempts: bool = True, tenant: str | None = None
+    ) -> None:
         """Send a dead job back to the stream, with fresh retries unless told otherwise."""
         k = self._keys
+        await self._inspector.check_tenant(job_id, tenant)
         result = await self._scripts["redrive"](
             [k.job(job_id), k.dlq, *k.streams, k.stats, k.events],
             [job_id, self._settings.EVENTS_MAXLEN, "1" if reset_attempts else "0"],
         )
         raise_for_code(result, job_id)
 
-    async def redrive_matching(self, ask: DeadLetterRetry) -> DeadLetterRetried:
-        """Send every dead job matching the filter back to the stream (or, dry run, count them)."""
+    async def redrive_matching(
+        self, ask: DeadLetterRetry, tenant: str | None = None
+    ) -> DeadLetterRetried:
+        """Send every dead job matching the filter back to the stream (or, dry run, count them).
+
+        With a tenant, only that tenant's dead jobs match.
+        """
         k = self._keys
         low = f"{to_ms(ask.since)}-0" if ask.since else "-"
         high = f"({to_ms(ask.until)}-0" if ask.until else "+"
@@ -281,8 +312,10 @@ class Producer:
         while len(matched) < ask.limit:
             rows: Any = await self._redis.xrange(k.dlq, low, high, count=REDRIVE_SCAN)
             for _, f in rows:
-                if (ask.task_type is None or f["task_type"] == ask.task_type) and (
-                    ask.reason is None or f["reason"] == ask.reason
+                if (
+                    (ask.task_type is None or f["task_type"] == ask.task_type)
+                    and (ask.reason is None or f["reason"] == ask.reason)
+                    and (tenant is None or f.get("tenant", DEFAULT_TENANT) == tenant)
                 ):
                     matched.append(f["job_id"])
             if len(rows) < REDRIVE_SCAN:
@@ -305,9 +338,10 @@ class Producer:
             matched=len(matched), retried=retried, dry_run=ask.dry_run, job_ids=matched[:1000]
         )
 
-    async def purge(self, job_id: str) -> None:
+    async def purge(self, job_id: str, tenant: str | None = None) -> None:
         """Delete a dead job and its dead-letter entry."""
         k = self._keys
+        await self._inspector.check_tenant(job_id, tenant)
         result = await self._scripts["purge"](
             [k.job(job_id), k.dlq, k.stats, k.events], [job_id, self._settings.EVENTS_MAXLEN]
         )

@@ -3,6 +3,9 @@
 Any number of workers fire schedules; each tick runs exactly once because its job is submitted
 with the idempotency key `schedule:<name>:<tick>` (a second firer gets the same job back) and
 the next fire time only moves by compare-and-set.
+
+Schedules belong to a tenant: names are the tenant's own (stored as `<tenant>/<name>`, or the
+plain name for the default tenant; names cannot hold `/`), and their jobs are the tenant's.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ from croniter import croniter
 from redis.asyncio import Redis
 
 from app.errors import ScheduleNotFoundError
-from app.models import JobCreate, Misfire, Schedule, ScheduleCreate, ScheduleList
+from app.models import (
+    DEFAULT_TENANT,
+    JobCreate,
+    Misfire,
+    Schedule,
+    ScheduleCreate,
+    ScheduleList,
+)
 from app.queue.keys import Keys
 from app.queue.producer import Producer
 from app.queue.scripts import Scripts
@@ -37,6 +47,15 @@ def next_tick(cron: str, timezone: str, after_ms: int) -> int:
     return to_ms(croniter(cron, start).get_next(datetime))
 
 
+def schedule_id(tenant: str, name: str) -> str:
+    """Where a tenant's schedule is stored: the name, prefixed by a non-default tenant."""
+    return name if tenant == DEFAULT_TENANT else f"{tenant}/{name}"
+
+
+def _tenant_of(schedule_id: str) -> str:
+    return schedule_id.split("/", 1)[0] if "/" in schedule_id else DEFAULT_TENANT
+
+
 class Schedules:
     """Create, read and delete schedules, and fire the due ones."""
 
@@ -50,42 +69,50 @@ class Schedules:
         seconds, micros = await self._redis.time()
         return int(seconds) * 1000 + int(micros) // 1000
 
-    async def put(self, schedule: ScheduleCreate) -> tuple[Schedule, bool]:
-        """Create or replace a schedule; returns it and whether it was created."""
+    async def put(
+        self, schedule: ScheduleCreate, tenant: str = DEFAULT_TENANT
+    ) -> tuple[Schedule, bool]:
+        """Create or replace a tenant's schedule; returns it and whether it was created."""
         due = next_tick(schedule.cron, schedule.timezone, await self._now_ms())
         k = self._keys
         created = await self._scripts["schedule_put"](
             [k.schedules, k.schedules_due],
-            [schedule.name, schedule.model_dump_json(), due],
+            [schedule_id(tenant, schedule.name), schedule.model_dump_json(), due],
         )
         return Schedule(**schedule.model_dump(), next_run_at=from_ms(due)), bool(created)
 
-    async def get(self, name: str) -> Schedule:
-        """One schedule; ScheduleNotFoundError if unknown."""
+    async def get(self, name: str, tenant: str = DEFAULT_TENANT) -> Schedule:
+        """One of the tenant's schedules; ScheduleNotFoundError if it has none of that name."""
+        stored = schedule_id(tenant, name)
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hget(self._keys.schedules, name)
-            pipe.zscore(self._keys.schedules_due, name)
+            pipe.hget(self._keys.schedules, stored)
+            pipe.zscore(self._keys.schedules_due, stored)
             definition, due = await pipe.execute()
         if definition is None:
             raise ScheduleNotFoundError(f"schedule {name!r} not found")
         return self._schedule(definition, due)
 
-    async def list(self) -> ScheduleList:
-        """Every schedule, by name."""
+    async def list(self, tenant: str = DEFAULT_TENANT) -> ScheduleList:
+        """Every schedule of the tenant, by name."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(self._keys.schedules)
             pipe.zrange(self._keys.schedules_due, 0, -1, withscores=True)
             definitions, dues = cast(
                 tuple[dict[str, str], list[tuple[str, float]]], await pipe.execute()
             )
-        due_by_name = dict(dues)
-        data = [self._schedule(d, due_by_name.get(n)) for n, d in sorted(definitions.items())]
+        due_by_id = dict(dues)
+        data = [
+            self._schedule(d, due_by_id.get(stored))
+            for stored, d in sorted(definitions.items())
+            if _tenant_of(stored) == tenant
+        ]
         return ScheduleList(data=data, count=len(data))
 
-    async def delete(self, name: str) -> None:
-        """Delete a schedule; jobs it already submitted are not touched."""
+    async def delete(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
+        """Delete a tenant's schedule; jobs it already submitted are not touched."""
         k = self._keys
-        if await self._scripts["schedule_delete"]([k.schedules, k.schedules_due], [name]) < 0:
+        stored = schedule_id(tenant, name)
+        if await self._scripts["schedule_delete"]([k.schedules, k.schedules_due], [stored]) < 0:
             raise ScheduleNotFoundError(f"schedule {name!r} not found")
 
     @staticmethod
@@ -101,17 +128,17 @@ class Schedules:
             (seconds, micros), candidates = await pipe.execute()
         now = int(seconds) * 1000 + int(micros) // 1000
         fired = 0
-        for name, score in candidates:
+        for stored, score in candidates:
             if score > now:
                 break
-            definition = await self._redis.hget(k.schedules, name)
+            definition = await self._redis.hget(k.schedules, stored)
             if definition is not None:
                 fired += await self._fire(
-                    ScheduleCreate.model_validate_json(definition), int(score), now
+                    stored, ScheduleCreate.model_validate_json(definition), int(score), now
                 )
         return fired
 
-    async def _fire(self, schedule: ScheduleCreate, due: int, now: int) -> int:
+    async def _fire(self, stored: str, schedule: ScheduleCreate, due: int, now: int) -> int:
         ticks = [due]
         while len(ticks) < MAX_CATCH_UP:
             following = next_tick(schedule.cron, schedule.timezone, ticks[-1])
@@ -132,11 +159,12 @@ class Schedules:
                         idempotency_key=f"schedule:{schedule.name}:{tick}",
                     )
                     for tick in ticks
-                ]
+                ],
+                _tenant_of(stored),
             )
         k = self._keys
         advanced = await self._scripts["schedule_advance"](
-            [k.schedules, k.schedules_due], [schedule.name, due, upcoming]
+            [k.schedules, k.schedules_due], [stored, due, upcoming]
         )
         if advanced and len(ticks) > 1:
             logger.info("schedule caught up name=%s ticks=%d", schedule.name, len(ticks))

@@ -155,6 +155,7 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         _env_file=None,
         REDIS_URL=redis_url,  # type: ignore[call-arg]
         KEY_PREFIX=f"bench{uuid.uuid4().hex[:8]}",
+        AUTH_DISABLED=True,  # one tenant, no keys, no submission limit (--via http)
     )
     redis = create_redis(settings)
     engine = Engine(redis, settings)

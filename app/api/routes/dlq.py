@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
+from app.api.auth import TenantDep
 from app.api.deps import EngineDep, JobIdPath
 from app.models import DeadLetterList, DeadLetterRetried, DeadLetterRetry, Job
 
@@ -20,29 +21,32 @@ NOT_DEAD: dict[int | str, dict[str, Any]] = {
 @router.get("")
 async def list_dead(
     engine: EngineDep,
+    tenant: TenantDep,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,20}-[0-9]{1,20}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DeadLetterList:
     """Dead jobs, newest first."""
-    return await engine.inspector.list_dead(cursor, limit)
+    return await engine.inspector.list_dead(cursor, limit, tenant.name)
 
 
 @router.post("/retry")
-async def retry_matching(body: DeadLetterRetry, engine: EngineDep) -> DeadLetterRetried:
+async def retry_matching(
+    body: DeadLetterRetry, engine: EngineDep, tenant: TenantDep
+) -> DeadLetterRetried:
     """Retry every dead job matching a filter (task type, reason, time range); `dry_run`
     reports what would be retried without changing anything."""
-    return await engine.producer.redrive_matching(body)
+    return await engine.producer.redrive_matching(body, tenant.name)
 
 
 @router.post("/{job_id}/retry", responses=NOT_DEAD)
-async def retry_dead(job_id: JobIdPath, engine: EngineDep) -> Job:
+async def retry_dead(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> Job:
     """Run a dead job again with fresh retries."""
-    await engine.producer.redrive(job_id)
-    return await engine.inspector.get_job(job_id)
+    await engine.producer.redrive(job_id, tenant=tenant.name)
+    return await engine.inspector.get_job(job_id, tenant.name)
 
 
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_DEAD)
-async def delete_dead(job_id: JobIdPath, engine: EngineDep) -> Response:
+async def delete_dead(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> Response:
     """Delete a dead job and its dead-letter entry."""
-    await engine.producer.purge(job_id)
+    await engine.producer.purge(job_id, tenant.name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

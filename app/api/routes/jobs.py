@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 
+from app.api.auth import TenantDep, admit
 from app.api.deps import EngineDep, JobIdPath
 from app.errors import IdempotencyConflictError
 from app.models import (
@@ -39,11 +40,13 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
             "description": "Invalid job, an unknown parent in `depends_on`, or the idempotency "
             "key was used with another body."
         },
+        429: {"description": "Over the tenant's submission rate limit (see Retry-After)."},
     },
 )
 async def create_job(
     body: JobCreate,
     engine: EngineDep,
+    tenant: TenantDep,
     response: Response,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> Job:
@@ -58,7 +61,8 @@ async def create_job(
         if body.idempotency_key and body.idempotency_key != idempotency_key:
             raise IdempotencyConflictError("the Idempotency-Key header and body disagree")
         body = body.model_copy(update={"idempotency_key": idempotency_key})
-    job, created = await engine.producer.enqueue_once(body)
+    await admit(engine, tenant, response, 1)
+    job, created = await engine.producer.enqueue_once(body, tenant.name)
     if not created:
         response.status_code = status.HTTP_200_OK
     return job
@@ -70,48 +74,57 @@ async def create_job(
     responses={
         409: {"description": "A job with one of the chosen ids exists already."},
         413: {"description": "A payload is too large."},
-        422: {"description": "An invalid job, an unknown parent, or a dependency cycle."},
+        422: {
+            "description": "An invalid job, an unknown parent, a dependency cycle, or more jobs "
+            "than the tenant's burst."
+        },
+        429: {"description": "Over the tenant's submission rate limit (see Retry-After)."},
     },
 )
-async def create_jobs(body: JobBatchCreate, engine: EngineDep) -> JobIds:
+async def create_jobs(
+    body: JobBatchCreate, engine: EngineDep, tenant: TenantDep, response: Response
+) -> JobIds:
     """Submit up to 1,000 jobs, all or none; returns their ids in order. Jobs may depend on
-    each other by `id`, in any order (they are stored parents first)."""
-    ids = await engine.producer.enqueue_many(body.jobs)
+    each other by `id`, in any order (they are stored parents first). Each job counts against
+    the tenant's submission rate limit."""
+    await admit(engine, tenant, response, len(body.jobs))
+    ids = await engine.producer.enqueue_many(body.jobs, tenant.name)
     return JobIds(ids=ids, count=len(ids))
 
 
 @router.get("/{job_id}", responses=NOT_FOUND)
-async def get_job(job_id: JobIdPath, engine: EngineDep) -> Job:
+async def get_job(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> Job:
     """One job's whole state."""
-    return await engine.inspector.get_job(job_id)
+    return await engine.inspector.get_job(job_id, tenant.name)
 
 
 @router.get("/{job_id}/result", responses=NOT_FOUND)
-async def get_job_result(job_id: JobIdPath, engine: EngineDep) -> JobResult:
+async def get_job_result(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> JobResult:
     """The outcome of a finished job (404 until it is succeeded, dead or canceled)."""
-    return await engine.inspector.get_result(job_id)
+    return await engine.inspector.get_result(job_id, tenant.name)
 
 
 @router.get("/{job_id}/events", responses=NOT_FOUND)
-async def get_job_events(job_id: JobIdPath, engine: EngineDep) -> JobTimeline:
+async def get_job_events(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> JobTimeline:
     """Every transition of the job: time, status, worker, attempt, reason."""
-    return await engine.inspector.get_timeline(job_id)
+    return await engine.inspector.get_timeline(job_id, tenant.name)
 
 
 @router.get("")
 async def list_jobs(
     engine: EngineDep,
+    tenant: TenantDep,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     task_type: Annotated[str | None, Query(pattern=TASK_TYPE_PATTERN)] = None,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,20}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JobList:
     """Jobs, newest first. Pass `next_cursor` back as `cursor` for the next page."""
-    return await engine.inspector.list_jobs(status_, task_type, cursor, limit)
+    return await engine.inspector.list_jobs(status_, task_type, cursor, limit, tenant.name)
 
 
 @router.post("/{job_id}/cancel", responses={**NOT_FOUND, 409: {"description": "Not cancelable."}})
-async def cancel_job(job_id: JobIdPath, engine: EngineDep) -> Job:
-    """Cancel a pending or scheduled job; a running or finished one answers 409."""
-    await engine.producer.cancel(job_id)
-    return await engine.inspector.get_job(job_id)
+async def cancel_job(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> Job:
+    """Cancel a waiting, pending, scheduled or running job; a finished one answers 409."""
+    await engine.producer.cancel(job_id, tenant.name)
+    return await engine.inspector.get_job(job_id, tenant.name)

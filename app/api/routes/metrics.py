@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from app.api.auth import require_operator
 from app.api.deps import EngineDep
 from app.models import QueueMetrics
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 
 
-@router.get("")
+@router.get(
+    "",
+    dependencies=[Depends(require_operator)],
+    responses={403: {"description": "A tenant key: queue-wide metrics need the admin key."}},
+)
 async def get_metrics(engine: EngineDep) -> QueueMetrics:
     """Counts by status, stream length, pending entries, group lag, DLQ depth, totals, workers."""
     return await engine.inspector.metrics()

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
+from app.api.auth import TenantDep
 from app.api.deps import EngineDep
 from app.models import Schedule, ScheduleCreate, ScheduleList
 
@@ -19,25 +20,27 @@ NamePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": Schedule, "description": "Replaced."}},
 )
-async def put_schedule(body: ScheduleCreate, engine: EngineDep, response: Response) -> Schedule:
+async def put_schedule(
+    body: ScheduleCreate, engine: EngineDep, tenant: TenantDep, response: Response
+) -> Schedule:
     """Create a schedule (201), or replace the one with this name (200). Each tick of `cron`
     submits one job, exactly once however many workers and API instances run."""
-    schedule, created = await engine.schedules.put(body)
+    schedule, created = await engine.schedules.put(body, tenant.name)
     if not created:
         response.status_code = status.HTTP_200_OK
     return schedule
 
 
 @router.get("")
-async def list_schedules(engine: EngineDep) -> ScheduleList:
+async def list_schedules(engine: EngineDep, tenant: TenantDep) -> ScheduleList:
     """Every schedule with its next run."""
-    return await engine.schedules.list()
+    return await engine.schedules.list(tenant.name)
 
 
 @router.get("/{name}", responses={404: {"description": "No such schedule."}})
-async def get_schedule(name: NamePath, engine: EngineDep) -> Schedule:
+async def get_schedule(name: NamePath, engine: EngineDep, tenant: TenantDep) -> Schedule:
     """One schedule with its next run."""
-    return await engine.schedules.get(name)
+    return await engine.schedules.get(name, tenant.name)
 
 
 @router.delete(
@@ -45,7 +48,7 @@ async def get_schedule(name: NamePath, engine: EngineDep) -> Schedule:
     status_code=status.HTTP_204_NO_CONTENT,
     responses={404: {"description": "No such schedule."}},
 )
-async def delete_schedule(name: NamePath, engine: EngineDep) -> Response:
+async def delete_schedule(name: NamePath, engine: EngineDep, tenant: TenantDep) -> Response:
     """Delete a schedule (its jobs already submitted stay)."""
-    await engine.schedules.delete(name)
+    await engine.schedules.delete(name, tenant.name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

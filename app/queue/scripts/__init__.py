@@ -33,6 +33,7 @@ SCRIPT_NAMES = (
     "schedule_advance",
     "release",
     "trim",
+    "admit",
 )
 
 # Negative codes the scripts return, mapped to the errors they mean.

@@ -33,11 +33,13 @@ local function acknowledge(stream, group, entries)
   end
 end
 
--- Move a job to the dead-letter stream. The caller acks and deletes its stream entry.
+-- Move a job to the dead-letter stream (the entry names the job's tenant, for tenant views).
+-- The caller acknowledges its stream entry.
 local function dead_letter(job_key, dlq, id, task_type, reason, attempts, last_error, now,
                            history)
   local dlq_entry = redis.call('XADD', dlq, '*', 'job_id', id, 'task_type', task_type,
-    'reason', reason, 'attempts', attempts, 'last_error', last_error, 'failed_at', now)
+    'reason', reason, 'attempts', attempts, 'last_error', last_error, 'failed_at', now,
+    'tenant', redis.call('HGET', job_key, 'tenant') or 'default')
   redis.call('HSET', job_key, 'status', 'dead', 'dead_reason', reason, 'dlq_entry', dlq_entry,
     'finished_at', now, 'entry', '', 'history', history)
   redis.call('PERSIST', job_key)

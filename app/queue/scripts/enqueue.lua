@@ -6,7 +6,7 @@
   Dependencies: a job whose parents have not all succeeded is stored as `waiting` and added to
   each unfinished parent's children set; release.lua lets it go once they have. A job with a
   parent that ended dead or canceled is stored canceled (`dependency_failed`). A parent must
-  exist already or come earlier in the same call.
+  exist already, belong to the same tenant, or come earlier in the same call.
 
   KEYS[1..4] job streams, critical to low   KEYS[5] job index (zset)   KEYS[6] stats
   KEYS[7] events   KEYS[8] delayed (zset)   KEYS[8+i] hash of job i
@@ -14,7 +14,8 @@
   then, for each job with parents (in job order), per parent: its hash, its children set
   ARGV[1] events maxlen   ARGV[2] n, the number of jobs   ARGV[3] idempotency ttl (s)
   ARGV[4] result ttl (s), for jobs canceled at birth
-  ARGV[5 + 5(i-1) ..] job i: id, task_type, payload (JSON), max_retries, options: '' or a JSON
+  ARGV[5] the tenant the jobs belong to (stored on each job unless it is 'default')
+  ARGV[6 + 5(i-1) ..] job i: id, task_type, payload (JSON), max_retries, options: '' or a JSON
     object of the options given: priority, depends_on (array), partition_key, trace_id,
     delay_ms, run_at_ms, timeout_s and, with an idempotency key, fingerprint (of the body)
 
@@ -23,20 +24,22 @@
     original job's id (a string) for a replayed submission
   Errors  {-4}: a job id exists already (DuplicateJobError); nothing is written
           {-6, i}: job i reuses an idempotency key with another body (IdempotencyConflictError)
-          {-7, i, parent}: job i names a parent that does not exist (UnknownParentError)
+          {-7, i, parent}: job i names a parent that does not exist or belongs to another
+            tenant (UnknownParentError: the two look the same)
 ]]
 local n = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local WIDTH = 5
+local tenant = ARGV[5]
 local streams = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
 local index, stats, events, delayed = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local scheduled_record = appended(nil, 'scheduled', now, '', 0, 'delayed')
 local out = {now}
 local opts = {}
 for i = 1, n do
-  local raw = ARGV[4 + i * WIDTH]
+  local raw = ARGV[5 + i * WIDTH]
   opts[i] = raw ~= '' and cjson.decode(raw) or false
 end
 
@@ -71,14 +74,15 @@ for i = 1, any_parents and n or 0 do
     parents_at[i] = next_key
     if out[i + 1] == nil then
       for j, parent in ipairs(deps) do
-        if not earlier[parent] and redis.call('EXISTS', KEYS[next_key + 2 * (j - 1)]) == 0 then
-          return {-7, i, parent}
+        if not earlier[parent] then
+          local p = redis.call('HMGET', KEYS[next_key + 2 * (j - 1)], 'status', 'tenant')
+          if not p[1] or (p[2] or 'default') ~= tenant then return {-7, i, parent} end
         end
       end
     end
     next_key = next_key + 2 * #deps
   end
-  if out[i + 1] == nil then earlier[ARGV[5 + (i - 1) * WIDTH]] = true end
+  if out[i + 1] == nil then earlier[ARGV[6 + (i - 1) * WIDTH]] = true end
 end
 
 -- Index every new id at once; ZADD NX adds fewer than asked only if an id exists already.
@@ -88,7 +92,7 @@ local members, fresh = {}, 0
 for i = 1, n do
   if out[i + 1] == nil then
     members[#members + 1] = seq + fresh
-    members[#members + 1] = ARGV[5 + (i - 1) * WIDTH]
+    members[#members + 1] = ARGV[6 + (i - 1) * WIDTH]
     fresh = fresh + 1
   end
 end
@@ -124,7 +128,7 @@ end
 local pending, scheduled, waiting, canceled = {}, {}, {}, {}
 for i = 1, n do
   if out[i + 1] == nil then
-    local o = 4 + (i - 1) * WIDTH
+    local o = 5 + (i - 1) * WIDTH
     local id = ARGV[o + 1]
     local key = KEYS[8 + i]
     local opt = opts[i]
@@ -133,6 +137,10 @@ for i = 1, n do
     local fields = {'id', id, 'task_type', ARGV[o + 2], 'payload', ARGV[o + 3],
       'attempt', 0, 'failures', 0, 'deliveries', 0, 'max_retries', ARGV[o + 4], 'created_at', now}
     local left, failed_parent = 0, nil
+    if tenant ~= 'default' then
+      fields[#fields + 1] = 'tenant'
+      fields[#fields + 1] = tenant
+    end
     if opt then
       if opt.delay_ms then due = now + opt.delay_ms elseif opt.run_at_ms then due = opt.run_at_ms end
       for _, name in ipairs({'priority', 'partition_key', 'trace_id', 'timeout_s'}) do

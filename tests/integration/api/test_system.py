@@ -63,7 +63,7 @@ async def test_dev_generate_jobs(api, engine: Engine) -> None:
 
 
 async def test_dev_endpoint_is_absent_in_production(make_settings) -> None:
-    app = create_app(make_settings(ENVIRONMENT="production"))
+    app = create_app(make_settings(ENVIRONMENT="production", AUTH_DISABLED=False))
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://dtq"

@@ -1,0 +1,158 @@
+"""Tenants, their API keys and their submission rate limits.
+
+A key is `dtq_<key id>_<secret>`: 8 random bytes of public id (hex) and 32 random bytes of
+secret (URL-safe base64). Only the SHA-256 of the whole key is stored, under its id; a presented
+key is looked up by its id and its hash compared in constant time. Nothing is cached, so a
+revoked key fails on every API instance at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import cast
+
+import orjson
+from redis.asyncio import Redis
+
+from app.config import Settings
+from app.errors import ApiKeyNotFoundError, TenantExistsError, TenantNotFoundError
+from app.models import (
+    ApiKeyCreated,
+    ApiKeyInfo,
+    Tenant,
+    TenantCreate,
+    TenantLimits,
+)
+from app.queue.keys import Keys
+from app.queue.scripts import Scripts
+from app.queue.timefmt import from_ms
+
+KEY_PREFIX = "dtq"
+KEY_ID_BYTES = 8
+SECRET_BYTES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The outcome of a submission against a tenant's rate limit (for RateLimit-* headers)."""
+
+    admitted: bool
+    limit: int  # the bucket size
+    remaining: int
+    retry_after_ms: int  # 0 when admitted
+    reset_ms: int  # until the bucket is full again
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def split_key(key: str) -> str | None:
+    """The key id of a well-formed key, else None (nothing malformed reaches Redis)."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    key_id, secret = parts[1], parts[2]
+    if len(key_id) != 2 * KEY_ID_BYTES or not all(c in "0123456789abcdef" for c in key_id):
+        return None
+    if not 32 <= len(secret) <= 64:
+        return None
+    return key_id
+
+
+class Tenants:
+    """Create tenants and keys, authenticate keys, admit submissions."""
+
+    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, settings: Settings) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._scripts = scripts
+        self._settings = settings
+
+    async def create(self, tenant: TenantCreate) -> Tenant:
+        """Add a tenant; TenantExistsError if the name is taken."""
+        seconds, _ = await self._redis.time()
+        record = Tenant(**tenant.model_dump(), created_at=from_ms(seconds * 1000))
+        body = record.model_dump_json(exclude={"name"})
+        if not await self._redis.hsetnx(self._keys.tenants, tenant.name, body):
+            raise TenantExistsError(f"tenant {tenant.name} exists already")
+        return record
+
+    async def get(self, name: str) -> Tenant:
+        """One tenant; TenantNotFoundError if there is none of that name."""
+        raw = await self._redis.hget(self._keys.tenants, name)
+        if raw is None:
+            raise TenantNotFoundError(f"tenant {name} not found")
+        return Tenant(name=name, **orjson.loads(raw))
+
+    async def list_tenants(self) -> list[Tenant]:
+        """Every tenant, by name."""
+        rows = cast(dict[str, str], await self._redis.hgetall(self._keys.tenants))
+        return [Tenant(name=n, **orjson.loads(v)) for n, v in sorted(rows.items())]
+
+    async def set_limits(self, name: str, limits: TenantLimits) -> Tenant:
+        """Replace a tenant's own limits (unset ones follow the settings)."""
+        tenant = await self.get(name)
+        updated = tenant.model_copy(update=limits.model_dump())
+        await self._redis.hset(self._keys.tenants, name, updated.model_dump_json(exclude={"name"}))
+        return updated
+
+    async def create_key(self, tenant: str) -> ApiKeyCreated:
+        """A new key for an existing tenant. The key is in the answer only: store it now."""
+        await self.get(tenant)
+        key_id = secrets.token_hex(KEY_ID_BYTES)
+        key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(SECRET_BYTES)}"
+        seconds, _ = await self._redis.time()
+        created = from_ms(seconds * 1000)
+        record = {"tenant": tenant, "sha256": _digest(key), "created_at": created.isoformat()}
+        await self._redis.hset(self._keys.api_keys, key_id, orjson.dumps(record))
+        return ApiKeyCreated(key_id=key_id, tenant=tenant, created_at=created, key=key)
+
+    async def revoke_key(self, key_id: str) -> None:
+        """Delete a key; every API instance refuses it from the next request on."""
+        if not await self._redis.hdel(self._keys.api_keys, key_id):
+            raise ApiKeyNotFoundError(f"API key {key_id} not found")
+
+    async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
+        """The ids of live keys (of one tenant, or all), never the keys."""
+        rows = cast(dict[str, str], await self._redis.hgetall(self._keys.api_keys))
+        infos = [
+            ApiKeyInfo(key_id=key_id, tenant=r["tenant"], created_at=r["created_at"])
+            for key_id, raw in rows.items()
+            for r in [orjson.loads(raw)]
+        ]
+        return sorted(
+            (i for i in infos if tenant is None or i.tenant == tenant),
+            key=lambda i: (i.tenant, i.created_at, i.key_id),
+        )
+
+    async def authenticate(self, key: str) -> Tenant | None:
+        """The tenant a presented key belongs to; None for a malformed, unknown or revoked key."""
+        key_id = split_key(key)
+        if key_id is None:
+            return None
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self._keys.api_keys, key_id)
+            pipe.hgetall(self._keys.tenants)  # small: one row per tenant
+            raw, tenants = await pipe.execute()
+        if raw is None:
+            hmac.compare_digest(_digest(key), "0" * 64)  # the same work as a known id
+            return None
+        record = orjson.loads(raw)
+        if not hmac.compare_digest(_digest(key), record["sha256"]):
+            return None
+        body = tenants.get(record["tenant"])
+        return Tenant(name=record["tenant"], **orjson.loads(body)) if body else None
+
+    async def admit(self, tenant: Tenant, cost: int) -> Admission:
+        """Take `cost` submissions from the tenant's bucket, or none if they are not all there."""
+        s = self._settings
+        rate = tenant.rate_per_s or s.RATE_LIMIT_PER_SECOND
+        burst = tenant.burst or s.RATE_LIMIT_BURST
+        admitted, remaining, wait_ms, reset_ms = await self._scripts["admit"](
+            [self._keys.submit_bucket(tenant.name)], [repr(rate), burst, cost]
+        )
+        return Admission(bool(admitted), burst, int(remaining), int(wait_ms), int(reset_ms))
