@@ -120,6 +120,12 @@ class PayloadTooLargeError(DTQError):
     code = "payload_too_large"
 
 
+class InvalidPayloadError(DTQError):
+    """The payload cannot be stored as JSON text (a string with a lone surrogate)."""
+
+    code = "invalid_payload"
+
+
 class UnknownTaskError(DTQError):
     """No handler is registered for the job's task type on this worker."""
 

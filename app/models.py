@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
+from zoneinfo import available_timezones
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -24,9 +27,55 @@ MAX_DELAY_MS = 366 * 24 * 3600 * 1000
 MAX_TIMEOUT_S = 7 * 24 * 3600
 MAX_PARENTS = 100
 
+
+def _json_number(value: Any) -> Any:
+    """Refuse what lax validation would turn into a number: booleans and strings."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+def _iso_text(value: Any) -> Any:
+    """Refuse what lax validation would turn into a datetime: numbers (epoch seconds)."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date-time string")
+    return value
+
+
+# Request fields take exactly the JSON types the OpenAPI schema names.
+JsonNumber = BeforeValidator(_json_number)
+IsoText = BeforeValidator(_iso_text)
+
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
 
 JobId = Annotated[str, StringConstraints(pattern=JOB_ID_PATTERN)]
+
+
+def _cron_field(number: str) -> str:
+    one = rf"(?:\*|{number}(?:-{number})?)(?:/[1-9][0-9]?)?"
+    return rf"{one}(?:,{one})*"
+
+
+_SECOND = r"[0-5]?[0-9]"
+# Numeric cron: minute hour day-of-month month day-of-week, then optionally seconds (croniter's
+# order); each field a list of *, N or N-M, each with an optional /step. Exactly the language the
+# OpenAPI schema states, so a schema-valid cron is never refused.
+CRON_PATTERN = (
+    "^"
+    + " ".join(
+        _cron_field(n)
+        for n in (
+            _SECOND,
+            r"(?:[01]?[0-9]|2[0-3])",
+            r"(?:0?[1-9]|[12][0-9]|3[01])",
+            r"(?:0?[1-9]|1[0-2])",
+            r"[0-7]",
+        )
+    )
+    + rf"(?: {_cron_field(_SECOND)})?$"
+)
+TIMEZONES = sorted(available_timezones())
+_TIMEZONE_SET = frozenset(TIMEZONES)
 
 # Tenant names go into key names and schedule ids: lowercase, no separators.
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -75,7 +124,9 @@ class DeadReason(StrEnum):
 class JobCreate(BaseModel):
     """A job to submit."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"not": {"required": ["delay_ms", "run_at"]}}
+    )
 
     id: JobId | None = Field(
         default=None,
@@ -94,15 +145,15 @@ class JobCreate(BaseModel):
         "canceled (dependency_failed) if one ends dead or canceled.",
     )
     partition_key: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
-    max_retries: Annotated[int, Field(ge=0, le=1000)] | None = None
+    max_retries: Annotated[int, Field(ge=0, le=1000), JsonNumber] | None = None
     trace_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
-    delay_ms: Annotated[int, Field(ge=0, le=MAX_DELAY_MS)] | None = Field(
+    delay_ms: Annotated[int, Field(ge=0, le=MAX_DELAY_MS), JsonNumber] | None = Field(
         default=None, description="Run no earlier than this many ms after submission."
     )
-    run_at: AwareDatetime | None = Field(
+    run_at: Annotated[AwareDatetime, IsoText] | None = Field(
         default=None, description="Run no earlier than this time (ISO 8601 with a zone)."
     )
-    timeout_s: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S)] | None = Field(
+    timeout_s: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S), JsonNumber] | None = Field(
         default=None, description="Stop an attempt running longer (overrides the task's)."
     )
     idempotency_key: IdempotencyKey | None = Field(
@@ -112,7 +163,7 @@ class JobCreate(BaseModel):
 
     @model_validator(mode="after")
     def _one_due_time(self) -> Self:
-        if self.delay_ms is not None and self.run_at is not None:
+        if {"delay_ms", "run_at"} <= self.model_fields_set:  # even as null: the schema says so
             raise ValueError("give delay_ms or run_at, not both")
         if len(set(self.depends_on)) != len(self.depends_on):
             raise ValueError("depends_on lists a parent twice")
@@ -252,13 +303,17 @@ class DeadLetterRetry(BaseModel):
 
     task_type: TaskType | None = None
     reason: DeadReason | None = None
-    since: AwareDatetime | None = Field(default=None, description="Dead-lettered at or after.")
-    until: AwareDatetime | None = Field(default=None, description="Dead-lettered before.")
-    dry_run: bool = Field(default=False, description="Only report what would be retried.")
-    reset_attempts: bool = Field(
+    since: Annotated[AwareDatetime, IsoText] | None = Field(
+        default=None, description="Dead-lettered at or after."
+    )
+    until: Annotated[AwareDatetime, IsoText] | None = Field(
+        default=None, description="Dead-lettered before."
+    )
+    dry_run: StrictBool = Field(default=False, description="Only report what would be retried.")
+    reset_attempts: StrictBool = Field(
         default=True, description="Fresh retries; false gives each job one more attempt."
     )
-    limit: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+    limit: Annotated[int, Field(ge=1, le=100_000), JsonNumber] = 10_000
 
 
 class DeadLetterRetried(BaseModel):
@@ -298,7 +353,7 @@ class GenerateJobs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    count: Annotated[int, Field(ge=1, le=1_000_000)]
+    count: Annotated[int, Field(ge=1, le=1_000_000), JsonNumber]
     task_type: TaskType = "noop"
     partition_key_prefix: Annotated[str, StringConstraints(max_length=128)] = "synthetic"
     payload_template: dict[str, JsonValue] = Field(default_factory=dict)
@@ -331,26 +386,27 @@ class ScheduleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
-    cron: Annotated[str, StringConstraints(min_length=9, max_length=200)]
+    cron: Annotated[str, StringConstraints(max_length=200, pattern=CRON_PATTERN)] = Field(
+        description="Numeric fields: minute hour day-of-month month day-of-week [second]; "
+        "each a list of *, N or N-M with an optional /step. A cron naming no real date "
+        "(February 30th) is kept with no next_run_at: it never fires."
+    )
     task_type: TaskType
     payload: dict[str, JsonValue] = Field(default_factory=dict)
-    timezone: Annotated[str, StringConstraints(max_length=64)] = "UTC"
+    timezone: Annotated[str, Field(max_length=64, json_schema_extra={"enum": TIMEZONES})] = "UTC"
     misfire: Misfire = Misfire.SKIP
-    max_retries: Annotated[int, Field(ge=0, le=1000)] | None = None
+    max_retries: Annotated[int, Field(ge=0, le=1000), JsonNumber] | None = None
     priority: Priority = Priority.NORMAL
 
     @model_validator(mode="after")
     def _valid_cron_and_zone(self) -> Self:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         from croniter import croniter
 
         if not croniter.is_valid(self.cron):
             raise ValueError(f"cron {self.cron!r} is not a valid cron expression")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {self.timezone!r}") from exc
+        if self.timezone not in _TIMEZONE_SET:
+            raise ValueError(f"unknown timezone {self.timezone!r} (an IANA name, e.g. UTC)")
         return self
 
 
@@ -370,10 +426,10 @@ class TenantLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rate_per_s: Annotated[float, Field(gt=0, le=1_000_000)] | None = Field(
+    rate_per_s: Annotated[float, Field(gt=0, le=1_000_000), JsonNumber] | None = Field(
         default=None, description="Submissions per second (token refill rate)."
     )
-    burst: Annotated[int, Field(ge=1, le=10_000_000)] | None = Field(
+    burst: Annotated[int, Field(ge=1, le=10_000_000), JsonNumber] | None = Field(
         default=None, description="Submissions allowed at once (bucket size)."
     )
 
@@ -412,3 +468,11 @@ class ApiKeyCreated(ApiKeyInfo):
 class ApiKeyList(BaseModel):
     data: list[ApiKeyInfo]
     count: int
+
+
+class Problem(BaseModel):
+    """Every error answer: `detail` says what is wrong (for a request that fails validation, the
+    list of invalid fields), `code` names the error for programs."""
+
+    detail: str | list[dict[str, Any]]
+    code: str | None = None

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from app.api.main import create_app
@@ -140,6 +141,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a subprocess build the same settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "KEY_"))}
     for key, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
         if value is not None:
             env[key] = str(value)
     env["PYTHONPATH"] = str(ROOT)

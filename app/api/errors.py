@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import (
     ApiKeyNotFoundError,
@@ -19,6 +23,7 @@ from app.errors import (
     DuplicateJobError,
     ForbiddenError,
     IdempotencyConflictError,
+    InvalidPayloadError,
     InvalidTransitionError,
     JobNotFoundError,
     PayloadTooLargeError,
@@ -30,8 +35,23 @@ from app.errors import (
     TenantNotFoundError,
     UnknownParentError,
 )
+from app.models import Problem
 
 logger = logging.getLogger(__name__)
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description}
+
+
+# Answers any route may give, documented on every router (with its own 404/409 descriptions).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem("The body is not valid JSON text (e.g. not UTF-8)."),
+    401: _problem("No API key, a malformed one, or an unknown or revoked one."),
+    413: _problem("The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES."),
+    422: _problem("Invalid input: `detail` names the fields (nothing was changed)."),
+    503: _problem("Redis is unreachable or refused the operation."),
+}
 
 STATUS_BY_ERROR: dict[type[DTQError], int] = {
     AuthenticationError: 401,
@@ -51,6 +71,7 @@ STATUS_BY_ERROR: dict[type[DTQError], int] = {
     UnknownParentError: 422,
     DependencyCycleError: 422,
     BatchOverBurstError: 422,
+    InvalidPayloadError: 422,
 }
 
 
@@ -85,8 +106,39 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResp
     return JSONResponse({"detail": "internal error", "code": "internal"}, status_code=500)
 
 
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the OpenAPI document lists for the path (Starlette's 405 names only the
+    methods of the first route whose path matched)."""
+    table: list[tuple[re.Pattern[str], list[str]]] | None = getattr(app.state, "allow_table", None)
+    if table is None:
+        table = [
+            (
+                re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"),
+                [m.upper() for m in methods],
+            )
+            for template, methods in app.openapi()["paths"].items()
+        ]
+        app.state.allow_table = table
+    matches = [(pattern, ms) for pattern, ms in table if pattern.match(path)]
+    exact = [ms for pattern, ms in matches if "[^/]+" not in pattern.pattern]
+    return sorted({m for ms in (exact or [ms for _, ms in matches]) for m in ms})
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request.app, request.url.path)
+        return JSONResponse(
+            {"detail": "Method Not Allowed", "code": "method_not_allowed"},
+            status_code=405,
+            headers={"Allow": ", ".join(allowed)},
+        )
+    return await http_exception_handler(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register every handler on the app."""
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(DTQError, dtq_error_handler)
     app.add_exception_handler(RedisError, redis_error_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)

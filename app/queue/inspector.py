@@ -349,6 +349,8 @@ class Inspector:
         Like list_jobs, a tenant's page may hold fewer than `limit` entries while `next_cursor`
         is set: one request examines at most LIST_SCAN_BUDGET entries.
         """
+        if cursor is not None and cursor.strip("0-") == "":
+            return DeadLetterList(data=[], count=0, next_cursor=None)  # nothing is older than 0-0
         top = f"({cursor}" if cursor else "+"
         data: list[DeadLetter] = []
         last: str | None = None

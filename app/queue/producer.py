@@ -28,6 +28,7 @@ from app.models import (
     JobStatus,
     Priority,
 )
+from app.queue import jsontext
 from app.queue.dependencies import Dependencies
 from app.queue.inspector import Inspector
 from app.queue.keys import Keys
@@ -43,7 +44,7 @@ CHUNKS_PER_ROUND_TRIP = 8
 def _fingerprint(job: JobCreate) -> str:
     """What makes two submissions under one idempotency key the same request."""
     body = job.model_dump(mode="json", exclude={"idempotency_key"})
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hashlib.sha256(jsontext.dumps(body, sort_keys=True)).hexdigest()
 
 
 # What enqueue.lua answers for a job created waiting on parents, or canceled at birth.
@@ -125,7 +126,7 @@ class Producer:
         self._inspector = Inspector(redis, keys, settings)
 
     def _encode(self, job: JobCreate) -> bytes:
-        payload = orjson.dumps(job.payload)
+        payload = jsontext.dumps(job.payload)
         if len(payload) > self._settings.MAX_PAYLOAD_BYTES:
             raise PayloadTooLargeError(
                 f"payload is {len(payload)} bytes; the limit is {self._settings.MAX_PAYLOAD_BYTES}"
@@ -306,10 +307,11 @@ class Producer:
         With a tenant, only that tenant's dead jobs match.
         """
         k = self._keys
-        low = f"{to_ms(ask.since)}-0" if ask.since else "-"
+        low = f"{max(to_ms(ask.since), 0)}-0" if ask.since else "-"
         high = f"({to_ms(ask.until)}-0" if ask.until else "+"
         matched: list[str] = []
-        while len(matched) < ask.limit:
+        # Nothing is dead-lettered before the epoch (and "(0-0" is no valid stream id).
+        while len(matched) < ask.limit and (ask.until is None or to_ms(ask.until) > 0):
             rows: Any = await self._redis.xrange(k.dlq, low, high, count=REDRIVE_SCAN)
             for _, f in rows:
                 if (

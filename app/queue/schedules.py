@@ -16,7 +16,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import orjson
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from redis.asyncio import Redis
 
 from app.errors import ScheduleNotFoundError
@@ -41,10 +41,14 @@ MISFIRE_GRACE_MS = 30_000
 MAX_CATCH_UP = 1000
 
 
-def next_tick(cron: str, timezone: str, after_ms: int) -> int:
-    """The first tick of `cron` (in `timezone`) strictly after `after_ms`, in ms."""
+def next_tick(cron: str, timezone: str, after_ms: int) -> int | None:
+    """The first tick of `cron` (in `timezone`) strictly after `after_ms`, in ms; None for a
+    cron that names no real date (e.g. February 30th), which never fires."""
     start = datetime.fromtimestamp(after_ms / 1000, ZoneInfo(timezone))
-    return to_ms(croniter(cron, start).get_next(datetime))
+    try:
+        return to_ms(croniter(cron, start).get_next(datetime))
+    except CroniterBadDateError:
+        return None
 
 
 def schedule_id(tenant: str, name: str) -> str:
@@ -72,14 +76,18 @@ class Schedules:
     async def put(
         self, schedule: ScheduleCreate, tenant: str = DEFAULT_TENANT
     ) -> tuple[Schedule, bool]:
-        """Create or replace a tenant's schedule; returns it and whether it was created."""
+        """Create or replace a tenant's schedule; returns it and whether it was created.
+
+        A cron that names no real date is stored with no `next_run_at`: it never fires.
+        """
         due = next_tick(schedule.cron, schedule.timezone, await self._now_ms())
         k = self._keys
         created = await self._scripts["schedule_put"](
             [k.schedules, k.schedules_due],
-            [schedule_id(tenant, schedule.name), schedule.model_dump_json(), due],
+            [schedule_id(tenant, schedule.name), schedule.model_dump_json(), due or ""],
         )
-        return Schedule(**schedule.model_dump(), next_run_at=from_ms(due)), bool(created)
+        next_run = from_ms(due) if due is not None else None
+        return Schedule(**schedule.model_dump(), next_run_at=next_run), bool(created)
 
     async def get(self, name: str, tenant: str = DEFAULT_TENANT) -> Schedule:
         """One of the tenant's schedules; ScheduleNotFoundError if it has none of that name."""
@@ -142,10 +150,11 @@ class Schedules:
         ticks = [due]
         while len(ticks) < MAX_CATCH_UP:
             following = next_tick(schedule.cron, schedule.timezone, ticks[-1])
-            if following > now:
+            if following is None or following > now:
                 break
             ticks.append(following)
-        upcoming = next_tick(schedule.cron, schedule.timezone, max(ticks[-1], now))
+        # A cron that had a tick has one every year at least; None cannot happen here.
+        upcoming = next_tick(schedule.cron, schedule.timezone, max(ticks[-1], now)) or due
         if schedule.misfire == Misfire.SKIP:
             ticks = [t for t in ticks[-1:] if now - t <= MISFIRE_GRACE_MS]
         if ticks:

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from app.queue import jsontext
 from app.worker.registry import JobContext, JsonPayload, Retry, Task
 
 
@@ -40,7 +41,7 @@ def _child_main(
         result = fn(ctx, payload)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
-        conn.send(("ok", orjson.dumps(result)))
+        conn.send(("ok", jsontext.dumps(result)))
     except Retry as exc:
         conn.send(("retry", exc.delay, str(exc)))
     except BaseException as exc:  # the parent decides what a failure means

@@ -16,7 +16,7 @@ import orjson
 from redis.exceptions import RedisError
 
 from app.errors import UnknownTaskError
-from app.queue import Delivery, Engine, Failure, Settled
+from app.queue import Delivery, Engine, Failure, Settled, jsontext
 from app.queue.backoff import backoff_ms
 from app.queue.consumer import Entry
 from app.queue.housekeeping import run_housekeeping
@@ -220,7 +220,7 @@ class Worker:
             else:
                 async with timer:
                     result = await self._invoke(task, d)
-            self._completed.append((d, orjson.dumps(result)))
+            self._completed.append((d, jsontext.dumps(result)))
         except asyncio.CancelledError:
             if d.job_id not in self._canceled:
                 raise  # shutdown: the job stays unacknowledged and is reclaimed

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from app.api.auth import require_admin
 from app.api.deps import EngineDep
+from app.api.errors import ERROR_RESPONSES
 from app.models import (
     TENANT_PATTERN,
     ApiKeyCreated,
@@ -18,7 +19,12 @@ from app.models import (
     TenantList,
 )
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses=ERROR_RESPONSES,
+)
 
 TenantPath = Annotated[str, Path(pattern=TENANT_PATTERN, description="A tenant's name.")]
 KeyIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="A key's id.")]

@@ -6,9 +6,10 @@ from fastapi import APIRouter, status
 
 from app.api.auth import TenantDep
 from app.api.deps import EngineDep
+from app.api.errors import ERROR_RESPONSES
 from app.models import GeneratedJobs, GenerateJobs, JobCreate
 
-router = APIRouter(prefix="/dev", tags=["dev"])
+router = APIRouter(prefix="/dev", tags=["dev"], responses=ERROR_RESPONSES)
 
 BATCH = 1000
 

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.api.auth import TenantDep
 from app.api.deps import EngineDep, JobIdPath
+from app.api.errors import ERROR_RESPONSES
 from app.models import DeadLetterList, DeadLetterRetried, DeadLetterRetry, Job
 
-router = APIRouter(prefix="/dlq", tags=["dlq"])
+router = APIRouter(prefix="/dlq", tags=["dlq"], responses=ERROR_RESPONSES)
 
 NOT_DEAD: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such job."},
@@ -22,7 +23,7 @@ NOT_DEAD: dict[int | str, dict[str, Any]] = {
 async def list_dead(
     engine: EngineDep,
     tenant: TenantDep,
-    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,20}-[0-9]{1,20}$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}-[0-9]{1,19}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DeadLetterList:
     """Dead jobs, newest first."""

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 
 from app.api.auth import TenantDep, admit
 from app.api.deps import EngineDep, JobIdPath
+from app.api.errors import ERROR_RESPONSES
 from app.errors import IdempotencyConflictError
 from app.models import (
     TASK_TYPE_PATTERN,
@@ -22,7 +23,7 @@ from app.models import (
     JobTimeline,
 )
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such job (or it has expired)."}

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Depends
 
 from app.api.auth import require_operator
 from app.api.deps import EngineDep
+from app.api.errors import ERROR_RESPONSES
 from app.models import QueueMetrics
 
-router = APIRouter(prefix="/metrics", tags=["metrics"])
+router = APIRouter(prefix="/metrics", tags=["metrics"], responses=ERROR_RESPONSES)
 
 
 @router.get(

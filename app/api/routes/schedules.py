@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path, Response, status
 
 from app.api.auth import TenantDep
 from app.api.deps import EngineDep
+from app.api.errors import ERROR_RESPONSES
 from app.models import Schedule, ScheduleCreate, ScheduleList
 
-router = APIRouter(prefix="/schedules", tags=["schedules"])
+router = APIRouter(prefix="/schedules", tags=["schedules"], responses=ERROR_RESPONSES)
 
 NamePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
 

@@ -220,6 +220,15 @@ async def test_bad_ids_and_bodies_are_refused_before_redis(tenancy: Tenancy) -> 
         deep = {"a": deep}
     r = await t.api.post("/jobs", json={"task_type": "noop", "payload": deep}, headers=a)
     assert r.status_code == 422 and r.json()["code"] == "json_too_deep"
+    # JSON beyond orjson: a 70-bit integer is kept; a lone surrogate has no UTF-8 form.
+    big = await t.api.post("/jobs", json={"task_type": "noop", "payload": {"n": 2**70}}, headers=a)
+    assert big.status_code == 201
+    assert (await t.api.get(f"/jobs/{big.json()['id']}", headers=a)).json()["payload"] == {
+        "n": 2**70
+    }
+    lone = b'{"task_type": "noop", "payload": {"s": "\\ud800"}}'
+    r = await t.api.post("/jobs", content=lone, headers=a | {"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_payload"
     # Brackets inside strings are text, not nesting.
     ok = await t.api.post(
         "/jobs", json={"task_type": "noop", "payload": {"s": "[" * 500}}, headers=a
