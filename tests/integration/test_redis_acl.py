@@ -18,7 +18,10 @@ from app.redis_client import create_redis
 from tests.conftest import Processes, wait_for
 
 # The rule the README gives, for the key prefix `t…` of this test instead of `dtq`.
-README_RULE = "on >{password} resetkeys ~{prefix}:* resetchannels &{prefix}:* -@all +@read +@write +@stream +@scripting +@pubsub +@connection +@transaction +time -@dangerous"
+README_RULE = (
+    "on >{password} resetkeys ~{prefix}:* resetchannels &{prefix}:* -@all +@read +@write"
+    " +@stream +@scripting +@pubsub +@connection +@transaction +time -@dangerous"
+)
 
 
 async def test_the_readme_acl_runs_the_whole_flow_and_forbids_the_rest(
