@@ -191,10 +191,12 @@ class Inspector:
         return h
 
     async def check_tenant(self, job_id: str, tenant: str | None) -> None:
-        """JobNotFoundError unless the job exists and (tenant given) belongs to that tenant.
+        """JobNotFoundError unless the job exists and belongs to the tenant (None: no check).
 
         Another tenant's job is answered exactly like a job that does not exist.
         """
+        if tenant is None:
+            return
         status, owner = await self._redis.hmget(self._keys.job(job_id), ["status", "tenant"])
         if status is None or not _owned_by({"tenant": str(owner or DEFAULT_TENANT)}, tenant):
             raise JobNotFoundError(f"job {job_id} not found")

@@ -134,17 +134,15 @@ class Tenants:
         key_id = split_key(key)
         if key_id is None:
             return None
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hget(self._keys.api_keys, key_id)
-            pipe.hgetall(self._keys.tenants)  # small: one row per tenant
-            raw, tenants = await pipe.execute()
+        raw, body = await self._scripts["key_lookup"](
+            [self._keys.api_keys, self._keys.tenants], [key_id]
+        )
         if raw is None:
             hmac.compare_digest(_digest(key), "0" * 64)  # the same work as a known id
             return None
         record = orjson.loads(raw)
         if not hmac.compare_digest(_digest(key), record["sha256"]):
             return None
-        body = tenants.get(record["tenant"])
         return Tenant(name=record["tenant"], **orjson.loads(body)) if body else None
 
     async def admit(self, tenant: Tenant, cost: int) -> Admission:

@@ -34,6 +34,7 @@ SCRIPT_NAMES = (
     "release",
     "trim",
     "admit",
+    "key_lookup",
 )
 
 # Negative codes the scripts return, mapped to the errors they mean.
