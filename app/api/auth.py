@@ -10,6 +10,7 @@ from fastapi import Depends, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api.deps import EngineDep, SettingsDep
+from app.config import Settings
 from app.errors import AuthenticationError, BatchOverBurstError, ForbiddenError, RateLimitedError
 from app.models import DEFAULT_TENANT, Tenant
 
@@ -45,13 +46,19 @@ async def current_tenant(
 TenantDep = Annotated[Tenant, Depends(current_tenant)]
 
 
+def _is_admin(credentials: HTTPAuthorizationCredentials | None, settings: Settings) -> bool:
+    """Whether the request carries ADMIN_API_KEY (compared in constant time)."""
+    if credentials is None or settings.ADMIN_API_KEY is None:
+        return False
+    expected = settings.ADMIN_API_KEY.get_secret_value().encode()
+    return hmac.compare_digest(credentials.credentials.encode(), expected)
+
+
 async def require_admin(credentials: AdminCredentials, settings: SettingsDep) -> None:
     """401 unless the request carries ADMIN_API_KEY (the admin API is off while it is unset)."""
     if settings.ADMIN_API_KEY is None:
         raise AuthenticationError("the admin API is disabled: ADMIN_API_KEY is not set")
-    expected = settings.ADMIN_API_KEY.get_secret_value().encode()
-    given = credentials.credentials.encode() if credentials else b""
-    if not hmac.compare_digest(given, expected):
+    if not _is_admin(credentials, settings):
         raise AuthenticationError("invalid admin key")
 
 
@@ -59,12 +66,8 @@ async def require_operator(
     credentials: AdminCredentials, engine: EngineDep, settings: SettingsDep
 ) -> None:
     """Queue-wide views: the admin key (or AUTH_DISABLED); a tenant's own key gets 403."""
-    if settings.AUTH_DISABLED:
+    if settings.AUTH_DISABLED or _is_admin(credentials, settings):
         return
-    if credentials is not None and settings.ADMIN_API_KEY is not None:
-        expected = settings.ADMIN_API_KEY.get_secret_value().encode()
-        if hmac.compare_digest(credentials.credentials.encode(), expected):
-            return
     await current_tenant(credentials, engine, settings)  # 401 for a bad key
     raise ForbiddenError("queue-wide metrics span every tenant: they need the admin key")
 
