@@ -80,24 +80,10 @@ def timeline(h: dict[str, str]) -> list[JobEvent]:
         return events + recorded
     worker = _opt(h.get("worker"))
     attempt = int(h["attempt"]) if h.get("attempt") else None
-    if h.get("started_at"):
-        events.append(
-            JobEvent(
-                status=JobStatus.RUNNING,
-                at=from_ms(h["started_at"]),
-                worker=worker,
-                attempt=attempt,
-            )
-        )
-    if h["status"] == JobStatus.SUCCEEDED and h.get("finished_at"):
-        events.append(
-            JobEvent(
-                status=JobStatus.SUCCEEDED,
-                at=from_ms(h["finished_at"]),
-                worker=worker,
-                attempt=attempt,
-            )
-        )
+    finished = h.get("finished_at") if h["status"] == JobStatus.SUCCEEDED else None
+    for status, at in ((JobStatus.RUNNING, h.get("started_at")), (JobStatus.SUCCEEDED, finished)):
+        if at:
+            events.append(JobEvent(status=status, at=from_ms(at), worker=worker, attempt=attempt))
     return events
 
 
@@ -198,7 +184,7 @@ class Inspector:
         if tenant is None:
             return
         status, owner = await self._redis.hmget(self._keys.job(job_id), ["status", "tenant"])
-        if status is None or not _owned_by({"tenant": str(owner or DEFAULT_TENANT)}, tenant):
+        if status is None or (owner or DEFAULT_TENANT) != tenant:
             raise JobNotFoundError(f"job {job_id} not found")
 
     async def get_job(self, job_id: str, tenant: str | None = None) -> Job:

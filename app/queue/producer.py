@@ -231,18 +231,16 @@ class Producer:
         may depend on another submitted along with it.
         """
         given = [job.id or new_job_id() for job in jobs]
-        if not any(job.depends_on for job in jobs):
+        order = parents_first(given, jobs) if any(job.depends_on for job in jobs) else None
+        if order is None or order == list(range(len(jobs))):
             return await self._enqueue_ordered(jobs, given, tenant)
-        order = parents_first(given, jobs)
-        if order != list(range(len(jobs))):
-            stored = await self._enqueue_ordered(
-                [jobs[i] for i in order], [given[i] for i in order], tenant
-            )
-            out = [""] * len(jobs)
-            for position, i in enumerate(order):
-                out[i] = stored[position]
-            return out
-        return await self._enqueue_ordered(jobs, given, tenant)
+        stored = await self._enqueue_ordered(
+            [jobs[i] for i in order], [given[i] for i in order], tenant
+        )
+        out = [""] * len(jobs)
+        for position, i in enumerate(order):
+            out[i] = stored[position]
+        return out
 
     async def _enqueue_ordered(
         self, jobs: Sequence[JobCreate], ids: list[str], tenant: str

@@ -28,6 +28,9 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such job (or it has expired)."}
 }
+RATE_LIMITED: dict[str, Any] = {
+    "description": "Over the tenant's submission rate limit (see Retry-After)."
+}
 
 
 @router.post(
@@ -41,7 +44,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
             "description": "Invalid job, an unknown parent in `depends_on`, or the idempotency "
             "key was used with another body."
         },
-        429: {"description": "Over the tenant's submission rate limit (see Retry-After)."},
+        429: RATE_LIMITED,
     },
 )
 async def create_job(
@@ -79,7 +82,7 @@ async def create_job(
             "description": "An invalid job, an unknown parent, a dependency cycle, or more jobs "
             "than the tenant's burst."
         },
-        429: {"description": "Over the tenant's submission rate limit (see Retry-After)."},
+        429: RATE_LIMITED,
     },
 )
 async def create_jobs(
