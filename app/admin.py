@@ -1,6 +1,8 @@
 """`python -m app.admin`: manage tenants and API keys (the same as /admin/* over HTTP).
 
     python -m app.admin create-tenant acme [--rate-per-s 50 --burst 100]
+                                           [--max-concurrency 5 --weight 2]
+    python -m app.admin set-limits acme --max-concurrency 10   # replaces all its limits
     python -m app.admin create-key acme        # the new key is the last line printed
     python -m app.admin revoke-key 3f2a9c0d1e4b5a69
     python -m app.admin list
@@ -20,7 +22,7 @@ from pydantic import ValidationError
 
 from app.config import load_service_settings
 from app.errors import DTQError, SettingsError
-from app.models import TenantCreate
+from app.models import TenantCreate, TenantLimits
 from app.queue import Engine
 from app.redis_client import create_redis
 
@@ -31,13 +33,31 @@ def _key_id(value: str) -> str:
     return value
 
 
+def _limit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rate-per-s", type=float, help="submissions per second")
+    p.add_argument("--burst", type=int, help="submissions at once")
+    p.add_argument("--max-concurrency", type=int, help="jobs running at once, all workers")
+    p.add_argument("--weight", type=int, help="share of the workers (default 1)")
+
+
+def _limits(args: argparse.Namespace) -> TenantLimits:
+    return TenantLimits(
+        rate_per_s=args.rate_per_s,
+        burst=args.burst,
+        max_concurrency=args.max_concurrency,
+        weight=args.weight,
+    )
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m app.admin", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     tenant = sub.add_parser("create-tenant", help="add a tenant")
     tenant.add_argument("name")
-    tenant.add_argument("--rate-per-s", type=float, help="submissions per second")
-    tenant.add_argument("--burst", type=int, help="submissions at once")
+    _limit_options(tenant)
+    limits = sub.add_parser("set-limits", help="replace a tenant's limits (unset: the defaults)")
+    limits.add_argument("name")
+    _limit_options(limits)
     key = sub.add_parser("create-key", help="a new API key for a tenant (printed once)")
     key.add_argument("tenant")
     revoke = sub.add_parser("revoke-key", help="revoke a key by its id")
@@ -54,9 +74,11 @@ async def run(args: argparse.Namespace) -> int:
         await engine.scripts.load()
         tenants = engine.tenants
         if args.command == "create-tenant":
-            body = TenantCreate(name=args.name, rate_per_s=args.rate_per_s, burst=args.burst)
-            made = await tenants.create(body)
+            made = await tenants.create(TenantCreate(name=args.name, **_limits(args).model_dump()))
             print(f"created tenant {made.name}")
+        elif args.command == "set-limits":
+            await tenants.set_limits(args.name, _limits(args))
+            print(f"set the limits of tenant {args.name}")
         elif args.command == "create-key":
             created = await tenants.create_key(args.tenant)
             print(f"created key {created.key_id} for tenant {created.tenant}; it is shown once:")
@@ -68,7 +90,9 @@ async def run(args: argparse.Namespace) -> int:
             keys = await tenants.list_keys()
             for t in await tenants.list_tenants():
                 limits = f"rate_per_s={t.rate_per_s or settings.RATE_LIMIT_PER_SECOND:g} "
-                limits += f"burst={t.burst or settings.RATE_LIMIT_BURST}"
+                limits += f"burst={t.burst or settings.RATE_LIMIT_BURST} "
+                cap = t.max_concurrency or settings.TENANT_MAX_CONCURRENCY
+                limits += f"max_concurrency={cap or 'none'} weight={t.weight or 1}"
                 print(f"{t.name}  {limits}")
                 for k in (k for k in keys if k.tenant == t.name):
                     print(f"  key {k.key_id}  created {k.created_at.isoformat()}")

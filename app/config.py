@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     # own limits override these.
     RATE_LIMIT_PER_SECOND: float = Field(default=100.0, gt=0, le=1_000_000)
     RATE_LIMIT_BURST: int = Field(default=200, ge=1, le=10_000_000)
+    # Execution with keys on: tenants share the workers by weight (default 1), and no tenant has
+    # more than this many jobs dispatched at once across all workers (0: no cap). A tenant's own
+    # max_concurrency and weight override these.
+    TENANT_MAX_CONCURRENCY: int = Field(default=0, ge=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _check_cross_field(self) -> Self:

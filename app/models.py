@@ -422,7 +422,7 @@ class ScheduleList(BaseModel):
 
 
 class TenantLimits(BaseModel):
-    """A tenant's own limits; unset ones follow the RATE_LIMIT_* settings."""
+    """A tenant's own limits; unset ones follow the settings (RATE_LIMIT_*, TENANT_*)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -431,6 +431,12 @@ class TenantLimits(BaseModel):
     )
     burst: Annotated[int, Field(ge=1, le=10_000_000), JsonNumber] | None = Field(
         default=None, description="Submissions allowed at once (bucket size)."
+    )
+    max_concurrency: Annotated[int, Field(ge=1, le=1_000_000), JsonNumber] | None = Field(
+        default=None, description="Jobs running at once across all workers."
+    )
+    weight: Annotated[int, Field(ge=1, le=1000), JsonNumber] | None = Field(
+        default=None, description="Share of the workers against other busy tenants (default 1)."
     )
 
 

@@ -114,7 +114,10 @@ class Consumer:
         One read in ten takes a lower level first (FAIR_SHARE_ORDERS) so that no level starves.
         When no level has an entry, waits up to block_ms on all of them (XREADGROUP BLOCK).
 
-        Fast path: while a priority-first read finds work on one level only and fills its count,
+        Tenants' lanes are dispatched first, fairly and within their concurrency caps (read.lua).
+
+        Fast path: while no lane holds jobs and a priority-first read finds work on one level only
+        and fills its count,
         the next reads up to the next fair-share read take that level with a plain XREADGROUP
         instead of read.lua (half the Redis CPU per entry). A higher level's new work thus waits
         at most until the next fair-share read, which is at most 3 reads away.
@@ -133,8 +136,16 @@ class Consumer:
             self._only_level = None
             if entries:
                 return entries
-        levels = await self._scripts["read"](
-            k.streams, [self._group, self.name, count, order or PRIORITY_FIRST]
+        lanes, *levels = await self._scripts["read"](
+            [*k.streams, k.lanes, k.tenants],
+            [
+                self._group,
+                self.name,
+                count,
+                order or PRIORITY_FIRST,
+                k.job_prefix,
+                self._settings.TENANT_MAX_CONCURRENCY,
+            ],
         )
         entries = [
             (level - 1, entry_id, job_id)
@@ -142,9 +153,8 @@ class Consumer:
             for entry_id, job_id in zip(entry_ids.split(","), job_ids.split(","), strict=True)
         ]
         if order is None:
-            self._only_level = (
-                levels[0][0] - 1 if len(levels) == 1 and len(entries) == count else None
-            )
+            one_level = not lanes and len(levels) == 1 and len(entries) == count
+            self._only_level = levels[0][0] - 1 if one_level else None
         elif self._only_level is not None and any(lv - 1 < self._only_level for lv, _, _ in levels):
             self._only_level = None
         if entries or block_ms <= 0:
@@ -327,7 +337,7 @@ class Consumer:
         due = [job_id for job_id, score in candidates if score <= now]
         promoted = 0
         if due:
-            keys = [k.delayed, *k.streams, k.stats, k.events, *(k.job(j) for j in due)]
+            keys = [k.delayed, *k.streams, k.stats, k.events, k.lanes, *(k.job(j) for j in due)]
             promoted = await self._scripts["promote_due"](
                 keys, [self._settings.EVENTS_MAXLEN, len(due), *due]
             )

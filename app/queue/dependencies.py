@@ -87,6 +87,7 @@ class Dependencies:
                     k.events,
                     k.job(parent),
                     k.children(parent),
+                    k.lanes,
                     *(k.job(c) for c in ids),
                 ]
                 args: list[EncodableT] = [

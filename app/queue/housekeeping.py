@@ -1,5 +1,5 @@
 """Periodic upkeep any worker may run (one at a time): prune the job index, old consumers and
-stale worker records."""
+stale worker records, and free tenants' concurrency slots that no running job holds."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.queue.keys import Keys
+from app.queue.scripts import Scripts
 
 logger = logging.getLogger(__name__)
 
@@ -22,9 +23,12 @@ class Upkeep:
     index_pruned: int = 0
     consumers_removed: int = 0
     workers_forgotten: int = 0
+    slots_freed: int = 0
 
 
-async def run_housekeeping(redis: Redis, keys: Keys, settings: Settings) -> Upkeep | None:
+async def run_housekeeping(
+    redis: Redis, keys: Keys, scripts: Scripts, settings: Settings
+) -> Upkeep | None:
     """Run one round of upkeep unless another worker holds the lock; returns what was done."""
     lock_ms = int(settings.HOUSEKEEPING_INTERVAL_S * 1000)
     if not await redis.set(keys.housekeeping_lock, "1", nx=True, px=lock_ms):
@@ -36,11 +40,13 @@ async def run_housekeeping(redis: Redis, keys: Keys, settings: Settings) -> Upke
     upkeep.workers_forgotten = await redis.zremrangebyscore(
         keys.workers, "-inf", (seconds - 3600) * 1000
     )
+    upkeep.slots_freed = await scripts["repair_slots"]([keys.lanes], [keys.job_prefix])
     logger.info(
-        "housekeeping index_pruned=%d consumers_removed=%d workers_forgotten=%d",
+        "housekeeping index_pruned=%d consumers_removed=%d workers_forgotten=%d slots_freed=%d",
         upkeep.index_pruned,
         upkeep.consumers_removed,
         upkeep.workers_forgotten,
+        upkeep.slots_freed,
     )
     return upkeep
 

@@ -99,7 +99,7 @@ class Keys:
 
     def job(self, job_id: str) -> str:
         """The hash holding one job's state."""
-        return f"{self.base}:job:{job_id}"
+        return f"{self.job_prefix}{job_id}"
 
     def children(self, job_id: str) -> str:
         """Set of the ids of jobs waiting on this job."""
@@ -123,6 +123,28 @@ class Keys:
     def api_keys(self) -> str:
         """Hash of API keys: key id -> {tenant, SHA-256 of the key, created_at} (JSON)."""
         return f"{self.base}:apikeys"
+
+    @property
+    def lanes(self) -> str:
+        """Sorted set of the tenants with jobs waiting in their lanes, score = virtual time.
+
+        `<lanes>:<tenant>:<level>` lists a tenant's waiting job ids per priority level (1-4) and
+        `<lanes>:<tenant>:running` holds its dispatched, unsettled ones (see _lib.lua).
+        """
+        return f"{self.base}:lanes"
+
+    def lane(self, tenant: str, level: int) -> str:
+        """The list of a tenant's jobs waiting to be dispatched, of one level (0 critical .. 3)."""
+        return f"{self.lanes}:{tenant}:{level + 1}"
+
+    def running(self, tenant: str) -> str:
+        """Set of a tenant's dispatched jobs that have not settled (its concurrency count)."""
+        return f"{self.lanes}:{tenant}:running"
+
+    @property
+    def job_prefix(self) -> str:
+        """What every job hash's name starts with (for scripts that find jobs by id)."""
+        return f"{self.base}:job:"
 
     def submit_bucket(self, tenant: str) -> str:
         """A tenant's submission token bucket (tenant names are validated, never user text)."""

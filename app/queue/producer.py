@@ -138,7 +138,15 @@ class Producer:
     ) -> tuple[list[str], list[EncodableT]]:
         k = self._keys
         s = self._settings
-        keys = [*k.streams, k.index, k.stats, k.events, k.delayed, *(k.job(i) for i in ids)]
+        keys = [
+            *k.streams,
+            k.index,
+            k.stats,
+            k.events,
+            k.delayed,
+            k.lanes,
+            *(k.job(i) for i in ids),
+        ]
         parent_keys: list[str] = []
         args: list[EncodableT] = [
             s.EVENTS_MAXLEN,
@@ -146,6 +154,7 @@ class Producer:
             s.IDEMPOTENCY_TTL_S,
             s.RESULT_TTL_S,
             tenant,
+            "" if s.AUTH_DISABLED else "1",  # with keys on, tenants share the workers fairly
         ]
         for job_id, job in zip(ids, jobs, strict=True):
             options: dict[str, str | int | float | list[str]] = {}
@@ -292,7 +301,7 @@ class Producer:
         k = self._keys
         await self._inspector.check_tenant(job_id, tenant)
         result = await self._scripts["redrive"](
-            [k.job(job_id), k.dlq, *k.streams, k.stats, k.events],
+            [k.job(job_id), k.dlq, *k.streams, k.stats, k.events, k.lanes],
             [job_id, self._settings.EVENTS_MAXLEN, "1" if reset_attempts else "0"],
         )
         raise_for_code(result, job_id)
@@ -329,7 +338,7 @@ class Producer:
             for i in range(0, len(matched), REDRIVE_SCAN):
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for job_id in matched[i : i + REDRIVE_SCAN]:
-                        keys = [k.job(job_id), k.dlq, *k.streams, k.stats, k.events]
+                        keys = [k.job(job_id), k.dlq, *k.streams, k.stats, k.events, k.lanes]
                         await script(
                             keys, [job_id, self._settings.EVENTS_MAXLEN, reset], client=pipe
                         )

@@ -393,7 +393,9 @@ class Worker:
             await asyncio.sleep(self.settings.HOUSEKEEPING_INTERVAL_S)
             raise_if_cancelling()
             try:
-                await run_housekeeping(self.engine.redis, self.engine.keys, self.settings)
+                await run_housekeeping(
+                    self.engine.redis, self.engine.keys, self.engine.scripts, self.settings
+                )
             except RedisError as exc:
                 raise_if_cancelling()
                 logger.warning("housekeeping failed error=%s", exc)

@@ -21,11 +21,11 @@ async def test_prunes_expired_jobs_and_idle_empty_consumers(make_settings, redis
     assert len(started) == 1  # busy owns one pending entry
     await redis.xgroup_createconsumer(k.stream, "workers", "gone")  # owns nothing
     await asyncio.sleep(1.1)  # both idle for more than 10 visibility timeouts
-    upkeep = await run_housekeeping(redis, k, settings)
+    upkeep = await run_housekeeping(redis, k, engine.scripts, settings)
     assert upkeep is not None
     assert (upkeep.index_pruned, upkeep.consumers_removed) == (1, 1)
     assert set(await redis.zrange(k.index, 0, -1)) == set(ids[1:])
     names = {c["name"] for c in await redis.xinfo_consumers(k.stream, "workers")}
     assert names == {"busy"}  # never removed while it owns entries: DELCONSUMER would drop them
     # A second run inside the interval is skipped: one worker does the upkeep at a time.
-    assert await run_housekeeping(redis, k, settings) is None
+    assert await run_housekeeping(redis, k, engine.scripts, settings) is None

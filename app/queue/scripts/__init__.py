@@ -35,6 +35,7 @@ SCRIPT_NAMES = (
     "trim",
     "admit",
     "key_lookup",
+    "repair_slots",
 )
 
 # Negative codes the scripts return, mapped to the errors they mean.

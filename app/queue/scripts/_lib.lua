@@ -99,3 +99,33 @@ local function cancel_for_dependency(job_key, now, ttl, history, parent)
   redis.call('HDEL', job_key, 'deps_left')
   redis.call('EXPIRE', job_key, ttl)
 end
+
+-- Lanes: fair dispatch across tenants (read.lua). With keys on, a tenant's pending jobs wait in
+-- its lane, one list per priority level `<lanes>:<tenant>:<level>`, instead of on the streams;
+-- `<lanes>` is a sorted set of the tenants with jobs waiting, scored by virtual time. A job a
+-- worker may now take is on a stream and in its tenant's running set `<lanes>:<tenant>:running`
+-- until it settles; its hash names that set in `lane_slot`.
+local function lane_push(lanes, tenant, level, id)
+  redis.call('RPUSH', lanes .. ':' .. tenant .. ':' .. level, id)
+  if not redis.call('ZSCORE', lanes, tenant) then
+    -- A tenant that was idle starts level with the most served one waiting: no saved credit.
+    local first = redis.call('ZRANGE', lanes, 0, 0, 'WITHSCORES')
+    redis.call('ZADD', lanes, first[2] or 0, tenant)
+  end
+end
+
+-- Wake a worker blocked on the streams: a `bell` entry (at most one per 20 ms), which read.lua
+-- acknowledges and start.lua skips.
+local function ring(lanes, stream)
+  if redis.call('SET', lanes .. ':bell', 1, 'NX', 'PX', 20) then
+    redis.call('XADD', stream, '*', 'bell', 1)
+  end
+end
+
+-- A dispatched job settled (or left the streams): its tenant's running set lets it go.
+local function free_slot(job_key, id, slot)
+  if slot and slot ~= '' then
+    redis.call('SREM', slot, id)
+    redis.call('HDEL', job_key, 'lane_slot')
+  end
+end

@@ -19,7 +19,7 @@
           {-2, status} the job is finished (InvalidTransitionError)
 ]]
 local f = redis.call('HMGET', KEYS[1], 'status', 'entry', 'worker', 'attempt', 'history',
-  'priority', 'dependents')
+  'priority', 'dependents', 'lane_slot')
 local status, entry = f[1], f[2]
 if not status then return -1 end
 if status ~= 'pending' and status ~= 'scheduled' and status ~= 'running'
@@ -42,6 +42,7 @@ redis.call('HSET', KEYS[1], 'status', 'canceled', 'cancel_reason', 'requested',
   'finished_at', now, 'entry', '',
   'history', appended(written_out(f[5], KEYS[1]), 'canceled', now, f[3], f[4], 'was ' .. status))
 redis.call('HDEL', KEYS[1], 'deps_left')
+free_slot(KEYS[1], ARGV[2], f[8])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('HINCRBY', KEYS[7], 'jobs:' .. status, -1)
 redis.call('HINCRBY', KEYS[7], 'jobs:canceled', 1)

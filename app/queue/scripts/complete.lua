@@ -29,7 +29,7 @@ for i = 1, n do
   local id, level, entry, attempt = ARGV[o + 1], tonumber(ARGV[o + 2]), ARGV[o + 3], ARGV[o + 4]
   local key = KEYS[7 + i]
   local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'history',
-    'dependents')
+    'dependents', 'lane_slot')
   if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
     out[i] = -3
   else
@@ -39,6 +39,7 @@ for i = 1, n do
     redis.call('HSET', key, 'status', 'succeeded', 'result', ARGV[o + 5], 'finished_at', now,
       'entry', '')
     redis.call('EXPIRE', key, ttl)
+    free_slot(key, id, f[7])
     add_entry(finished, level, entry)
     done = done + 1
     ids[done] = id

@@ -9,13 +9,15 @@
   exist already, belong to the same tenant, or come earlier in the same call.
 
   KEYS[1..4] job streams, critical to low   KEYS[5] job index (zset)   KEYS[6] stats
-  KEYS[7] events   KEYS[8] delayed (zset)   KEYS[8+i] hash of job i
+  KEYS[7] events   KEYS[8] delayed (zset)   KEYS[9] lanes (zset)   KEYS[9+i] hash of job i
   then one idempotency key for each job that has one, in job order
   then, for each job with parents (in job order), per parent: its hash, its children set
   ARGV[1] events maxlen   ARGV[2] n, the number of jobs   ARGV[3] idempotency ttl (s)
   ARGV[4] result ttl (s), for jobs canceled at birth
   ARGV[5] the tenant the jobs belong to (stored on each job unless it is 'default')
-  ARGV[6 + 5(i-1) ..] job i: id, task_type, payload (JSON), max_retries, options: '' or a JSON
+  ARGV[6] '1': pending jobs wait in the tenant's lane (fair dispatch, see _lib.lua), '' : they
+    go straight to the streams (a single-tenant deployment)
+  ARGV[7 + 5(i-1) ..] job i: id, task_type, payload (JSON), max_retries, options: '' or a JSON
     object of the options given: priority, depends_on (array), partition_key, trace_id,
     delay_ms, run_at_ms, timeout_s and, with an idempotency key, fingerprint (of the body)
 
@@ -33,19 +35,21 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local WIDTH = 5
 local tenant = ARGV[5]
+local lane = ARGV[6] == '1' and tenant or nil
+local lanes = KEYS[9]
 local streams = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
 local index, stats, events, delayed = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local scheduled_record = appended(nil, 'scheduled', now, '', 0, 'delayed')
 local out = {now}
 local opts = {}
 for i = 1, n do
-  local raw = ARGV[5 + i * WIDTH]
+  local raw = ARGV[6 + i * WIDTH]
   opts[i] = raw ~= '' and cjson.decode(raw) or false
 end
 
 -- Idempotency keys first: a replay returns the original id, a conflict writes nothing.
 local idem_key = {}
-local next_key = 8 + n + 1
+local next_key = 9 + n + 1
 for i = 1, n do
   local fingerprint = opts[i] and opts[i].fingerprint
   if fingerprint then
@@ -82,7 +86,7 @@ for i = 1, any_parents and n or 0 do
     end
     next_key = next_key + 2 * #deps
   end
-  if out[i + 1] == nil then earlier[ARGV[6 + (i - 1) * WIDTH]] = true end
+  if out[i + 1] == nil then earlier[ARGV[7 + (i - 1) * WIDTH]] = true end
 end
 
 -- Index every new id at once; ZADD NX adds fewer than asked only if an id exists already.
@@ -92,7 +96,7 @@ local members, fresh = {}, 0
 for i = 1, n do
   if out[i + 1] == nil then
     members[#members + 1] = seq + fresh
-    members[#members + 1] = ARGV[6 + (i - 1) * WIDTH]
+    members[#members + 1] = ARGV[7 + (i - 1) * WIDTH]
     fresh = fresh + 1
   end
 end
@@ -128,9 +132,9 @@ end
 local pending, scheduled, waiting, canceled = {}, {}, {}, {}
 for i = 1, n do
   if out[i + 1] == nil then
-    local o = 5 + (i - 1) * WIDTH
+    local o = 6 + (i - 1) * WIDTH
     local id = ARGV[o + 1]
-    local key = KEYS[8 + i]
+    local key = KEYS[9 + i]
     local opt = opts[i]
     local due = 0
     local level = 3
@@ -140,6 +144,10 @@ for i = 1, n do
     if tenant ~= 'default' then
       fields[#fields + 1] = 'tenant'
       fields[#fields + 1] = tenant
+    end
+    if lane then
+      fields[#fields + 1] = 'lane'
+      fields[#fields + 1] = lane
     end
     if opt then
       if opt.delay_ms then due = now + opt.delay_ms elseif opt.run_at_ms then due = opt.run_at_ms end
@@ -177,6 +185,11 @@ for i = 1, n do
       redis.call('ZADD', delayed, due, id)
       scheduled[#scheduled + 1] = id
       out[i + 1] = due
+    elseif lane then
+      lane_push(lanes, lane, level, id)
+      extra = {'status', 'pending'}
+      pending[#pending + 1] = id
+      out[i + 1] = 0
     else
       local entry = redis.call('XADD', streams[level], '*', 'id', id)
       extra = {'status', 'pending', 'entry', entry}
@@ -192,7 +205,10 @@ for i = 1, n do
   end
 end
 
-if #pending > 0 then emit(events, ARGV[1], table.concat(pending, ','), 'pending', now) end
+if #pending > 0 then
+  emit(events, ARGV[1], table.concat(pending, ','), 'pending', now)
+  if lane then ring(lanes, streams[3]) end
+end
 if #scheduled > 0 then emit(events, ARGV[1], table.concat(scheduled, ','), 'scheduled', now) end
 if #waiting > 0 then emit(events, ARGV[1], table.concat(waiting, ','), 'waiting', now) end
 if #canceled > 0 then

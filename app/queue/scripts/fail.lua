@@ -32,7 +32,7 @@ for i = 1, n do
   local reason = ARGV[o + 7]
   local key = KEYS[9 + i]
   local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'failures',
-    'max_retries', 'errors', 'task_type', 'history', 'dependents')
+    'max_retries', 'errors', 'task_type', 'history', 'dependents', 'lane_slot')
   if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
     out[i] = {-3}
   else
@@ -44,6 +44,7 @@ for i = 1, n do
     redis.call('HSET', key, 'failures', failures, 'last_error', err,
       'errors', cjson.encode(errors), 'finished_at', now)
     add_entry(finished, level, entry)
+    free_slot(key, id, f[11])
     bump(delta, 'jobs:running', -1)
     bump(delta, 'failed_total', 1)
     if failures > tonumber(f[6]) then

@@ -4,20 +4,26 @@
   keeps counting either way (it fences owners); deliveries start over.
 
   KEYS[1] job hash   KEYS[2] dlq   KEYS[3..6] job streams, critical to low   KEYS[7] stats
-  KEYS[8] events
+  KEYS[8] events   KEYS[9] lanes (zset)
   ARGV[1] job id   ARGV[2] events maxlen   ARGV[3] reset failures: '1' or '0'
 
   Returns 1 when the job is pending again
   Errors  -1 no such job (JobNotFoundError)
           {-2, status} the job is not dead (InvalidTransitionError)
 ]]
-local f = redis.call('HMGET', KEYS[1], 'status', 'dlq_entry', 'history', 'priority')
+local f = redis.call('HMGET', KEYS[1], 'status', 'dlq_entry', 'history', 'priority', 'lane')
 if not f[1] then return -1 end
 if f[1] ~= 'dead' then return {-2, f[1]} end
 
 local now = now_ms()
 if f[2] then redis.call('XDEL', KEYS[2], f[2]) end
-local entry = redis.call('XADD', KEYS[2 + level_of(f[4])], '*', 'id', ARGV[1])
+local entry = ''
+if f[5] then
+  lane_push(KEYS[9], f[5], level_of(f[4]), ARGV[1])
+  ring(KEYS[9], KEYS[5])
+else
+  entry = redis.call('XADD', KEYS[2 + level_of(f[4])], '*', 'id', ARGV[1])
+end
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'failures', 0) end
 redis.call('HSET', KEYS[1], 'status', 'pending', 'entry', entry, 'deliveries', 0,
   'history', appended(f[3], 'pending', now, '', '', 'redrive'))

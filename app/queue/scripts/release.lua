@@ -10,7 +10,7 @@
 
   KEYS[1] dependency outbox   KEYS[2..5] job streams, critical to low   KEYS[6] delayed (zset)
   KEYS[7] stats   KEYS[8] events   KEYS[9] parent hash   KEYS[10] parent's children set
-  KEYS[10+j] hash of child j
+  KEYS[11] lanes (zset)   KEYS[11+j] hash of child j (a child with a lane goes to its lane)
   ARGV[1] events maxlen   ARGV[2] result ttl (s)   ARGV[3] parent id   ARGV[4] m
   ARGV[4+j] id of child j: the members of the children set as the caller read them
 
@@ -31,8 +31,9 @@ local released, canceled, cascade = {}, {}, {}
 local scheduled = 0
 if status == 'succeeded' then
   for j = 1, m do
-    local key, id = KEYS[10 + j], ARGV[4 + j]
-    local f = redis.call('HMGET', key, 'status', 'deps_left', 'due_at', 'priority', 'history')
+    local key, id = KEYS[11 + j], ARGV[4 + j]
+    local f = redis.call('HMGET', key, 'status', 'deps_left', 'due_at', 'priority', 'history',
+      'lane')
     if f[1] == 'waiting' then
       local left = tonumber(f[2]) - 1
       if left > 0 then
@@ -46,7 +47,13 @@ if status == 'succeeded' then
           redis.call('ZADD', delayed, due, id)
           scheduled = scheduled + 1
         else
-          local entry = redis.call('XADD', KEYS[1 + level_of(f[4])], '*', 'id', id)
+          local entry = ''
+          if f[6] then
+            lane_push(KEYS[11], f[6], level_of(f[4]), id)
+            ring(KEYS[11], KEYS[4])
+          else
+            entry = redis.call('XADD', KEYS[1 + level_of(f[4])], '*', 'id', id)
+          end
           redis.call('HSET', key, 'status', 'pending', 'entry', entry,
             'history', appended(f[5], 'pending', now, '', '', 'dependencies_met'))
           released[#released + 1] = id
@@ -65,7 +72,7 @@ if status == 'succeeded' then
   end
 elseif status == 'dead' or status == 'canceled' then
   for j = 1, m do
-    local key, id = KEYS[10 + j], ARGV[4 + j]
+    local key, id = KEYS[11 + j], ARGV[4 + j]
     local f = redis.call('HMGET', key, 'status', 'history', 'dependents')
     if f[1] == 'waiting' then
       cancel_for_dependency(key, now, ARGV[2], f[2], parent)

@@ -55,7 +55,8 @@ for i = 1, n do
   local level, entry, id = tonumber(ARGV[o + 1]), ARGV[o + 2], ARGV[o + 3]
   local key = KEYS[8 + i]
   local f = redis.call('HMGET', key, 'status', 'entry', 'deliveries', 'attempt', 'failures',
-    'max_retries', 'task_type', 'payload', 'depends_on', 'timeout_s', 'history', 'rate_slot')
+    'max_retries', 'task_type', 'payload', 'depends_on', 'timeout_s', 'history', 'rate_slot',
+    'lane_slot')
   local status = f[1]
   local live = (status == 'pending' or status == 'running') and f[2] == entry
   local limit = live and limits[f[7]]
@@ -68,6 +69,7 @@ for i = 1, n do
       'history', appended(written_out(f[11], key), 'scheduled', now, consumer, f[4],
         'rate_limited'))
     redis.call('ZADD', delayed, slot, id)
+    free_slot(key, id, f[13])
     add_entry(finished, level, entry)
     bump(delta, 'jobs:' .. status, -1)
     bump(delta, 'jobs:scheduled', 1)
@@ -79,6 +81,7 @@ for i = 1, n do
       dead_letter(key, dlq, id, f[7], 'poison', f[4], last[1] or '', now,
         appended(written_out(f[11], key), 'dead', now, consumer, f[4], 'poison'))
       redis.call('HSET', key, 'deliveries', deliveries)
+      free_slot(key, id, f[13])
       add_entry(finished, level, entry)
       bump(delta, 'jobs:' .. status, -1)
       bump(delta, 'jobs:dead', 1)
