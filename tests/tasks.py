@@ -99,3 +99,17 @@ async def mark_start(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]
         await client.aclose()
     await asyncio.sleep(float(payload.get("seconds", 0)))
     return {"label": payload["label"], "parents": ctx.parents}
+
+
+@tasks.task()
+async def occupy(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Count this job in the Redis counter payload["key"] for payload["seconds"]; every count
+    reached is pushed to the list `<key>:seen` (its maximum: the most jobs running at once)."""
+    client = async_redis.Redis.from_url(payload["url"])
+    try:
+        now = await client.incr(payload["key"])
+        await client.rpush(f"{payload['key']}:seen", now)
+        await asyncio.sleep(float(payload.get("seconds", 0)))
+        await client.decr(payload["key"])
+    finally:
+        await client.aclose()

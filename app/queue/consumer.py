@@ -198,7 +198,7 @@ class Consumer:
         k = self._keys
         keys = [*k.streams, k.dlq, k.stats, k.events, k.dependency_outbox]
         keys += [k.job(job_id) for _, _, job_id in entries]
-        keys += [k.delayed, *self._rate_keys]
+        keys += [k.delayed, k.lanes, *self._rate_keys]
         args: list[EncodableT] = [
             self._group,
             self.name,
@@ -251,7 +251,7 @@ class Consumer:
                 ]
                 for d, result in completed:
                     args += (d.job_id, d.level + 1, d.entry_id, d.attempt, result)
-                keys = [*k.streams, k.stats, k.events, k.dependency_outbox]
+                keys = [*k.streams, k.stats, k.events, k.dependency_outbox, k.lanes]
                 keys += [k.job(d.job_id) for d, _ in completed]
                 await self._scripts["complete"](keys, args, client=pipe)
             if failed:
@@ -268,7 +268,7 @@ class Consumer:
                         f.reason,
                     )
                 keys = [*k.streams, k.delayed, k.dlq, k.stats, k.events, k.dependency_outbox]
-                keys += [k.job(f.delivery.job_id) for f in failed]
+                keys += [k.lanes, *(k.job(f.delivery.job_id) for f in failed)]
                 await self._scripts["fail"](keys, args, client=pipe)
             replies = await pipe.execute()
         out = Settled()

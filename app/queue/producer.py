@@ -281,7 +281,7 @@ class Producer:
         k = self._keys
         await self._inspector.check_tenant(job_id, tenant)
         result = await self._scripts["cancel"](
-            [k.job(job_id), k.delayed, *k.streams, k.stats, k.events, k.dependency_outbox],
+            [k.job(job_id), k.delayed, *k.streams, k.stats, k.events, k.dependency_outbox, k.lanes],
             [
                 self._settings.CONSUMER_GROUP,
                 job_id,

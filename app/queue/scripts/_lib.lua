@@ -123,9 +123,17 @@ local function ring(lanes, stream)
 end
 
 -- A dispatched job settled (or left the streams): its tenant's running set lets it go.
+-- Returns true when it held a slot; the caller then calls wake_lanes once.
 local function free_slot(job_key, id, slot)
   if slot and slot ~= '' then
     redis.call('SREM', slot, id)
     redis.call('HDEL', job_key, 'lane_slot')
+    return true
   end
+  return false
+end
+
+-- Slots were freed: if jobs wait in lanes, wake a blocked worker to dispatch them.
+local function wake_lanes(lanes, stream)
+  if redis.call('EXISTS', lanes) == 1 then ring(lanes, stream) end
 end

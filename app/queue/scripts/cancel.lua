@@ -10,7 +10,7 @@
   outbox, from which release.lua cancels its dependents.
 
   KEYS[1] job hash   KEYS[2] delayed (zset)   KEYS[3..6] job streams, critical to low
-  KEYS[7] stats   KEYS[8] events   KEYS[9] dependency outbox
+  KEYS[7] stats   KEYS[8] events   KEYS[9] dependency outbox   KEYS[10] lanes (zset)
   ARGV[1] consumer group   ARGV[2] job id   ARGV[3] result ttl (s)   ARGV[4] events maxlen
   ARGV[5] cancel channel
 
@@ -42,7 +42,7 @@ redis.call('HSET', KEYS[1], 'status', 'canceled', 'cancel_reason', 'requested',
   'finished_at', now, 'entry', '',
   'history', appended(written_out(f[5], KEYS[1]), 'canceled', now, f[3], f[4], 'was ' .. status))
 redis.call('HDEL', KEYS[1], 'deps_left')
-free_slot(KEYS[1], ARGV[2], f[8])
+if free_slot(KEYS[1], ARGV[2], f[8]) then wake_lanes(KEYS[10], KEYS[5]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('HINCRBY', KEYS[7], 'jobs:' .. status, -1)
 redis.call('HINCRBY', KEYS[7], 'jobs:canceled', 1)

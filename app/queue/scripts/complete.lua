@@ -6,7 +6,7 @@
   goes to the dependency outbox, from which release.lua lets its dependents go.
 
   KEYS[1..4] job streams, critical to low   KEYS[5] stats   KEYS[6] events
-  KEYS[7] dependency outbox   KEYS[7+i] hash of job i
+  KEYS[7] dependency outbox   KEYS[8] lanes (zset)   KEYS[8+i] hash of job i
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] result ttl (s)   ARGV[4] events maxlen
   ARGV[5] n
   ARGV[6 + 5(i-1) ..] job i: job id, stream level (1-4), stream entry id, attempt, result (JSON)
@@ -23,11 +23,12 @@ local out = {}
 local done = 0
 local finished = {}
 local ids = {}
+local freed = false
 
 for i = 1, n do
   local o = 5 + (i - 1) * 5
   local id, level, entry, attempt = ARGV[o + 1], tonumber(ARGV[o + 2]), ARGV[o + 3], ARGV[o + 4]
-  local key = KEYS[7 + i]
+  local key = KEYS[8 + i]
   local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'history',
     'dependents', 'lane_slot')
   if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
@@ -39,7 +40,7 @@ for i = 1, n do
     redis.call('HSET', key, 'status', 'succeeded', 'result', ARGV[o + 5], 'finished_at', now,
       'entry', '')
     redis.call('EXPIRE', key, ttl)
-    free_slot(key, id, f[7])
+    if free_slot(key, id, f[7]) then freed = true end
     add_entry(finished, level, entry)
     done = done + 1
     ids[done] = id
@@ -51,6 +52,7 @@ for i = 1, n do
   end
 end
 
+if freed then wake_lanes(KEYS[8], KEYS[3]) end
 if done > 0 then
   ack_by_level(streams, group, finished)
   emit(events, ARGV[4], table.concat(ids, ','), 'succeeded', now, 'worker', consumer)

@@ -7,7 +7,7 @@
   Fenced like complete: a stale owner is refused and changes nothing.
 
   KEYS[1..4] job streams, critical to low   KEYS[5] delayed (zset)   KEYS[6] dlq   KEYS[7] stats
-  KEYS[8] events   KEYS[9] dependency outbox   KEYS[9+i] hash of job i
+  KEYS[8] events   KEYS[9] dependency outbox   KEYS[10] lanes (zset)   KEYS[10+i] hash of job i
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] events maxlen   ARGV[4] n
   ARGV[5 + 7(i-1) ..] job i: job id, stream level (1-4), stream entry id, attempt, error text,
     retry delay (ms), reason ('error' or 'timeout': a job whose last attempt timed out dies with
@@ -24,13 +24,14 @@ local now = now_ms()
 local delta = {}
 local out = {}
 local finished = {}
+local freed = false
 
 for i = 1, n do
   local o = 4 + (i - 1) * 7
   local id, level, entry, attempt, err =
     ARGV[o + 1], tonumber(ARGV[o + 2]), ARGV[o + 3], ARGV[o + 4], ARGV[o + 5]
   local reason = ARGV[o + 7]
-  local key = KEYS[9 + i]
+  local key = KEYS[10 + i]
   local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'failures',
     'max_retries', 'errors', 'task_type', 'history', 'dependents', 'lane_slot')
   if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
@@ -44,7 +45,7 @@ for i = 1, n do
     redis.call('HSET', key, 'failures', failures, 'last_error', err,
       'errors', cjson.encode(errors), 'finished_at', now)
     add_entry(finished, level, entry)
-    free_slot(key, id, f[11])
+    if free_slot(key, id, f[11]) then freed = true end
     bump(delta, 'jobs:running', -1)
     bump(delta, 'failed_total', 1)
     if failures > tonumber(f[6]) then
@@ -75,5 +76,6 @@ for i = 1, n do
 end
 
 ack_by_level(streams, group, finished)
+if freed then wake_lanes(KEYS[10], KEYS[3]) end
 flush(stats, delta)
 return out

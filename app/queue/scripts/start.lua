@@ -11,7 +11,7 @@
 
   KEYS[1..4] job streams, critical to low   KEYS[5] dlq   KEYS[6] stats   KEYS[7] events
   KEYS[8] dependency outbox   KEYS[8+i] hash of job i   KEYS[9+n] delayed (zset)
-  KEYS[9+n+j] slot key of rate limit j
+  KEYS[10+n] lanes (zset)   KEYS[10+n+j] slot key of rate limit j
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] max deliveries   ARGV[4] events maxlen
   ARGV[5] n
   ARGV[6 + 3(i-1) ..] entry i: stream level (1-4), stream entry id, job id
@@ -32,13 +32,14 @@ local delta = {}
 local out = {}
 local finished = {}
 local started = {}
+local freed = false
 local streams = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
 local dlq, stats, events, outbox = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local delayed = KEYS[9 + n]
 local limits = {}
 local L = tonumber(ARGV[6 + 3 * n])
 for j = 1, L do
-  limits[ARGV[5 + 3 * n + 2 * j]] = {KEYS[9 + n + j], tonumber(ARGV[6 + 3 * n + 2 * j])}
+  limits[ARGV[5 + 3 * n + 2 * j]] = {KEYS[10 + n + j], tonumber(ARGV[6 + 3 * n + 2 * j])}
 end
 
 -- The due time of the next free slot of a limit, or nil when the job may start now.
@@ -69,7 +70,7 @@ for i = 1, n do
       'history', appended(written_out(f[11], key), 'scheduled', now, consumer, f[4],
         'rate_limited'))
     redis.call('ZADD', delayed, slot, id)
-    free_slot(key, id, f[13])
+    if free_slot(key, id, f[13]) then freed = true end
     add_entry(finished, level, entry)
     bump(delta, 'jobs:' .. status, -1)
     bump(delta, 'jobs:scheduled', 1)
@@ -81,7 +82,7 @@ for i = 1, n do
       dead_letter(key, dlq, id, f[7], 'poison', f[4], last[1] or '', now,
         appended(written_out(f[11], key), 'dead', now, consumer, f[4], 'poison'))
       redis.call('HSET', key, 'deliveries', deliveries)
-      free_slot(key, id, f[13])
+      if free_slot(key, id, f[13]) then freed = true end
       add_entry(finished, level, entry)
       bump(delta, 'jobs:' .. status, -1)
       bump(delta, 'jobs:dead', 1)
@@ -110,6 +111,7 @@ for i = 1, n do
 end
 
 ack_by_level(streams, group, finished)
+if freed then wake_lanes(KEYS[10 + n], streams[3]) end
 if #started > 0 then
   emit(events, ARGV[4], table.concat(started, ','), 'running', now, 'worker', consumer)
 end
