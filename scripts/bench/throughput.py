@@ -7,10 +7,17 @@ W worker processes of concurrency C and measures:
 - process_per_s: jobs finished per second, from the first start to the last finish (Redis clock)
 - lat_p50_ms / lat_p99_ms: enqueue -> handler start for single jobs on an idle worker
 
+With `--tenants T`, keys are on and the jobs are spread evenly over T tenants, each enqueued in
+turn in batches: they wait in the tenants' lanes and the workers dispatch them fairly. It also
+reports tenant_done_at: when each tenant's last job finished, as a fraction of the processing
+window (all close to 1.0 when the tenants share the workers evenly; 1/T, 2/T .. 1 in FIFO order).
+The latency probes then go through the first tenant's lane.
+
 Starts an embedded Redis/Valkey server when REDIS_URL is unset. The last line printed is one JSON
 object with those four keys (plus the run's parameters).
 
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200
+    python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200 --tenants 10
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.config import Settings  # noqa: E402
 from app.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
-from app.models import JobCreate  # noqa: E402
+from app.models import DEFAULT_TENANT, JobCreate, TenantCreate  # noqa: E402
 from app.queue import Engine  # noqa: E402
 from app.redis_client import create_redis  # noqa: E402
 
@@ -51,6 +58,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=200, help="concurrency per worker")
     p.add_argument("--via", choices=["inprocess", "http"], default="inprocess")
     p.add_argument("--latency-samples", type=int, default=300)
+    p.add_argument(
+        "--tenants", type=int, default=0, help="spread the jobs over this many tenants (keys on)"
+    )
     return p.parse_args()
 
 
@@ -64,18 +74,40 @@ def env_for(settings: Settings) -> dict[str, str]:
     return env
 
 
-async def enqueue_inprocess(engine: Engine, n: int) -> float:
-    jobs = [JobCreate(task_type="noop")] * n
-    step = 10_000
+def batches(n: int, tenants: list[str], step: int) -> list[tuple[str, int]]:
+    """(tenant, size) batches of n jobs in all: the tenants take turns, batch by batch."""
+    share = [n // len(tenants) + (i < n % len(tenants)) for i in range(len(tenants))]
+    out = []
+    while any(share):
+        for i, tenant in enumerate(tenants):
+            size = min(step, share[i])
+            if size:
+                out.append((tenant, size))
+                share[i] -= size
+    return out
+
+
+async def enqueue_inprocess(engine: Engine, n: int, tenants: list[str]) -> float:
+    job = JobCreate(task_type="noop")
     t0 = time.perf_counter()
     with tqdm(total=n, desc="enqueue", unit="job", file=sys.stderr) as bar:
-        for i in range(0, n, step):
-            await engine.producer.enqueue_many(jobs[i : i + step])
-            bar.update(min(step, n - i))
+        for tenant, size in batches(n, tenants, 10_000 // len(tenants)):
+            await engine.producer.enqueue_many([job] * size, tenant)
+            bar.update(size)
     return n / (time.perf_counter() - t0)
 
 
-async def enqueue_http(settings: Settings, n: int, stack: ExitStack) -> float:
+async def make_tenants(engine: Engine, count: int) -> dict[str, str]:
+    """Tenants t0..t<count-1> without a submission limit to speak of, and a key for each."""
+    keys = {}
+    for i in range(count):
+        name = f"t{i}"
+        await engine.tenants.create(TenantCreate(name=name, rate_per_s=1e6, burst=10_000_000))
+        keys[name] = (await engine.tenants.create_key(name)).key
+    return keys
+
+
+async def enqueue_http(settings: Settings, n: int, stack: ExitStack, keys: dict[str, str]) -> float:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.api"], cwd=ROOT, env=env_for(settings) | {"PORT": str(port)}
@@ -94,14 +126,18 @@ async def enqueue_http(settings: Settings, n: int, stack: ExitStack) -> float:
         sem = asyncio.Semaphore(4)
         bar = tqdm(total=n, desc="enqueue (http)", unit="job", file=sys.stderr)
 
-        async def post(count: int) -> None:
+        async def post(tenant: str, count: int) -> None:
+            headers = {"Authorization": f"Bearer {keys[tenant]}"} if tenant in keys else {}
             async with sem:
-                r = await http.post("/jobs/batch", json={"jobs": body["jobs"][:count]})
+                r = await http.post(
+                    "/jobs/batch", json={"jobs": body["jobs"][:count]}, headers=headers
+                )
                 r.raise_for_status()
                 bar.update(count)
 
         t0 = time.perf_counter()
-        await asyncio.gather(*(post(min(1000, n - i)) for i in range(0, n, 1000)))
+        tenants = list(keys) or [DEFAULT_TENANT]
+        await asyncio.gather(*(post(t, size) for t, size in batches(n, tenants, 1000)))
         elapsed = time.perf_counter() - t0
         bar.close()
     return n / elapsed
@@ -117,29 +153,35 @@ async def wait_processed(engine: Engine, n: int, baseline: int) -> None:
             done = now
 
 
-async def processing_window_s(engine: Engine) -> float:
-    """First start to last finish over every finished job, from the job hashes (Redis clock)."""
+async def processing_window(engine: Engine) -> tuple[float, dict[str, float]]:
+    """First start to last finish over every finished job, from the job hashes (Redis clock),
+    in seconds; and when each tenant's last job finished, as a fraction of that window."""
     first, last = float("inf"), 0.0
+    last_of: dict[str, int] = {}
     ids: list[str] = [
         job_id async for job_id, _ in engine.redis.zscan_iter(engine.keys.index, count=5000)
     ]
     for i in range(0, len(ids), 5000):
         async with engine.redis.pipeline(transaction=False) as pipe:
             for job_id in ids[i : i + 5000]:
-                pipe.hmget(engine.keys.job(job_id), "started_at", "finished_at")
-            for started, finished in await pipe.execute():
+                pipe.hmget(engine.keys.job(job_id), "started_at", "finished_at", "tenant")
+            for started, finished, tenant in await pipe.execute():
                 if started and finished:
                     first = min(first, int(started))
                     last = max(last, int(finished))
-    return max(last - first, 1) / 1000
+                    name = tenant or DEFAULT_TENANT
+                    last_of[name] = max(last_of.get(name, 0), int(finished))
+    window = max(last - first, 1)
+    done_at = {t: round((at - first) / window, 3) for t, at in sorted(last_of.items())}
+    return window / 1000, done_at
 
 
-async def measure_latency(engine: Engine, samples: int) -> list[float]:
+async def measure_latency(engine: Engine, samples: int, tenant: str) -> list[float]:
     latencies = []
     for _ in tqdm(range(samples), desc="latency", unit="job", file=sys.stderr):
         await asyncio.sleep(0.01)  # let the worker go idle (blocked in XREADGROUP)
         t0 = time.time()
-        job = await engine.producer.enqueue(JobCreate(task_type="probe"))
+        job = await engine.producer.enqueue(JobCreate(task_type="probe"), tenant)
         key = engine.keys.job(job.id)
         while True:  # poll lightly: the poller must not slow the worker it measures
             await asyncio.sleep(0.005)
@@ -155,15 +197,18 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         _env_file=None,
         REDIS_URL=redis_url,  # type: ignore[call-arg]
         KEY_PREFIX=f"bench{uuid.uuid4().hex[:8]}",
-        AUTH_DISABLED=True,  # one tenant, no keys, no submission limit (--via http)
+        # Without --tenants: one tenant, no keys, no submission limit (--via http).
+        AUTH_DISABLED=not args.tenants,
     )
     redis = create_redis(settings)
     engine = Engine(redis, settings)
     await engine.setup()
+    keys = await make_tenants(engine, args.tenants)
+    tenants = list(keys) or [DEFAULT_TENANT]
     if args.via == "http":
-        enqueue_rate = await enqueue_http(settings, args.jobs, stack)
+        enqueue_rate = await enqueue_http(settings, args.jobs, stack, keys)
     else:
-        enqueue_rate = await enqueue_inprocess(engine, args.jobs)
+        enqueue_rate = await enqueue_inprocess(engine, args.jobs, tenants)
     env = env_for(settings)
     workers = [
         subprocess.Popen(
@@ -184,8 +229,9 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
     for w in workers:
         stack.callback(w.kill)
     await wait_processed(engine, args.jobs, 0)
-    process_rate = args.jobs / await processing_window_s(engine)
-    latencies = sorted(await measure_latency(engine, args.latency_samples))
+    window_s, done_at = await processing_window(engine)
+    process_rate = args.jobs / window_s
+    latencies = sorted(await measure_latency(engine, args.latency_samples, tenants[0]))
     for w in workers:
         w.terminate()
     await redis.aclose()
@@ -198,6 +244,8 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         "workers": args.workers,
         "concurrency": args.concurrency,
         "via": args.via,
+        "tenants": args.tenants,
+        **({"tenant_done_at": done_at} if args.tenants else {}),
     }
 
 

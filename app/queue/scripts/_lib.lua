@@ -114,10 +114,11 @@ local function lane_push(lanes, tenant, level, id)
   end
 end
 
--- Wake a worker blocked on the streams: a `bell` entry (at most one per 20 ms), which read.lua
--- acknowledges and start.lua skips.
+-- Wake a worker blocked on the streams: a `bell` entry, which read.lua and start.lua
+-- acknowledge. At most one bell is out at a time: `<lanes>:bell` is set until one of them takes
+-- it (or, should it be lost, for at most 200 ms).
 local function ring(lanes, stream)
-  if redis.call('SET', lanes .. ':bell', 1, 'NX', 'PX', 20) then
+  if redis.call('SET', lanes .. ':bell', 1, 'NX', 'PX', 200) then
     redis.call('XADD', stream, '*', 'bell', 1)
   end
 end

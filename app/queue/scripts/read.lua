@@ -24,6 +24,7 @@ local group, consumer, order = ARGV[1], ARGV[2], ARGV[4]
 local remaining = tonumber(ARGV[3])
 local lanes, jobs = KEYS[5], ARGV[5]
 local has_lanes = redis.call('EXISTS', lanes)
+local work_left = false  -- dispatchable jobs stay in lanes after this read
 
 -- The next job of a tenant's lane that is still waiting there (canceled ones are dropped).
 local function pop(tenant)
@@ -79,20 +80,18 @@ if has_lanes == 1 and remaining > 0 then
       empty[best] = true
     end
   end
-  local left = false
   for i = 1, #names do
     if empty[i] then
       redis.call('ZREM', lanes, names[i])
     else
       if eligible(i) then
-        left = true
+        work_left = true
       elseif floor and vt[i] < floor then
         vt[i] = floor
       end
       if vt[i] ~= tonumber(rows[2 * i]) then redis.call('ZADD', lanes, vt[i], names[i]) end
     end
   end
-  if left and dispatched > 0 then ring(lanes, KEYS[3]) end
 end
 
 local out = {has_lanes}
@@ -121,5 +120,9 @@ for pos = 1, #order do
     out[#out + 1] = {level, table.concat(entries, ','), table.concat(ids, ',')}
   end
 end
-ack_by_level(KEYS, group, bells)
+if next(bells) then
+  ack_by_level(KEYS, group, bells)
+  redis.call('DEL', lanes .. ':bell')
+end
+if work_left then ring(lanes, KEYS[3]) end  -- after the reads above, which would take it
 return out

@@ -33,6 +33,7 @@ local out = {}
 local finished = {}
 local started = {}
 local freed = false
+local bell = false  -- a bell entry (no job id), taken by a blocking read
 local streams = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
 local dlq, stats, events, outbox = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local delayed = KEYS[9 + n]
@@ -63,6 +64,7 @@ for i = 1, n do
   local limit = live and limits[f[7]]
   local slot = limit and rate_slot(limit, f[12])
   if not live then
+    if id == '' then bell = true end
     add_entry(finished, level, entry)
     out[i] = {0}
   elseif slot then
@@ -111,6 +113,7 @@ for i = 1, n do
 end
 
 ack_by_level(streams, group, finished)
+if bell then redis.call('DEL', KEYS[10 + n] .. ':bell') end
 if freed then wake_lanes(KEYS[10 + n], streams[3]) end
 if #started > 0 then
   emit(events, ARGV[4], table.concat(started, ','), 'running', now, 'worker', consumer)
