@@ -346,6 +346,9 @@ class QueueMetrics(BaseModel):
     jobs_retried_total: int
     jobs_dead_total: int
     live_workers: int
+    tenants: list[TenantUsage] = Field(
+        default_factory=list, description="Tenants with jobs queued in lanes or running, by name."
+    )
 
 
 class GenerateJobs(BaseModel):
@@ -450,6 +453,21 @@ class Tenant(TenantCreate):
     """A tenant and its limits."""
 
     created_at: datetime
+
+
+class TenantUsage(BaseModel):
+    """A tenant's effective execution limits and its live load (keys on: jobs go through lanes)."""
+
+    tenant: str
+    rate_per_s: float
+    burst: int
+    max_concurrency: int | None = Field(description="Its cap across all workers; null: none.")
+    weight: int
+    queued: int = Field(
+        description="Jobs waiting in its lanes to be dispatched (a canceled one counts until the "
+        "dispatcher reaches it)."
+    )
+    running: int = Field(description="Jobs dispatched to the workers and not settled yet.")
 
 
 class TenantList(BaseModel):

@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 
 from app.api.errors import install_error_handlers
 from app.api.limits import RequestLimits
-from app.api.routes import admin, dev, dlq, health, jobs, metrics, schedules
+from app.api.routes import admin, dev, dlq, health, jobs, metrics, schedules, tenant
 from app.config import Environment, Settings, production_problems
 from app.errors import SettingsError
 from app.queue import Engine
@@ -74,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(dlq.router)
     app.include_router(schedules.router)
+    app.include_router(tenant.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(admin.router)

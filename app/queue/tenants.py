@@ -25,6 +25,7 @@ from app.models import (
     Tenant,
     TenantCreate,
     TenantLimits,
+    TenantUsage,
 )
 from app.queue.keys import Keys
 from app.queue.scripts import Scripts
@@ -144,6 +145,30 @@ class Tenants:
         if not hmac.compare_digest(_digest(key), record["sha256"]):
             return None
         return Tenant(name=record["tenant"], **orjson.loads(body)) if body else None
+
+    async def usage(self, tenant: Tenant) -> TenantUsage:
+        """A tenant's effective limits, the jobs in its lanes and the slots it holds."""
+        k = self._keys
+        s = self._settings
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for level in range(4):
+                pipe.llen(k.lane(tenant.name, level))
+            pipe.scard(k.running(tenant.name))
+            *queued, running = await pipe.execute()
+        return TenantUsage(
+            tenant=tenant.name,
+            rate_per_s=tenant.rate_per_s or s.RATE_LIMIT_PER_SECOND,
+            burst=tenant.burst or s.RATE_LIMIT_BURST,
+            max_concurrency=tenant.max_concurrency or s.TENANT_MAX_CONCURRENCY or None,
+            weight=tenant.weight or 1,
+            queued=sum(queued),
+            running=running,
+        )
+
+    async def busy(self) -> list[TenantUsage]:
+        """The usage of every stored tenant with jobs queued in lanes or running."""
+        usages = [await self.usage(t) for t in await self.list_tenants()]
+        return [u for u in usages if u.queued or u.running]
 
     async def admit(self, tenant: Tenant, cost: int) -> Admission:
         """Take `cost` submissions from the tenant's bucket, or none if they are not all there."""

@@ -18,5 +18,8 @@ router = APIRouter(prefix="/metrics", tags=["metrics"], responses=ERROR_RESPONSE
     responses={403: {"description": "A tenant key: queue-wide metrics need the admin key."}},
 )
 async def get_metrics(engine: EngineDep) -> QueueMetrics:
-    """Counts by status, stream length, pending entries, group lag, DLQ depth, totals, workers."""
-    return await engine.inspector.metrics()
+    """Counts by status, stream length, pending entries, group lag, DLQ depth, totals, workers,
+    and the tenants with jobs queued or running."""
+    metrics = await engine.inspector.metrics()
+    metrics.tenants = await engine.tenants.busy()
+    return metrics

@@ -76,6 +76,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, bool]] = [
     ("GET", "/schedules/nightly", None, True),
     ("DELETE", "/schedules/nightly", None, True),
     ("POST", "/dev/generate-jobs", {"count": 1}, False),
+    ("GET", "/tenant", None, False),
 ]
 
 
@@ -145,6 +146,28 @@ async def test_every_route_by_credential(
     if method == "GET" or not own:  # else acme's own request, the last, changed it on purpose
         job = await t.engine.inspector.get_job(JOB_ID, "acme")
         assert job.status == ("pending" if path.endswith("/cancel") else "dead")
+
+
+async def test_a_tenant_sees_its_limits_and_load_and_the_operator_sees_every_busy_one(
+    tenancy: Tenancy,
+) -> None:
+    t = tenancy
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    limits = {"max_concurrency": 2, "weight": 3}
+    r = await t.api.post("/admin/tenants/acme/limits", json=limits, headers=admin)
+    assert r.status_code == 200
+    await t.engine.producer.enqueue_many([JobCreate(task_type="noop")] * 5, "acme")
+    assert len(await t.engine.consumer("c").read(10, 0)) == 2  # the cap
+    mine = (await t.api.get("/tenant", headers=t.auth("acme"))).json()
+    assert mine["tenant"] == "acme" and (mine["queued"], mine["running"]) == (3, 2)
+    assert (mine["max_concurrency"], mine["weight"]) == (2, 3)
+    theirs = (await t.api.get("/tenant", headers=t.auth("globex"))).json()
+    assert (theirs["tenant"], theirs["queued"], theirs["running"]) == ("globex", 0, 0)
+    assert theirs["max_concurrency"] is None and theirs["weight"] == 1
+    metrics = (await t.api.get("/metrics", headers=admin)).json()
+    assert [(u["tenant"], u["queued"], u["running"]) for u in metrics["tenants"]] == [
+        ("acme", 3, 2)
+    ]
 
 
 async def test_metrics_and_admin_routes_take_the_admin_key(tenancy: Tenancy) -> None:
