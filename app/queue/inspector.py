@@ -103,6 +103,8 @@ def blocked_reason(
     if status == JobStatus.PENDING:
         if served is not None and h["task_type"] not in served:
             return f"no live worker serves task type {h['task_type']!r}"
+        if h.get("lane") and not h.get("entry"):
+            return "waiting in its tenant's lane (its turn among tenants, or a slot under its cap)"
         return "waiting for a free worker"
     if status == JobStatus.SCHEDULED:
         due = from_ms(h["due_at"]).isoformat() if h.get("due_at") else "its due time"

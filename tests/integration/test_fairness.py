@@ -19,6 +19,7 @@ from app.models import JobCreate, JobStatus, Priority, TenantCreate
 from app.queue import Engine
 from app.queue.consumer import Failure
 from app.queue.housekeeping import run_housekeeping
+from app.queue.inspector import blocked_reason
 
 
 @pytest.fixture
@@ -96,6 +97,8 @@ async def test_a_cap_holds_across_consumers_and_each_settle_frees_a_slot(
     assert (settled.completed, settled.retried) == (1, 1)
     await engine.producer.cancel(running[2].job_id, "capped")
     assert await redis.scard(k.running("capped")) == 2
+    reason = blocked_reason(await redis.hgetall(k.job(ids[-1])), served={"noop"})
+    assert reason is not None and "tenant's lane" in reason
     assert len(await c3.read(10, 0)) == 3
     assert await c3.read(10, 0) == []
     await asyncio.sleep(0.01)
