@@ -34,7 +34,9 @@ async def run_housekeeping(
     if not await redis.set(keys.housekeeping_lock, "1", nx=True, px=lock_ms):
         return None
     upkeep = Upkeep()
-    upkeep.index_pruned = await _prune_index(redis, keys)
+    upkeep.index_pruned = await _prune_index(redis, keys, keys.index)
+    for tenant in cast(list[str], await redis.hkeys(keys.tenants)):
+        upkeep.index_pruned += await _prune_index(redis, keys, keys.tenant_index(tenant))
     upkeep.consumers_removed = await _prune_consumers(redis, keys, settings)
     seconds, _ = await redis.time()
     upkeep.workers_forgotten = await redis.zremrangebyscore(
@@ -51,9 +53,9 @@ async def run_housekeeping(
     return upkeep
 
 
-async def _prune_index(redis: Redis, keys: Keys) -> int:
-    """Drop index ids of expired jobs among the oldest INDEX_SCAN (expiry is oldest-first)."""
-    ids = cast(list[str], await redis.zrange(keys.index, 0, INDEX_SCAN - 1))
+async def _prune_index(redis: Redis, keys: Keys, index: str) -> int:
+    """Drop ids of expired jobs among an index's oldest INDEX_SCAN (expiry is oldest-first)."""
+    ids = cast(list[str], await redis.zrange(index, 0, INDEX_SCAN - 1))
     if not ids:
         return 0
     async with redis.pipeline(transaction=False) as pipe:
@@ -62,7 +64,7 @@ async def _prune_index(redis: Redis, keys: Keys) -> int:
         exists = await pipe.execute()
     gone = [job_id for job_id, e in zip(ids, exists, strict=True) if not e]
     if gone:
-        await redis.zrem(keys.index, *gone)
+        await redis.zrem(index, *gone)
     return len(gone)
 
 

@@ -282,6 +282,7 @@ class Inspector:
         `limit` jobs while `next_cursor` is set: the scan stops after LIST_SCAN_BUDGET jobs.
         """
         k = self._keys
+        index = k.index if tenant is None else k.tenant_index(tenant)
         top: str | float = f"({cursor}" if cursor else "+inf"
         found: list[Job] = []
         scanned = 0
@@ -289,7 +290,7 @@ class Inspector:
         exhausted = False
         while len(found) < limit and scanned < LIST_SCAN_BUDGET:
             chunk: Any = await self._redis.zrange(
-                k.index,
+                index,
                 top,
                 "-inf",
                 desc=True,
@@ -323,7 +324,7 @@ class Inspector:
                 ):
                     found.append(job_from_hash(h, served, waiting_on.get(job_id)))
             if gone:
-                await self._redis.zrem(k.index, *gone)
+                await self._redis.zrem(index, *gone)
             top = f"({int(last_score)}" if last_score is not None else top
             if len(chunk) < LIST_CHUNK and len(found) < limit:
                 exhausted = True

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from app.config import Settings
-from app.models import PRIORITY_ORDER, Priority
+from app.models import DEFAULT_TENANT, PRIORITY_ORDER, Priority
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,10 @@ class Keys:
     def index(self) -> str:
         """Sorted set of every job id, score = a unique, increasing creation sequence."""
         return f"{self.base}:jobs"
+
+    def tenant_index(self, tenant: str) -> str:
+        """The job index of one tenant (`default`, the unnamed tenant, uses `index`)."""
+        return self.index if tenant == DEFAULT_TENANT else f"{self.index}:{tenant}"
 
     @property
     def stats(self) -> str:

@@ -145,6 +145,7 @@ class Producer:
             k.events,
             k.delayed,
             k.lanes,
+            k.tenant_index(tenant),
             *(k.job(i) for i in ids),
         ]
         parent_keys: list[str] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from app.models import JobCreate
+from app.models import JobCreate, TenantCreate
 from app.queue import Engine
 from app.queue.housekeeping import run_housekeeping
 
@@ -29,3 +29,16 @@ async def test_prunes_expired_jobs_and_idle_empty_consumers(make_settings, redis
     assert names == {"busy"}  # never removed while it owns entries: DELCONSUMER would drop them
     # A second run inside the interval is skipped: one worker does the upkeep at a time.
     assert await run_housekeeping(redis, k, engine.scripts, settings) is None
+
+
+async def test_prunes_expired_jobs_from_each_tenants_index(make_settings, redis) -> None:
+    settings = make_settings(AUTH_DISABLED=False)
+    engine = Engine(redis, settings)
+    await engine.setup()
+    k = engine.keys
+    await engine.tenants.create(TenantCreate(name="acme"))
+    ids = await engine.producer.enqueue_many([JobCreate(task_type="noop")] * 2, "acme")
+    await redis.delete(k.job(ids[0]))
+    upkeep = await run_housekeeping(redis, k, engine.scripts, settings)
+    assert upkeep is not None and upkeep.index_pruned == 2  # the shared index and acme's
+    assert await redis.zrange(k.tenant_index("acme"), 0, -1) == [ids[1]]

@@ -105,12 +105,16 @@ end
 -- `<lanes>` is a sorted set of the tenants with jobs waiting, scored by virtual time. A job a
 -- worker may now take is on a stream and in its tenant's running set `<lanes>:<tenant>:running`
 -- until it settles; its hash names that set in `lane_slot`.
-local function lane_push(lanes, tenant, level, id)
+-- `active` is a table the caller keeps for one script call (tenants known to be in `lanes`).
+local function lane_push(lanes, tenant, level, id, active)
   redis.call('RPUSH', lanes .. ':' .. tenant .. ':' .. level, id)
-  if not redis.call('ZSCORE', lanes, tenant) then
-    -- A tenant that was idle starts level with the most served one waiting: no saved credit.
-    local first = redis.call('ZRANGE', lanes, 0, 0, 'WITHSCORES')
-    redis.call('ZADD', lanes, first[2] or 0, tenant)
+  if not active[tenant] then
+    if not redis.call('ZSCORE', lanes, tenant) then
+      -- A tenant that was idle starts level with the most served one waiting: no saved credit.
+      local first = redis.call('ZRANGE', lanes, 0, 0, 'WITHSCORES')
+      redis.call('ZADD', lanes, first[2] or 0, tenant)
+    end
+    active[tenant] = true
   end
 end
 

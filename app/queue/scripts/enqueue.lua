@@ -9,7 +9,8 @@
   exist already, belong to the same tenant, or come earlier in the same call.
 
   KEYS[1..4] job streams, critical to low   KEYS[5] job index (zset)   KEYS[6] stats
-  KEYS[7] events   KEYS[8] delayed (zset)   KEYS[9] lanes (zset)   KEYS[9+i] hash of job i
+  KEYS[7] events   KEYS[8] delayed (zset)   KEYS[9] lanes (zset)
+  KEYS[10] the tenant's own job index (zset; unused for 'default')   KEYS[10+i] hash of job i
   then one idempotency key for each job that has one, in job order
   then, for each job with parents (in job order), per parent: its hash, its children set
   ARGV[1] events maxlen   ARGV[2] n, the number of jobs   ARGV[3] idempotency ttl (s)
@@ -37,6 +38,7 @@ local WIDTH = 5
 local tenant = ARGV[5]
 local lane = ARGV[6] == '1' and tenant or nil
 local lanes = KEYS[9]
+local active = {}
 local streams = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
 local index, stats, events, delayed = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local scheduled_record = appended(nil, 'scheduled', now, '', 0, 'delayed')
@@ -49,7 +51,7 @@ end
 
 -- Idempotency keys first: a replay returns the original id, a conflict writes nothing.
 local idem_key = {}
-local next_key = 9 + n + 1
+local next_key = 10 + n + 1
 for i = 1, n do
   local fingerprint = opts[i] and opts[i].fingerprint
   if fingerprint then
@@ -109,6 +111,11 @@ if added < fresh then
   redis.call('ZREMRANGEBYSCORE', index, seq, seq + fresh - 1)
   return {-4}
 end
+if tenant ~= 'default' then  -- so that a tenant's listing never scans other tenants' jobs
+  for i = 1, #members, 1000 do
+    redis.call('ZADD', KEYS[10], unpack(members, i, math.min(i + 999, #members)))
+  end
+end
 
 -- How a job with parents starts: 'failed' (a parent is dead or canceled, named second), or
 -- the number of parents still unfinished (each of which now lists the job as a child).
@@ -134,7 +141,7 @@ for i = 1, n do
   if out[i + 1] == nil then
     local o = 6 + (i - 1) * WIDTH
     local id = ARGV[o + 1]
-    local key = KEYS[9 + i]
+    local key = KEYS[10 + i]
     local opt = opts[i]
     local due = 0
     local level = 3
@@ -186,7 +193,7 @@ for i = 1, n do
       scheduled[#scheduled + 1] = id
       out[i + 1] = due
     elseif lane then
-      lane_push(lanes, lane, level, id)
+      lane_push(lanes, lane, level, id, active)
       extra = {'status', 'pending'}
       pending[#pending + 1] = id
       out[i + 1] = 0

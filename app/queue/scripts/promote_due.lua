@@ -17,6 +17,7 @@ local now = now_ms()
 local promoted = 0
 local ids = {}
 local laned = false
+local active = {}
 
 for i = 1, n do
   local id = ARGV[2 + i]
@@ -28,7 +29,7 @@ for i = 1, n do
     if f[1] == 'scheduled' then
       local entry = ''
       if f[4] then
-        lane_push(KEYS[8], f[4], level_of(f[3]), id)
+        lane_push(KEYS[8], f[4], level_of(f[3]), id, active)
         laned = true
       else
         entry = redis.call('XADD', KEYS[1 + level_of(f[3])], '*', 'id', id)

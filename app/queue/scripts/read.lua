@@ -27,13 +27,17 @@ local has_lanes = redis.call('EXISTS', lanes)
 local work_left = false  -- dispatchable jobs stay in lanes after this read
 
 -- The next job of a tenant's lane that is still waiting there (canceled ones are dropped).
+local drained = {}  -- list name -> true: found empty in this call
 local function pop(tenant)
   for pos = 1, #order do
     local level = tonumber(string.sub(order, pos, pos))
     local list = lanes .. ':' .. tenant .. ':' .. level
-    while true do
+    while not drained[list] do
       local id = redis.call('LPOP', list)
-      if not id then break end
+      if not id then
+        drained[list] = true
+        break
+      end
       local f = redis.call('HMGET', jobs .. id, 'status', 'entry', 'lane')
       if f[1] == 'pending' and (not f[2] or f[2] == '') and f[3] == tenant then
         return id, level

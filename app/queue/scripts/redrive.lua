@@ -19,7 +19,7 @@ local now = now_ms()
 if f[2] then redis.call('XDEL', KEYS[2], f[2]) end
 local entry = ''
 if f[5] then
-  lane_push(KEYS[9], f[5], level_of(f[4]), ARGV[1])
+  lane_push(KEYS[9], f[5], level_of(f[4]), ARGV[1], {})
   ring(KEYS[9], KEYS[5])
 else
   entry = redis.call('XADD', KEYS[2 + level_of(f[4])], '*', 'id', ARGV[1])

@@ -49,7 +49,7 @@ if status == 'succeeded' then
         else
           local entry = ''
           if f[6] then
-            lane_push(KEYS[11], f[6], level_of(f[4]), id)
+            lane_push(KEYS[11], f[6], level_of(f[4]), id, {})
             ring(KEYS[11], KEYS[4])
           else
             entry = redis.call('XADD', KEYS[1 + level_of(f[4])], '*', 'id', id)

@@ -170,6 +170,21 @@ async def test_a_tenant_sees_its_limits_and_load_and_the_operator_sees_every_bus
     ]
 
 
+async def test_a_small_tenants_listing_is_whole_however_many_jobs_others_have(
+    tenancy: Tenancy,
+) -> None:
+    t = tenancy
+    mine = await t.engine.producer.enqueue_many([JobCreate(task_type="noop")] * 3, "acme")
+    noise = [JobCreate(task_type="noop")] * 1000
+    for _ in range(6):  # newer than acme's, and more than one listing scan budget (5,000)
+        await t.engine.producer.enqueue_many(noise, "globex")
+    page = (await t.api.get("/jobs", params={"limit": 10}, headers=t.auth("acme"))).json()
+    assert [j["id"] for j in page["data"]] == mine[::-1]
+    assert page["next_cursor"] is None
+    theirs = (await t.api.get("/jobs", params={"limit": 500}, headers=t.auth("globex"))).json()
+    assert len(theirs["data"]) == 500 and not set(mine) & {j["id"] for j in theirs["data"]}
+
+
 async def test_metrics_and_admin_routes_take_the_admin_key(tenancy: Tenancy) -> None:
     t = tenancy
     admin = {"Authorization": f"Bearer {ADMIN}"}
