@@ -33,6 +33,7 @@ from app.models import (
     Schedule,
     ScheduleCreate,
     ScheduleList,
+    TenantUsage,
 )
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -238,6 +239,10 @@ class DTQClient:
         response = _check(self._http.post("/dlq/retry", json=body))
         return DeadLetterRetried.model_validate(response.json())
 
+    def tenant(self) -> TenantUsage:
+        """The key's tenant: its limits in effect, jobs queued in its lanes and running."""
+        return TenantUsage.model_validate(_check(self._http.get("/tenant")).json())
+
 
 class AsyncDTQClient:
     """Asynchronous client with the same methods as DTQClient."""
@@ -390,3 +395,7 @@ class AsyncDTQClient:
         body = ask.model_dump(mode="json", exclude_none=True)
         response = _check(await self._http.post("/dlq/retry", json=body))
         return DeadLetterRetried.model_validate(response.json())
+
+    async def tenant(self) -> TenantUsage:
+        """The key's tenant: its limits in effect, jobs queued in its lanes and running."""
+        return TenantUsage.model_validate(_check(await self._http.get("/tenant")).json())

@@ -7,7 +7,16 @@ import asyncio
 import pytest
 
 from app.client import AsyncDTQClient, DTQClient, DTQClientError
-from app.models import DeadLetterRetry, JobCreate, JobStatus, Priority, ScheduleCreate
+from app.models import (
+    DeadLetterRetry,
+    JobCreate,
+    JobStatus,
+    Priority,
+    ScheduleCreate,
+    TenantCreate,
+)
+from app.queue import Engine
+from app.redis_client import create_redis
 
 
 @pytest.fixture
@@ -84,3 +93,30 @@ async def test_async_sdk_schedules(stack: str) -> None:
         assert (await dtq.list_schedules()).count == 1
         await dtq.delete_schedule("a-tick")
         assert (await dtq.list_schedules()).count == 0
+
+
+async def test_sdk_with_an_api_key_sees_its_tenant(make_settings, processes) -> None:
+    settings = make_settings(AUTH_DISABLED=False)
+    redis = create_redis(settings)
+    engine = Engine(redis, settings)
+    await engine.setup()
+    await engine.tenants.create(TenantCreate(name="acme", max_concurrency=3))
+    key = (await engine.tenants.create_key("acme")).key
+    await redis.aclose()
+    url = processes.api(settings)
+    processes.worker(settings, "--concurrency", "20")
+    async with AsyncDTQClient(url, api_key=key) as dtq:
+        job = await dtq.submit("echo", {"n": 1})
+        assert job.tenant == "acme"
+        assert (await dtq.wait(job.id, timeout=20)).status == JobStatus.SUCCEEDED
+        usage = await dtq.tenant()
+        assert (usage.tenant, usage.max_concurrency, usage.queued, usage.running) == (
+            "acme",
+            3,
+            0,
+            0,
+        )
+    async with AsyncDTQClient(url, api_key=key[:-1] + "x") as wrong:
+        with pytest.raises(DTQClientError) as err:
+            await wrong.tenant()
+        assert err.value.status_code == 401
