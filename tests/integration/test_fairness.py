@@ -110,6 +110,19 @@ async def test_a_cap_holds_across_consumers_and_each_settle_frees_a_slot(
     assert len(ids) == 20
 
 
+async def test_a_read_looks_past_a_page_of_capped_tenants(engine: Engine) -> None:
+    names = [f"t{i:02}" for i in range(70)]  # read.lua loads busy tenants 64 at a time
+    await tenants(engine, **{name: {"max_concurrency": 1} for name in names})
+    owner = {}
+    for name in names:
+        for job_id in await engine.producer.enqueue_many(noops(2), name):
+            owner[job_id] = name
+    c = engine.consumer("c")
+    served = [owner[job_id] for _, _, job_id in await c.read(100, 0)]
+    assert sorted(served) == names  # one each: the cap; the last 6 too, past the first page
+    assert await c.read(100, 0) == []
+
+
 async def test_housekeeping_frees_slots_that_no_job_holds(
     engine: Engine, redis: Redis, settings: Settings
 ) -> None:

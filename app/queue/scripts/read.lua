@@ -48,52 +48,64 @@ local function pop(tenant)
 end
 
 if has_lanes == 1 and remaining > 0 then
-  local rows = redis.call('ZRANGE', lanes, 0, 999, 'WITHSCORES')
-  local names, vt, cap, weight, running, slot, empty = {}, {}, {}, {}, {}, {}, {}
-  for i = 1, #rows / 2 do
-    local name = rows[2 * i - 1]
-    names[i], vt[i] = name, tonumber(rows[2 * i])
-    local raw = redis.call('HGET', KEYS[6], name)
-    local ok, def = pcall(cjson.decode, raw or '{}')
-    if not ok or type(def) ~= 'table' then def = {} end
-    cap[i] = tonumber(def.max_concurrency) or tonumber(ARGV[6])
-    weight[i] = tonumber(def.weight) or 1
-    slot[i] = lanes .. ':' .. name .. ':running'
-    running[i] = redis.call('SCARD', slot[i])
+  -- Tenants are loaded a page at a time, least virtual time first: a read looks further only
+  -- while every tenant loaded is capped or drained. Ranks stay put until the write-back.
+  local PAGE = 64
+  local names, vt, cap, weight, running, slot, empty, old = {}, {}, {}, {}, {}, {}, {}, {}
+  local function load(from)
+    local rows = redis.call('ZRANGE', lanes, from, from + PAGE - 1, 'WITHSCORES')
+    for j = 1, #rows, 2 do
+      local i, name = #names + 1, rows[j]
+      names[i], vt[i], old[i] = name, tonumber(rows[j + 1]), tonumber(rows[j + 1])
+      local ok, def = pcall(cjson.decode, redis.call('HGET', KEYS[6], name) or '{}')
+      if not ok or type(def) ~= 'table' then def = {} end
+      cap[i] = tonumber(def.max_concurrency) or tonumber(ARGV[6])
+      weight[i] = tonumber(def.weight) or 1
+      slot[i] = lanes .. ':' .. name .. ':running'
+      running[i] = redis.call('SCARD', slot[i])
+    end
+    return #rows / 2 == PAGE
   end
   local function eligible(i)
     return not empty[i] and (cap[i] <= 0 or running[i] < cap[i])
   end
+  local more, from = load(0), 0
   local dispatched, floor = 0, nil
   while dispatched < remaining do
     local best
     for i = 1, #names do
       if eligible(i) and (not best or vt[i] < vt[best]) then best = i end
     end
-    if not best then break end
-    local id, level = pop(names[best])
-    if id then
-      local entry = redis.call('XADD', KEYS[level], '*', 'id', id)
-      redis.call('HSET', jobs .. id, 'entry', entry, 'lane_slot', slot[best])
-      redis.call('SADD', slot[best], id)
-      running[best] = running[best] + 1
-      floor = vt[best]
-      vt[best] = vt[best] + 1 / weight[best]
-      dispatched = dispatched + 1
+    if not best then
+      if not more then break end
+      from = from + PAGE
+      more = load(from)
     else
-      empty[best] = true
+      local id, level = pop(names[best])
+      if id then
+        local entry = redis.call('XADD', KEYS[level], '*', 'id', id)
+        redis.call('HSET', jobs .. id, 'entry', entry, 'lane_slot', slot[best])
+        redis.call('SADD', slot[best], id)
+        running[best] = running[best] + 1
+        floor = vt[best]
+        vt[best] = vt[best] + 1 / weight[best]
+        dispatched = dispatched + 1
+      else
+        empty[best] = true
+      end
     end
   end
+  work_left = more
   for i = 1, #names do
     if empty[i] then
       redis.call('ZREM', lanes, names[i])
     else
       if eligible(i) then
         work_left = true
-      elseif floor and vt[i] < floor then
+      elseif floor and vt[i] < floor then  -- capped: no credit for the turns it could not take
         vt[i] = floor
       end
-      if vt[i] ~= tonumber(rows[2 * i]) then redis.call('ZADD', lanes, vt[i], names[i]) end
+      if vt[i] ~= old[i] then redis.call('ZADD', lanes, vt[i], names[i]) end
     end
   end
 end
