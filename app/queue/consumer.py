@@ -116,11 +116,10 @@ class Consumer:
 
         Tenants' lanes are dispatched first, fairly and within their concurrency caps (read.lua).
 
-        Fast path: while no lane holds jobs and a priority-first read finds work on one level only
-        and fills its count,
-        the next reads up to the next fair-share read take that level with a plain XREADGROUP
-        instead of read.lua (half the Redis CPU per entry). A higher level's new work thus waits
-        at most until the next fair-share read, which is at most 3 reads away.
+        Fast path: while no lane holds jobs and a priority-first read finds work on one level
+        only and fills its count, the next reads up to the next fair-share read take that level
+        with a plain XREADGROUP instead of read.lua (half the Redis CPU per entry). A higher
+        level's new work thus waits at most until the next fair-share read, at most 3 reads away.
         """
         self._reads += 1
         order = FAIR_SHARE_ORDERS.get(self._reads % 10)

@@ -110,7 +110,7 @@ local function lane_push(lanes, tenant, level, id, active)
   redis.call('RPUSH', lanes .. ':' .. tenant .. ':' .. level, id)
   if not active[tenant] then
     if not redis.call('ZSCORE', lanes, tenant) then
-      -- A tenant that was idle starts level with the most served one waiting: no saved credit.
+      -- A tenant that was idle starts level with the least served one waiting: no saved credit.
       local first = redis.call('ZRANGE', lanes, 0, 0, 'WITHSCORES')
       redis.call('ZADD', lanes, first[2] or 0, tenant)
     end
