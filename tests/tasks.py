@@ -113,3 +113,9 @@ async def occupy(ctx: JobContext, payload: dict[str, Any]) -> None:
         await client.decr(payload["key"])
     finally:
         await client.aclose()
+
+
+@tasks.task()
+async def whoami(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """The job's id and its parents' ids as the handler sees them."""
+    return {"job_id": ctx.job_id, "parents": sorted(ctx.parents)}

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.typing import EncodableT
 
 from app.config import Settings
+from app.queue.job_ids import public_id
 from app.queue.keys import Keys
 from app.queue.scripts import CHILDREN_CHANGED, Scripts
 
@@ -116,12 +117,13 @@ class Dependencies:
         return await self.release(stranded)
 
     async def parent_results(self, parent_ids: Sequence[str]) -> dict[str, Any]:
-        """The results of these parents by id (None for one whose record has expired)."""
+        """The results of these parents by the ids their tenant knows them by (None for one
+        whose record has expired)."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for parent in parent_ids:
                 pipe.hget(self._keys.job(parent), "result")
             results = await pipe.execute()
         return {
-            parent: orjson.loads(result) if result else None
+            public_id(parent): orjson.loads(result) if result else None
             for parent, result in zip(parent_ids, results, strict=True)
         }

@@ -26,6 +26,7 @@ from app.models import (
     Priority,
     QueueMetrics,
 )
+from app.queue.job_ids import public_id, stored_id
 from app.queue.keys import Keys
 from app.queue.timefmt import from_ms
 
@@ -98,7 +99,7 @@ def blocked_reason(
     status = h["status"]
     if status == JobStatus.WAITING:
         if waiting_on:
-            return f"waiting on dependency {waiting_on}"
+            return f"waiting on dependency {public_id(waiting_on)}"
         return f"waiting on {h.get('deps_left', 'its')} dependencies"
     if status == JobStatus.PENDING:
         if served is not None and h["task_type"] not in served:
@@ -115,7 +116,7 @@ def blocked_reason(
         return f"scheduled until {due}"
     if status == JobStatus.CANCELED:
         if h.get("cancel_reason") == "dependency_failed":
-            return f"canceled: dependency {h.get('failed_parent')} failed"
+            return f"canceled: dependency {public_id(h.get('failed_parent') or '')} failed"
         return "canceled"
     if status == JobStatus.DEAD:
         return f"dead-lettered ({h.get('dead_reason')}); retry it from the DLQ"
@@ -133,13 +134,15 @@ def job_from_hash(
     """A Job from its Redis hash."""
     errors = orjson.loads(h["errors"]) if h.get("errors") else []
     return Job(
-        id=h["id"],
+        id=public_id(h["id"]),
         tenant=h.get("tenant", DEFAULT_TENANT),
         task_type=h["task_type"],
         payload=orjson.loads(h["payload"]),
         status=JobStatus(h["status"]),
         priority=Priority(h.get("priority") or Priority.NORMAL),
-        depends_on=h["depends_on"].split(",") if h.get("depends_on") else [],
+        depends_on=[public_id(p) for p in h["depends_on"].split(",")]
+        if h.get("depends_on")
+        else [],
         attempt=int(h["attempt"]),
         failures=int(h["failures"]),
         max_retries=int(h["max_retries"]),
@@ -173,9 +176,10 @@ class Inspector:
         self._settings = settings
 
     async def _hash(self, job_id: str, tenant: str | None) -> dict[str, str]:
-        h = cast(dict[str, str], await self._redis.hgetall(self._keys.job(job_id)))
+        key = self._keys.job(stored_id(tenant, job_id))
+        h = cast(dict[str, str], await self._redis.hgetall(key))
         if not h or not _owned_by(h, tenant):
-            raise JobNotFoundError(f"job {job_id} not found")
+            raise JobNotFoundError(f"job {public_id(job_id)} not found")
         return h
 
     async def check_tenant(self, job_id: str, tenant: str | None) -> None:
@@ -185,9 +189,10 @@ class Inspector:
         """
         if tenant is None:
             return
-        status, owner = await self._redis.hmget(self._keys.job(job_id), ["status", "tenant"])
+        key = self._keys.job(stored_id(tenant, job_id))
+        status, owner = await self._redis.hmget(key, ["status", "tenant"])
         if status is None or (owner or DEFAULT_TENANT) != tenant:
-            raise JobNotFoundError(f"job {job_id} not found")
+            raise JobNotFoundError(f"job {public_id(job_id)} not found")
 
     async def get_job(self, job_id: str, tenant: str | None = None) -> Job:
         """One job's state; JobNotFoundError if unknown, expired or (tenant given) not its."""
@@ -216,7 +221,7 @@ class Inspector:
         """A finished job's outcome; ResultNotReadyError until it is finished."""
         job = job_from_hash(await self._hash(job_id, tenant))
         if not job.status.is_terminal:
-            raise ResultNotReadyError(f"job {job_id} is {job.status}: no result yet")
+            raise ResultNotReadyError(f"job {job.id} is {job.status}: no result yet")
         return JobResult(
             id=job.id,
             status=job.status,
@@ -238,12 +243,12 @@ class Inspector:
             "attempt",
             "history",
         )
-        values = await self._redis.hmget(self._keys.job(job_id), fields)
+        values = await self._redis.hmget(self._keys.job(stored_id(tenant, job_id)), fields)
         h = {k: str(v) for k, v in zip(fields, values, strict=True) if v is not None}
         if "status" not in h or not _owned_by(h, tenant):
-            raise JobNotFoundError(f"job {job_id} not found")
+            raise JobNotFoundError(f"job {public_id(job_id)} not found")
         events = timeline(h)
-        return JobTimeline(id=job_id, data=events, count=len(events))
+        return JobTimeline(id=public_id(job_id), data=events, count=len(events))
 
     async def served_task_types(self) -> set[str]:
         """Task types that at least one live worker serves."""
@@ -357,7 +362,7 @@ class Inspector:
                 if _owned_by(f, tenant):
                     data.append(
                         DeadLetter(
-                            job_id=f["job_id"],
+                            job_id=public_id(f["job_id"]),
                             task_type=f["task_type"],
                             reason=DeadReason(f["reason"]),
                             attempts=int(f["attempts"]),

@@ -31,6 +31,7 @@ from app.models import (
 from app.queue import jsontext
 from app.queue.dependencies import Dependencies
 from app.queue.inspector import Inspector
+from app.queue.job_ids import public_id, stored_id
 from app.queue.keys import Keys
 from app.queue.scripts import IDEMPOTENCY_CONFLICT, UNKNOWN_PARENT, Scripts, raise_for_code
 from app.queue.timefmt import from_ms, to_ms
@@ -59,7 +60,8 @@ def _check(result: list[Any], jobs: Sequence[JobCreate]) -> list[Any]:
             key = jobs[result[1] - 1].idempotency_key
             raise IdempotencyConflictError(f"idempotency key {key!r} was used with another body")
         if result[0] == UNKNOWN_PARENT:
-            raise UnknownParentError(f"depends_on names job {result[2]}, which does not exist")
+            parent = public_id(result[2])
+            raise UnknownParentError(f"depends_on names job {parent}, which does not exist")
         chosen = [j.id for j in jobs if j.id]
         if chosen:
             raise DuplicateJobError(f"a job with one of the ids {', '.join(chosen[:10])} exists")
@@ -138,6 +140,7 @@ class Producer:
     ) -> tuple[list[str], list[EncodableT]]:
         k = self._keys
         s = self._settings
+        ids = [stored_id(tenant, job_id) for job_id in ids]
         keys = [
             *k.streams,
             k.index,
@@ -162,8 +165,9 @@ class Producer:
             if job.priority is not Priority.NORMAL:
                 options["priority"] = job.priority.value
             if job.depends_on:
-                options["depends_on"] = job.depends_on
-                for parent in job.depends_on:
+                parents = [stored_id(tenant, parent) for parent in job.depends_on]
+                options["depends_on"] = parents
+                for parent in parents:
                     parent_keys += (k.job(parent), k.children(parent))
             if job.partition_key:
                 options["partition_key"] = job.partition_key
@@ -270,7 +274,7 @@ class Producer:
                 chunk = jobs[start : start + ENQUEUE_CHUNK]
                 for offset, outcome in enumerate(_check(result, chunk)[1:]):
                     if isinstance(outcome, str):
-                        ids[start + offset] = outcome
+                        ids[start + offset] = public_id(outcome)
         return ids
 
     async def cancel(self, job_id: str, tenant: str | None = None) -> None:
@@ -279,6 +283,7 @@ class Producer:
         Jobs that wait on it are canceled too (`dependency_failed`), all the way down. With a
         tenant, another tenant's job is JobNotFoundError (a job's tenant never changes).
         """
+        job_id = stored_id(tenant, job_id)
         k = self._keys
         await self._inspector.check_tenant(job_id, tenant)
         result = await self._scripts["cancel"](
@@ -291,7 +296,7 @@ class Producer:
                 k.cancel_channel,
             ],
         )
-        raise_for_code(result, job_id)
+        raise_for_code(result, public_id(job_id))
         if result == 2:
             await self._dependencies.release([job_id])
 
@@ -300,12 +305,13 @@ class Producer:
     ) -> None:
         """Send a dead job back to the stream, with fresh retries unless told otherwise."""
         k = self._keys
+        job_id = stored_id(tenant, job_id)
         await self._inspector.check_tenant(job_id, tenant)
         result = await self._scripts["redrive"](
             [k.job(job_id), k.dlq, *k.streams, k.stats, k.events, k.lanes],
             [job_id, self._settings.EVENTS_MAXLEN, "1" if reset_attempts else "0"],
         )
-        raise_for_code(result, job_id)
+        raise_for_code(result, public_id(job_id))
 
     async def redrive_matching(
         self, ask: DeadLetterRetry, tenant: str | None = None
@@ -345,14 +351,18 @@ class Producer:
                         )
                     retried += sum(1 for r in await pipe.execute() if r == 1)
         return DeadLetterRetried(
-            matched=len(matched), retried=retried, dry_run=ask.dry_run, job_ids=matched[:1000]
+            matched=len(matched),
+            retried=retried,
+            dry_run=ask.dry_run,
+            job_ids=[public_id(job_id) for job_id in matched[:1000]],
         )
 
     async def purge(self, job_id: str, tenant: str | None = None) -> None:
         """Delete a dead job and its dead-letter entry."""
         k = self._keys
+        job_id = stored_id(tenant, job_id)
         await self._inspector.check_tenant(job_id, tenant)
         result = await self._scripts["purge"](
             [k.job(job_id), k.dlq, k.stats, k.events], [job_id, self._settings.EVENTS_MAXLEN]
         )
-        raise_for_code(result, job_id)
+        raise_for_code(result, public_id(job_id))

@@ -20,6 +20,7 @@ from app.queue import Delivery, Engine, Failure, Settled, jsontext
 from app.queue.backoff import backoff_ms
 from app.queue.consumer import Entry
 from app.queue.housekeeping import run_housekeeping
+from app.queue.job_ids import public_id
 from app.worker.cancellation import listen_for_cancels, raise_if_cancelling
 from app.worker.isolation import IsolatedError, run_isolated
 from app.worker.lease import LeaseKeeper
@@ -252,13 +253,14 @@ class Worker:
         parents = (
             await self.engine.dependencies.parent_results(d.depends_on) if d.depends_on else {}
         )
+        job_id = public_id(d.job_id)  # the id its tenant knows it by
         if task.isolated:  # the child process gets a context without a progress sink
             ctx = JobContext(
-                d.job_id, d.task_type, d.attempt, d.failures, d.max_retries, self.name, parents
+                job_id, d.task_type, d.attempt, d.failures, d.max_retries, self.name, parents
             )
             return await run_isolated(task, ctx, payload, self._pool)
         ctx = JobContext(
-            d.job_id,
+            job_id,
             d.task_type,
             d.attempt,
             d.failures,

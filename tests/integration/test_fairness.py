@@ -20,6 +20,7 @@ from app.queue import Engine
 from app.queue.consumer import Failure
 from app.queue.housekeeping import run_housekeeping
 from app.queue.inspector import blocked_reason
+from app.queue.job_ids import stored_id
 
 
 @pytest.fixture
@@ -41,14 +42,19 @@ async def completed(engine: Engine) -> int:
     return int(await engine.redis.hget(engine.keys.stats, "completed_total") or 0)
 
 
+async def enqueue(engine: Engine, jobs: list[JobCreate], tenant: str) -> list[str]:
+    """Submit jobs; their ids as stored (as streams, entries and keys name them)."""
+    return [stored_id(tenant, j) for j in await engine.producer.enqueue_many(jobs, tenant)]
+
+
 def noops(n: int, **kw: Any) -> list[JobCreate]:
     return [JobCreate(task_type="noop", **kw) for _ in range(n)]
 
 
 async def test_busy_tenants_are_served_in_proportion_to_their_weights(engine: Engine) -> None:
     await tenants(engine, big={"weight": 3}, small={})
-    big = set(await engine.producer.enqueue_many(noops(100), "big"))
-    small = set(await engine.producer.enqueue_many(noops(100), "small"))
+    big = set(await enqueue(engine, noops(100), "big"))
+    small = set(await enqueue(engine, noops(100), "small"))
     entries = await engine.consumer("c").read(40, 0)
     ids = [job_id for _, _, job_id in entries]
     assert len(ids) == 40
@@ -58,10 +64,10 @@ async def test_busy_tenants_are_served_in_proportion_to_their_weights(engine: En
 
 async def test_a_new_tenant_goes_next_however_long_the_backlog_ahead(engine: Engine) -> None:
     await tenants(engine, a={}, b={})
-    await engine.producer.enqueue_many(noops(5000), "a")
+    await enqueue(engine, noops(5000), "a")
     c = engine.consumer("c")
     assert len(await c.read(100, 0)) == 100
-    b_ids = await engine.producer.enqueue_many(noops(5), "b")
+    b_ids = await enqueue(engine, noops(5), "b")
     ids = [job_id for _, _, job_id in await c.read(10, 0)]
     assert set(b_ids) <= set(ids)  # a and b take turns: b's 5 among the next 10
     # b earned no credit while it was idle: once b is done, a is served alone again.
@@ -70,12 +76,12 @@ async def test_a_new_tenant_goes_next_however_long_the_backlog_ahead(engine: Eng
 
 async def test_within_a_tenant_higher_priority_goes_first(engine: Engine) -> None:
     await tenants(engine, a={})
-    await engine.producer.enqueue_many(noops(50), "a")
+    await enqueue(engine, noops(50), "a")
     urgent = await engine.producer.enqueue(
         JobCreate(task_type="noop", priority=Priority.CRITICAL), "a"
     )
     ((level, _, job_id),) = await engine.consumer("c").read(1, 0)
-    assert (level, job_id) == (0, urgent.id)
+    assert (level, job_id) == (0, stored_id("a", urgent.id))
 
 
 async def test_a_cap_holds_across_consumers_and_each_settle_frees_a_slot(
@@ -83,13 +89,13 @@ async def test_a_cap_holds_across_consumers_and_each_settle_frees_a_slot(
 ) -> None:
     await tenants(engine, capped={"max_concurrency": 5}, free={})
     k = engine.keys
-    ids = await engine.producer.enqueue_many(noops(20), "capped")
+    ids = await enqueue(engine, noops(20), "capped")
     c1, c2, c3 = (engine.consumer(n) for n in ("c1", "c2", "c3"))
     running = await c1.start(await c1.read(10, 0))
     assert len(running) == 5
     assert await c2.read(10, 0) == [] and await c3.read(10, 0) == []
     # Another tenant is not held up by the capped one.
-    free = await engine.producer.enqueue_many(noops(3), "free")
+    free = await enqueue(engine, noops(3), "free")
     assert {j for _, _, j in await c2.read(10, 0)} == set(free)
 
     # Success, a retry and a cancel each free one slot; the retry goes back to the lane.
@@ -115,7 +121,7 @@ async def test_a_read_looks_past_a_page_of_capped_tenants(engine: Engine) -> Non
     await tenants(engine, **{name: {"max_concurrency": 1} for name in names})
     owner = {}
     for name in names:
-        for job_id in await engine.producer.enqueue_many(noops(2), name):
+        for job_id in await enqueue(engine, noops(2), name):
             owner[job_id] = name
     c = engine.consumer("c")
     served = [owner[job_id] for _, _, job_id in await c.read(100, 0)]
@@ -127,7 +133,7 @@ async def test_housekeeping_frees_slots_that_no_job_holds(
     engine: Engine, redis: Redis, settings: Settings
 ) -> None:
     await tenants(engine, capped={"max_concurrency": 2})
-    await engine.producer.enqueue_many(noops(5), "capped")
+    await enqueue(engine, noops(5), "capped")
     c = engine.consumer("c")
     (first, _) = await c.start(await c.read(5, 0))
     await redis.delete(engine.keys.job(first.job_id))  # as if deleted while dispatched
@@ -141,7 +147,7 @@ async def test_a_dead_workers_slots_pass_to_the_worker_that_reclaims_its_jobs(
     engine: Engine, redis: Redis, start_worker
 ) -> None:
     await tenants(engine, capped={"max_concurrency": 2})
-    ids = await engine.producer.enqueue_many(noops(10), "capped")
+    ids = await enqueue(engine, noops(10), "capped")
     dead = engine.consumer("dead")
     assert len(await dead.start(await dead.read(10, 0))) == 2  # then it dies holding both
     start_worker()
@@ -161,7 +167,7 @@ async def test_a_cap_of_five_holds_across_three_workers(
     await tenants(engine, capped={"max_concurrency": 5})
     key = f"{settings.KEY_PREFIX}:occupied"
     payload = {"url": redis_url, "key": key, "seconds": 0.05}
-    ids = await engine.producer.enqueue_many(
+    ids = await enqueue(engine, 
         [JobCreate(task_type="occupy", payload=payload) for _ in range(40)], "capped"
     )
     for _ in range(3):
@@ -184,7 +190,7 @@ async def test_workers_wait_without_spinning_while_every_lane_is_capped(
     await tenants(engine, capped={"max_concurrency": 1})
     key = f"{settings.KEY_PREFIX}:occupied"
     payload = {"url": redis_url, "key": key, "seconds": 3}
-    await engine.producer.enqueue_many(
+    await enqueue(engine, 
         [JobCreate(task_type="occupy", payload=payload) for _ in range(3)], "capped"
     )
     for _ in range(3):
@@ -216,12 +222,12 @@ async def test_a_small_tenant_starts_within_a_second_behind_a_20000_job_backlog(
     await tenants(engine, a={}, b={})
     k = engine.keys
     sleepy = JobCreate(task_type="sleep", payload={"seconds": 0.02})
-    await engine.producer.enqueue_many([sleepy] * 20_000, "a")
+    await enqueue(engine, [sleepy] * 20_000, "a")
     for _ in range(3):
         start_worker(concurrency=20)
     while await completed(engine) < 200:
         await asyncio.sleep(0.05)
-    b_ids = await engine.producer.enqueue_many([sleepy] * 20, "b")
+    b_ids = await enqueue(engine, [sleepy] * 20, "b")
     deadline = time.monotonic() + 30
     started: list[Any] = [None]
     while time.monotonic() < deadline:

@@ -7,6 +7,7 @@ import asyncio
 from app.models import JobCreate, TenantCreate
 from app.queue import Engine
 from app.queue.housekeeping import run_housekeeping
+from app.queue.job_ids import stored_id
 
 
 async def test_prunes_expired_jobs_and_idle_empty_consumers(make_settings, redis) -> None:
@@ -37,7 +38,8 @@ async def test_prunes_expired_jobs_from_each_tenants_index(make_settings, redis)
     await engine.setup()
     k = engine.keys
     await engine.tenants.create(TenantCreate(name="acme"))
-    ids = await engine.producer.enqueue_many([JobCreate(task_type="noop")] * 2, "acme")
+    made = await engine.producer.enqueue_many([JobCreate(task_type="noop")] * 2, "acme")
+    ids = [stored_id("acme", job_id) for job_id in made]
     await redis.delete(k.job(ids[0]))
     upkeep = await run_housekeeping(redis, k, engine.scripts, settings)
     assert upkeep is not None and upkeep.index_pruned == 2  # the shared index and acme's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -183,6 +184,49 @@ async def test_a_small_tenants_listing_is_whole_however_many_jobs_others_have(
     assert page["next_cursor"] is None
     theirs = (await t.api.get("/jobs", params={"limit": 500}, headers=t.auth("globex"))).json()
     assert len(theirs["data"]) == 500 and not set(mine) & {j["id"] for j in theirs["data"]}
+
+
+async def test_each_tenant_chooses_job_ids_in_its_own_namespace(
+    tenancy: Tenancy, start_worker
+) -> None:
+    t = tenancy
+    job = {"id": "invoice-42", "task_type": "whoami"}
+    for who in ("acme", "globex"):  # the same id: no 409, nothing learned about the other
+        r = await t.api.post("/jobs", json=job, headers=t.auth(who))
+        assert r.status_code == 201 and r.json()["id"] == "invoice-42", r.text
+    again = await t.api.post("/jobs", json=job, headers=t.auth("acme"))
+    assert again.status_code == 409  # a tenant's own ids stay unique
+    child = {"id": "child", "task_type": "whoami", "depends_on": ["invoice-42"]}
+    made = await t.api.post("/jobs", json=child, headers=t.auth("globex"))
+    assert made.json()["depends_on"] == ["invoice-42"]
+    bad = {"id": "bad", "task_type": "fail", "max_retries": 0}
+    await t.api.post("/jobs", json=bad, headers=t.auth("acme"))
+    start_worker(engine_=t.engine)
+
+    async def result(who: str, job_id: str) -> Any:
+        for _ in range(500):
+            r = await t.api.get(f"/jobs/{job_id}/result", headers=t.auth(who))
+            if r.status_code == 200:
+                return r.json()
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{who}'s job {job_id} did not finish")
+
+    # Handlers see the ids the tenant chose, and parents by those ids.
+    assert (await result("globex", "child"))["result"] == {
+        "job_id": "child",
+        "parents": ["invoice-42"],
+    }
+    assert (await result("acme", "invoice-42"))["result"]["job_id"] == "invoice-42"
+    assert (await result("acme", "bad"))["status"] == "dead"
+    theirs = await t.api.get("/jobs/invoice-42", headers=t.auth("globex"))
+    assert (theirs.json()["id"], theirs.json()["tenant"]) == ("invoice-42", "globex")
+    listed = (await t.api.get("/jobs", headers=t.auth("globex"))).json()
+    assert sorted(j["id"] for j in listed["data"]) == ["child", "invoice-42"]
+    dead = (await t.api.get("/dlq", headers=t.auth("acme"))).json()
+    assert [d["job_id"] for d in dead["data"]] == ["bad"]
+    retried = await t.api.post("/dlq/bad/retry", headers=t.auth("acme"))
+    assert retried.status_code == 200 and retried.json()["id"] == "bad"
+    assert (await t.api.post("/dlq/bad/retry", headers=t.auth("globex"))).status_code == 404
 
 
 async def test_metrics_and_admin_routes_take_the_admin_key(tenancy: Tenancy) -> None:
