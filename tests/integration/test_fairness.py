@@ -167,8 +167,8 @@ async def test_a_cap_of_five_holds_across_three_workers(
     await tenants(engine, capped={"max_concurrency": 5})
     key = f"{settings.KEY_PREFIX}:occupied"
     payload = {"url": redis_url, "key": key, "seconds": 0.05}
-    ids = await enqueue(engine, 
-        [JobCreate(task_type="occupy", payload=payload) for _ in range(40)], "capped"
+    ids = await enqueue(
+        engine, [JobCreate(task_type="occupy", payload=payload) for _ in range(40)], "capped"
     )
     for _ in range(3):
         start_worker(concurrency=10)
@@ -190,8 +190,8 @@ async def test_workers_wait_without_spinning_while_every_lane_is_capped(
     await tenants(engine, capped={"max_concurrency": 1})
     key = f"{settings.KEY_PREFIX}:occupied"
     payload = {"url": redis_url, "key": key, "seconds": 3}
-    await enqueue(engine, 
-        [JobCreate(task_type="occupy", payload=payload) for _ in range(3)], "capped"
+    await enqueue(
+        engine, [JobCreate(task_type="occupy", payload=payload) for _ in range(3)], "capped"
     )
     for _ in range(3):
         start_worker(concurrency=10)
