@@ -48,6 +48,7 @@ from app.config import Settings  # noqa: E402
 from app.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 from app.models import DEFAULT_TENANT, JobCreate, TenantCreate  # noqa: E402
 from app.queue import Engine  # noqa: E402
+from app.queue.job_ids import stored_id  # noqa: E402
 from app.redis_client import create_redis  # noqa: E402
 
 
@@ -182,7 +183,7 @@ async def measure_latency(engine: Engine, samples: int, tenant: str) -> list[flo
         await asyncio.sleep(0.01)  # let the worker go idle (blocked in XREADGROUP)
         t0 = time.time()
         job = await engine.producer.enqueue(JobCreate(task_type="probe"), tenant)
-        key = engine.keys.job(job.id)
+        key = engine.keys.job(stored_id(tenant, job.id))
         while True:  # poll lightly: the poller must not slow the worker it measures
             await asyncio.sleep(0.005)
             if await engine.redis.hget(key, "status") == "succeeded":

@@ -1,0 +1,39 @@
+"""The benchmark script still runs end to end (a tiny run), single- and multi-tenant."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize("tenants", [0, 3])
+def test_the_bench_runs_and_reports(redis_url: str, tenants: int) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "scripts/bench/throughput.py",
+            "--jobs",
+            "300",
+            "--concurrency",
+            "20",
+            "--latency-samples",
+            "3",
+            "--tenants",
+            str(tenants),
+        ],
+        cwd=ROOT,
+        env={"REDIS_URL": redis_url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["process_per_s"] > 0 and report["lat_p50_ms"] > 0
+    if tenants:
+        assert sorted(report["tenant_done_at"]) == ["t0", "t1", "t2"]
