@@ -88,13 +88,11 @@ async def run(args: argparse.Namespace) -> int:
             print(f"revoked key {args.key_id}")
         else:
             keys = await tenants.list_keys()
-            for t in await tenants.list_tenants():
-                limits = f"rate_per_s={t.rate_per_s or settings.RATE_LIMIT_PER_SECOND:g} "
-                limits += f"burst={t.burst or settings.RATE_LIMIT_BURST} "
-                cap = t.max_concurrency or settings.TENANT_MAX_CONCURRENCY
-                limits += f"max_concurrency={cap or 'none'} weight={t.weight or 1}"
-                print(f"{t.name}  {limits}")
-                for k in (k for k in keys if k.tenant == t.name):
+            for u in await tenants.usages(await tenants.list_tenants()):
+                limits = f"rate_per_s={u.rate_per_s:g} burst={u.burst} "
+                limits += f"max_concurrency={u.max_concurrency or 'none'} weight={u.weight}"
+                print(f"{u.tenant}  {limits}")
+                for k in (k for k in keys if k.tenant == u.tenant):
                     print(f"  key {k.key_id}  created {k.created_at.isoformat()}")
         return 0
     finally:

@@ -148,26 +148,35 @@ class Tenants:
 
     async def usage(self, tenant: Tenant) -> TenantUsage:
         """A tenant's effective limits, the jobs in its lanes and the slots it holds."""
+        (usage,) = await self.usages([tenant])
+        return usage
+
+    async def usages(self, tenants: list[Tenant]) -> list[TenantUsage]:
+        """usage() of each of these tenants, in one round trip."""
         k = self._keys
         s = self._settings
         async with self._redis.pipeline(transaction=False) as pipe:
-            for level in range(4):
-                pipe.llen(k.lane(tenant.name, level))
-            pipe.scard(k.running(tenant.name))
-            *queued, running = await pipe.execute()
-        return TenantUsage(
-            tenant=tenant.name,
-            rate_per_s=tenant.rate_per_s or s.RATE_LIMIT_PER_SECOND,
-            burst=tenant.burst or s.RATE_LIMIT_BURST,
-            max_concurrency=tenant.max_concurrency or s.TENANT_MAX_CONCURRENCY or None,
-            weight=tenant.weight or 1,
-            queued=sum(queued),
-            running=running,
-        )
+            for tenant in tenants:
+                for level in range(4):
+                    pipe.llen(k.lane(tenant.name, level))
+                pipe.scard(k.running(tenant.name))
+            counts = await pipe.execute()
+        return [
+            TenantUsage(
+                tenant=tenant.name,
+                rate_per_s=tenant.rate_per_s or s.RATE_LIMIT_PER_SECOND,
+                burst=tenant.burst or s.RATE_LIMIT_BURST,
+                max_concurrency=tenant.max_concurrency or s.TENANT_MAX_CONCURRENCY or None,
+                weight=tenant.weight or 1,
+                queued=sum(counts[5 * i : 5 * i + 4]),
+                running=counts[5 * i + 4],
+            )
+            for i, tenant in enumerate(tenants)
+        ]
 
     async def busy(self) -> list[TenantUsage]:
         """The usage of every stored tenant with jobs queued in lanes or running."""
-        usages = [await self.usage(t) for t in await self.list_tenants()]
+        usages = await self.usages(await self.list_tenants())
         return [u for u in usages if u.queued or u.running]
 
     async def admit(self, tenant: Tenant, cost: int) -> Admission:

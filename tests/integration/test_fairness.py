@@ -8,7 +8,6 @@ across three workers, capped workers do not spin, and a dead worker's slots pass
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from app.queue.consumer import Failure
 from app.queue.housekeeping import run_housekeeping
 from app.queue.inspector import blocked_reason
 from app.queue.job_ids import stored_id
+from tests.conftest import wait_for
 
 
 @pytest.fixture
@@ -38,8 +38,9 @@ async def waiting(engine: Engine, tenant: str) -> int:
     return sum([await engine.redis.llen(engine.keys.lane(tenant, lv)) for lv in range(4)])
 
 
-async def completed(engine: Engine) -> int:
-    return int(await engine.redis.hget(engine.keys.stats, "completed_total") or 0)
+async def done_with(engine: Engine, n: int) -> bool:
+    """Whether at least n jobs have completed."""
+    return int(await engine.redis.hget(engine.keys.stats, "completed_total") or 0) >= n
 
 
 async def enqueue(engine: Engine, jobs: list[JobCreate], tenant: str) -> list[str]:
@@ -151,32 +152,39 @@ async def test_a_dead_workers_slots_pass_to_the_worker_that_reclaims_its_jobs(
     dead = engine.consumer("dead")
     assert len(await dead.start(await dead.read(10, 0))) == 2  # then it dies holding both
     start_worker()
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        statuses = [await redis.hget(engine.keys.job(j), "status") for j in ids]
-        if statuses == [JobStatus.SUCCEEDED] * 10:
-            break
-        await asyncio.sleep(0.05)
-    assert statuses == [JobStatus.SUCCEEDED] * 10
+
+    async def statuses() -> list[Any]:
+        return [await redis.hget(engine.keys.job(j), "status") for j in ids]
+
+    async def all_succeeded() -> bool:
+        return await statuses() == [JobStatus.SUCCEEDED] * 10
+
+    await wait_for(all_succeeded, timeout=15)
+    assert await statuses() == [JobStatus.SUCCEEDED] * 10
     assert await redis.scard(engine.keys.running("capped")) == 0
 
 
-async def test_a_cap_of_five_holds_across_three_workers(
-    engine: Engine, redis: Redis, settings: Settings, start_worker, redis_url: str
-) -> None:
-    await tenants(engine, capped={"max_concurrency": 5})
-    key = f"{settings.KEY_PREFIX}:occupied"
-    payload = {"url": redis_url, "key": key, "seconds": 0.05}
+async def occupy_capped(
+    engine: Engine, start_worker: Any, redis_url: str, cap: int, jobs: int, seconds: float
+) -> tuple[str, list[str]]:
+    """A tenant `capped` with this cap, `jobs` occupy jobs of `seconds` each and three workers
+    of concurrency 10; returns the jobs' counter key (see tests.tasks.occupy) and their ids."""
+    await tenants(engine, capped={"max_concurrency": cap})
+    key = f"{engine.settings.KEY_PREFIX}:occupied"
+    payload = {"url": redis_url, "key": key, "seconds": seconds}
     ids = await enqueue(
-        engine, [JobCreate(task_type="occupy", payload=payload) for _ in range(40)], "capped"
+        engine, [JobCreate(task_type="occupy", payload=payload) for _ in range(jobs)], "capped"
     )
     for _ in range(3):
         start_worker(concurrency=10)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if await completed(engine) == len(ids):
-            break
-        await asyncio.sleep(0.05)
+    return key, ids
+
+
+async def test_a_cap_of_five_holds_across_three_workers(
+    engine: Engine, redis: Redis, start_worker, redis_url: str
+) -> None:
+    key, ids = await occupy_capped(engine, start_worker, redis_url, cap=5, jobs=40, seconds=0.05)
+    await wait_for(lambda: done_with(engine, len(ids)), timeout=20, every=0.05)
     seen = [int(v) for v in await redis.lrange(f"{key}:seen", 0, -1)]
     assert len(seen) == 40
     assert max(seen) == 5  # never more than the cap, and the cap was used
@@ -185,18 +193,10 @@ async def test_a_cap_of_five_holds_across_three_workers(
 
 
 async def test_workers_wait_without_spinning_while_every_lane_is_capped(
-    engine: Engine, redis: Redis, settings: Settings, start_worker, redis_url: str
+    engine: Engine, redis: Redis, start_worker, redis_url: str
 ) -> None:
-    await tenants(engine, capped={"max_concurrency": 1})
-    key = f"{settings.KEY_PREFIX}:occupied"
-    payload = {"url": redis_url, "key": key, "seconds": 3}
-    await enqueue(
-        engine, [JobCreate(task_type="occupy", payload=payload) for _ in range(3)], "capped"
-    )
-    for _ in range(3):
-        start_worker(concurrency=10)
-    while not await redis.get(key):
-        await asyncio.sleep(0.02)
+    key, _ = await occupy_capped(engine, start_worker, redis_url, cap=1, jobs=3, seconds=3)
+    await wait_for(lambda: redis.get(key))
     await asyncio.sleep(0.3)
 
     async def calls() -> int:
@@ -218,23 +218,21 @@ async def test_a_small_tenant_starts_within_a_second_behind_a_20000_job_backlog(
     engine: Engine, redis: Redis, start_worker
 ) -> None:
     """The issue's bound: all 20 of B's jobs start within 1 s of their submission while A's
-    backlog would take ~10 s to drain first (FIFO). Measured here: about 20-60 ms."""
+    backlog would take ~10 s to drain first (FIFO). Measured here: about 4-26 ms."""
     await tenants(engine, a={}, b={})
     k = engine.keys
     sleepy = JobCreate(task_type="sleep", payload={"seconds": 0.02})
     await enqueue(engine, [sleepy] * 20_000, "a")
     for _ in range(3):
         start_worker(concurrency=20)
-    while await completed(engine) < 200:
-        await asyncio.sleep(0.05)
+    await wait_for(lambda: done_with(engine, 200), timeout=30, every=0.05)
     b_ids = await enqueue(engine, [sleepy] * 20, "b")
-    deadline = time.monotonic() + 30
-    started: list[Any] = [None]
-    while time.monotonic() < deadline:
+
+    async def all_started() -> list[Any] | None:
         started = [await redis.hget(k.job(j), "started_at") for j in b_ids]
-        if all(started):
-            break
-        await asyncio.sleep(0.01)
+        return started if all(started) else None
+
+    started = await wait_for(all_started, timeout=30, every=0.01)
     a_left = await waiting(engine, "a")
     created = int(await redis.hget(k.job(b_ids[0]), "created_at") or 0)
     waits_ms = [int(s or 0) - created for s in started]

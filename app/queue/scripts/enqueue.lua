@@ -102,19 +102,21 @@ for i = 1, n do
     fresh = fresh + 1
   end
 end
-local added = 0
-for i = 1, #members, 1000 do
-  added = added + redis.call('ZADD', index, 'NX', unpack(members, i, math.min(i + 999, #members)))
+-- ZADD NX every member, 1000 at a time (unpack's limit); returns how many were new.
+local function index_into(key)
+  local added = 0
+  for i = 1, #members, 1000 do
+    added = added + redis.call('ZADD', key, 'NX', unpack(members, i, math.min(i + 999, #members)))
+  end
+  return added
 end
-if added < fresh then
+if index_into(index) < fresh then
   -- Undo: remove exactly the members this call added (they carry this call's scores).
   redis.call('ZREMRANGEBYSCORE', index, seq, seq + fresh - 1)
   return {-4}
 end
 if tenant ~= 'default' then  -- so that a tenant's listing never scans other tenants' jobs
-  for i = 1, #members, 1000 do
-    redis.call('ZADD', KEYS[10], unpack(members, i, math.min(i + 999, #members)))
-  end
+  index_into(KEYS[10])
 end
 
 -- How a job with parents starts: 'failed' (a parent is dead or canceled, named second), or

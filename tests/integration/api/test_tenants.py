@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -18,7 +17,7 @@ from app.errors import SettingsError
 from app.models import JobCreate, TenantCreate
 from app.queue import Engine
 from app.redis_client import create_redis
-from tests.conftest import ROOT, settings_env
+from tests.conftest import ROOT, settings_env, wait_for
 
 ADMIN = "a" * 40
 JOB_ID = "job-of-a"
@@ -204,12 +203,11 @@ async def test_each_tenant_chooses_job_ids_in_its_own_namespace(
     start_worker(engine_=t.engine)
 
     async def result(who: str, job_id: str) -> Any:
-        for _ in range(500):
+        async def finished() -> Any:
             r = await t.api.get(f"/jobs/{job_id}/result", headers=t.auth(who))
-            if r.status_code == 200:
-                return r.json()
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"{who}'s job {job_id} did not finish")
+            return r.json() if r.status_code == 200 else None
+
+        return await wait_for(finished)
 
     # Handlers see the ids the tenant chose, and parents by those ids.
     assert (await result("globex", "child"))["result"] == {
