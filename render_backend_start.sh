@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export HOST=0.0.0.0
-exec python -m app.api
+export PYTHONPATH="$PWD/app${PYTHONPATH:+:$PYTHONPATH}"  

@@ -23,21 +23,13 @@ if [ -f "$run_dir/pids" ]; then
   exit 1
 fi
 
-# Python environment: created once, refreshed when requirements.txt changes.
-if [ ! -x .venv/bin/python ]; then
-  echo "creating .venv"
-  python3 -m venv .venv
-fi
-if ! cmp -s requirements.txt .venv/.requirements.installed; then
-  echo "installing requirements"
-  .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
-  cp requirements.txt .venv/.requirements.installed
-fi
+# Python environment: created once, refreshed when the requirements change.
+./scripts/venv.sh
 py=.venv/bin/python
 
 export ENVIRONMENT="${ENVIRONMENT:-development}"
 # One `default` tenant without API keys, for development (the API refuses this in production).
-# AUTH_DISABLED=false ./run-dev.sh runs with keys: python -m app.admin create-tenant/create-key.
+# AUTH_DISABLED=false ./run-dev.sh runs with keys: .venv/bin/dtq admin create-tenant/create-key.
 export AUTH_DISABLED="${AUTH_DISABLED:-true}"
 export HOST="${HOST:-127.0.0.1}"
 export PORT="${PORT:-8000}"
@@ -65,7 +57,7 @@ start() {  # start NAME CMD...: run in the background (own session when detached
 trap stop_all EXIT INT TERM
 
 if [ -z "${REDIS_URL:-}" ]; then
-  start redis "$py" -m app.embedded_redis --dir .dtq/redis
+  start redis "$py" -m dtq.embedded_redis --dir .dtq/redis
   for _ in $(seq 100); do
     grep -q '^REDIS_URL=' "$run_dir/redis.log" 2>/dev/null && break
     sleep 0.1
@@ -78,8 +70,8 @@ if [ -z "${REDIS_URL:-}" ]; then
   echo "embedded Redis at $REDIS_URL (data in .dtq/redis)"
 fi
 
-start api "$py" -m app.api
-start worker "$py" -m app.worker
+start api "$py" -m dtq.api
+start worker "$py" -m dtq.worker --tasks dtq.demo_tasks  # and WORKER_TASK_MODULES, if set
 # Later issues add here: nginx in front of the API and the dashboard (ui/), see docker/.
 
 api="http://$HOST:$PORT"
@@ -105,7 +97,7 @@ cat <<MSG
 DTQ is running
   API        $api
   API docs   $api/docs
-  metrics    $api/metrics
+  stats      $api/stats
   logs       $run_dir/{api,worker,redis}.log
   try        curl -s -X POST $api/jobs -H 'content-type: application/json' -d '{"task_type":"echo","payload":{"hi":1}}'
 MSG

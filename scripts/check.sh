@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/ruff format --check app tests scripts
 .venv/bin/ruff check app tests scripts
-.venv/bin/mypy app tests scripts
+.venv/bin/mypy app/dtq tests scripts

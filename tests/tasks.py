@@ -10,7 +10,7 @@ from typing import Any
 import redis as sync_redis
 import redis.asyncio as async_redis
 
-from app.worker.registry import JobContext, Retry, TaskRegistry
+from dtq.worker.registry import JobContext, Retry, TaskRegistry
 
 tasks = TaskRegistry()
 

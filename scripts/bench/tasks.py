@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from app.worker.registry import JobContext, JsonPayload, TaskRegistry
+from dtq.worker.registry import JobContext, JsonPayload, TaskRegistry
 
 tasks = TaskRegistry()
 

@@ -44,12 +44,12 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from app.config import Settings  # noqa: E402
-from app.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
-from app.models import DEFAULT_TENANT, JobCreate, TenantCreate  # noqa: E402
-from app.queue import Engine  # noqa: E402
-from app.queue.job_ids import stored_id  # noqa: E402
-from app.redis_client import create_redis  # noqa: E402
+from dtq.config import Settings  # noqa: E402
+from dtq.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from dtq.models import DEFAULT_TENANT, JobCreate, TenantCreate  # noqa: E402
+from dtq.queue import Engine  # noqa: E402
+from dtq.queue.tenant_ids import stored_id  # noqa: E402
+from dtq.redis_client import create_redis  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -111,7 +111,7 @@ async def make_tenants(engine: Engine, count: int) -> dict[str, str]:
 async def enqueue_http(settings: Settings, n: int, stack: ExitStack, keys: dict[str, str]) -> float:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.api"], cwd=ROOT, env=env_for(settings) | {"PORT": str(port)}
+        [sys.executable, "-m", "dtq.api"], cwd=ROOT, env=env_for(settings) | {"PORT": str(port)}
     )
     stack.callback(proc.kill)
     url = f"http://127.0.0.1:{port}"
@@ -149,7 +149,7 @@ async def wait_processed(engine: Engine, n: int, baseline: int) -> None:
         done = 0
         while done < n:
             await asyncio.sleep(0.2)
-            now = (await engine.inspector.metrics()).jobs_completed_total - baseline
+            now = (await engine.stats.queue_stats()).jobs_completed_total - baseline
             bar.update(now - done)
             done = now
 
@@ -216,9 +216,11 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
             [
                 sys.executable,
                 "-m",
-                "app.worker",
+                "dtq.worker",
                 "-c",
                 str(args.concurrency),
+                "--tasks",
+                "dtq.demo_tasks",
                 "--tasks",
                 "scripts.bench.tasks",
             ],

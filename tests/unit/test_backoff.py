@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from app.queue.backoff import backoff_cap_ms, backoff_ms
+from dtq.queue.backoff import backoff_cap_ms, backoff_ms
 
 
 @pytest.mark.parametrize(

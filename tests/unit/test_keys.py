@@ -1,7 +1,7 @@
 import re
 
-from app.config import Settings
-from app.queue.keys import Keys
+from dtq.config import Settings
+from dtq.queue.keys import Keys
 
 
 def _slot_tag(key: str) -> str:

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from app.models import JobBatchCreate, JobCreate, JobStatus
+from dtq.models import JobBatchCreate, JobCreate, JobStatus
 
 
 def test_a_minimal_job() -> None:

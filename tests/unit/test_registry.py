@@ -1,6 +1,6 @@
 import pytest
 
-from app.worker.registry import JobContext, TaskRegistry, load_registry
+from dtq.worker.registry import JobContext, TaskRegistry, load_registry
 
 
 def test_decorator_registers_async_and_sync_handlers() -> None:
@@ -25,12 +25,15 @@ def test_a_name_is_registered_once() -> None:
         reg.add(lambda ctx, p: None, "x")
 
 
-def test_load_registry_merges_builtins_and_modules() -> None:
-    reg = load_registry(["tests.tasks"])
+def test_load_registry_serves_only_the_modules_given() -> None:
+    assert load_registry(["tests.tasks"]).get("noop") is None  # the demo tasks are opt-in
+    with pytest.raises(ValueError, match="no task modules"):
+        load_registry([])
+    reg = load_registry(["dtq.demo_tasks", "tests.tasks"])
     for name in ("noop", "echo", "sleep", "fail", "flaky", "cpu", "record", "sync_double"):
         assert reg.get(name) is not None
 
 
 def test_a_module_without_registry_is_an_error() -> None:
     with pytest.raises(ValueError, match="no TaskRegistry"):
-        load_registry(["app.queue.backoff"])
+        load_registry(["dtq.queue.backoff"])

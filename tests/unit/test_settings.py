@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from app.config import Settings
+from dtq.config import Settings
 
 
 def test_defaults() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.queue import Engine
+from dtq.queue import Engine
 from tests.conftest import wait_for
 
 
@@ -21,13 +21,13 @@ async def _fill_dlq(api, engine: Engine, start_worker) -> tuple[list[str], list[
     ]
 
     async def all_dead() -> bool:
-        return (await engine.inspector.metrics()).dlq_depth == 3
+        return (await engine.stats.queue_stats()).dlq_depth == 3
 
     await wait_for(all_dead)
     worker.stop()
 
     async def worker_gone() -> bool:
-        return (await engine.inspector.metrics()).live_workers == 0
+        return (await engine.stats.queue_stats()).live_workers == 0
 
     await wait_for(worker_gone)  # it deregisters last, after it stopped reading
     return failed, timed_out
@@ -38,7 +38,7 @@ async def test_filters_dry_run_and_reset(api, engine: Engine, start_worker) -> N
 
     dry = (await api.post("/dlq/retry", json={"task_type": "fail", "dry_run": True})).json()
     assert (dry["matched"], dry["retried"], sorted(dry["job_ids"])) == (2, 0, sorted(failed))
-    assert (await api.get("/metrics")).json()["dlq_depth"] == 3  # a dry run changes nothing
+    assert (await api.get("/stats")).json()["dlq_depth"] == 3  # a dry run changes nothing
 
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert (await api.post("/dlq/retry", json={"since": future})).json()["matched"] == 0
@@ -58,7 +58,7 @@ async def test_filters_dry_run_and_reset(api, engine: Engine, start_worker) -> N
             "pending",
             1,
         )  # one more attempt, not fresh ones
-    assert (await api.get("/metrics")).json()["dlq_depth"] == 0
+    assert (await api.get("/stats")).json()["dlq_depth"] == 0
 
 
 async def test_bad_filters_are_refused(api) -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from app.queue import Engine
+from dtq.queue import Engine
 
 
 async def test_1000_concurrent_submissions_with_one_key_make_one_job(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.queue import Engine
+from dtq.queue import Engine
 from tests.conftest import wait_for
 
 
@@ -47,7 +47,7 @@ async def test_timeline_lists_every_transition(api, start_worker) -> None:
     start_worker(name="w1")
     job = (await api.post("/jobs", json={"task_type": "flaky", "payload": {"failures": 1}})).json()
     await _until(api, job["id"], lambda j: j["status"] == "succeeded")
-    events = (await api.get(f"/jobs/{job['id']}/events")).json()["data"]
+    events = (await api.get(f"/jobs/{job['id']}/timeline")).json()["data"]
     assert [(e["status"], e["attempt"], e["reason"]) for e in events] == [
         ("pending", 0, None),
         ("running", 1, None),
@@ -99,12 +99,12 @@ async def test_blocked_reason_says_why_a_job_is_not_running(
 async def test_timeline_of_delayed_and_canceled_jobs(api) -> None:
     delayed = (await api.post("/jobs", json={"task_type": "noop", "delay_ms": 60_000})).json()
     await api.post(f"/jobs/{delayed['id']}/cancel")
-    events = (await api.get(f"/jobs/{delayed['id']}/events")).json()["data"]
+    events = (await api.get(f"/jobs/{delayed['id']}/timeline")).json()["data"]
     assert [(e["status"], e["reason"]) for e in events] == [
         ("scheduled", "delayed"),
         ("canceled", "was scheduled"),
     ]
     plain = (await api.post("/jobs", json={"task_type": "noop"})).json()
     await api.post(f"/jobs/{plain['id']}/cancel")
-    events = (await api.get(f"/jobs/{plain['id']}/events")).json()["data"]
+    events = (await api.get(f"/jobs/{plain['id']}/timeline")).json()["data"]
     assert [e["status"] for e in events] == ["pending", "canceled"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.queue import Engine
+from dtq.queue import Engine
 
 UNKNOWN = "0" * 32
 

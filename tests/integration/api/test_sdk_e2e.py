@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from app.client import AsyncDTQClient, DTQClient, DTQClientError
-from app.models import (
+from dtq.client import AsyncDTQClient, DTQClient, DTQClientError
+from dtq.errors import DTQError
+from dtq.models import (
     DeadLetterRetry,
     JobCreate,
     JobStatus,
@@ -15,8 +16,8 @@ from app.models import (
     ScheduleCreate,
     TenantCreate,
 )
-from app.queue import Engine
-from app.redis_client import create_redis
+from dtq.queue import Engine
+from dtq.redis_client import create_redis
 
 
 @pytest.fixture
@@ -32,17 +33,17 @@ def test_sync_sdk_happy_path(stack: str) -> None:
         done = dtq.wait(job.id, timeout=20)
         assert done.status == JobStatus.SUCCEEDED and done.result == {"hello": "world"}
         assert dtq.result(job.id).result == {"hello": "world"}
-        assert [e.status for e in dtq.events(job.id).data] == ["pending", "running", "succeeded"]
+        assert [e.status for e in dtq.timeline(job.id).data] == ["pending", "running", "succeeded"]
         ids = dtq.submit_many([JobCreate(task_type="noop")] * 1500)
         assert len(ids) == 1500
         assert all(dtq.wait(i, timeout=20).status == JobStatus.SUCCEEDED for i in ids[-3:])
-        assert dtq.list(status="succeeded", limit=10).count == 10
+        assert dtq.list_jobs(status="succeeded", limit=10).count == 10
         dead = dtq.wait(dtq.submit("fail", max_retries=0).id, timeout=20)
         assert dead.status == JobStatus.DEAD
-        assert dtq.dlq_list().data[0].job_id == dead.id
-        assert dtq.dlq_retry(dead.id).failures == 0 or dtq.get(dead.id).attempt == 2
+        assert dtq.list_dead().data[0].id == dead.id
+        assert dtq.retry_dead(dead.id).failures == 0 or dtq.get_job(dead.id).attempt == 2
         assert dtq.wait(dead.id, timeout=20).attempt == 2  # ran again, died again
-        dry = dtq.dlq_retry_matching(DeadLetterRetry(task_type="fail", dry_run=True))
+        dry = dtq.retry_dead_matching(DeadLetterRetry(task_type="fail", dry_run=True))
         assert (dry.matched, dry.job_ids) == (1, [dead.id])
         with pytest.raises(DTQClientError) as err:
             dtq.cancel(job.id)
@@ -55,8 +56,9 @@ async def test_async_sdk_happy_path(stack: str) -> None:
         done = await asyncio.gather(*(dtq.wait(j.id, timeout=20) for j in jobs))
         assert [d.result for d in done] == [{"i": i} for i in range(20)]
         with pytest.raises(DTQClientError) as err:
-            await dtq.get("f" * 32)
-        assert err.value.status_code == 404
+            await dtq.get_job("f" * 32)
+        assert (err.value.status_code, err.value.code) == (404, "job_not_found")
+        assert isinstance(err.value, DTQError)
 
 
 def test_sdk_priorities_dependencies_and_schedules(stack: str) -> None:
@@ -74,7 +76,7 @@ def test_sdk_priorities_dependencies_and_schedules(stack: str) -> None:
         assert err.value.status_code == 409
 
         every_second = ScheduleCreate(name="sdk-tick", cron="* * * * * *", task_type="noop")
-        created = dtq.create_schedule(every_second)
+        created = dtq.put_schedule(every_second)
         assert created.next_run_at is not None
         assert [s.name for s in dtq.list_schedules().data] == ["sdk-tick"]
         assert dtq.get_schedule("sdk-tick").task_type == "noop"
@@ -86,7 +88,7 @@ def test_sdk_priorities_dependencies_and_schedules(stack: str) -> None:
 
 async def test_async_sdk_schedules(stack: str) -> None:
     async with AsyncDTQClient(stack) as dtq:
-        await dtq.create_schedule(
+        await dtq.put_schedule(
             ScheduleCreate(name="a-tick", cron="0 0 * * *", task_type="noop", priority="high")
         )
         assert (await dtq.get_schedule("a-tick")).priority is Priority.HIGH
@@ -110,7 +112,7 @@ async def test_sdk_with_an_api_key_sees_its_tenant(make_settings, processes) -> 
         assert job.tenant == "acme"
         assert (await dtq.wait(job.id, timeout=20)).status == JobStatus.SUCCEEDED
         usage = await dtq.tenant()
-        assert (usage.tenant, usage.max_concurrency, usage.queued, usage.running) == (
+        assert (usage.name, usage.max_concurrency, usage.queued, usage.running) == (
             "acme",
             3,
             0,

@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from app.config import Settings
-from app.models import TenantCreate
-from app.queue import Engine
-from app.redis_client import create_redis
+from dtq.config import Settings
+from dtq.models import TenantCreate
+from dtq.queue import Engine
+from dtq.redis_client import create_redis
 from tests.conftest import Processes
 
 BODY = orjson.dumps({"task_type": "noop"})

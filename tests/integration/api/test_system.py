@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from app.api.main import create_app
-from app.embedded_redis import free_port
-from app.queue import Engine
+from dtq.api.main import create_app
+from dtq.embedded_redis import free_port
+from dtq.queue import Engine
 
 
 async def test_health(api) -> None:
@@ -38,9 +38,11 @@ async def test_unreachable_redis_is_503_never_2xx(make_settings) -> None:
             assert r.json()["detail"] == "Redis is unreachable"
 
 
-async def test_metrics(api) -> None:
+async def test_stats(api) -> None:
     await api.post("/jobs/batch", json={"jobs": [{"task_type": "noop"}] * 5})
-    m = (await api.get("/metrics")).json()
+    # /metrics is left free for the Prometheus exposition: the JSON moved to /stats.
+    assert (await api.get("/metrics")).status_code == 404
+    m = (await api.get("/stats")).json()
     assert m["jobs_by_status"]["pending"] == 5 and m["jobs_created_total"] == 5
     assert m["stream_length"] == 5 and m["consumer_group_lag"] == 5 and m["pending_entries"] == 0
     assert m["dlq_depth"] == 0 and m["live_workers"] == 0
@@ -80,18 +82,24 @@ async def test_dlq_pages_and_delete(api, engine: Engine, start_worker) -> None:
     import asyncio
 
     for _ in range(200):
-        if (await api.get("/metrics")).json()["dlq_depth"] == 3:
+        if (await api.get("/stats")).json()["dlq_depth"] == 3:
             break
         await asyncio.sleep(0.02)
     first = (await api.get("/dlq", params={"limit": 2})).json()
     second = (await api.get("/dlq", params={"limit": 2, "cursor": first["next_cursor"]})).json()
-    assert sorted(d["job_id"] for d in first["data"] + second["data"]) == sorted(ids)
+    assert sorted(d["id"] for d in first["data"] + second["data"]) == sorted(ids)
     assert (await api.delete(f"/dlq/{ids[0]}")).status_code == 204
     assert (await api.get(f"/jobs/{ids[0]}")).status_code == 404
-    assert (await api.get("/metrics")).json()["dlq_depth"] == 2
+    assert (await api.get("/stats")).json()["dlq_depth"] == 2
 
 
 async def test_openapi_has_stable_operation_ids(api) -> None:
     spec = (await api.get("/openapi.json")).json()
     ops = {op["operationId"] for path in spec["paths"].values() for op in path.values()}
-    assert {"jobs-create_job", "jobs-get_job", "dlq-retry_dead", "metrics-get_metrics"} <= ops
+    assert {
+        "jobs-create_job",
+        "jobs-get_job",
+        "dlq-retry_dead",
+        "stats-get_stats",
+        "jobs-get_job_timeline",
+    } <= ops

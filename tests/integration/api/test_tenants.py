@@ -11,12 +11,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from app.api.main import create_app
-from app.config import Settings
-from app.errors import SettingsError
-from app.models import JobCreate, TenantCreate
-from app.queue import Engine
-from app.redis_client import create_redis
+from dtq.api.main import create_app
+from dtq.config import Settings
+from dtq.errors import SettingsError
+from dtq.models import JobCreate, TenantCreate
+from dtq.queue import Engine
+from dtq.redis_client import create_redis
 from tests.conftest import ROOT, settings_env, wait_for
 
 ADMIN = "a" * 40
@@ -65,7 +65,8 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, bool]] = [
     ("GET", "/jobs", None, False),
     ("GET", f"/jobs/{JOB_ID}", None, True),
     ("GET", f"/jobs/{JOB_ID}/result", None, True),
-    ("GET", f"/jobs/{JOB_ID}/events", None, True),
+    ("GET", f"/jobs/{JOB_ID}/timeline", None, True),
+    ("GET", f"/jobs/{JOB_ID}/events", None, True),  # the timeline's deprecated path
     ("POST", f"/jobs/{JOB_ID}/cancel", None, True),
     ("GET", "/dlq", None, False),
     ("POST", "/dlq/retry", {"dry_run": True}, False),
@@ -87,9 +88,7 @@ def test_the_matrix_covers_every_tenant_route() -> None:
         for path, methods in app.openapi()["paths"].items()
         for method in methods
     }
-    tenant_routes = {
-        (m, p) for m, p in routes if not p.startswith(("/health", "/admin", "/metrics"))
-    }
+    tenant_routes = {(m, p) for m, p in routes if not p.startswith(("/health", "/admin", "/stats"))}
     covered = {
         (m, p.replace(JOB_ID, "{job_id}").replace("nightly", "{name}")) for m, p, _, _ in ROUTES
     }
@@ -104,10 +103,10 @@ async def _acme_resources(t: Tenancy, dead: bool = True) -> None:
         return
     (entry,) = await e.consumer("c").read(1, 0)
     (delivery,) = await e.consumer("c").start([entry])
-    from app.queue import Failure
+    from dtq.queue import Failure
 
     await e.consumer("c").settle([], [Failure(delivery, "boom", 0)])
-    from app.models import ScheduleCreate
+    from dtq.models import ScheduleCreate
 
     await e.schedules.put(
         ScheduleCreate(name="nightly", cron="0 3 * * *", task_type="noop"), "acme"
@@ -144,7 +143,7 @@ async def test_every_route_by_credential(
             assert other.status_code == 404
             assert r.json()["code"] == other.json()["code"]
     if method == "GET" or not own:  # else acme's own request, the last, changed it on purpose
-        job = await t.engine.inspector.get_job(JOB_ID, "acme")
+        job = await t.engine.jobs.get(JOB_ID, "acme")
         assert job.status == ("pending" if path.endswith("/cancel") else "dead")
 
 
@@ -159,15 +158,13 @@ async def test_a_tenant_sees_its_limits_and_load_and_the_operator_sees_every_bus
     await t.engine.producer.enqueue_many([JobCreate(task_type="noop")] * 5, "acme")
     assert len(await t.engine.consumer("c").read(10, 0)) == 2  # the cap
     mine = (await t.api.get("/tenant", headers=t.auth("acme"))).json()
-    assert mine["tenant"] == "acme" and (mine["queued"], mine["running"]) == (3, 2)
+    assert mine["name"] == "acme" and (mine["queued"], mine["running"]) == (3, 2)
     assert (mine["max_concurrency"], mine["weight"]) == (2, 3)
     theirs = (await t.api.get("/tenant", headers=t.auth("globex"))).json()
-    assert (theirs["tenant"], theirs["queued"], theirs["running"]) == ("globex", 0, 0)
+    assert (theirs["name"], theirs["queued"], theirs["running"]) == ("globex", 0, 0)
     assert theirs["max_concurrency"] is None and theirs["weight"] == 1
-    metrics = (await t.api.get("/metrics", headers=admin)).json()
-    assert [(u["tenant"], u["queued"], u["running"]) for u in metrics["tenants"]] == [
-        ("acme", 3, 2)
-    ]
+    metrics = (await t.api.get("/stats", headers=admin)).json()
+    assert [(u["name"], u["queued"], u["running"]) for u in metrics["tenants"]] == [("acme", 3, 2)]
 
 
 async def test_a_small_tenants_listing_is_whole_however_many_jobs_others_have(
@@ -221,7 +218,7 @@ async def test_each_tenant_chooses_job_ids_in_its_own_namespace(
     listed = (await t.api.get("/jobs", headers=t.auth("globex"))).json()
     assert sorted(j["id"] for j in listed["data"]) == ["child", "invoice-42"]
     dead = (await t.api.get("/dlq", headers=t.auth("acme"))).json()
-    assert [d["job_id"] for d in dead["data"]] == ["bad"]
+    assert [d["id"] for d in dead["data"]] == ["bad"]
     retried = await t.api.post("/dlq/bad/retry", headers=t.auth("acme"))
     assert retried.status_code == 200 and retried.json()["id"] == "bad"
     assert (await t.api.post("/dlq/bad/retry", headers=t.auth("globex"))).status_code == 404
@@ -230,9 +227,9 @@ async def test_each_tenant_chooses_job_ids_in_its_own_namespace(
 async def test_metrics_and_admin_routes_take_the_admin_key(tenancy: Tenancy) -> None:
     t = tenancy
     admin = {"Authorization": f"Bearer {ADMIN}"}
-    assert (await t.api.get("/metrics")).status_code == 401
-    assert (await t.api.get("/metrics", headers=t.auth("acme"))).status_code == 403
-    assert (await t.api.get("/metrics", headers=admin)).status_code == 200
+    assert (await t.api.get("/stats")).status_code == 401
+    assert (await t.api.get("/stats", headers=t.auth("acme"))).status_code == 403
+    assert (await t.api.get("/stats", headers=admin)).status_code == 200
     for method, path in [
         ("GET", "/admin/tenants"),
         ("POST", "/admin/tenants/acme/keys"),
@@ -280,7 +277,7 @@ async def test_tenants_have_their_own_ids_keys_parents_and_dead_letters(tenancy:
     own = await t.api.post("/jobs", json={"task_type": "noop", "depends_on": [parent]}, headers=a)
     assert own.status_code == 201 and own.json()["status"] == "waiting"
     assert (await t.api.get("/dlq", headers=g)).json()["count"] == 0
-    assert [d["job_id"] for d in (await t.api.get("/dlq", headers=a)).json()["data"]] == [JOB_ID]
+    assert [d["id"] for d in (await t.api.get("/dlq", headers=a)).json()["data"]] == [JOB_ID]
     dry = await t.api.post("/dlq/retry", json={"dry_run": True}, headers=g)
     assert dry.json()["matched"] == 0
     listed = (await t.api.get("/jobs", headers=g)).json()["data"]
@@ -329,7 +326,7 @@ def test_production_refuses_auth_disabled_and_default_secrets(
     create_app(make_settings(ENVIRONMENT="production", AUTH_DISABLED=False, ADMIN_API_KEY=ADMIN))
     env = settings_env(make_settings(ENVIRONMENT="production", AUTH_DISABLED=True))
     proc = subprocess.run(
-        [sys.executable, "-m", "app.api"], env=env, cwd=ROOT, capture_output=True, timeout=30
+        [sys.executable, "-m", "dtq.api"], env=env, cwd=ROOT, capture_output=True, timeout=30
     )
     assert proc.returncode == 2 and b"AUTH_DISABLED" in proc.stderr
 
@@ -342,7 +339,7 @@ async def test_admin_cli_creates_tenants_and_keys_that_work(
 
     def admin(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "app.admin", *args],
+            [sys.executable, "-m", "dtq.admin", *args],
             env=env,
             cwd=ROOT,
             capture_output=True,
@@ -361,7 +358,7 @@ async def test_admin_cli_creates_tenants_and_keys_that_work(
     assert "acme" in listing.stdout and "burst=10" in listing.stdout and key not in listing.stdout
     redis = create_redis(settings)
     engine = Engine(redis, settings)
-    await engine.scripts.load()
+    await engine.load_scripts()
     tenant = await engine.tenants.authenticate(key)
     assert tenant is not None and tenant.name == "acme" and tenant.burst == 10
     key_id = key.split("_")[1]

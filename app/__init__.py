@@ -1,1 +1,0 @@
-"""DTQ: a distributed job orchestrator on Redis Streams."""

@@ -1,0 +1,144 @@
+"""DTQError and Redis failures mapped to HTTP answers, in one place. No stack trace is ever sent."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dtq.errors import (
+    ApiKeyNotFoundError,
+    AuthenticationError,
+    BatchOverBurstError,
+    DependencyCycleError,
+    DTQError,
+    DuplicateJobError,
+    ForbiddenError,
+    IdempotencyConflictError,
+    InvalidPayloadError,
+    InvalidTransitionError,
+    JobNotFoundError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    RequestTooLargeError,
+    ScheduleNotFoundError,
+    StaleOwnerError,
+    TenantExistsError,
+    TenantNotFoundError,
+    UnknownParentError,
+)
+from dtq.models import Problem
+
+logger = logging.getLogger(__name__)
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description}
+
+
+# Answers any route may give, documented on every router (with its own 404/409 descriptions).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem("The body is not valid JSON text (e.g. not UTF-8)."),
+    401: _problem("No API key, a malformed one, or an unknown or revoked one."),
+    413: _problem("The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES."),
+    422: _problem("Invalid input: `detail` names the fields (nothing was changed)."),
+    503: _problem("Redis is unreachable or refused the operation."),
+}
+
+STATUS_BY_ERROR: dict[type[DTQError], int] = {
+    AuthenticationError: 401,
+    ForbiddenError: 403,
+    JobNotFoundError: 404,
+    TenantNotFoundError: 404,
+    ApiKeyNotFoundError: 404,
+    TenantExistsError: 409,
+    RequestTooLargeError: 413,
+    RateLimitedError: 429,
+    ScheduleNotFoundError: 404,
+    InvalidTransitionError: 409,
+    StaleOwnerError: 409,
+    DuplicateJobError: 409,
+    PayloadTooLargeError: 413,
+    IdempotencyConflictError: 422,
+    UnknownParentError: 422,
+    DependencyCycleError: 422,
+    BatchOverBurstError: 422,
+    InvalidPayloadError: 422,
+}
+
+
+def _status_for(exc: DTQError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 400
+
+
+async def dtq_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DTQError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = 'Bearer realm="dtq"'
+    elif isinstance(exc, RateLimitedError):
+        headers = exc.headers | {"Retry-After": str(exc.retry_after_s)}
+    return JSONResponse(
+        {"detail": str(exc), "code": exc.code}, status_code=_status_for(exc), headers=headers
+    )
+
+
+async def redis_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    unreachable = isinstance(exc, RedisConnectionError | RedisTimeoutError)
+    logger.warning("redis error path=%s error=%s", request.url.path, type(exc).__name__)
+    detail = "Redis is unreachable" if unreachable else "Redis refused the operation"
+    return JSONResponse({"detail": detail, "code": "storage_unavailable"}, status_code=503)
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error path=%s", request.url.path)
+    return JSONResponse({"detail": "internal error", "code": "internal"}, status_code=500)
+
+
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the OpenAPI document lists for the path (Starlette's 405 names only the
+    methods of the first route whose path matched)."""
+    table: list[tuple[re.Pattern[str], list[str]]] | None = getattr(app.state, "allow_table", None)
+    if table is None:
+        table = [
+            (
+                re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"),
+                [m.upper() for m in methods],
+            )
+            for template, methods in app.openapi()["paths"].items()
+        ]
+        app.state.allow_table = table
+    matches = [(pattern, ms) for pattern, ms in table if pattern.match(path)]
+    exact = [ms for pattern, ms in matches if "[^/]+" not in pattern.pattern]
+    return sorted({m for ms in (exact or [ms for _, ms in matches]) for m in ms})
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request.app, request.url.path)
+        return JSONResponse(
+            {"detail": "Method Not Allowed", "code": "method_not_allowed"},
+            status_code=405,
+            headers={"Allow": ", ".join(allowed)},
+        )
+    return await http_exception_handler(request, exc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register every handler on the app."""
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(DTQError, dtq_error_handler)
+    app.add_exception_handler(RedisError, redis_error_handler)
+    app.add_exception_handler(Exception, unexpected_error_handler)

@@ -1,0 +1,83 @@
+"""create_app(settings): the FastAPI application and its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from redis.exceptions import RedisError
+
+from dtq.api.errors import install_error_handlers
+from dtq.api.limits import RequestLimits
+from dtq.api.routes import admin, dev, dlq, health, jobs, schedules, stats, tenant
+from dtq.config import Environment, Settings, production_problems
+from dtq.errors import SettingsError
+from dtq.queue import Engine
+from dtq.redis_client import create_redis
+
+logger = logging.getLogger(__name__)
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Stable OpenAPI operation ids, "{tag}-{name}", for generated clients."""
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The control plane for the given settings (REDIS_URL must be set).
+
+    Raises SettingsError for settings unfit for production (AUTH_DISABLED, default secrets).
+    """
+    problems = production_problems(settings)
+    if problems:
+        raise SettingsError("refusing to serve production: " + "; ".join(problems))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = create_redis(settings)
+        engine = Engine(redis, settings)
+        app.state.engine = engine
+        try:
+            await engine.setup()
+        except RedisError as exc:
+            logger.warning("redis not ready at startup; /health/ready will say so error=%s", exc)
+        try:
+            yield
+        finally:
+            await redis.aclose()
+
+    app = FastAPI(
+        title="DTQ",
+        summary="A distributed job orchestrator on Redis Streams.",
+        version="0.1.0",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    # A body over the limit is refused before anything reads it (CORS wraps it, so browsers
+    # see those answers too).
+    app.add_middleware(
+        RequestLimits, max_bytes=settings.MAX_REQUEST_BYTES, max_depth=settings.MAX_JSON_DEPTH
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[settings.FRONTEND_ORIGIN],
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+    )
+    install_error_handlers(app)
+    app.include_router(jobs.router)
+    app.include_router(dlq.router)
+    app.include_router(schedules.router)
+    app.include_router(tenant.router)
+    app.include_router(health.router)
+    app.include_router(stats.router)
+    app.include_router(admin.router)
+    if settings.ENVIRONMENT != Environment.PRODUCTION:
+        app.include_router(dev.router)
+    return app

@@ -1,0 +1,141 @@
+"""Jobs: submit (single and batch), read, list, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response, status
+
+from dtq.api.auth import TenantDep, admit
+from dtq.api.deps import EngineDep, JobIdPath
+from dtq.api.errors import ERROR_RESPONSES
+from dtq.errors import IdempotencyConflictError
+from dtq.models import (
+    TASK_TYPE_PATTERN,
+    IdempotencyKey,
+    Job,
+    JobBatchCreate,
+    JobCreate,
+    JobIds,
+    JobList,
+    JobResult,
+    JobStatus,
+    JobTimeline,
+)
+
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such job (or it has expired)."}
+}
+RATE_LIMITED: dict[str, Any] = {
+    "description": "Over the tenant's submission rate limit (see Retry-After)."
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": Job, "description": "Replay: the job first submitted with this key."},
+        409: {"description": "A job with the chosen `id` exists already."},
+        413: {"description": "Payload too large."},
+        422: {
+            "description": "Invalid job, an unknown parent in `depends_on`, or the idempotency "
+            "key was used with another body."
+        },
+        429: RATE_LIMITED,
+    },
+)
+async def create_job(
+    body: JobCreate,
+    engine: EngineDep,
+    tenant: TenantDep,
+    response: Response,
+    idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
+) -> Job:
+    """Submit one job. It is stored before the answer is sent.
+
+    `priority` picks its level (critical, high, normal, low); `depends_on` makes it wait
+    (status `waiting`) until every parent has succeeded, and cancels it if one fails. With an
+    `Idempotency-Key` header (or `idempotency_key` in the body), submitting the same body again
+    returns the original job with 200 instead of creating another.
+    """
+    if idempotency_key:
+        if body.idempotency_key and body.idempotency_key != idempotency_key:
+            raise IdempotencyConflictError("the Idempotency-Key header and body disagree")
+        body = body.model_copy(update={"idempotency_key": idempotency_key})
+    await admit(engine, tenant, response, 1)
+    job, created = await engine.producer.enqueue_once(body, tenant.name)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return job
+
+
+@router.post(
+    "/batch",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: {"description": "A job with one of the chosen ids exists already."},
+        413: {"description": "A payload is too large."},
+        422: {
+            "description": "An invalid job, an unknown parent, a dependency cycle, or more jobs "
+            "than the tenant's burst."
+        },
+        429: RATE_LIMITED,
+    },
+)
+async def create_jobs(
+    body: JobBatchCreate, engine: EngineDep, tenant: TenantDep, response: Response
+) -> JobIds:
+    """Submit up to 1,000 jobs, all or none; returns their ids in order. Jobs may depend on
+    each other by `id`, in any order (they are stored parents first). Each job counts against
+    the tenant's submission rate limit."""
+    await admit(engine, tenant, response, len(body.jobs))
+    ids = await engine.producer.enqueue_many(body.jobs, tenant.name)
+    return JobIds(ids=ids, count=len(ids))
+
+
+@router.get("/{job_id}", responses=NOT_FOUND)
+async def get_job(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> Job:
+    """One job's whole state."""
+    return await engine.jobs.get(job_id, tenant.name)
+
+
+@router.get("/{job_id}/result", responses=NOT_FOUND)
+async def get_job_result(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> JobResult:
+    """The outcome of a finished job (404 until it is succeeded, dead or canceled)."""
+    return await engine.jobs.result(job_id, tenant.name)
+
+
+@router.get("/{job_id}/timeline", responses=NOT_FOUND)
+async def get_job_timeline(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> JobTimeline:
+    """Every transition of the job: time, status, worker, attempt, reason."""
+    return await engine.jobs.timeline(job_id, tenant.name)
+
+
+@router.get("/{job_id}/events", responses=NOT_FOUND, deprecated=True)
+async def get_job_events(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> JobTimeline:
+    """The job's timeline under its old path: use /jobs/{id}/timeline (this path goes away in
+    a later release; "events" will name the live feed)."""
+    return await engine.jobs.timeline(job_id, tenant.name)
+
+
+@router.get("")
+async def list_jobs(
+    engine: EngineDep,
+    tenant: TenantDep,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    task_type: Annotated[str | None, Query(pattern=TASK_TYPE_PATTERN)] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,20}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> JobList:
+    """Jobs, newest first. Pass `next_cursor` back as `cursor` for the next page."""
+    return await engine.jobs.list(status_, task_type, cursor, limit, tenant.name)
+
+
+@router.post("/{job_id}/cancel", responses={**NOT_FOUND, 409: {"description": "Not cancelable."}})
+async def cancel_job(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> Job:
+    """Cancel a waiting, pending, scheduled or running job; a finished one answers 409."""
+    await engine.jobs.cancel(job_id, tenant.name)
+    return await engine.jobs.get(job_id, tenant.name)

@@ -1,0 +1,162 @@
+"""Settings: one pydantic-settings object, every knob an environment variable."""
+
+from __future__ import annotations
+
+import math
+import re
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dtq.errors import SettingsError
+
+RATE_LIMIT_ITEM = re.compile(r"([A-Za-z0-9_.:-]{1,128})=([1-9][0-9]{0,6})/([smh])")
+RATE_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000}
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every DTQ setting. Build it once in an entry point and pass it down."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    ENVIRONMENT: Environment = Environment.DEVELOPMENT
+    LOG_LEVEL: str = "INFO"
+
+    # Redis. Unset REDIS_URL means "start an embedded server" in run-dev.sh, tests and benchmarks.
+    REDIS_URL: str | None = None
+    REDIS_MAX_CONNECTIONS: int = Field(default=64, ge=4)
+    EMBEDDED_REDIS_DIR: str = ".dtq"
+
+    # Key layout.
+    KEY_PREFIX: str = Field(default="dtq", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    SHARD: str = Field(default="0", pattern=r"^[A-Za-z0-9]{1,16}$")
+    JOB_STREAM: str = Field(default="stream", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    DLQ_STREAM: str = Field(default="dlq", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    CONSUMER_GROUP: str = Field(default="workers", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
+    # Retries and delivery.
+    MAX_RETRIES: int = Field(default=3, ge=0, le=1000)
+    INITIAL_BACKOFF_MS: int = Field(default=1000, ge=1)
+    MAX_BACKOFF_MS: int = Field(default=60_000, ge=1)
+    VISIBILITY_TIMEOUT_MS: int = Field(default=30_000, ge=100)
+    MAX_DELIVERIES: int = Field(default=5, ge=1)
+    RESULT_TTL_S: int = Field(default=86_400, ge=1)
+    MAX_PAYLOAD_BYTES: int = Field(default=1_048_576, ge=16)
+    EVENTS_MAXLEN: int = Field(default=10_000, ge=100)
+    IDEMPOTENCY_TTL_S: int = Field(default=86_400, ge=1)
+
+    # Execution rate limits per task type, shared by all workers: "send_email=100/m,resize=10/s".
+    RATE_LIMITS: str = ""
+
+    # Worker.
+    WORKER_CONCURRENCY: int = Field(default=100, ge=1, le=10_000)
+    WORKER_TASK_MODULES: str = ""
+    SHUTDOWN_GRACE_S: float = Field(default=10.0, ge=0)
+    PROMOTE_INTERVAL_MS: int = Field(default=50, ge=5)
+    HEARTBEAT_INTERVAL_S: float = Field(default=5.0, gt=0)
+    HOUSEKEEPING_INTERVAL_S: float = Field(default=60.0, gt=0)
+
+    # HTTP control plane.
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(default=8000, ge=0, le=65535)
+    FRONTEND_ORIGIN: str = "http://localhost:5173"
+    MAX_REQUEST_BYTES: int = Field(default=16 * 1024 * 1024, ge=1024)
+    MAX_JSON_DEPTH: int = Field(default=32, ge=2, le=256)
+    MAX_HEADER_BYTES: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+
+    # Tenants and API keys. AUTH_DISABLED serves one `default` tenant without keys (development
+    # only: the API refuses to start that way with ENVIRONMENT=production).
+    AUTH_DISABLED: bool = False
+    ADMIN_API_KEY: SecretStr | None = None
+    # Submission rate limit per tenant (token bucket shared by every API instance); a tenant's
+    # own limits override these.
+    RATE_LIMIT_PER_SECOND: float = Field(default=100.0, gt=0, le=1_000_000)
+    RATE_LIMIT_BURST: int = Field(default=200, ge=1, le=10_000_000)
+    # Execution with keys on: tenants share the workers by weight (default 1), and no tenant has
+    # more than this many jobs dispatched at once across all workers (0: no cap). A tenant's own
+    # max_concurrency and weight override these.
+    TENANT_MAX_CONCURRENCY: int = Field(default=0, ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _check_cross_field(self) -> Self:
+        if self.MAX_BACKOFF_MS < self.INITIAL_BACKOFF_MS:
+            raise ValueError("MAX_BACKOFF_MS must be >= INITIAL_BACKOFF_MS")
+        self.rate_limits  # noqa: B018 - validates RATE_LIMITS
+        return self
+
+    @property
+    def rate_limits(self) -> dict[str, int]:
+        """RATE_LIMITS as task type -> whole milliseconds between two starts (rounded up)."""
+        limits = {}
+        for item in filter(None, (part.strip() for part in self.RATE_LIMITS.split(","))):
+            match = RATE_LIMIT_ITEM.fullmatch(item)
+            if not match:
+                raise ValueError(f"RATE_LIMITS item {item!r} is not like name=10/s")
+            name, count, unit = match.groups()
+            limits[name] = max(1, math.ceil(RATE_UNITS_MS[unit] / int(count)))
+        return limits
+
+    @property
+    def lease_interval_s(self) -> float:
+        """How often a worker renews the leases of its running jobs (well inside the timeout)."""
+        return self.VISIBILITY_TIMEOUT_MS / 1000 / 3
+
+    @property
+    def task_modules(self) -> list[str]:
+        """WORKER_TASK_MODULES as a list of module names."""
+        return [m.strip() for m in self.WORKER_TASK_MODULES.split(",") if m.strip()]
+
+
+# Secrets that ship in examples and docs: never accepted in production.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {"", "admin", "changeme", "change-me", "secret", "password", "dev-admin-key", "dtq"}
+)
+MIN_SECRET_CHARS = 32
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Why these settings must not serve production traffic (empty outside production)."""
+    if settings.ENVIRONMENT != Environment.PRODUCTION:
+        return []
+    problems = []
+    if settings.AUTH_DISABLED:
+        problems.append("AUTH_DISABLED=true is for development only")
+    admin = settings.ADMIN_API_KEY.get_secret_value() if settings.ADMIN_API_KEY else None
+    if admin is not None and (
+        admin.lower() in KNOWN_DEFAULT_SECRETS or len(admin) < MIN_SECRET_CHARS
+    ):
+        problems.append(
+            f"ADMIN_API_KEY is a default or shorter than {MIN_SECRET_CHARS} characters "
+            "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return problems
+
+
+def load_service_settings() -> Settings:
+    """Settings for the API or a worker process: from the environment, with REDIS_URL set."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise SettingsError(f"invalid settings:\n{exc}") from exc
+    if not settings.REDIS_URL:
+        raise SettingsError(
+            "REDIS_URL is not set (./run-dev.sh starts an embedded server and sets it)"
+        )
+    return settings
+
+
+def configure_logging(level: str) -> None:
+    """One log format for every DTQ process: time, level, logger, key=value message."""
+    import logging
+
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )

@@ -1,0 +1,31 @@
+"""The queue engine: knows Redis, knows nothing of HTTP.
+
+This module's __all__ is the engine's border: the API and the worker import these names and no
+others (tests/unit/test_layout.py fails otherwise).
+"""
+
+from dtq.queue.backoff import backoff_ms
+from dtq.queue.consumer import Consumer, Settled
+from dtq.queue.delivery import Delivery, Entry, Failure
+from dtq.queue.engine import Engine
+from dtq.queue.housekeeping import HousekeepingReport
+from dtq.queue.keys import Keys
+from dtq.queue.resilience import raise_if_cancelling, repeat
+from dtq.queue.scripts.admit import Admission
+from dtq.queue.tenant_ids import public_id
+
+__all__ = [
+    "Admission",
+    "Consumer",
+    "Delivery",
+    "Engine",
+    "Entry",
+    "Failure",
+    "HousekeepingReport",
+    "Keys",
+    "Settled",
+    "backoff_ms",
+    "public_id",
+    "raise_if_cancelling",
+    "repeat",
+]

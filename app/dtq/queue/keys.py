@@ -1,0 +1,167 @@
+"""Every Redis key DTQ uses, built in one place and tagged with the shard."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from dtq.config import Settings
+from dtq.models import DEFAULT_TENANT, PRIORITY_ORDER, Priority
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names for one queue shard. The `{shard}` hash tag keeps a script's keys on one slot."""
+
+    prefix: str
+    shard: str = "0"
+    stream_name: str = "stream"
+    dlq_name: str = "dlq"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Keys:
+        """Keys for the shard the settings name."""
+        return cls(settings.KEY_PREFIX, settings.SHARD, settings.JOB_STREAM, settings.DLQ_STREAM)
+
+    @property
+    def base(self) -> str:
+        return f"{self.prefix}:{{{self.shard}}}"
+
+    @property
+    def stream(self) -> str:
+        """The job stream of the `normal` priority level."""
+        return f"{self.base}:{self.stream_name}"
+
+    def stream_for(self, priority: Priority) -> str:
+        """The job stream of one priority level (`normal` keeps the plain name)."""
+        if priority is Priority.NORMAL:
+            return self.stream
+        return f"{self.stream}:{priority.value}"
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """Every job stream, highest priority first (the order scripts take them in)."""
+        return tuple(self.stream_for(p) for p in PRIORITY_ORDER)
+
+    @property
+    def dlq(self) -> str:
+        """The dead-letter stream."""
+        return f"{self.base}:{self.dlq_name}"
+
+    @property
+    def delayed(self) -> str:
+        """Sorted set of scheduled job ids, score = due time in ms (Redis clock)."""
+        return f"{self.base}:delayed"
+
+    @property
+    def index(self) -> str:
+        """Sorted set of every job id, score = a unique, increasing creation sequence."""
+        return f"{self.base}:jobs"
+
+    def tenant_index(self, tenant: str) -> str:
+        """The job index of one tenant (`default`, the unnamed tenant, uses `index`)."""
+        return self.index if tenant == DEFAULT_TENANT else f"{self.index}:{tenant}"
+
+    @property
+    def stats(self) -> str:
+        """Hash of counters: totals and the number of jobs in each live status."""
+        return f"{self.base}:stats"
+
+    @property
+    def events(self) -> str:
+        """Capped stream of state transitions."""
+        return f"{self.base}:events"
+
+    @property
+    def workers(self) -> str:
+        """Sorted set of worker names, score = last heartbeat in ms (Redis clock)."""
+        return f"{self.base}:workers"
+
+    @property
+    def schedules(self) -> str:
+        """Hash of recurring schedules: name -> definition (JSON)."""
+        return f"{self.base}:schedules"
+
+    @property
+    def schedules_due(self) -> str:
+        """Sorted set of schedule names, score = next fire time in ms (Redis clock)."""
+        return f"{self.base}:schedules:due"
+
+    @property
+    def cancel_channel(self) -> str:
+        """Pub/sub channel on which the ids of canceled running jobs are published."""
+        return f"{self.base}:cancel"
+
+    @property
+    def dependency_outbox(self) -> str:
+        """Sorted set of finished parents whose dependents await release, score = finish ms."""
+        return f"{self.base}:deps:outbox"
+
+    @property
+    def housekeeping_lock(self) -> str:
+        """Held by the worker running housekeeping (one at a time)."""
+        return f"{self.base}:lock:housekeeping"
+
+    def job(self, job_id: str) -> str:
+        """The hash holding one job's state."""
+        return f"{self.job_prefix}{job_id}"
+
+    def children(self, job_id: str) -> str:
+        """Set of the ids of jobs waiting on this job."""
+        return f"{self.base}:children:{job_id}"
+
+    def rate_slot(self, task_type: str) -> str:
+        """The next free start slot of a task type's rate limit (from configuration)."""
+        return f"{self.base}:rate:{task_type}"
+
+    def idempotency(self, tenant: str, key: str) -> str:
+        """The record of one tenant's idempotency key. The key is hashed, never put in a name."""
+        digest = hashlib.sha256(f"{tenant}\n{key}".encode()).hexdigest()
+        return f"{self.base}:idem:{digest}"
+
+    @property
+    def tenants(self) -> str:
+        """Hash of tenants: name -> definition (JSON)."""
+        return f"{self.base}:tenants"
+
+    @property
+    def api_keys(self) -> str:
+        """Hash of API keys: key id -> {tenant, SHA-256 of the key, created_at} (JSON)."""
+        return f"{self.base}:apikeys"
+
+    @property
+    def lanes(self) -> str:
+        """Sorted set of the tenants with jobs waiting in their lanes, score = virtual time.
+
+        `<lanes>:<tenant>:<level>` lists a tenant's waiting job ids per priority level (1-4) and
+        `<lanes>:<tenant>:running` holds its dispatched, unsettled ones (see _lib.lua).
+        """
+        return f"{self.base}:lanes"
+
+    # lane, running, bell and job are also built in Lua (_lib.lua's keyname), from the lanes key
+    # and the job prefix the scripts are given; a test checks the two agree.
+    def lane(self, tenant: str, level: int) -> str:
+        """The list of a tenant's jobs waiting to be dispatched, of one level (0 critical .. 3)."""
+        return f"{self.lanes}:{tenant}:{level + 1}"
+
+    def running(self, tenant: str) -> str:
+        """Set of a tenant's dispatched jobs that have not settled (its concurrency count)."""
+        return f"{self.lanes}:{tenant}:running"
+
+    @property
+    def bell(self) -> str:
+        """Set while a `bell` entry is out on the stream to wake a blocked worker (see read.lua)."""
+        return f"{self.lanes}:bell"
+
+    @property
+    def job_prefix(self) -> str:
+        """What every job hash's name starts with (for scripts that find jobs by id)."""
+        return f"{self.base}:job:"
+
+    def submit_bucket(self, tenant: str) -> str:
+        """A tenant's submission token bucket (tenant names are validated, never user text)."""
+        return f"{self.base}:bucket:{tenant}"
+
+    def worker(self, name: str) -> str:
+        """The hash describing one live worker (expires when it stops heartbeating)."""
+        return f"{self.base}:worker:{name}"

@@ -1,0 +1,185 @@
+"""Submitting jobs: one enqueue.lua call per chunk, pipelined, parents stored first."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from typing import cast
+
+from dtq import jsontext
+from dtq.errors import DependencyCycleError, PayloadTooLargeError
+from dtq.models import DEFAULT_TENANT, Job, JobCreate, JobStatus
+from dtq.queue.clock import from_ms, to_ms
+from dtq.queue.jobhash import job_from_hash
+from dtq.queue.scripts.codes import Code
+from dtq.queue.scripts.enqueue import Enqueued, NewJob, enqueue
+from dtq.queue.scripts.library import Call, Library, run_all
+from dtq.queue.tenant_ids import public_id, stored_id
+
+# Jobs per enqueue script call, and script calls per pipelined round trip.
+ENQUEUE_CHUNK = 1000
+CHUNKS_PER_ROUND_TRIP = 8
+
+STATUS_OF = {
+    Code.PENDING: JobStatus.PENDING,
+    Code.SCHEDULED: JobStatus.SCHEDULED,
+    Code.WAITING: JobStatus.WAITING,
+    Code.CANCELED: JobStatus.CANCELED,
+}
+
+
+def fingerprint(job: JobCreate) -> str:
+    """What makes two submissions under one idempotency key the same request."""
+    body = job.model_dump(mode="json", exclude={"idempotency_key"})
+    return hashlib.sha256(jsontext.dumps(body, sort_keys=True)).hexdigest()
+
+
+def parents_first(ids: Sequence[str], jobs: Sequence[JobCreate]) -> list[int]:
+    """An order of the jobs in which every parent submitted along comes before its children.
+
+    Raises DependencyCycleError when the jobs' depends_on lists form a cycle.
+    """
+    position = {job_id: i for i, job_id in enumerate(ids)}
+    children: dict[int, list[int]] = {}
+    waiting_on = [0] * len(jobs)
+    for i, job in enumerate(jobs):
+        for parent in job.depends_on:
+            p = position.get(parent)
+            if p is not None:
+                children.setdefault(p, []).append(i)
+                waiting_on[i] += 1
+    order = [i for i, n in enumerate(waiting_on) if n == 0]
+    for i in order:  # grows while it is walked (Kahn's algorithm)
+        for child in children.get(i, []):
+            waiting_on[child] -= 1
+            if waiting_on[child] == 0:
+                order.append(child)
+    if len(order) < len(jobs):
+        placed = set(order)
+        stuck = [ids[i] for i in range(len(jobs)) if i not in placed]
+        raise DependencyCycleError(f"depends_on forms a cycle among {', '.join(stuck[:10])}")
+    return order
+
+
+def new_job_id() -> str:
+    """A random 128-bit job id, as 32 hex characters."""
+    return os.urandom(16).hex()
+
+
+class Producer:
+    """Writes jobs into the queue, each chunk all or nothing."""
+
+    def __init__(self, lib: Library) -> None:
+        self._lib = lib
+        self._settings = lib.settings
+
+    def _new_job(self, tenant: str, job_id: str, job: JobCreate) -> NewJob:
+        """The job as enqueue.lua takes it, in stored ids; its payload checked for size."""
+        payload = jsontext.dumps(job.payload)
+        limit = self._settings.MAX_PAYLOAD_BYTES
+        if len(payload) > limit:
+            raise PayloadTooLargeError(f"payload is {len(payload)} bytes; the limit is {limit}")
+        return NewJob(
+            id=stored_id(tenant, job_id),
+            task_type=job.task_type,
+            payload=payload,
+            max_retries=self._settings.MAX_RETRIES if job.max_retries is None else job.max_retries,
+            chosen_id=job.id is not None,
+            priority=job.priority,
+            depends_on=[stored_id(tenant, parent) for parent in job.depends_on],
+            partition_key=job.partition_key,
+            trace_id=job.trace_id,
+            delay_ms=job.delay_ms,
+            run_at_ms=to_ms(job.run_at) if job.run_at is not None else None,
+            timeout_s=job.timeout_s,
+            idempotency_key=job.idempotency_key,
+            fingerprint=fingerprint(job) if job.idempotency_key else None,
+        )
+
+    def _call(self, tenant: str, ids: Sequence[str], jobs: Sequence[JobCreate]) -> Call[Enqueued]:
+        new = [self._new_job(tenant, i, j) for i, j in zip(ids, jobs, strict=True)]
+        return enqueue(self._lib, tenant=tenant, jobs=new, lanes=not self._settings.AUTH_DISABLED)
+
+    async def enqueue(self, job: JobCreate, tenant: str = DEFAULT_TENANT) -> Job:
+        """Store one job and queue it (or schedule it, or make it wait); returns its state."""
+        stored, _ = await self.enqueue_once(job, tenant)
+        return stored
+
+    async def enqueue_once(self, job: JobCreate, tenant: str = DEFAULT_TENANT) -> tuple[Job, bool]:
+        """enqueue(), also saying whether the job was created.
+
+        False means its idempotency key was used before with the same body: the original job is
+        returned. The same key with another body raises IdempotencyConflictError. Idempotency
+        keys and parents (depends_on) are the tenant's own.
+        """
+        job_id = job.id or new_job_id()
+        done: Enqueued = await self._call(tenant, [job_id], [job])
+        ((code, value),) = done.outcomes
+        if code == Code.REPLAYED:
+            h = await self._lib.redis.hgetall(self._lib.keys.job(str(value)))
+            return job_from_hash(cast(dict[str, str], h)), False
+        created = from_ms(done.created_at_ms)
+        return (
+            Job(
+                id=job_id,
+                tenant=tenant,
+                task_type=job.task_type,
+                payload=job.payload,
+                status=STATUS_OF[code],
+                priority=job.priority,
+                depends_on=job.depends_on,
+                due_at=from_ms(value) if code == Code.SCHEDULED else None,
+                attempt=0,
+                failures=0,
+                max_retries=self._settings.MAX_RETRIES
+                if job.max_retries is None
+                else job.max_retries,
+                timeout_s=job.timeout_s,
+                partition_key=job.partition_key,
+                trace_id=job.trace_id,
+                created_at=created,
+                finished_at=created if code == Code.CANCELED else None,
+                cancel_reason="dependency_failed" if code == Code.CANCELED else None,
+            ),
+            True,
+        )
+
+    async def enqueue_many(
+        self, jobs: Sequence[JobCreate], tenant: str = DEFAULT_TENANT
+    ) -> list[str]:
+        """Store many jobs in pipelined chunks; returns their ids in order.
+
+        Each chunk of up to 1,000 jobs (an API batch) is stored all or nothing; every payload
+        is checked before anything is written. A job whose idempotency key was used before
+        with the same body gets the original job's id. Jobs are stored parents first, so a job
+        may depend on another submitted along with it.
+        """
+        given = [job.id or new_job_id() for job in jobs]
+        order = parents_first(given, jobs) if any(job.depends_on for job in jobs) else None
+        if order is None or order == list(range(len(jobs))):
+            return await self._enqueue_ordered(jobs, given, tenant)
+        stored = await self._enqueue_ordered(
+            [jobs[i] for i in order], [given[i] for i in order], tenant
+        )
+        out = [""] * len(jobs)
+        for position, i in enumerate(order):
+            out[i] = stored[position]
+        return out
+
+    async def _enqueue_ordered(
+        self, jobs: Sequence[JobCreate], ids: list[str], tenant: str
+    ) -> list[str]:
+        chunks = range(0, len(jobs), ENQUEUE_CHUNK)
+        calls = [
+            self._call(tenant, ids[i : i + ENQUEUE_CHUNK], jobs[i : i + ENQUEUE_CHUNK])
+            for i in chunks
+        ]
+        for first in range(0, len(calls), CHUNKS_PER_ROUND_TRIP):
+            batch = calls[first : first + CHUNKS_PER_ROUND_TRIP]
+            results = await run_all(self._lib.redis, batch)
+            for start, done in zip(chunks[first:], results, strict=False):
+                for offset, (code, value) in enumerate(done.outcomes):
+                    if code == Code.REPLAYED:
+                        ids[start + offset] = public_id(str(value))
+        return ids

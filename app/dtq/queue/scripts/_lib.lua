@@ -1,0 +1,169 @@
+--[[
+  Prelude prepended to every DTQ script when it is loaded (not a transition by itself).
+  Time always comes from the Redis server clock (invariant 5).
+]]
+
+-- Return codes: the same table as dtq/queue/scripts/codes.py (a test checks they agree).
+-- Negative codes are errors (the script changed nothing); the others are outcomes.
+local C = {
+  NOT_FOUND = -1, WRONG_STATUS = -2, DUPLICATE = -3, IDEMPOTENCY_CONFLICT = -4,
+  UNKNOWN_PARENT = -5, SCHEDULE_NOT_FOUND = -6,
+  NOTHING = 0, DONE = 1,
+  PENDING = 10, SCHEDULED = 11, WAITING = 12, CANCELED = 13, REPLAYED = 14,
+  STARTED = 20, SKIPPED = 21, RATE_LIMITED = 22, POISONED = 23,
+  SUCCEEDED = 30, RETRYING = 31, DEAD = 32, STALE = 33,
+  CHILDREN_CHANGED = 40, CREATED = 50, REPLACED = 51,
+  WITH_DEPENDENTS = 100,
+}
+
+-- Key names built here, from a key or prefix passed in, because they name per-tenant or
+-- per-job keys a script only learns of while it runs. keys.py builds the same names
+-- (Keys.lane, Keys.running, Keys.bell, Keys.job); tests/integration/queue/scripts/
+-- test_lib_keys.py checks the two agree. No script builds a key name any other way.
+local keyname = {}
+function keyname.lane(lanes, tenant, level) return lanes .. ':' .. tenant .. ':' .. level end
+function keyname.running(lanes, tenant) return lanes .. ':' .. tenant .. ':running' end
+function keyname.bell(lanes) return lanes .. ':bell' end
+function keyname.job(job_prefix, id) return job_prefix .. id end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Append a state transition to the capped events stream. `job_ids` is one id, or the
+-- comma-separated ids of every job a batch moved to the same status at the same time.
+local function emit(events, maxlen, job_ids, status, now, ...)
+  redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*',
+    'job_ids', job_ids, 'status', status, 'at', now, ...)
+end
+
+-- Counter deltas are summed in a table and written once per script call.
+local function bump(delta, field, n)
+  delta[field] = (delta[field] or 0) + n
+end
+
+local function flush(stats, delta)
+  for field, n in pairs(delta) do
+    if n ~= 0 then redis.call('HINCRBY', stats, field, n) end
+  end
+end
+
+-- Acknowledge stream entries: one XACK per 500 entries, not per entry. Entries are not deleted
+-- one by one (XDEL costs ~3 us per entry); trim.lua trims whole runs of acknowledged entries.
+local function acknowledge(stream, group, entries)
+  for i = 1, #entries, 500 do
+    redis.call('XACK', stream, group, unpack(entries, i, math.min(i + 499, #entries)))
+  end
+end
+
+-- Move a job to the dead-letter stream (the entry names the job's tenant, for tenant views).
+-- The caller acknowledges its stream entry.
+local function dead_letter(job_key, dlq, id, task_type, reason, attempt, failures, last_error,
+                           now, history)
+  local dlq_entry = redis.call('XADD', dlq, '*', 'job_id', id, 'task_type', task_type,
+    'reason', reason, 'attempt', attempt, 'failures', failures, 'last_error', last_error,
+    'failed_at', now,
+    'tenant', redis.call('HGET', job_key, 'tenant') or 'default')
+  redis.call('HSET', job_key, 'status', 'dead', 'dead_reason', reason, 'dlq_entry', dlq_entry,
+    'finished_at', now, 'entry', '', 'history', history)
+  redis.call('PERSIST', job_key)
+end
+
+-- A job's timeline: the happy path (pending, running, succeeded) is implicit in created_at,
+-- started_at and finished_at, which keeps a plain job's hash small. Once anything else happens,
+-- `history` records every transition as "status,at,worker,attempt,reason;".
+-- written_out: the history to append to, with an implicit start written out.
+local function written_out(history, job_key)
+  if history and history ~= '' then return history end
+  local f = redis.call('HMGET', job_key, 'started_at', 'worker', 'attempt')
+  if not f[1] or f[1] == '' then return '' end
+  return string.format('running,%s,%s,%s,;', f[1], f[2] or '', f[3] or '')
+end
+
+-- Append one record; the oldest half goes once the history passes 16 KiB.
+local function appended(history, status, now, worker, attempt, reason)
+  local h = string.format('%s%s,%d,%s,%s,%s;', history or '', status, now, worker or '',
+    attempt or '', reason or '')
+  if #h > 16384 then h = string.sub(h, string.find(h, ';', #h / 2, true) + 1) end
+  return h
+end
+
+-- Priority levels, highest first. A script that touches job streams takes all four in KEYS in
+-- this order; a job's level picks its stream (no `priority` field means normal).
+local LEVELS = {critical = 1, high = 2, normal = 3, low = 4}
+local function level_of(priority)
+  return LEVELS[priority] or 3
+end
+
+-- Collect entry ids per stream level, then acknowledge each level's entries in batches.
+local function add_entry(by_level, level, entry)
+  local list = by_level[level]
+  if not list then
+    list = {}
+    by_level[level] = list
+  end
+  list[#list + 1] = entry
+end
+
+local function ack_by_level(streams, group, by_level)
+  for level, entries in pairs(by_level) do acknowledge(streams[level], group, entries) end
+end
+
+-- A job that other jobs wait on finished: queue it in the outbox, from which its dependents
+-- are released (parent succeeded) or canceled (parent dead or canceled) by release.lua.
+local function notify_dependents(outbox, id, now)
+  redis.call('ZADD', outbox, now, id)
+end
+
+-- Cancel a waiting job because one of its parents ended dead or canceled.
+local function cancel_for_dependency(job_key, now, ttl, history, parent)
+  redis.call('HSET', job_key, 'status', 'canceled', 'cancel_reason', 'dependency_failed',
+    'failed_parent', parent, 'finished_at', now,
+    'history', appended(history, 'canceled', now, '', '', 'dependency_failed'))
+  redis.call('HDEL', job_key, 'deps_left')
+  redis.call('EXPIRE', job_key, ttl)
+end
+
+-- Lanes: fair dispatch across tenants (read.lua). With keys on, a tenant's pending jobs wait in
+-- its lane, one list per priority level `<lanes>:<tenant>:<level>`, instead of on the streams;
+-- `<lanes>` is a sorted set of the tenants with jobs waiting, scored by virtual time. A job a
+-- worker may now take is on a stream and in its tenant's running set `<lanes>:<tenant>:running`
+-- until it settles; its hash names that set in `lane_slot`.
+-- `active` is a table the caller keeps for one script call (tenants known to be in `lanes`).
+local function lane_push(lanes, tenant, level, id, active)
+  redis.call('RPUSH', keyname.lane(lanes, tenant, level), id)
+  if not active[tenant] then
+    if not redis.call('ZSCORE', lanes, tenant) then
+      -- A tenant that was idle starts level with the least served one waiting: no saved credit.
+      local first = redis.call('ZRANGE', lanes, 0, 0, 'WITHSCORES')
+      redis.call('ZADD', lanes, first[2] or 0, tenant)
+    end
+    active[tenant] = true
+  end
+end
+
+-- Wake a worker blocked on the streams: a `bell` entry, which read.lua and start.lua
+-- acknowledge. At most one bell is out at a time: `<lanes>:bell` is set until one of them takes
+-- it (or, should it be lost, for at most 200 ms).
+local function ring(lanes, stream)
+  if redis.call('SET', keyname.bell(lanes), 1, 'NX', 'PX', 200) then
+    redis.call('XADD', stream, '*', 'bell', 1)
+  end
+end
+
+-- A dispatched job settled (or left the streams): its tenant's running set lets it go.
+-- Returns true when it held a slot; the caller then calls wake_lanes once.
+local function free_slot(job_key, id, slot)
+  if slot and slot ~= '' then
+    redis.call('SREM', slot, id)
+    redis.call('HDEL', job_key, 'lane_slot')
+    return true
+  end
+  return false
+end
+
+-- Slots were freed: if jobs wait in lanes, wake a blocked worker to dispatch them.
+local function wake_lanes(lanes, stream)
+  if redis.call('EXISTS', lanes) == 1 then ring(lanes, stream) end
+end

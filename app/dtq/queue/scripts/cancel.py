@@ -1,0 +1,22 @@
+"""The face of cancel.lua: cancel a waiting, pending, scheduled or running job, durably."""
+
+from __future__ import annotations
+
+from dtq.queue.scripts.codes import Outcome, checked
+from dtq.queue.scripts.library import Call, Library
+from dtq.queue.tenant_ids import public_id
+
+
+def cancel(lib: Library, *, job_id: str) -> Call[Outcome]:
+    """Cancel the job (a stored id); CANCELED, with release_dependents when jobs wait on it.
+
+    Raises JobNotFoundError, or InvalidTransitionError for a finished job.
+    """
+    k, s = lib.keys, lib.settings
+    subject = f"job {public_id(job_id)}"
+    return Call(
+        lib.script("cancel"),
+        [k.job(job_id), k.delayed, *k.streams, k.stats, k.events, k.dependency_outbox, k.lanes],
+        [s.CONSUMER_GROUP, job_id, s.RESULT_TTL_S, s.EVENTS_MAXLEN, k.cancel_channel],
+        lambda reply: Outcome.of(checked(reply, subject)),
+    )

@@ -1,0 +1,63 @@
+--[[
+  complete: record successful attempts, acknowledge their stream entries.
+
+  Fenced: each job must still be running under the given consumer and attempt; a stale owner
+  (a zombie whose job was reclaimed) is refused and changes nothing. A job that others wait on
+  goes to the dependency outbox, from which release.lua lets its dependents go.
+
+  KEYS[1..4] job streams, critical to low   KEYS[5] stats   KEYS[6] events
+  KEYS[7] dependency outbox   KEYS[8] lanes (zset)   KEYS[8+i] hash of job i
+  ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] result ttl (s)   ARGV[4] events maxlen
+  ARGV[5] n
+  ARGV[6 + 5(i-1) ..] job i: job id, stream level (1-4), stream entry id, attempt, result (JSON)
+
+  Returns one code per job: C.SUCCEEDED (plus C.WITH_DEPENDENTS when jobs wait on it: release
+    them), or C.STALE (another owner or attempt holds the job; nothing changed)
+]]
+local group, consumer, ttl = ARGV[1], ARGV[2], ARGV[3]
+local n = tonumber(ARGV[5])
+local streams = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
+local stats, events, outbox = KEYS[5], KEYS[6], KEYS[7]
+local now = now_ms()
+local out = {}
+local done = 0
+local finished = {}
+local ids = {}
+local freed = false
+
+for i = 1, n do
+  local o = 5 + (i - 1) * 5
+  local id, level, entry, attempt = ARGV[o + 1], tonumber(ARGV[o + 2]), ARGV[o + 3], ARGV[o + 4]
+  local key = KEYS[8 + i]
+  local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'history',
+    'dependents', 'lane_slot')
+  if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
+    out[i] = C.STALE
+  else
+    if f[5] and f[5] ~= '' then
+      redis.call('HSET', key, 'history', appended(f[5], 'succeeded', now, consumer, attempt, ''))
+    end
+    redis.call('HSET', key, 'status', 'succeeded', 'result', ARGV[o + 5], 'finished_at', now,
+      'entry', '')
+    redis.call('EXPIRE', key, ttl)
+    if free_slot(key, id, f[7]) then freed = true end
+    add_entry(finished, level, entry)
+    done = done + 1
+    ids[done] = id
+    out[i] = C.SUCCEEDED
+    if f[6] then
+      notify_dependents(outbox, id, now)
+      out[i] = C.SUCCEEDED + C.WITH_DEPENDENTS
+    end
+  end
+end
+
+if freed then wake_lanes(KEYS[8], KEYS[3]) end
+if done > 0 then
+  ack_by_level(streams, group, finished)
+  emit(events, ARGV[4], table.concat(ids, ','), 'succeeded', now, 'worker', consumer)
+  redis.call('HINCRBY', stats, 'jobs:running', -done)
+  redis.call('HINCRBY', stats, 'jobs:succeeded', done)
+  redis.call('HINCRBY', stats, 'completed_total', done)
+end
+return out

@@ -1,0 +1,82 @@
+--[[
+  fail: record failed attempts; schedule a retry after the given delay, or dead-letter the job
+  once its failures exceed max_retries. Either way the current stream entry is acknowledged;
+  a retry gets a new entry when promote_due moves it back to the stream. A dead job that others
+  wait on goes to the dependency outbox, from which release.lua cancels its dependents.
+
+  Fenced like complete: a stale owner is refused and changes nothing.
+
+  KEYS[1..4] job streams, critical to low   KEYS[5] delayed (zset)   KEYS[6] dlq   KEYS[7] stats
+  KEYS[8] events   KEYS[9] dependency outbox   KEYS[10] lanes (zset)   KEYS[10+i] hash of job i
+  ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] events maxlen   ARGV[4] n
+  ARGV[5 + 7(i-1) ..] job i: job id, stream level (1-4), stream entry id, attempt, error text,
+    retry delay (ms), reason ('error' or 'timeout': a job whose last attempt timed out dies with
+    reason timeout)
+
+  Returns one array per job: {C.RETRYING, due_at_ms}, {C.DEAD} (plus C.WITH_DEPENDENTS when
+    jobs wait on it: release them, to be canceled) or {C.STALE} (another owner or attempt holds
+    the job; nothing changed)
+]]
+local group, consumer = ARGV[1], ARGV[2]
+local n = tonumber(ARGV[4])
+local streams = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
+local delayed, dlq, stats, events, outbox = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local now = now_ms()
+local delta = {}
+local out = {}
+local finished = {}
+local freed = false
+
+for i = 1, n do
+  local o = 4 + (i - 1) * 7
+  local id, level, entry, attempt, err =
+    ARGV[o + 1], tonumber(ARGV[o + 2]), ARGV[o + 3], ARGV[o + 4], ARGV[o + 5]
+  local reason = ARGV[o + 7]
+  local key = KEYS[10 + i]
+  local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'failures',
+    'max_retries', 'errors', 'task_type', 'history', 'dependents', 'lane_slot')
+  if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
+    out[i] = {C.STALE}
+  else
+    local failures = tonumber(f[5]) + 1
+    local errors = {}
+    if f[7] then errors = cjson.decode(f[7]) end
+    table.insert(errors, {attempt = tonumber(attempt), error = err, at = now})
+    while #errors > 10 do table.remove(errors, 1) end
+    redis.call('HSET', key, 'failures', failures, 'last_error', err,
+      'errors', cjson.encode(errors), 'finished_at', now)
+    add_entry(finished, level, entry)
+    if free_slot(key, id, f[11]) then freed = true end
+    bump(delta, 'jobs:running', -1)
+    bump(delta, 'failed_total', 1)
+    if failures > tonumber(f[6]) then
+      local dead_reason = reason == 'timeout' and 'timeout' or 'retries_exhausted'
+      dead_letter(key, dlq, id, f[8], dead_reason, attempt, failures, err, now,
+        appended(written_out(f[9], key), 'dead', now, consumer, attempt, dead_reason))
+      bump(delta, 'jobs:dead', 1)
+      bump(delta, 'dead_total', 1)
+      emit(events, ARGV[3], id, 'dead', now, 'worker', consumer, 'attempt', attempt,
+        'reason', dead_reason)
+      out[i] = {C.DEAD}
+      if f[10] then
+        notify_dependents(outbox, id, now)
+        out[i] = {C.DEAD + C.WITH_DEPENDENTS}
+      end
+    else
+      local due = now + tonumber(ARGV[o + 6])
+      redis.call('HSET', key, 'status', 'scheduled', 'due_at', due, 'entry', '',
+        'history', appended(written_out(f[9], key), 'scheduled', now, consumer, attempt, reason))
+      redis.call('ZADD', delayed, due, id)
+      bump(delta, 'jobs:scheduled', 1)
+      bump(delta, 'retried_total', 1)
+      emit(events, ARGV[3], id, 'scheduled', now, 'worker', consumer, 'attempt', attempt,
+        'due_at', due, 'reason', reason)
+      out[i] = {C.RETRYING, due}
+    end
+  end
+end
+
+ack_by_level(streams, group, finished)
+if freed then wake_lanes(KEYS[10], KEYS[3]) end
+flush(stats, delta)
+return out

@@ -1,0 +1,141 @@
+"""Load the Lua scripts once, call them by SHA, and batch calls into one round trip.
+
+Every `<name>.lua` in this folder is one atomic transition; `_lib.lua`, the shared prelude, is
+prepended to each at load time. A script's Python face (`<name>.py` beside it) builds one `Call`:
+the script, its KEYS and ARGV, and how to decode the reply into a typed result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Generic, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
+from redis.typing import EncodableT
+
+from dtq.config import Settings
+from dtq.queue.keys import Keys
+
+T = TypeVar("T")
+
+
+def script_names() -> list[str]:
+    """The stem of every transition script in this folder (the prelude is not one)."""
+    folder = resources.files(__package__)
+    return sorted(
+        p.name.removesuffix(".lua")
+        for p in folder.iterdir()
+        if p.name.endswith(".lua") and not p.name.startswith("_")
+    )
+
+
+def script_source(name: str) -> str:
+    """A script's text as loaded: the prelude, then the script."""
+    folder = resources.files(__package__)
+    return (
+        folder.joinpath("_lib.lua").read_text() + "\n" + folder.joinpath(f"{name}.lua").read_text()
+    )
+
+
+class Library:
+    """Every DTQ script registered on one client, with the keys and settings their faces need."""
+
+    def __init__(self, redis: Redis, keys: Keys, settings: Settings) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
+        self._scripts = {
+            name: redis.register_script(script_source(name)) for name in script_names()
+        }
+
+    def script(self, name: str) -> AsyncScript:
+        """The registered script of that stem (for its face only)."""
+        return self._scripts[name]
+
+    async def load(self) -> None:
+        """Load every script into the server's script cache (SCRIPT LOAD)."""
+        for script in self._scripts.values():
+            script.sha = await self.redis.script_load(script.script)
+
+    async def loaded(self) -> bool:
+        """True when the server's script cache holds every script."""
+        shas = [s.sha for s in self._scripts.values()]
+        return all(await self.redis.script_exists(*shas))
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One script call, ready to run: await it, or add it to a Batch."""
+
+    script: AsyncScript
+    keys: Sequence[str]
+    args: Sequence[EncodableT]
+    decode: Callable[[Any], T]
+
+    async def run(self) -> T:
+        """Run the call alone (one round trip) and decode its reply."""
+        return self.decode(await self.script(self.keys, self.args))
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self.run().__await__()
+
+    async def queue(self, pipe: Pipeline) -> None:
+        """Queue the call on a pipeline (EVALSHA; loaded on first use)."""
+        await self.script(self.keys, self.args, client=pipe)
+
+
+class Pending(Generic[T]):
+    """The result of a call in a Batch, there once the batch has run."""
+
+    __slots__ = ("_value", "_set")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._value: T | None = None
+
+    @property
+    def value(self) -> T:
+        if not self._set:
+            raise RuntimeError("the batch has not run")
+        return self._value  # type: ignore[return-value]
+
+    def _fill(self, value: T) -> None:
+        self._value, self._set = value, True
+
+
+class Batch:
+    """Script calls sent in one pipelined round trip (not a transaction: each call is atomic)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._calls: list[tuple[Call[Any], Pending[Any]]] = []
+
+    def add(self, call: Call[T]) -> Pending[T]:
+        """Queue a call; its result is in the returned Pending once run() returns."""
+        pending: Pending[T] = Pending()
+        self._calls.append((call, pending))
+        return pending
+
+    async def run(self) -> None:
+        """Send every queued call at once and decode each reply."""
+        if not self._calls:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for call, _ in self._calls:
+                await call.queue(pipe)
+            replies = await pipe.execute()
+        for (call, pending), reply in zip(self._calls, replies, strict=True):
+            pending._fill(call.decode(reply))
+        self._calls = []
+
+
+async def run_all(redis: Redis, calls: Sequence[Call[T]]) -> list[T]:
+    """Run calls of one kind in one pipelined round trip; their results in order."""
+    batch = Batch(redis)
+    pending = [batch.add(call) for call in calls]
+    await batch.run()
+    return [p.value for p in pending]

@@ -1,0 +1,144 @@
+--[[
+  read: hand this consumer up to `count` new entries, taking the priority levels in the order
+  given (XREADGROUP per level with the count still open). Never blocks: when nothing is
+  available the caller blocks on all four streams itself.
+
+  Lanes first (fair dispatch across tenants, see _lib.lua): while tenants have jobs waiting in
+  their lanes, up to `count` of them are dispatched onto the streams, one at a time from the
+  tenant with the least virtual time (start-time fair queuing: each job dispatched adds
+  1/weight to its tenant's). A tenant whose running set has reached its concurrency cap is
+  skipped and earns no credit meanwhile. Within a tenant, levels are taken in the order given.
+  A dispatched job joins its tenant's running set; the settle scripts take it out. When work is
+  left for others, a bell wakes a blocked worker. Bell entries met here are acknowledged.
+
+  KEYS[1..4] job streams, critical to low   KEYS[5] lanes (zset)   KEYS[6] tenants (hash)
+  ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] count
+  ARGV[4] the levels in the order to take them, e.g. '1234' (critical first) or '4123'
+  ARGV[5] the prefix of job hash names   ARGV[6] the default concurrency cap (0: none)
+
+  Returns {lanes, triples...}: lanes is 1 when tenants had jobs waiting in lanes; then one
+    {level, entry ids, job ids} triple per level that handed out entries; the ids are
+    comma-separated, in stream order (one string each: far cheaper to return than many)
+]]
+local group, consumer, order = ARGV[1], ARGV[2], ARGV[4]
+local remaining = tonumber(ARGV[3])
+local lanes, jobs = KEYS[5], ARGV[5]
+local has_lanes = redis.call('EXISTS', lanes)
+local work_left = false  -- dispatchable jobs stay in lanes after this read
+
+-- The next job of a tenant's lane that is still waiting there (canceled ones are dropped).
+local drained = {}  -- list name -> true: found empty in this call
+local function pop(tenant)
+  for pos = 1, #order do
+    local level = tonumber(string.sub(order, pos, pos))
+    local list = keyname.lane(lanes, tenant, level)
+    while not drained[list] do
+      local id = redis.call('LPOP', list)
+      if not id then
+        drained[list] = true
+        break
+      end
+      local f = redis.call('HMGET', keyname.job(jobs, id), 'status', 'entry', 'lane')
+      if f[1] == 'pending' and (not f[2] or f[2] == '') and f[3] == tenant then
+        return id, level
+      end
+    end
+  end
+  return nil
+end
+
+if has_lanes == 1 and remaining > 0 then
+  -- Tenants are loaded a page at a time, least virtual time first: a read looks further only
+  -- while every tenant loaded is capped or drained. Ranks stay put until the write-back.
+  local PAGE = 64
+  local names, vt, cap, weight, running, slot, empty, old = {}, {}, {}, {}, {}, {}, {}, {}
+  local function load(from)
+    local rows = redis.call('ZRANGE', lanes, from, from + PAGE - 1, 'WITHSCORES')
+    for j = 1, #rows, 2 do
+      local i, name = #names + 1, rows[j]
+      names[i], vt[i], old[i] = name, tonumber(rows[j + 1]), tonumber(rows[j + 1])
+      local ok, def = pcall(cjson.decode, redis.call('HGET', KEYS[6], name) or '{}')
+      if not ok or type(def) ~= 'table' then def = {} end
+      cap[i] = tonumber(def.max_concurrency) or tonumber(ARGV[6])
+      weight[i] = tonumber(def.weight) or 1
+      slot[i] = keyname.running(lanes, name)
+      running[i] = redis.call('SCARD', slot[i])
+    end
+    return #rows / 2 == PAGE
+  end
+  local function eligible(i)
+    return not empty[i] and (cap[i] <= 0 or running[i] < cap[i])
+  end
+  local more, from = load(0), 0
+  local dispatched, floor = 0, nil
+  while dispatched < remaining do
+    local best
+    for i = 1, #names do
+      if eligible(i) and (not best or vt[i] < vt[best]) then best = i end
+    end
+    if not best then
+      if not more then break end
+      from = from + PAGE
+      more = load(from)
+    else
+      local id, level = pop(names[best])
+      if id then
+        local entry = redis.call('XADD', KEYS[level], '*', 'id', id)
+        redis.call('HSET', keyname.job(jobs, id), 'entry', entry, 'lane_slot', slot[best])
+        redis.call('SADD', slot[best], id)
+        running[best] = running[best] + 1
+        floor = vt[best]
+        vt[best] = vt[best] + 1 / weight[best]
+        dispatched = dispatched + 1
+      else
+        empty[best] = true
+      end
+    end
+  end
+  work_left = more
+  for i = 1, #names do
+    if empty[i] then
+      redis.call('ZREM', lanes, names[i])
+    else
+      if eligible(i) then
+        work_left = true
+      elseif floor and vt[i] < floor then  -- capped: no credit for the turns it could not take
+        vt[i] = floor
+      end
+      if vt[i] ~= old[i] then redis.call('ZADD', lanes, vt[i], names[i]) end
+    end
+  end
+end
+
+local out = {has_lanes}
+local bells = {}
+for pos = 1, #order do
+  if remaining <= 0 then break end
+  local level = tonumber(string.sub(order, pos, pos))
+  local entries, ids = {}, {}
+  local rung = true
+  while rung and remaining > 0 do  -- read past bells: they take no part of the count
+    rung = false
+    local reply = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', remaining,
+      'STREAMS', KEYS[level], '>')
+    for _, message in ipairs(reply and reply[1][2] or {}) do
+      if message[2] and message[2][1] == 'bell' then
+        add_entry(bells, level, message[1])
+        rung = true
+      else
+        entries[#entries + 1] = message[1]
+        ids[#ids + 1] = message[2][2] or ''
+        remaining = remaining - 1
+      end
+    end
+  end
+  if #entries > 0 then
+    out[#out + 1] = {level, table.concat(entries, ','), table.concat(ids, ',')}
+  end
+end
+if next(bells) then
+  ack_by_level(KEYS, group, bells)
+  redis.call('DEL', keyname.bell(lanes))
+end
+if work_left then ring(lanes, KEYS[3]) end  -- after the reads above, which would take it
+return out

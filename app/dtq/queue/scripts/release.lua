@@ -1,0 +1,103 @@
+--[[
+  release: settle the dependents of one finished parent taken from the dependency outbox.
+
+  Parent succeeded: each waiting child has one parent fewer to wait on; a child with none left
+  becomes pending on its level's stream (or scheduled, if its own due time is still ahead).
+  Parent dead or canceled: each waiting child is canceled with reason `dependency_failed`, and a
+  child that others wait on goes to the outbox in turn (the caller releases it next).
+  Parent anything else (retried from the DLQ meanwhile): nothing to do until it finishes again.
+  The parent leaves the outbox and its children set is deleted, so a second call is a no-op.
+
+  KEYS[1] dependency outbox   KEYS[2..5] job streams, critical to low   KEYS[6] delayed (zset)
+  KEYS[7] stats   KEYS[8] events   KEYS[9] parent hash   KEYS[10] parent's children set
+  KEYS[11] lanes (zset)   KEYS[11+j] hash of child j (a child with a lane goes to its lane)
+  ARGV[1] events maxlen   ARGV[2] result ttl (s)   ARGV[3] parent id   ARGV[4] m
+  ARGV[4+j] id of child j: the members of the children set as the caller read them
+
+  Returns {C.DONE, released (pending or scheduled now), canceled, ids of canceled children that
+    have dependents themselves...}, or {C.CHILDREN_CHANGED}: the children set changed since the
+    caller read it (nothing changed; read it again)
+]]
+local outbox, delayed, stats, events = KEYS[1], KEYS[6], KEYS[7], KEYS[8]
+local parent_key, children = KEYS[9], KEYS[10]
+local parent, m = ARGV[3], tonumber(ARGV[4])
+if redis.call('SCARD', children) ~= m then return {C.CHILDREN_CHANGED} end
+for j = 1, m do
+  if redis.call('SISMEMBER', children, ARGV[4 + j]) == 0 then return {C.CHILDREN_CHANGED} end
+end
+
+local status = redis.call('HGET', parent_key, 'status')
+local now = now_ms()
+local released, canceled, cascade = {}, {}, {}
+local scheduled = 0
+if status == 'succeeded' then
+  for j = 1, m do
+    local key, id = KEYS[11 + j], ARGV[4 + j]
+    local f = redis.call('HMGET', key, 'status', 'deps_left', 'due_at', 'priority', 'history',
+      'lane')
+    if f[1] == 'waiting' then
+      local left = tonumber(f[2]) - 1
+      if left > 0 then
+        redis.call('HSET', key, 'deps_left', left)
+      else
+        redis.call('HDEL', key, 'deps_left')
+        local due = tonumber(f[3] or '0')
+        if due > now then
+          redis.call('HSET', key, 'status', 'scheduled',
+            'history', appended(f[5], 'scheduled', now, '', '', 'dependencies_met'))
+          redis.call('ZADD', delayed, due, id)
+          scheduled = scheduled + 1
+        else
+          local entry = ''
+          if f[6] then
+            lane_push(KEYS[11], f[6], level_of(f[4]), id, {})
+            ring(KEYS[11], KEYS[4])
+          else
+            entry = redis.call('XADD', KEYS[1 + level_of(f[4])], '*', 'id', id)
+          end
+          redis.call('HSET', key, 'status', 'pending', 'entry', entry,
+            'history', appended(f[5], 'pending', now, '', '', 'dependencies_met'))
+          released[#released + 1] = id
+        end
+      end
+    end
+  end
+  if #released > 0 then
+    emit(events, ARGV[1], table.concat(released, ','), 'pending', now,
+      'reason', 'dependencies_met')
+    redis.call('HINCRBY', stats, 'jobs:pending', #released)
+  end
+  if scheduled > 0 then redis.call('HINCRBY', stats, 'jobs:scheduled', scheduled) end
+  if #released + scheduled > 0 then
+    redis.call('HINCRBY', stats, 'jobs:waiting', -(#released + scheduled))
+  end
+elseif status == 'dead' or status == 'canceled' then
+  for j = 1, m do
+    local key, id = KEYS[11 + j], ARGV[4 + j]
+    local f = redis.call('HMGET', key, 'status', 'history', 'dependents')
+    if f[1] == 'waiting' then
+      cancel_for_dependency(key, now, ARGV[2], f[2], parent)
+      canceled[#canceled + 1] = id
+      if f[3] then
+        notify_dependents(outbox, id, now)
+        cascade[#cascade + 1] = id
+      end
+    end
+  end
+  if #canceled > 0 then
+    emit(events, ARGV[1], table.concat(canceled, ','), 'canceled', now,
+      'reason', 'dependency_failed', 'parent', parent)
+    redis.call('HINCRBY', stats, 'jobs:waiting', -#canceled)
+    redis.call('HINCRBY', stats, 'jobs:canceled', #canceled)
+  end
+else
+  redis.call('ZREM', outbox, parent)
+  return {C.DONE, 0, 0}
+end
+
+redis.call('ZREM', outbox, parent)
+redis.call('DEL', children)
+redis.call('HDEL', parent_key, 'dependents')
+local out = {C.DONE, #released + scheduled, #canceled}
+for _, id in ipairs(cascade) do out[#out + 1] = id end
+return out

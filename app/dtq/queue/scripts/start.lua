@@ -1,0 +1,122 @@
+--[[
+  start: mark delivered stream entries as running under this consumer (a new attempt).
+
+  Called right after XREADGROUP or XAUTOCLAIM hands the entries to this consumer. An entry whose
+  job is gone, finished, canceled or re-enqueued under a newer entry is acknowledged. A job
+  delivered more than max_deliveries times without finishing is dead-lettered as `poison`.
+
+  Rate limits (per task type): each limit keeps the next free start slot (GCRA, no burst). A job
+  whose slot is not free now is given the next one: it goes to the delayed set until then, with
+  the slot reserved on it, so waiting jobs never poll and never lose their turn.
+
+  KEYS[1..4] job streams, critical to low   KEYS[5] dlq   KEYS[6] stats   KEYS[7] events
+  KEYS[8] dependency outbox   KEYS[8+i] hash of job i   KEYS[9+n] delayed (zset)
+  KEYS[10+n] lanes (zset)   KEYS[10+n+j] slot key of rate limit j
+  ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] max deliveries   ARGV[4] events maxlen
+  ARGV[5] n
+  ARGV[6 + 3(i-1) ..] entry i: stream level (1-4), stream entry id, job id
+  ARGV[6 + 3n] L, the number of rate limits, then per limit j: task type, interval between starts
+    in ms
+
+  Returns one array per entry:
+    {C.STARTED, attempt, failures, max_retries, task_type, payload, timeout_s, depends_on}
+    {C.SKIPPED}       nothing to run (the entry was acknowledged)
+    {C.RATE_LIMITED}  scheduled for its reserved start slot
+    {C.POISONED}      dead-lettered as poison
+]]
+local group, consumer = ARGV[1], ARGV[2]
+local max_deliveries = tonumber(ARGV[3])
+local n = tonumber(ARGV[5])
+local now = now_ms()
+local delta = {}
+local out = {}
+local finished = {}
+local started = {}
+local freed = false
+local bell = false  -- a bell entry (no job id), taken by a blocking read
+local streams = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
+local dlq, stats, events, outbox = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local delayed = KEYS[9 + n]
+local limits = {}
+local L = tonumber(ARGV[6 + 3 * n])
+for j = 1, L do
+  limits[ARGV[5 + 3 * n + 2 * j]] = {KEYS[10 + n + j], tonumber(ARGV[6 + 3 * n + 2 * j])}
+end
+
+-- The due time of the next free slot of a limit, or nil when the job may start now.
+local function rate_slot(limit, reserved)
+  if reserved and reserved ~= '' and tonumber(reserved) <= now then return nil end
+  local free = math.max(tonumber(redis.call('GET', limit[1]) or '0'), now)
+  redis.call('SET', limit[1], free + limit[2], 'PX', free + limit[2] - now + 1000)
+  if free <= now then return nil end
+  return free
+end
+
+for i = 1, n do
+  local o = 5 + 3 * (i - 1)
+  local level, entry, id = tonumber(ARGV[o + 1]), ARGV[o + 2], ARGV[o + 3]
+  local key = KEYS[8 + i]
+  local f = redis.call('HMGET', key, 'status', 'entry', 'deliveries', 'attempt', 'failures',
+    'max_retries', 'task_type', 'payload', 'depends_on', 'timeout_s', 'history', 'rate_slot',
+    'lane_slot')
+  local status = f[1]
+  local live = (status == 'pending' or status == 'running') and f[2] == entry
+  local limit = live and limits[f[7]]
+  local slot = limit and rate_slot(limit, f[12])
+  if not live then
+    if id == '' then bell = true end
+    add_entry(finished, level, entry)
+    out[i] = {C.SKIPPED}
+  elseif slot then
+    redis.call('HSET', key, 'status', 'scheduled', 'due_at', slot, 'rate_slot', slot, 'entry', '',
+      'history', appended(written_out(f[11], key), 'scheduled', now, consumer, f[4],
+        'rate_limited'))
+    redis.call('ZADD', delayed, slot, id)
+    if free_slot(key, id, f[13]) then freed = true end
+    add_entry(finished, level, entry)
+    bump(delta, 'jobs:' .. status, -1)
+    bump(delta, 'jobs:scheduled', 1)
+    out[i] = {C.RATE_LIMITED}
+  else
+    local deliveries = tonumber(f[3]) + 1
+    if deliveries > max_deliveries then
+      local last = redis.call('HMGET', key, 'last_error', 'dependents')
+      dead_letter(key, dlq, id, f[7], 'poison', f[4], f[5], last[1] or '', now,
+        appended(written_out(f[11], key), 'dead', now, consumer, f[4], 'poison'))
+      redis.call('HSET', key, 'deliveries', deliveries)
+      if free_slot(key, id, f[13]) then freed = true end
+      add_entry(finished, level, entry)
+      bump(delta, 'jobs:' .. status, -1)
+      bump(delta, 'jobs:dead', 1)
+      bump(delta, 'dead_total', 1)
+      emit(events, ARGV[4], id, 'dead', now, 'reason', 'poison', 'attempt', f[4])
+      if last[2] then notify_dependents(outbox, id, now) end
+      out[i] = {C.POISONED}
+    else
+      local attempt = tonumber(f[4]) + 1
+      if status == 'running' or (f[11] and f[11] ~= '') then  -- a redelivery, or a history
+        local reason = status == 'running' and 'reclaimed' or ''
+        redis.call('HSET', key, 'history',
+          appended(written_out(f[11], key), 'running', now, consumer, attempt, reason))
+      end
+      redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', attempt,
+        'deliveries', deliveries, 'started_at', now)
+      if f[12] and f[12] ~= '' then redis.call('HDEL', key, 'rate_slot') end
+      if status == 'pending' then
+        bump(delta, 'jobs:pending', -1)
+        bump(delta, 'jobs:running', 1)
+      end
+      started[#started + 1] = id
+      out[i] = {C.STARTED, attempt, f[5], f[6], f[7], f[8], f[10] or '', f[9] or ''}
+    end
+  end
+end
+
+ack_by_level(streams, group, finished)
+if bell then redis.call('DEL', keyname.bell(KEYS[10 + n])) end
+if freed then wake_lanes(KEYS[10 + n], streams[3]) end
+if #started > 0 then
+  emit(events, ARGV[4], table.concat(started, ','), 'running', now, 'worker', consumer)
+end
+flush(stats, delta)
+return out

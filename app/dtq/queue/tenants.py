@@ -1,0 +1,173 @@
+"""Tenants, their API keys and their submission rate limits.
+
+A key is `dtq_<key id>_<secret>`: 8 random bytes of public id (hex) and 32 random bytes of
+secret (URL-safe base64). Only the SHA-256 of the whole key is stored, under its id; a presented
+key is looked up by its id and its hash compared in constant time. Nothing is cached, so a
+revoked key fails on every API instance at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import cast
+
+import orjson
+
+from dtq.errors import ApiKeyNotFoundError, TenantExistsError, TenantNotFoundError
+from dtq.models import (
+    ApiKeyCreated,
+    ApiKeyInfo,
+    Tenant,
+    TenantCreate,
+    TenantLimits,
+    TenantUsage,
+)
+from dtq.queue.clock import from_ms, redis_now_ms
+from dtq.queue.scripts.admit import Admission, admit
+from dtq.queue.scripts.key_lookup import key_lookup
+from dtq.queue.scripts.library import Library
+
+KEY_PREFIX = "dtq"
+KEY_ID_BYTES = 8
+SECRET_BYTES = 32
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def split_key(key: str) -> str | None:
+    """The key id of a well-formed key, else None (nothing malformed reaches Redis)."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    key_id, secret = parts[1], parts[2]
+    if len(key_id) != 2 * KEY_ID_BYTES or not all(c in "0123456789abcdef" for c in key_id):
+        return None
+    if not 32 <= len(secret) <= 64:
+        return None
+    return key_id
+
+
+class Tenants:
+    """Create tenants and keys, authenticate keys, admit submissions."""
+
+    def __init__(self, lib: Library) -> None:
+        self._lib = lib
+        self._redis = lib.redis
+        self._keys = lib.keys
+        self._settings = lib.settings
+
+    async def create(self, tenant: TenantCreate) -> Tenant:
+        """Add a tenant; TenantExistsError if the name is taken."""
+        now = await redis_now_ms(self._redis)
+        record = Tenant(**tenant.model_dump(), created_at=from_ms(now - now % 1000))
+        body = record.model_dump_json(exclude={"name"})
+        if not await self._redis.hsetnx(self._keys.tenants, tenant.name, body):
+            raise TenantExistsError(f"tenant {tenant.name} exists already")
+        return record
+
+    async def get(self, name: str) -> Tenant:
+        """One tenant; TenantNotFoundError if there is none of that name."""
+        raw = await self._redis.hget(self._keys.tenants, name)
+        if raw is None:
+            raise TenantNotFoundError(f"tenant {name} not found")
+        return Tenant(name=name, **orjson.loads(raw))
+
+    async def list_tenants(self) -> list[Tenant]:
+        """Every tenant, by name."""
+        rows = cast(dict[str, str], await self._redis.hgetall(self._keys.tenants))
+        return [Tenant(name=n, **orjson.loads(v)) for n, v in sorted(rows.items())]
+
+    async def set_limits(self, name: str, limits: TenantLimits) -> Tenant:
+        """Replace a tenant's own limits (unset ones follow the settings)."""
+        tenant = await self.get(name)
+        updated = tenant.model_copy(update=limits.model_dump())
+        await self._redis.hset(self._keys.tenants, name, updated.model_dump_json(exclude={"name"}))
+        return updated
+
+    async def create_key(self, tenant: str) -> ApiKeyCreated:
+        """A new key for an existing tenant. The key is in the answer only: store it now."""
+        await self.get(tenant)
+        key_id = secrets.token_hex(KEY_ID_BYTES)
+        key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(SECRET_BYTES)}"
+        now = await redis_now_ms(self._redis)
+        created = from_ms(now - now % 1000)
+        record = {"tenant": tenant, "sha256": _digest(key), "created_at": created.isoformat()}
+        await self._redis.hset(self._keys.api_keys, key_id, orjson.dumps(record))
+        return ApiKeyCreated(key_id=key_id, tenant=tenant, created_at=created, key=key)
+
+    async def revoke_key(self, key_id: str) -> None:
+        """Delete a key; every API instance refuses it from the next request on."""
+        if not await self._redis.hdel(self._keys.api_keys, key_id):
+            raise ApiKeyNotFoundError(f"API key {key_id} not found")
+
+    async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
+        """The ids of live keys (of one tenant, or all), never the keys."""
+        rows = cast(dict[str, str], await self._redis.hgetall(self._keys.api_keys))
+        infos = [
+            ApiKeyInfo(key_id=key_id, tenant=r["tenant"], created_at=r["created_at"])
+            for key_id, raw in rows.items()
+            for r in [orjson.loads(raw)]
+        ]
+        return sorted(
+            (i for i in infos if tenant is None or i.tenant == tenant),
+            key=lambda i: (i.tenant, i.created_at, i.key_id),
+        )
+
+    async def authenticate(self, key: str) -> Tenant | None:
+        """The tenant a presented key belongs to; None for a malformed, unknown or revoked key."""
+        key_id = split_key(key)
+        if key_id is None:
+            return None
+        found = await key_lookup(self._lib, key_id=key_id)
+        raw, body = found.record, found.tenant
+        if raw is None:
+            hmac.compare_digest(_digest(key), "0" * 64)  # the same work as a known id
+            return None
+        record = orjson.loads(raw)
+        if not hmac.compare_digest(_digest(key), record["sha256"]):
+            return None
+        return Tenant(name=record["tenant"], **orjson.loads(body)) if body else None
+
+    async def usage(self, tenant: Tenant) -> TenantUsage:
+        """A tenant's effective limits, the jobs in its lanes and the slots it holds."""
+        (usage,) = await self.usages([tenant])
+        return usage
+
+    async def usages(self, tenants: list[Tenant]) -> list[TenantUsage]:
+        """usage() of each of these tenants, in one round trip."""
+        k = self._keys
+        s = self._settings
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for tenant in tenants:
+                for level in range(4):
+                    pipe.llen(k.lane(tenant.name, level))
+                pipe.scard(k.running(tenant.name))
+            counts = await pipe.execute()
+        return [
+            TenantUsage(
+                name=tenant.name,
+                rate_per_s=tenant.rate_per_s or s.RATE_LIMIT_PER_SECOND,
+                burst=tenant.burst or s.RATE_LIMIT_BURST,
+                max_concurrency=tenant.max_concurrency or s.TENANT_MAX_CONCURRENCY or None,
+                weight=tenant.weight or 1,
+                queued=sum(counts[5 * i : 5 * i + 4]),
+                running=counts[5 * i + 4],
+            )
+            for i, tenant in enumerate(tenants)
+        ]
+
+    async def busy(self) -> list[TenantUsage]:
+        """The usage of every stored tenant with jobs queued in lanes or running."""
+        usages = await self.usages(await self.list_tenants())
+        return [u for u in usages if u.queued or u.running]
+
+    async def admit(self, tenant: Tenant, cost: int) -> Admission:
+        """Take `cost` submissions from the tenant's bucket, or none if they are not all there."""
+        s = self._settings
+        rate = tenant.rate_per_s or s.RATE_LIMIT_PER_SECOND
+        burst = tenant.burst or s.RATE_LIMIT_BURST
+        return await admit(self._lib, tenant=tenant.name, rate_per_s=rate, burst=burst, cost=cost)

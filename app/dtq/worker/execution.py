@@ -1,0 +1,99 @@
+"""Running one job: its handler with its context, under its timeout, in-process, in the thread
+pool or isolated in a child process; the outcome is its result (JSON) or a Failure."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from concurrent.futures import Executor
+from typing import Any
+
+import orjson
+
+from dtq import jsontext
+from dtq.errors import UnknownTaskError
+from dtq.queue import Consumer, Delivery, Engine, Failure, backoff_ms
+from dtq.worker.isolation import EncodedResult, IsolatedError, run_isolated
+from dtq.worker.registry import JobContext, ProgressSink, Retry, Task, TaskRegistry
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 2000
+
+
+class Execution:
+    """Runs deliveries for one worker."""
+
+    def __init__(
+        self, engine: Engine, consumer: Consumer, registry: TaskRegistry, pool: Executor
+    ) -> None:
+        self._engine = engine
+        self._settings = engine.settings
+        self._consumer = consumer
+        self._registry = registry
+        self._pool = pool
+
+    async def run(self, d: Delivery) -> bytes | Failure:
+        """The job's result as JSON text, or the Failure to record. A cancel of this task
+        (the job was canceled, or the worker stops) propagates as CancelledError."""
+        task = self._registry.get(d.task_type)
+        timeout = d.timeout_s or (task.timeout_s if task else None)
+        timer = asyncio.timeout(timeout) if timeout else None
+        try:
+            if timer is None:
+                result = await self._invoke(task, d)
+            else:
+                async with timer:
+                    result = await self._invoke(task, d)
+            return result.json if isinstance(result, EncodedResult) else jsontext.dumps(result)
+        except TimeoutError as exc:
+            if timer is None or not timer.expired():
+                return self._failure(d, exc)
+            error = f"TimeoutError: the attempt ran past timeout_s={timeout:g}"
+            return Failure(d, error, self._backoff(d), "timeout")
+        except Retry as exc:
+            delay = self._backoff(d) if exc.delay is None else int(exc.delay * 1000)
+            return Failure(d, f"Retry: {exc}", delay)
+        except Exception as exc:  # a handler error fails its job, not the worker
+            return self._failure(d, exc)
+
+    async def _invoke(self, task: Task | None, d: Delivery) -> Any:
+        if task is None:
+            raise UnknownTaskError(
+                f"no handler for task type {d.task_type!r} on worker {self._consumer.name}"
+            )
+        payload = orjson.loads(d.payload)
+        deps = self._engine.dependencies
+        parents = await deps.parent_results(d.depends_on) if d.depends_on else {}
+        ctx = JobContext(
+            d.public_id,
+            d.task_type,
+            d.attempt,
+            d.failures,
+            d.max_retries,
+            self._consumer.name,
+            parents,
+        )
+        if task.isolated:  # the child process gets a context without a progress sink
+            return await run_isolated(task, ctx, payload, self._pool)
+        loop = asyncio.get_running_loop()
+        ctx = dataclasses.replace(ctx, sink=self._progress_sink(d), loop=loop)
+        if task.is_async:
+            return await task.fn(ctx, payload)
+        return await loop.run_in_executor(self._pool, task.fn, ctx, payload)
+
+    def _progress_sink(self, d: Delivery) -> ProgressSink:
+        async def report(percent: float, message: str) -> None:
+            if not await self._consumer.report_progress(d, percent, message):
+                logger.warning("progress refused, the job moved on job_id=%s", d.job_id)
+
+        return report
+
+    def _failure(self, d: Delivery, exc: Exception) -> Failure:
+        text = str(exc) if isinstance(exc, IsolatedError) else f"{type(exc).__name__}: {exc}"
+        return Failure(d, text[:MAX_ERROR_CHARS], self._backoff(d))
+
+    def _backoff(self, d: Delivery) -> int:
+        s = self._settings
+        return backoff_ms(d.failures + 1, s.INITIAL_BACKOFF_MS, s.MAX_BACKOFF_MS)

@@ -1,0 +1,316 @@
+"""The worker loop: one fetch task feeding a bounded prefetch queue drained by N executors, one
+settle task recording outcomes in batches, and upkeep beside them (leases, heartbeats, due jobs,
+tidying, housekeeping, cancels), all in one TaskGroup."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from dtq.queue import Delivery, Engine, Entry, Failure, Settled, raise_if_cancelling, repeat
+from dtq.worker.execution import Execution
+from dtq.worker.lease import LeaseKeeper
+from dtq.worker.registry import TaskRegistry
+from dtq.worker.upkeep import Upkeep
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_INTERVAL_S = 10.0
+CLOSE_SETTLE_S = 10.0
+STOP_BACKGROUND_S = 5.0
+
+
+def default_worker_name() -> str:
+    """host-pid-random: unique per process, readable in XINFO CONSUMERS."""
+    return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(2).hex()}"
+
+
+class Worker:
+    """One consumer of the group running up to `concurrency` jobs at once."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        registry: TaskRegistry,
+        *,
+        concurrency: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = engine.settings
+        self.registry = registry
+        self.concurrency = concurrency or self.settings.WORKER_CONCURRENCY
+        self.name = name or default_worker_name()
+        self.consumer = engine.consumer(self.name)
+        self.totals = Settled()
+        self._prefetch: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._inflight: dict[tuple[int, str], Delivery] = {}
+        self._slot_freed = asyncio.Event()
+        self._completed: list[tuple[Delivery, bytes]] = []
+        self._failed: list[Failure] = []
+        self._outcome_ready = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._closing = False
+        self._running: dict[str, asyncio.Task[Any]] = {}
+        self._canceled: set[str] = set()
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dtq-sync")
+        self._lease = LeaseKeeper(
+            engine, self.consumer, self._inflight, self.concurrency, registry.names
+        )
+        self._execution = Execution(engine, self.consumer, registry, self._pool)
+        self._next_reclaim = 0.0
+
+    def stop(self) -> None:
+        """Stop taking new jobs; run() then drains in-flight work within SHUTDOWN_GRACE_S."""
+        if not self._stopping.is_set():
+            logger.info("worker stopping name=%s inflight=%d", self.name, len(self._inflight))
+            self._stopping.set()
+            self._slot_freed.set()
+
+    async def run(self) -> None:
+        """Run until stop() is called, then shut down gracefully."""
+        await self.engine.setup()
+        await self._lease.heartbeat()
+        logger.info(
+            "worker started name=%s concurrency=%d tasks=%s",
+            self.name,
+            self.concurrency,
+            ",".join(self.registry.names),
+        )
+        upkeep = Upkeep(self.engine)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                background = [
+                    tg.create_task(self._lease.run(), name="lease"),
+                    tg.create_task(upkeep.due(), name="due"),
+                    tg.create_task(upkeep.tidy(), name="tidy"),
+                    tg.create_task(upkeep.housekeeping(), name="housekeeping"),
+                    tg.create_task(upkeep.cancels(self.cancel_running), name="cancels"),
+                    tg.create_task(self._summary_loop(), name="summary"),
+                ]
+                executors = [
+                    tg.create_task(self._execute_loop(), name=f"executor-{i}")
+                    for i in range(self.concurrency)
+                ]
+                settler = tg.create_task(self._settle_loop(), name="settle")
+                await repeat("fetch", self._fetch)
+                await self._drain()
+                await _cancel_all(executors)
+                await self._close_settler(settler)
+                await _cancel_all(background, STOP_BACKGROUND_S)
+        finally:
+            await self._lease.forget()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            logger.info("worker stopped name=%s %s", self.name, self._summary())
+
+    async def _close_settler(self, settler: asyncio.Task[None]) -> None:
+        """Let the settle task record every outcome gathered so far, then end it."""
+        self._closing = True
+        self._outcome_ready.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(settler), CLOSE_SETTLE_S)
+        except TimeoutError:
+            settler.cancel()
+            logger.warning(
+                "could not record every outcome before stopping; "
+                "those jobs will be reclaimed and run again"
+            )
+
+    async def _drain(self) -> None:
+        """Wait up to SHUTDOWN_GRACE_S for in-flight jobs; the rest are cancelled, never acked."""
+        deadline = time.monotonic() + self.settings.SHUTDOWN_GRACE_S
+        while self._inflight and time.monotonic() < deadline:
+            self._slot_freed.clear()
+            try:
+                await asyncio.wait_for(self._slot_freed.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                break
+        if self._inflight:
+            logger.warning(
+                "grace period over; cancelling jobs that stay unacknowledged count=%d",
+                len(self._inflight),
+            )
+
+    # --- fetching -----------------------------------------------------------------------
+
+    async def _fetch(self) -> float | None:
+        """One fetch: reclaim (now and then) or read, then start; None once stopping."""
+        if self._stopping.is_set():
+            return None
+        free = self.concurrency - len(self._inflight)
+        if free <= 0:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+            return 0
+        reclaim_every = min(self.settings.VISIBILITY_TIMEOUT_MS / 2000, 5.0)
+        entries: list[Entry] = []
+        if time.monotonic() >= self._next_reclaim:
+            self._next_reclaim = time.monotonic() + reclaim_every
+            entries, deleted = await self.consumer.reclaim(free)
+            if deleted:
+                requeued = await self.consumer.recover_deleted(deleted)
+                logger.warning(
+                    "reclaim found deleted stream entries count=%d requeued=%d",
+                    len(deleted),
+                    requeued,
+                )
+        if not entries:
+            entries = await self.consumer.read(free, int(min(1000, reclaim_every * 1000)))
+        if self._stopping.is_set() and not entries:
+            return None
+        started = await self.consumer.start(entries)
+        for d in started:
+            self._inflight[d.entry] = d
+            self._prefetch.put_nowait(d)
+        if started and logger.isEnabledFor(logging.DEBUG):
+            for d in started:
+                logger.debug(
+                    "job started job_id=%s task_type=%s attempt=%d",
+                    d.job_id,
+                    d.task_type,
+                    d.attempt,
+                )
+        return 0
+
+    # --- executing ----------------------------------------------------------------------
+
+    async def _execute_loop(self) -> None:
+        while True:
+            await self._execute(await self._prefetch.get())
+
+    async def _execute(self, d: Delivery) -> None:
+        """Run one job and gather its outcome; a job canceled meanwhile leaves no outcome."""
+        this = asyncio.current_task()
+        assert this is not None
+        self._running[d.job_id] = this
+        try:
+            outcome = await self._execution.run(d)
+        except asyncio.CancelledError:
+            if d.job_id not in self._canceled:
+                raise  # shutdown: the job stays unacknowledged and is reclaimed
+            self._forget_canceled(d)
+            if this.uncancel() > 0:
+                raise  # the worker is being stopped as well
+            return
+        finally:
+            self._running.pop(d.job_id, None)
+        if isinstance(outcome, Failure):
+            self._failed.append(outcome)
+        else:
+            self._completed.append((d, outcome))
+        self._outcome_ready.set()
+
+    def cancel_running(self, job_id: str) -> None:
+        """Stop the handler of a job canceled while it runs here (its entry is acked already)."""
+        task = self._running.get(job_id)
+        if task is not None:
+            self._canceled.add(job_id)
+            task.cancel()
+
+    def _forget_canceled(self, d: Delivery) -> None:
+        self._canceled.discard(d.job_id)
+        self._inflight.pop(d.entry, None)
+        self._slot_freed.set()
+        logger.info("job canceled while running job_id=%s attempt=%d", d.job_id, d.attempt)
+
+    # --- settling -----------------------------------------------------------------------
+
+    async def _settle(self) -> float | None:
+        """Record whatever outcomes gathered while the previous round trip ran."""
+        await self._outcome_ready.wait()
+        self._outcome_ready.clear()
+        await self._flush()
+        if self._closing and not (self._completed or self._failed):
+            return None
+        return 0
+
+    async def _settle_loop(self) -> None:
+        await repeat("settle", self._settle, retry_after_s=0.5)
+
+    async def _flush(self) -> None:
+        """Record every outcome gathered so far in one round trip."""
+        completed, failed = self._completed, self._failed
+        if not completed and not failed:
+            return
+        self._completed, self._failed = [], []
+        try:
+            settled = await self.consumer.settle(completed, failed)
+        except BaseException:
+            self._completed[:0], self._failed[:0] = completed, failed
+            self._outcome_ready.set()  # try again
+            raise
+        t = self.totals
+        t.completed += settled.completed
+        t.retried += settled.retried
+        t.dead += settled.dead
+        t.stale += settled.stale
+        if settled.stale:
+            logger.warning(
+                "refused stale completions count=%d (jobs were reclaimed)", settled.stale
+            )
+        if logger.isEnabledFor(logging.DEBUG):
+            _log_settled(completed, failed)
+        for d, _ in completed:
+            self._inflight.pop(d.entry, None)
+        for f in failed:
+            self._inflight.pop(f.delivery.entry, None)
+        self._slot_freed.set()
+        if settled.parents:
+            await self._release(settled.parents)
+
+    async def _release(self, parents: list[str]) -> None:
+        try:
+            await self.engine.dependencies.release(parents)
+        except RedisError as exc:  # they stay in the outbox, which the tidy loop sweeps
+            raise_if_cancelling()
+            logger.warning("releasing dependents failed, tidy will sweep error=%s", exc)
+
+    # --- reporting ----------------------------------------------------------------------
+
+    def _summary(self) -> str:
+        t = self.totals
+        return (
+            f"completed={t.completed} retried={t.retried} dead={t.dead} stale={t.stale} "
+            f"inflight={len(self._inflight)}"
+        )
+
+    async def _summary_loop(self) -> None:
+        last = 0
+        while True:
+            await asyncio.sleep(SUMMARY_INTERVAL_S)
+            done = self.totals.completed
+            logger.info(
+                "worker summary name=%s %s rate=%.0f/s",
+                self.name,
+                self._summary(),
+                (done - last) / SUMMARY_INTERVAL_S,
+            )
+            last = done
+
+
+def _log_settled(completed: list[tuple[Delivery, bytes]], failed: list[Failure]) -> None:
+    for d, _ in completed:
+        logger.debug("job settled job_id=%s attempt=%d outcome=success", d.job_id, d.attempt)
+    for f in failed:
+        logger.debug(
+            "job settled job_id=%s attempt=%d outcome=failure error=%s",
+            f.delivery.job_id,
+            f.delivery.attempt,
+            f.error[:200],
+        )
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]], timeout: float | None = None) -> None:
+    """Cancel tasks and wait for them (logging any that ignore the cancellation)."""
+    for task in tasks:
+        task.cancel()
+    _, stuck = await asyncio.wait(tasks, timeout=timeout)
+    if stuck:
+        logger.error("tasks ignored cancellation: %s", ", ".join(t.get_name() for t in stuck))

@@ -1,0 +1,101 @@
+"""Who is calling: the tenant of a Bearer API key, the admin key, and submission admission."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dtq.api.deps import EngineDep, SettingsDep
+from dtq.config import Settings
+from dtq.errors import AuthenticationError, BatchOverBurstError, ForbiddenError, RateLimitedError
+from dtq.models import DEFAULT_TENANT, Tenant
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="A tenant's API key (`dtq admin create-key TENANT`).",
+)
+admin_bearer = HTTPBearer(
+    auto_error=False, scheme_name="AdminKey", description="The ADMIN_API_KEY setting."
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+AdminCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)]
+
+# The one tenant AUTH_DISABLED serves: no key, no submission limit.
+DEV_TENANT = Tenant(name=DEFAULT_TENANT, created_at=datetime(1970, 1, 1, tzinfo=UTC))
+
+
+async def current_tenant(
+    credentials: Credentials, engine: EngineDep, settings: SettingsDep
+) -> Tenant:
+    """The tenant of the request's API key; 401 for a missing, malformed or revoked key."""
+    if settings.AUTH_DISABLED:
+        return DEV_TENANT
+    if credentials is None:
+        raise AuthenticationError("missing API key: send Authorization: Bearer <key>")
+    tenant = await engine.tenants.authenticate(credentials.credentials)
+    if tenant is None:
+        raise AuthenticationError("invalid or revoked API key")
+    return tenant
+
+
+TenantDep = Annotated[Tenant, Depends(current_tenant)]
+
+
+def _is_admin(credentials: HTTPAuthorizationCredentials | None, settings: Settings) -> bool:
+    """Whether the request carries ADMIN_API_KEY (compared in constant time)."""
+    if credentials is None or settings.ADMIN_API_KEY is None:
+        return False
+    expected = settings.ADMIN_API_KEY.get_secret_value().encode()
+    return hmac.compare_digest(credentials.credentials.encode(), expected)
+
+
+async def require_admin(credentials: AdminCredentials, settings: SettingsDep) -> None:
+    """401 unless the request carries ADMIN_API_KEY (the admin API is off while it is unset)."""
+    if settings.ADMIN_API_KEY is None:
+        raise AuthenticationError("the admin API is disabled: ADMIN_API_KEY is not set")
+    if not _is_admin(credentials, settings):
+        raise AuthenticationError("invalid admin key")
+
+
+async def require_operator(
+    credentials: AdminCredentials, engine: EngineDep, settings: SettingsDep
+) -> None:
+    """Queue-wide views: the admin key (or AUTH_DISABLED); a tenant's own key gets 403."""
+    if settings.AUTH_DISABLED or _is_admin(credentials, settings):
+        return
+    await current_tenant(credentials, engine, settings)  # 401 for a bad key
+    raise ForbiddenError("queue-wide stats span every tenant: they need the admin key")
+
+
+async def admit(engine: EngineDep, tenant: Tenant, response: Response, cost: int) -> None:
+    """Take `cost` submissions from the tenant's rate limit: RateLimit-* headers, or 429.
+
+    The limit is checked before anything is stored, so a refused request changes nothing. A
+    batch counts each of its jobs; one larger than the burst could never pass, so it is 422.
+    """
+    if tenant is DEV_TENANT:
+        return
+    a = await engine.tenants.admit(tenant, cost)
+    if not a.admitted and cost > a.limit:
+        raise BatchOverBurstError(
+            f"a batch of {cost} jobs exceeds tenant {tenant.name}'s burst of {a.limit}: "
+            "split it into smaller batches"
+        )
+    headers = {
+        "RateLimit-Limit": str(a.limit),
+        "RateLimit-Remaining": str(a.remaining),
+        "RateLimit-Reset": str(-(-a.reset_ms // 1000)),
+    }
+    if not a.admitted:
+        retry_after = max(1, -(-a.retry_after_ms // 1000))
+        raise RateLimitedError(
+            f"tenant {tenant.name} is over its submission rate limit; retry in {retry_after} s",
+            retry_after,
+            headers,
+        )
+    response.headers.update(headers)

@@ -1,0 +1,53 @@
+"""The dead-letter queue: list, retry, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from dtq.api.auth import TenantDep
+from dtq.api.deps import EngineDep, JobIdPath
+from dtq.api.errors import ERROR_RESPONSES
+from dtq.models import DeadLetterList, DeadLetterRetried, DeadLetterRetry, Job
+
+router = APIRouter(prefix="/dlq", tags=["dlq"], responses=ERROR_RESPONSES)
+
+NOT_DEAD: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such job."},
+    409: {"description": "The job is not dead."},
+}
+
+
+@router.get("")
+async def list_dead(
+    engine: EngineDep,
+    tenant: TenantDep,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}-[0-9]{1,19}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> DeadLetterList:
+    """Dead jobs, newest first."""
+    return await engine.dlq.list(cursor, limit, tenant.name)
+
+
+@router.post("/retry")
+async def retry_matching(
+    body: DeadLetterRetry, engine: EngineDep, tenant: TenantDep
+) -> DeadLetterRetried:
+    """Retry every dead job matching a filter (task type, reason, time range); `dry_run`
+    reports what would be retried without changing anything."""
+    return await engine.dlq.retry_matching(body, tenant.name)
+
+
+@router.post("/{job_id}/retry", responses=NOT_DEAD)
+async def retry_dead(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> Job:
+    """Run a dead job again with fresh retries."""
+    await engine.dlq.retry(job_id, tenant=tenant.name)
+    return await engine.jobs.get(job_id, tenant.name)
+
+
+@router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_DEAD)
+async def delete_dead(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> Response:
+    """Delete a dead job and its dead-letter entry."""
+    await engine.dlq.purge(job_id, tenant.name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

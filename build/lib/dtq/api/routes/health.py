@@ -1,0 +1,41 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from redis.exceptions import RedisError, ResponseError
+
+from dtq.api.deps import EngineDep
+from dtq.models import Health
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+EVICTING = "maxmemory-policy {policy} evicts keys: jobs can be lost; use noeviction"
+
+
+@router.get("/live")
+async def live() -> Health:
+    """The process answers."""
+    return Health(status="ok")
+
+
+@router.get("/ready", responses={503: {"model": Health, "description": "Not ready."}})
+async def ready(engine: EngineDep, response: Response) -> Health:
+    """Redis answers and every script is loaded. Warns about a Redis that would evict keys."""
+    try:
+        await engine.redis.ping()
+        if not await engine.scripts_loaded():
+            await engine.setup()
+        warnings = []
+        try:
+            policy = (await engine.redis.config_get("maxmemory-policy")).get("maxmemory-policy")
+            if policy and policy != "noeviction":
+                warnings.append(EVICTING.format(policy=policy))
+        except ResponseError:
+            warnings.append(
+                "cannot read maxmemory-policy (CONFIG not permitted); check it is noeviction"
+            )
+    except RedisError as exc:
+        response.status_code = 503
+        return Health(status="unavailable", redis=type(exc).__name__, scripts_loaded=False)
+    return Health(status="ok", redis="ok", scripts_loaded=True, warnings=warnings)

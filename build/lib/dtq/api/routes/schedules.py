@@ -1,0 +1,55 @@
+"""Recurring schedules: create or replace, list, read, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from dtq.api.auth import TenantDep
+from dtq.api.deps import EngineDep
+from dtq.api.errors import ERROR_RESPONSES
+from dtq.models import Schedule, ScheduleCreate, ScheduleList
+
+router = APIRouter(prefix="/schedules", tags=["schedules"], responses=ERROR_RESPONSES)
+
+NamePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": Schedule, "description": "Replaced."}},
+)
+async def put_schedule(
+    body: ScheduleCreate, engine: EngineDep, tenant: TenantDep, response: Response
+) -> Schedule:
+    """Create a schedule (201), or replace the one with this name (200). Each tick of `cron`
+    submits one job, exactly once however many workers and API instances run."""
+    schedule, created = await engine.schedules.put(body, tenant.name)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return schedule
+
+
+@router.get("")
+async def list_schedules(engine: EngineDep, tenant: TenantDep) -> ScheduleList:
+    """Every schedule with its next run."""
+    return await engine.schedules.list(tenant.name)
+
+
+@router.get("/{name}", responses={404: {"description": "No such schedule."}})
+async def get_schedule(name: NamePath, engine: EngineDep, tenant: TenantDep) -> Schedule:
+    """One schedule with its next run."""
+    return await engine.schedules.get(name, tenant.name)
+
+
+@router.delete(
+    "/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"description": "No such schedule."}},
+)
+async def delete_schedule(name: NamePath, engine: EngineDep, tenant: TenantDep) -> Response:
+    """Delete a schedule (its jobs already submitted stay)."""
+    await engine.schedules.delete(name, tenant.name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

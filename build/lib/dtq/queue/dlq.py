@@ -1,0 +1,138 @@
+"""The dead-letter queue: list dead jobs, retry them (one, or every match of a filter), purge.
+
+Dead jobs keep their hash (status `dead`) and have one entry in the DLQ stream, which names the
+job, its task type, reason, attempt, failures, last error, time and tenant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dtq.models import (
+    DEFAULT_TENANT,
+    DeadLetter,
+    DeadLetterList,
+    DeadLetterRetried,
+    DeadLetterRetry,
+    DeadReason,
+)
+from dtq.queue.clock import from_ms, to_ms
+from dtq.queue.jobhash import owned_by
+from dtq.queue.jobs import LIST_CHUNK, LIST_SCAN_BUDGET, Jobs
+from dtq.queue.scripts.library import Library, run_all
+from dtq.queue.scripts.purge import purge
+from dtq.queue.scripts.retry_dead import retry_dead
+from dtq.queue.tenant_ids import public_id
+
+# DLQ entries read per XRANGE while matching a filter, and retries per pipelined round trip.
+RETRY_SCAN = 500
+
+
+def dead_letter(fields: dict[str, str]) -> DeadLetter:
+    """A DLQ stream entry as the wire model, in its tenant's ids."""
+    return DeadLetter(
+        id=public_id(fields["job_id"]),
+        task_type=fields["task_type"],
+        reason=DeadReason(fields["reason"]),
+        attempt=int(fields.get("attempt", 0)),
+        failures=int(fields.get("failures", 0)),
+        last_error=fields.get("last_error") or None,
+        failed_at=from_ms(fields["failed_at"]),
+    )
+
+
+class DeadLetters:
+    """The dead-letter queue of one shard."""
+
+    def __init__(self, lib: Library, jobs: Jobs) -> None:
+        self._lib = lib
+        self._redis = lib.redis
+        self._keys = lib.keys
+        self._jobs = jobs
+
+    async def list(
+        self, cursor: str | None = None, limit: int = 50, tenant: str | None = None
+    ) -> DeadLetterList:
+        """A page of the dead-letter queue (of one tenant, or all), newest first.
+
+        A tenant's page may hold fewer than `limit` entries while `next_cursor` is set: one
+        request examines at most LIST_SCAN_BUDGET entries.
+        """
+        if cursor is not None and cursor.strip("0-") == "":
+            return DeadLetterList(data=[], count=0, next_cursor=None)  # nothing is older than 0-0
+        top = f"({cursor}" if cursor else "+"
+        data: list[DeadLetter] = []
+        last: str | None = None
+        scanned = 0
+        exhausted = False
+        while len(data) < limit and scanned < LIST_SCAN_BUDGET:
+            rows: Any = await self._redis.xrevrange(self._keys.dlq, top, "-", count=LIST_CHUNK)
+            for entry_id, fields in rows:
+                if len(data) == limit:
+                    break
+                scanned += 1
+                last = entry_id
+                if owned_by(fields, tenant):
+                    data.append(dead_letter(fields))
+            if len(rows) < LIST_CHUNK and len(data) < limit:
+                exhausted = True
+                break
+            top = f"({last}"
+        next_cursor = None if exhausted or last is None else last
+        return DeadLetterList(data=data, count=len(data), next_cursor=next_cursor)
+
+    async def retry(
+        self, job_id: str, reset_attempts: bool = True, tenant: str | None = None
+    ) -> None:
+        """Send a dead job back to its queue, with fresh retries unless told otherwise.
+
+        JobNotFoundError; InvalidTransitionError when the job is not dead.
+        """
+        stored = await self._jobs.check_tenant(job_id, tenant)
+        await retry_dead(self._lib, job_id=stored, reset_failures=reset_attempts)
+
+    async def retry_matching(
+        self, ask: DeadLetterRetry, tenant: str | None = None
+    ) -> DeadLetterRetried:
+        """Send every dead job matching the filter back (or, dry run, count them).
+
+        With a tenant, only that tenant's dead jobs match.
+        """
+        low = f"{max(to_ms(ask.since), 0)}-0" if ask.since else "-"
+        high = f"({to_ms(ask.until)}-0" if ask.until else "+"
+        matched: list[str] = []
+        # Nothing is dead-lettered before the epoch (and "(0-0" is no valid stream id).
+        while len(matched) < ask.limit and (ask.until is None or to_ms(ask.until) > 0):
+            rows: Any = await self._redis.xrange(self._keys.dlq, low, high, count=RETRY_SCAN)
+            for _, f in rows:
+                if (
+                    (ask.task_type is None or f["task_type"] == ask.task_type)
+                    and (ask.reason is None or f["reason"] == ask.reason)
+                    and (tenant is None or f.get("tenant", DEFAULT_TENANT) == tenant)
+                ):
+                    matched.append(f["job_id"])
+            if len(rows) < RETRY_SCAN:
+                break
+            low = f"({rows[-1][0]}"
+        matched = matched[: ask.limit]
+        retried = 0
+        if not ask.dry_run:
+            for i in range(0, len(matched), RETRY_SCAN):
+                calls = [
+                    retry_dead(
+                        self._lib, job_id=job_id, reset_failures=ask.reset_attempts, strict=False
+                    )
+                    for job_id in matched[i : i + RETRY_SCAN]
+                ]
+                retried += sum(await run_all(self._redis, calls))
+        return DeadLetterRetried(
+            matched=len(matched),
+            retried=retried,
+            dry_run=ask.dry_run,
+            job_ids=[public_id(job_id) for job_id in matched[:1000]],
+        )
+
+    async def purge(self, job_id: str, tenant: str | None = None) -> None:
+        """Delete a dead job and its dead-letter entry for good."""
+        stored = await self._jobs.check_tenant(job_id, tenant)
+        await purge(self._lib, job_id=stored)

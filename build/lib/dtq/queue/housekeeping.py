@@ -1,0 +1,94 @@
+"""Periodic upkeep any worker may run (one at a time, under a lock): prune the job indexes,
+idle consumers and silent workers, and free tenants' concurrency slots no running job holds."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+
+from dtq.queue.clock import redis_now_ms
+from dtq.queue.scripts.library import Library
+from dtq.queue.scripts.repair_slots import repair_slots
+from dtq.queue.workers import Workers
+
+logger = logging.getLogger(__name__)
+
+INDEX_SCAN = 5000
+# A consumer without pending entries, idle this many visibility timeouts, is removed.
+IDLE_CONSUMER_TIMEOUTS = 10
+
+
+@dataclass(slots=True)
+class HousekeepingReport:
+    """What one round of housekeeping did."""
+
+    index_pruned: int = 0
+    consumers_removed: int = 0
+    workers_forgotten: int = 0
+    slots_freed: int = 0
+
+
+async def housekeep(lib: Library, workers: Workers) -> HousekeepingReport | None:
+    """Run one round unless another worker holds the lock; returns what was done."""
+    k, s = lib.keys, lib.settings
+    lock_ms = int(s.HOUSEKEEPING_INTERVAL_S * 1000)
+    if not await lib.redis.set(k.housekeeping_lock, "1", nx=True, px=lock_ms):
+        return None
+    report = HousekeepingReport()
+    report.index_pruned = await _prune_index(lib, k.index)
+    for tenant in cast(list[str], await lib.redis.hkeys(k.tenants)):
+        report.index_pruned += await _prune_index(lib, k.tenant_index(tenant))
+    report.consumers_removed = await _prune_consumers(lib)
+    report.workers_forgotten = await workers.forget_silent(await redis_now_ms(lib.redis))
+    report.slots_freed = await repair_slots(lib)
+    logger.info(
+        "housekeeping index_pruned=%d consumers_removed=%d workers_forgotten=%d slots_freed=%d",
+        report.index_pruned,
+        report.consumers_removed,
+        report.workers_forgotten,
+        report.slots_freed,
+    )
+    return report
+
+
+async def _prune_index(lib: Library, index: str) -> int:
+    """Drop ids of expired jobs among an index's oldest INDEX_SCAN (expiry is oldest-first)."""
+    ids = cast(list[str], await lib.redis.zrange(index, 0, INDEX_SCAN - 1))
+    if not ids:
+        return 0
+    async with lib.redis.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.exists(lib.keys.job(job_id))
+        exists = await pipe.execute()
+    gone = [job_id for job_id, e in zip(ids, exists, strict=True) if not e]
+    if gone:
+        await lib.redis.zrem(index, *gone)
+    return len(gone)
+
+
+async def _prune_consumers(lib: Library) -> int:
+    """Remove consumers that own no entries and have been idle for a long time; how many.
+
+    A consumer is one worker across the four streams (XREADGROUP creates it on each level it
+    reads, on some servers even when nothing is there), so it is judged on all of them: removed
+    everywhere once it owns nothing on any level and has been idle on every level past the
+    limit. A consumer with pending entries is never removed: XGROUP DELCONSUMER would drop them.
+    """
+    group = lib.settings.CONSUMER_GROUP
+    idle_limit = IDLE_CONSUMER_TIMEOUTS * lib.settings.VISIBILITY_TIMEOUT_MS
+    pending: dict[str, int] = {}
+    idle: dict[str, int] = {}
+    where: dict[str, list[str]] = {}
+    for stream in lib.keys.streams:
+        consumers: list[dict[str, Any]] = await lib.redis.xinfo_consumers(stream, group)
+        for c in consumers:
+            name = c["name"]
+            pending[name] = pending.get(name, 0) + int(c["pending"])
+            idle[name] = min(idle.get(name, int(c["idle"])), int(c["idle"]))
+            where.setdefault(name, []).append(stream)
+    removed = [name for name in where if pending[name] == 0 and idle[name] > idle_limit]
+    for name in removed:
+        for stream in where[name]:
+            await lib.redis.xgroup_delconsumer(stream, group, name)
+    return len(removed)

@@ -1,0 +1,174 @@
+"""The job hash, `<prefix>:{shard}:job:<stored id>`: its fields, and how they decode.
+
+The scripts write it (enqueue.lua creates it, every transition updates it); this module is the
+one place that reads it back into the wire models. Fields (absent when unset):
+
+    id task_type payload (JSON) status tenant (absent: default) priority (absent: normal)
+    attempt (times started) failures deliveries (without an outcome) max_retries timeout_s
+    created_at started_at finished_at due_at (ms, Redis clock)
+    worker (last owner) entry (stream entry id while pending/running) last_error
+    errors (JSON: the last 10 {attempt, error, at}) result (JSON)
+    dead_reason dlq_entry cancel_reason failed_parent progress progress_message progress_at
+    depends_on (comma-separated stored ids) deps_left dependents (others wait on it)
+    partition_key trace_id rate_slot (reserved start slot, ms)
+    lane (tenant whose lane it waits in) lane_slot (the running set holding its slot)
+    history: every transition as "status,at,worker,attempt,reason;" once anything beyond the
+      happy path happened (see _lib.lua: written_out, appended); the happy path (pending,
+      running, succeeded) is implicit in created_at, started_at and finished_at.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from dtq.models import DEFAULT_TENANT, DeadReason, Job, JobError, JobEvent, JobStatus, Priority
+from dtq.queue.clock import from_ms
+from dtq.queue.tenant_ids import public_id
+
+# What a timeline needs of the hash.
+TIMELINE_FIELDS = (
+    "tenant",
+    "status",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "worker",
+    "attempt",
+    "history",
+)
+# Statuses a job may be created in besides pending; each is recorded in its history at once.
+BORN_AS = (JobStatus.SCHEDULED, JobStatus.WAITING, JobStatus.CANCELED)
+
+
+def _opt(value: str | None) -> str | None:
+    return value or None
+
+
+def _opt_time(value: str | None) -> Any:
+    return from_ms(value) if value else None
+
+
+def tenant_of(h: dict[str, str]) -> str:
+    """The tenant a job (or a dead-letter entry) belongs to."""
+    return h.get("tenant", DEFAULT_TENANT)
+
+
+def owned_by(h: dict[str, str], tenant: str | None) -> bool:
+    """Whether a job belongs to the tenant; None means any tenant (internal callers)."""
+    return tenant is None or tenant_of(h) == tenant
+
+
+def parents_of(h: dict[str, str]) -> list[str]:
+    """The stored ids of a job's parents (depends_on)."""
+    return h["depends_on"].split(",") if h.get("depends_on") else []
+
+
+def parse_history(history: str) -> list[JobEvent]:
+    """The transitions recorded in a job hash's `history` field, oldest first."""
+    events = []
+    for record in history.split(";"):
+        if record:
+            status, at, worker, attempt, reason = record.split(",", 4)
+            events.append(
+                JobEvent(
+                    status=status,
+                    at=from_ms(at),
+                    worker=worker or None,
+                    attempt=int(attempt) if attempt else None,
+                    reason=reason or None,
+                )
+            )
+    return events
+
+
+def timeline(h: dict[str, str]) -> list[JobEvent]:
+    """A job's transitions, oldest first (from TIMELINE_FIELDS of its hash)."""
+    recorded = parse_history(h.get("history", ""))
+    created = from_ms(h["created_at"])
+    events = []
+    born_other = recorded and recorded[0].at == created and recorded[0].status in BORN_AS
+    if not born_other:
+        events.append(JobEvent(status=JobStatus.PENDING, at=created, attempt=0))
+    if recorded:
+        return events + recorded
+    worker = _opt(h.get("worker"))
+    attempt = int(h["attempt"]) if h.get("attempt") else None
+    finished = h.get("finished_at") if h["status"] == JobStatus.SUCCEEDED else None
+    for status, at in ((JobStatus.RUNNING, h.get("started_at")), (JobStatus.SUCCEEDED, finished)):
+        if at:
+            events.append(JobEvent(status=status, at=from_ms(at), worker=worker, attempt=attempt))
+    return events
+
+
+def blocked_reason(
+    h: dict[str, str], served: set[str] | None, waiting_on: str | None = None
+) -> str | None:
+    """Why a job that is not running is not running (None for running and succeeded jobs).
+
+    :param served: task types that live workers serve, if known.
+    :param waiting_on: for a waiting job, the first parent that has not succeeded, if known.
+    """
+    status = h["status"]
+    if status == JobStatus.WAITING:
+        if waiting_on:
+            return f"waiting on dependency {public_id(waiting_on)}"
+        return f"waiting on {h.get('deps_left', 'its')} dependencies"
+    if status == JobStatus.PENDING:
+        if served is not None and h["task_type"] not in served:
+            return f"no live worker serves task type {h['task_type']!r}"
+        if h.get("lane") and not h.get("entry"):
+            return "waiting in its tenant's lane (its turn among tenants, or a slot under its cap)"
+        return "waiting for a free worker"
+    if status == JobStatus.SCHEDULED:
+        due = from_ms(h["due_at"]).isoformat() if h.get("due_at") else "its due time"
+        if h.get("rate_slot"):
+            return f"rate limited until {due}"
+        if int(h.get("failures") or 0) > 0:
+            return f"retry backoff until {due}"
+        return f"scheduled until {due}"
+    if status == JobStatus.CANCELED:
+        if h.get("cancel_reason") == "dependency_failed":
+            return f"canceled: dependency {public_id(h.get('failed_parent') or '')} failed"
+        return "canceled"
+    if status == JobStatus.DEAD:
+        return f"dead-lettered ({h.get('dead_reason')}); retry it from the DLQ"
+    return None
+
+
+def job_from_hash(
+    h: dict[str, str], served: set[str] | None = None, waiting_on: str | None = None
+) -> Job:
+    """A Job from its hash, in its tenant's ids (see blocked_reason for the other arguments)."""
+    errors = orjson.loads(h["errors"]) if h.get("errors") else []
+    return Job(
+        id=public_id(h["id"]),
+        tenant=tenant_of(h),
+        task_type=h["task_type"],
+        payload=orjson.loads(h["payload"]),
+        status=JobStatus(h["status"]),
+        priority=Priority(h.get("priority") or Priority.NORMAL),
+        depends_on=[public_id(p) for p in parents_of(h)],
+        attempt=int(h["attempt"]),
+        failures=int(h["failures"]),
+        max_retries=int(h["max_retries"]),
+        timeout_s=float(h["timeout_s"]) if h.get("timeout_s") else None,
+        partition_key=_opt(h.get("partition_key")),
+        trace_id=_opt(h.get("trace_id")),
+        created_at=from_ms(h["created_at"]),
+        started_at=_opt_time(h.get("started_at")),
+        finished_at=_opt_time(h.get("finished_at")),
+        due_at=_opt_time(h.get("due_at")),
+        worker=_opt(h.get("worker")),
+        last_error=_opt(h.get("last_error")),
+        errors=[
+            JobError(attempt=e["attempt"], error=e["error"], at=from_ms(e["at"])) for e in errors
+        ],
+        result=orjson.loads(h["result"]) if h.get("result") else None,
+        dead_reason=DeadReason(h["dead_reason"]) if h.get("dead_reason") else None,
+        cancel_reason=_opt(h.get("cancel_reason")),
+        progress=float(h["progress"]) if h.get("progress") else None,
+        progress_message=_opt(h.get("progress_message")),
+        blocked_reason=blocked_reason(h, served, waiting_on),
+    )

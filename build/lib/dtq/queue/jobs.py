@@ -1,0 +1,175 @@
+"""Jobs after submission: read one, its result and timeline, list them, cancel one.
+
+Methods take and give the tenant's own ids (tenant None: an internal caller, any tenant);
+another tenant's job is answered exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from dtq.errors import JobNotFoundError, ResultNotReadyError
+from dtq.models import DEFAULT_TENANT, Job, JobList, JobResult, JobStatus, JobTimeline
+from dtq.queue.dependencies import Dependencies
+from dtq.queue.jobhash import (
+    TIMELINE_FIELDS,
+    job_from_hash,
+    owned_by,
+    parents_of,
+    timeline,
+)
+from dtq.queue.scripts.cancel import cancel
+from dtq.queue.scripts.library import Library
+from dtq.queue.tenant_ids import public_id, stored_id
+from dtq.queue.workers import Workers
+
+# How many index entries one list request may examine while filtering.
+LIST_SCAN_BUDGET = 5000
+LIST_CHUNK = 200
+
+
+class Jobs:
+    """Reads of jobs (they change nothing beyond pruning expired ids), and cancel."""
+
+    def __init__(self, lib: Library, workers: Workers, dependencies: Dependencies) -> None:
+        self._lib = lib
+        self._redis = lib.redis
+        self._keys = lib.keys
+        self._workers = workers
+        self._dependencies = dependencies
+
+    async def _hash(self, job_id: str, tenant: str | None) -> dict[str, str]:
+        h = cast(
+            dict[str, str], await self._redis.hgetall(self._keys.job(stored_id(tenant, job_id)))
+        )
+        if not h or not owned_by(h, tenant):
+            raise JobNotFoundError(f"job {public_id(job_id)} not found")
+        return h
+
+    async def check_tenant(self, job_id: str, tenant: str | None) -> str:
+        """The stored id of the tenant's job; JobNotFoundError unless it exists and is the
+        tenant's (None: no check)."""
+        stored = stored_id(tenant, job_id)
+        if tenant is None:
+            return stored
+        status, owner = await self._redis.hmget(self._keys.job(stored), ["status", "tenant"])
+        if status is None or (owner or DEFAULT_TENANT) != tenant:
+            raise JobNotFoundError(f"job {public_id(job_id)} not found")
+        return stored
+
+    async def get(self, job_id: str, tenant: str | None = None) -> Job:
+        """One job's state; JobNotFoundError if unknown, expired or (tenant given) not its."""
+        h = await self._hash(job_id, tenant)
+        pending = h["status"] == JobStatus.PENDING
+        served = await self._workers.served_task_types() if pending else None
+        waiting_on = await self._waiting_on([h])
+        return job_from_hash(h, served, waiting_on.get(h["id"]))
+
+    async def _waiting_on(self, hashes: list[dict[str, str]]) -> dict[str, str]:
+        """For each waiting job among these, the first of its parents that has not succeeded."""
+        parents = {h["id"]: parents_of(h) for h in hashes if h and h["status"] == JobStatus.WAITING}
+        if not parents:
+            return {}
+        asked = sorted({p for ps in parents.values() for p in ps})
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for parent in asked:
+                pipe.hget(self._keys.job(parent), "status")
+            status = dict(zip(asked, await pipe.execute(), strict=True))
+        return {
+            job_id: next((p for p in ps if status.get(p) != JobStatus.SUCCEEDED), ps[0])
+            for job_id, ps in parents.items()
+            if ps
+        }
+
+    async def result(self, job_id: str, tenant: str | None = None) -> JobResult:
+        """A finished job's outcome; ResultNotReadyError until it is finished."""
+        job = job_from_hash(await self._hash(job_id, tenant))
+        if not job.status.is_terminal:
+            raise ResultNotReadyError(f"job {job.id} is {job.status}: no result yet")
+        return JobResult(
+            id=job.id,
+            status=job.status,
+            result=job.result,
+            last_error=job.last_error,
+            dead_reason=job.dead_reason,
+            finished_at=job.finished_at,
+        )
+
+    async def timeline(self, job_id: str, tenant: str | None = None) -> JobTimeline:
+        """Every transition of one job (time, status, worker, attempt, reason)."""
+        key = self._keys.job(stored_id(tenant, job_id))
+        values = await self._redis.hmget(key, TIMELINE_FIELDS)
+        h = {k: str(v) for k, v in zip(TIMELINE_FIELDS, values, strict=True) if v is not None}
+        if "status" not in h or not owned_by(h, tenant):
+            raise JobNotFoundError(f"job {public_id(job_id)} not found")
+        events = timeline(h)
+        return JobTimeline(id=public_id(job_id), data=events, count=len(events))
+
+    async def list(
+        self,
+        status: JobStatus | None = None,
+        task_type: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+        tenant: str | None = None,
+    ) -> JobList:
+        """A page of jobs, newest first, optionally filtered by status and task type.
+
+        `cursor` is the `next_cursor` of the previous page. A filtered page may hold fewer than
+        `limit` jobs while `next_cursor` is set: the scan stops after LIST_SCAN_BUDGET jobs.
+        """
+        k = self._keys
+        index = k.index if tenant is None else k.tenant_index(tenant)
+        top: str | float = f"({cursor}" if cursor else "+inf"
+        found: list[Job] = []
+        scanned = 0
+        last_score: float | None = None
+        exhausted = False
+        while len(found) < limit and scanned < LIST_SCAN_BUDGET:
+            chunk: Any = await self._redis.zrange(
+                index, top, "-inf", desc=True, byscore=True, offset=0, num=LIST_CHUNK,
+                withscores=True,
+            )  # fmt: skip
+            if not chunk:
+                exhausted = True
+                break
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for job_id, _ in chunk:
+                    pipe.hgetall(k.job(job_id))
+                hashes = await pipe.execute()
+            gone = []
+            pending = any(h and h["status"] == JobStatus.PENDING for h in hashes)
+            served = await self._workers.served_task_types() if pending else None
+            waiting_on = await self._waiting_on(hashes)
+            for (job_id, score), h in zip(chunk, hashes, strict=True):
+                if len(found) == limit:
+                    break
+                scanned += 1
+                last_score = score
+                if not h:
+                    gone.append(job_id)
+                elif (
+                    (status is None or h["status"] == status)
+                    and (task_type is None or h["task_type"] == task_type)
+                    and owned_by(h, tenant)
+                ):
+                    found.append(job_from_hash(h, served, waiting_on.get(job_id)))
+            if gone:
+                await self._redis.zrem(index, *gone)
+            top = f"({int(last_score)}" if last_score is not None else top
+            if len(chunk) < LIST_CHUNK and len(found) < limit:
+                exhausted = True
+                break
+        next_cursor = None if exhausted or last_score is None else str(int(last_score))
+        return JobList(data=found, count=len(found), next_cursor=next_cursor)
+
+    async def cancel(self, job_id: str, tenant: str | None = None) -> None:
+        """Cancel a waiting, pending, scheduled or running job (a running one is stopped at once).
+
+        Jobs that wait on it are canceled too (`dependency_failed`), all the way down.
+        JobNotFoundError; InvalidTransitionError for a finished job.
+        """
+        stored = await self.check_tenant(job_id, tenant)
+        outcome = await cancel(self._lib, job_id=stored)
+        if outcome.release_dependents:
+            await self._dependencies.release([stored])

@@ -1,0 +1,54 @@
+--[[
+  cancel: cancel a waiting, pending, scheduled or running job. The cancel is durable: it is
+  recorded on the job, so no start, completion or retry happens after it, whatever restarts in
+  between.
+
+  A pending job's stream entry is deleted at once unless a worker has it in hand (that worker's
+  start script then sees `canceled` and acks it). A running job's entry is acked here, and the job id is published on the cancel channel so that its worker stops the
+  handler at once; its late completion, if any, is refused by fencing. A canceled job expires
+  after the result TTL like any finished job. A job that others wait on goes to the dependency
+  outbox, from which release.lua cancels its dependents.
+
+  KEYS[1] job hash   KEYS[2] delayed (zset)   KEYS[3..6] job streams, critical to low
+  KEYS[7] stats   KEYS[8] events   KEYS[9] dependency outbox   KEYS[10] lanes (zset)
+  ARGV[1] consumer group   ARGV[2] job id   ARGV[3] result ttl (s)   ARGV[4] events maxlen
+  ARGV[5] cancel channel
+
+  Returns C.CANCELED (plus C.WITH_DEPENDENTS when jobs wait on it: release them, to be canceled)
+  Errors  C.NOT_FOUND no such job
+          {C.WRONG_STATUS, status} the job is finished
+]]
+local f = redis.call('HMGET', KEYS[1], 'status', 'entry', 'worker', 'attempt', 'history',
+  'priority', 'dependents', 'lane_slot')
+local status, entry = f[1], f[2]
+if not status then return C.NOT_FOUND end
+if status ~= 'pending' and status ~= 'scheduled' and status ~= 'running'
+    and status ~= 'waiting' then
+  return {C.WRONG_STATUS, status}
+end
+
+local now = now_ms()
+local stream = KEYS[2 + level_of(f[6])]
+if status == 'scheduled' then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+elseif status == 'running' then
+  redis.call('XACK', stream, ARGV[1], entry)
+  redis.call('PUBLISH', ARGV[5], ARGV[2])
+elseif status == 'pending' and entry and entry ~= '' then
+  local delivered = redis.call('XPENDING', stream, ARGV[1], entry, entry, 1)
+  if #delivered == 0 then redis.call('XDEL', stream, entry) end
+end
+redis.call('HSET', KEYS[1], 'status', 'canceled', 'cancel_reason', 'requested',
+  'finished_at', now, 'entry', '',
+  'history', appended(written_out(f[5], KEYS[1]), 'canceled', now, f[3], f[4], 'was ' .. status))
+redis.call('HDEL', KEYS[1], 'deps_left')
+if free_slot(KEYS[1], ARGV[2], f[8]) then wake_lanes(KEYS[10], KEYS[5]) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('HINCRBY', KEYS[7], 'jobs:' .. status, -1)
+redis.call('HINCRBY', KEYS[7], 'jobs:canceled', 1)
+emit(KEYS[8], ARGV[4], ARGV[2], 'canceled', now, 'was', status, 'worker', f[3] or '')
+if f[7] then
+  notify_dependents(KEYS[9], ARGV[2], now)
+  return C.CANCELED + C.WITH_DEPENDENTS
+end
+return C.CANCELED

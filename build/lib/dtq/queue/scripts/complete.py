@@ -1,0 +1,35 @@
+"""The face of complete.lua: record successful attempts, fenced by owner and attempt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from redis.typing import EncodableT
+
+from dtq.queue.delivery import Delivery
+from dtq.queue.scripts.codes import Outcome
+from dtq.queue.scripts.library import Call, Library
+
+
+def _decode(replies: list[Any]) -> list[Outcome]:
+    return [Outcome.of(code) for code in replies]
+
+
+def complete(
+    lib: Library, *, consumer: str, succeeded: Sequence[tuple[Delivery, bytes]]
+) -> Call[list[Outcome]]:
+    """Record each (delivery, result JSON) as succeeded; per job SUCCEEDED or STALE."""
+    k, s = lib.keys, lib.settings
+    keys = [*k.streams, k.stats, k.events, k.dependency_outbox, k.lanes]
+    keys += [k.job(d.job_id) for d, _ in succeeded]
+    args: list[EncodableT] = [
+        s.CONSUMER_GROUP,
+        consumer,
+        s.RESULT_TTL_S,
+        s.EVENTS_MAXLEN,
+        len(succeeded),
+    ]
+    for d, result in succeeded:
+        args += (d.job_id, d.level + 1, d.entry_id, d.attempt, result)
+    return Call(lib.script("complete"), keys, args, _decode)

@@ -1,0 +1,243 @@
+--[[
+  enqueue: store jobs and append them to the stream of their priority level (or, when they have
+  a due time in the future, to the delayed set), all or none. A job with an idempotency key whose
+  key was used before with the same body is not created again: its original id is returned.
+
+  Dependencies: a job whose parents have not all succeeded is stored as `waiting` and added to
+  each unfinished parent's children set; release.lua lets it go once they have. A job with a
+  parent that ended dead or canceled is stored canceled (`dependency_failed`). A parent must
+  exist already, belong to the same tenant, or come earlier in the same call.
+
+  KEYS[1..4] job streams, critical to low   KEYS[5] job index (zset)   KEYS[6] stats
+  KEYS[7] events   KEYS[8] delayed (zset)   KEYS[9] lanes (zset)
+  KEYS[10] the tenant's own job index (zset; unused for 'default')   KEYS[10+i] hash of job i
+  then one idempotency key for each job that has one, in job order
+  then, for each job with parents (in job order), per parent: its hash, its children set
+  ARGV[1] events maxlen   ARGV[2] n, the number of jobs   ARGV[3] idempotency ttl (s)
+  ARGV[4] result ttl (s), for jobs canceled at birth
+  ARGV[5] the tenant the jobs belong to (stored on each job unless it is 'default')
+  ARGV[6] '1': pending jobs wait in the tenant's lane (fair dispatch, see _lib.lua), '' : they
+    go straight to the streams (a single-tenant deployment)
+  ARGV[7 + 5(i-1) ..] job i: id, task_type, payload (JSON), max_retries, options: '' or a JSON
+    object of the options given: priority, depends_on (array), partition_key, trace_id,
+    delay_ms, run_at_ms, timeout_s and, with an idempotency key, fingerprint (of the body)
+
+  Returns {created_at_ms, code_1, value_1, ..., code_n, value_n}: code_i is C.PENDING,
+    C.SCHEDULED (value: the due time, Redis clock), C.WAITING, C.CANCELED (at birth: a parent
+    had failed) or C.REPLAYED (value: the original job's id); value_i is 0 otherwise
+  Errors  {C.DUPLICATE}: a job id exists already (DuplicateJobError); nothing is written
+          {C.IDEMPOTENCY_CONFLICT, i}: job i reuses an idempotency key with another body
+          {C.UNKNOWN_PARENT, i, parent}: job i names a parent that does not exist or belongs
+            to another tenant (the two look the same)
+]]
+local n = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local WIDTH = 5
+local tenant = ARGV[5]
+local lane = ARGV[6] == '1' and tenant or nil
+local lanes = KEYS[9]
+local active = {}
+local streams = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
+local index, stats, events, delayed = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local scheduled_record = appended(nil, 'scheduled', now, '', 0, 'delayed')
+local out = {now}  -- then the code of each job (C.PENDING ...)
+local value = {}  -- per job: its due time (scheduled) or original id (replayed)
+local opts = {}
+for i = 1, n do
+  local raw = ARGV[6 + i * WIDTH]
+  opts[i] = raw ~= '' and cjson.decode(raw) or false
+end
+
+-- Idempotency keys first: a replay returns the original id, a conflict writes nothing.
+local idem_key = {}
+local next_key = 10 + n + 1
+for i = 1, n do
+  local fingerprint = opts[i] and opts[i].fingerprint
+  if fingerprint then
+    idem_key[i] = KEYS[next_key]
+    next_key = next_key + 1
+    local seen = redis.call('GET', idem_key[i])
+    if seen then
+      local sep = string.find(seen, ':', 1, true)
+      if string.sub(seen, sep + 1) ~= fingerprint then return {C.IDEMPOTENCY_CONFLICT, i} end
+      out[i + 1] = C.REPLAYED
+      value[i] = string.sub(seen, 1, sep - 1)
+      idem_key[i] = nil
+    end
+  end
+end
+
+-- Parents: each must exist, or be a job created earlier in this call.
+local parents_at = {}
+local earlier = {}
+local any_parents = false
+for i = 1, n do
+  if opts[i] and opts[i].depends_on then any_parents = true end
+end
+for i = 1, any_parents and n or 0 do
+  local deps = opts[i] and opts[i].depends_on
+  if deps then
+    parents_at[i] = next_key
+    if out[i + 1] == nil then
+      for j, parent in ipairs(deps) do
+        if not earlier[parent] then
+          local p = redis.call('HMGET', KEYS[next_key + 2 * (j - 1)], 'status', 'tenant')
+          if not p[1] or (p[2] or 'default') ~= tenant then return {C.UNKNOWN_PARENT, i, parent} end
+        end
+      end
+    end
+    next_key = next_key + 2 * #deps
+  end
+  if out[i + 1] == nil then earlier[ARGV[7 + (i - 1) * WIDTH]] = true end
+end
+
+-- Index every new id at once; ZADD NX adds fewer than asked only if an id exists already.
+-- The scores are unique and increasing: newest-first pagination needs no tie-breaking.
+local seq = math.max(now_us, tonumber(redis.call('HGET', stats, 'index_seq') or '0') + 1)
+local members, fresh = {}, 0
+for i = 1, n do
+  if out[i + 1] == nil then
+    members[#members + 1] = seq + fresh
+    members[#members + 1] = ARGV[7 + (i - 1) * WIDTH]
+    fresh = fresh + 1
+  end
+end
+-- ZADD NX every member, 1000 at a time (unpack's limit); returns how many were new.
+local function index_into(key)
+  local added = 0
+  for i = 1, #members, 1000 do
+    added = added + redis.call('ZADD', key, 'NX', unpack(members, i, math.min(i + 999, #members)))
+  end
+  return added
+end
+if index_into(index) < fresh then
+  -- Undo: remove exactly the members this call added (they carry this call's scores).
+  redis.call('ZREMRANGEBYSCORE', index, seq, seq + fresh - 1)
+  return {C.DUPLICATE}
+end
+if tenant ~= 'default' then  -- so that a tenant's listing never scans other tenants' jobs
+  index_into(KEYS[10])
+end
+
+-- How a job with parents starts: 'failed' (a parent is dead or canceled, named second), or
+-- the number of parents still unfinished (each of which now lists the job as a child).
+local function wait_on(i, id, deps)
+  local first = parents_at[i]
+  local unfinished = {}
+  for j, parent in ipairs(deps) do
+    local pkey = KEYS[first + 2 * (j - 1)]
+    local status = redis.call('HGET', pkey, 'status')
+    if status == 'dead' or status == 'canceled' then return 'failed', parent end
+    if status ~= 'succeeded' then unfinished[#unfinished + 1] = j end
+  end
+  for _, j in ipairs(unfinished) do
+    local pkey = KEYS[first + 2 * (j - 1)]
+    redis.call('SADD', KEYS[first + 2 * (j - 1) + 1], id)
+    redis.call('HSET', pkey, 'dependents', 1)
+  end
+  return #unfinished
+end
+
+local pending, scheduled, waiting, canceled = {}, {}, {}, {}
+for i = 1, n do
+  if out[i + 1] == nil then
+    local o = 6 + (i - 1) * WIDTH
+    local id = ARGV[o + 1]
+    local key = KEYS[10 + i]
+    local opt = opts[i]
+    local due = 0
+    local level = 3
+    local fields = {'id', id, 'task_type', ARGV[o + 2], 'payload', ARGV[o + 3],
+      'attempt', 0, 'failures', 0, 'deliveries', 0, 'max_retries', ARGV[o + 4], 'created_at', now}
+    local left, failed_parent = 0, nil
+    if tenant ~= 'default' then
+      fields[#fields + 1] = 'tenant'
+      fields[#fields + 1] = tenant
+    end
+    if lane then
+      fields[#fields + 1] = 'lane'
+      fields[#fields + 1] = lane
+    end
+    if opt then
+      if opt.delay_ms then due = now + opt.delay_ms elseif opt.run_at_ms then due = opt.run_at_ms end
+      for _, name in ipairs({'priority', 'partition_key', 'trace_id', 'timeout_s'}) do
+        if opt[name] then
+          fields[#fields + 1] = name
+          fields[#fields + 1] = opt[name]
+        end
+      end
+      level = level_of(opt.priority)
+      if opt.depends_on then
+        fields[#fields + 1] = 'depends_on'
+        fields[#fields + 1] = table.concat(opt.depends_on, ',')
+        left, failed_parent = wait_on(i, id, opt.depends_on)
+      end
+    end
+    local extra
+    if left == 'failed' then
+      extra = {'status', 'canceled', 'cancel_reason', 'dependency_failed',
+        'failed_parent', failed_parent, 'finished_at', now,
+        'history', appended(nil, 'canceled', now, '', 0, 'dependency_failed')}
+      canceled[#canceled + 1] = id
+      out[i + 1] = C.CANCELED
+    elseif left > 0 then
+      extra = {'status', 'waiting', 'deps_left', left,
+        'history', appended(nil, 'waiting', now, '', 0, 'dependencies')}
+      if due > now then
+        extra[#extra + 1] = 'due_at'
+        extra[#extra + 1] = due
+      end
+      waiting[#waiting + 1] = id
+      out[i + 1] = C.WAITING
+    elseif due > now then
+      extra = {'status', 'scheduled', 'due_at', due, 'history', scheduled_record}
+      redis.call('ZADD', delayed, due, id)
+      scheduled[#scheduled + 1] = id
+      out[i + 1] = C.SCHEDULED
+      value[i] = due
+    elseif lane then
+      lane_push(lanes, lane, level, id, active)
+      extra = {'status', 'pending'}
+      pending[#pending + 1] = id
+      out[i + 1] = C.PENDING
+    else
+      local entry = redis.call('XADD', streams[level], '*', 'id', id)
+      extra = {'status', 'pending', 'entry', entry}
+      pending[#pending + 1] = id
+      out[i + 1] = C.PENDING
+    end
+    for _, v in ipairs(extra) do fields[#fields + 1] = v end
+    redis.call('HSET', key, unpack(fields))
+    if left == 'failed' then redis.call('EXPIRE', key, ARGV[4]) end
+    if idem_key[i] then
+      redis.call('SET', idem_key[i], id .. ':' .. opt.fingerprint, 'EX', ARGV[3])
+    end
+  end
+end
+
+if #pending > 0 then
+  emit(events, ARGV[1], table.concat(pending, ','), 'pending', now)
+  if lane then ring(lanes, streams[3]) end
+end
+if #scheduled > 0 then emit(events, ARGV[1], table.concat(scheduled, ','), 'scheduled', now) end
+if #waiting > 0 then emit(events, ARGV[1], table.concat(waiting, ','), 'waiting', now) end
+if #canceled > 0 then
+  emit(events, ARGV[1], table.concat(canceled, ','), 'canceled', now,
+    'reason', 'dependency_failed')
+end
+if fresh > 0 then
+  redis.call('HSET', stats, 'index_seq', seq + fresh - 1)
+  redis.call('HINCRBY', stats, 'created_total', fresh)
+  redis.call('HINCRBY', stats, 'jobs:pending', #pending)
+  redis.call('HINCRBY', stats, 'jobs:scheduled', #scheduled)
+  if #waiting > 0 then redis.call('HINCRBY', stats, 'jobs:waiting', #waiting) end
+  if #canceled > 0 then redis.call('HINCRBY', stats, 'jobs:canceled', #canceled) end
+end
+local reply = {now}
+for i = 1, n do
+  reply[2 * i] = out[i + 1]
+  reply[2 * i + 1] = value[i] or 0
+end
+return reply

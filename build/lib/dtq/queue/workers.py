@@ -1,0 +1,76 @@
+"""Who is alive: worker heartbeats on the Redis clock, and the one definition of a live worker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dtq.queue.clock import ms_of
+from dtq.queue.scripts.heartbeat import heartbeat
+from dtq.queue.scripts.library import Library
+
+# A worker is live while it heartbeated within this many heartbeat intervals.
+LIVE_INTERVALS = 3
+# A worker silent this long is dropped from the set of workers by housekeeping.
+FORGET_AFTER_MS = 3_600_000
+
+
+class Workers:
+    """Heartbeats in, live workers and the task types they serve out."""
+
+    def __init__(self, lib: Library) -> None:
+        self._lib = lib
+        self._redis = lib.redis
+        self._keys = lib.keys
+
+    @property
+    def ttl_s(self) -> int:
+        """How long a heartbeat keeps a worker live (and its info hash alive)."""
+        return max(int(self._lib.settings.HEARTBEAT_INTERVAL_S * LIVE_INTERVALS), 1)
+
+    async def heartbeat(self, name: str, info: Mapping[str, str | int]) -> int:
+        """Mark the worker alive and refresh its info hash; returns the Redis time in ms."""
+        return await heartbeat(self._lib, worker=name, ttl_s=self.ttl_s, info=info)
+
+    async def forget(self, name: str) -> None:
+        """Remove a stopping worker from the live set."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(self._keys.workers, name)
+            pipe.delete(self._keys.worker(name))
+            await pipe.execute()
+
+    @property
+    def live_for_ms(self) -> float:
+        """How long after its last heartbeat a worker counts as live."""
+        return self._lib.settings.HEARTBEAT_INTERVAL_S * LIVE_INTERVALS * 1000
+
+    def alive(self, workers: list[tuple[str, float]], now_ms: int) -> list[str]:
+        """Names among (name, last heartbeat ms) rows that are live at `now_ms` (Redis clock)."""
+        horizon = now_ms - self.live_for_ms
+        return [name for name, seen in workers if seen >= horizon]
+
+    async def live(self) -> list[str]:
+        """Names of the live workers."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.time()
+            pipe.zrange(self._keys.workers, 0, -1, withscores=True)
+            now, workers = await pipe.execute()
+        return self.alive(workers, ms_of(now))
+
+    async def served_task_types(self) -> set[str]:
+        """Task types that at least one live worker serves."""
+        names = await self.live()
+        if not names:
+            return set()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hget(self._keys.worker(name), "tasks")
+            lists: list[Any] = await pipe.execute()
+        return {t for tasks in lists if tasks for t in str(tasks).split(",")}
+
+    async def forget_silent(self, now_ms: int) -> int:
+        """Drop workers silent for FORGET_AFTER_MS from the set; how many were dropped."""
+        dropped: int = await self._redis.zremrangebyscore(
+            self._keys.workers, "-inf", now_ms - FORGET_AFTER_MS
+        )
+        return dropped

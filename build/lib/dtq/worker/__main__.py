@@ -1,0 +1,94 @@
+"""`dtq worker` (or `python -m dtq.worker`): run a DTQ worker process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from dtq.config import Settings, configure_logging, load_service_settings
+from dtq.errors import SettingsError
+from dtq.queue import Engine
+from dtq.redis_client import create_redis
+from dtq.worker.registry import TaskRegistry, load_registry
+from dtq.worker.runner import Worker
+from dtq.worker.shutdown import install_signal_handlers
+
+
+def parse_args(argv: list[str] | None, prog: str = "dtq worker") -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Run a DTQ worker: it serves the task modules it is given, and only those.",
+    )
+    parser.add_argument(
+        "--concurrency", "-c", type=int, help="jobs run at once (default WORKER_CONCURRENCY)"
+    )
+    parser.add_argument(
+        "--tasks",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="module defining a TaskRegistry (repeatable; adds to WORKER_TASK_MODULES); "
+        "dtq.demo_tasks holds noop, echo, sleep, fail, flaky and cpu",
+    )
+    parser.add_argument("--name", help="consumer name (default host-pid-random)")
+    parser.add_argument(
+        "--log-level", help="DEBUG logs one line per state change (default LOG_LEVEL)"
+    )
+    return parser.parse_args(argv)
+
+
+async def serve(
+    settings: Settings, registry: TaskRegistry, worker_args: argparse.Namespace
+) -> None:
+    """Build the worker from settings and run it until a signal stops it."""
+    redis = create_redis(settings)
+    try:
+        worker = Worker(
+            Engine(redis, settings),
+            registry,
+            concurrency=worker_args.concurrency,
+            name=worker_args.name,
+        )
+        task = asyncio.current_task()
+        assert task is not None
+        install_signal_handlers(worker.stop, task)
+        await worker.run()
+    finally:
+        await redis.aclose()
+
+
+def main(argv: list[str] | None = None, prog: str = "dtq worker") -> int:
+    """Run a worker; exit status 0 after a graceful stop, 1 when stopped at once, 2 for bad
+    arguments or settings."""
+    args = parse_args(argv, prog)
+    try:
+        settings = load_service_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.concurrency is not None and not 1 <= args.concurrency <= 10_000:
+        print("error: --concurrency must be between 1 and 10000", file=sys.stderr)
+        return 2
+    configure_logging(args.log_level or settings.LOG_LEVEL)
+    try:
+        registry = load_registry([*settings.task_modules, *args.tasks])
+    except (ImportError, ValueError) as exc:
+        print(f"error: cannot load tasks: {exc}", file=sys.stderr)
+        return 2
+    run = asyncio.run
+    try:
+        import uvloop
+
+        run = uvloop.run
+    except ImportError:
+        pass
+    try:
+        run(serve(settings, registry, args))
+    except asyncio.CancelledError:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(prog="python -m dtq.worker"))

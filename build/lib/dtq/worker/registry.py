@@ -1,0 +1,158 @@
+"""Task registry: handlers by task type, the decorator that registers them, and module loading."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+JsonPayload = dict[str, Any]
+
+
+class ProgressSink(Protocol):
+    """Where a handler's progress reports go (the worker records them on the job)."""
+
+    async def __call__(self, percent: float, message: str, /) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What a handler knows about the job it runs, and how it reports progress."""
+
+    job_id: str
+    task_type: str
+    attempt: int
+    failures: int
+    max_retries: int
+    worker: str
+    parents: dict[str, Any] = field(default_factory=dict)
+    """The results of the job's parents (depends_on), by parent id."""
+    sink: ProgressSink | None = field(default=None, repr=False, compare=False)
+    loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False, compare=False)
+
+    async def progress(self, percent: float, message: str = "") -> None:
+        """Report progress (0-100): stored on the job and sent as an event."""
+        if self.sink is None:
+            raise RuntimeError("progress reports are not available here (isolated handler?)")
+        await self.sink(percent, message)
+
+    def progress_sync(self, percent: float, message: str = "") -> None:
+        """progress() for plain `def` handlers, which run in the worker's thread pool."""
+        if self.sink is None or self.loop is None:
+            raise RuntimeError("progress reports are not available here (isolated handler?)")
+        asyncio.run_coroutine_threadsafe(self.sink(percent, message), self.loop).result(10)
+
+
+class Handler(Protocol):
+    """A task handler: `async def` or plain `def`, called as handler(ctx, payload).
+
+    Its return value must be JSON-serializable; it becomes the job's result.
+    """
+
+    def __call__(self, ctx: JobContext, payload: JsonPayload, /) -> Any: ...
+
+
+class Retry(Exception):
+    """Raise from a handler to retry the job after `delay` seconds (default: the backoff).
+
+    The attempt counts against the job's max_retries like any failure.
+    """
+
+    def __init__(self, delay: float | None = None, reason: str = "retry requested") -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A registered handler and how to run it."""
+
+    name: str
+    fn: Handler
+    is_async: bool
+    timeout_s: float | None = None
+    isolated: bool = False
+
+
+class TaskRegistry:
+    """Handlers by task type. Create one per module and decorate handlers with `task()`."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task] = {}
+
+    def task(
+        self, name: str | None = None, *, timeout_s: float | None = None, isolated: bool = False
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated function under `name` (default: the function's name).
+
+        :param timeout_s: stop an attempt that runs longer; it fails with reason `timeout`
+            (a job's own timeout_s takes precedence).
+        :param isolated: run each job in a child process, killed on cancel or timeout: the way
+            to stop CPU-bound or blocking code. The function must be importable at module level.
+        """
+
+        def register(fn: Handler) -> Handler:
+            self.add(fn, name, timeout_s=timeout_s, isolated=isolated)
+            return fn
+
+        return register
+
+    def add(
+        self,
+        fn: Handler,
+        name: str | None = None,
+        *,
+        timeout_s: float | None = None,
+        isolated: bool = False,
+    ) -> None:
+        """Register a handler; a name may be registered once."""
+        task_name = name or getattr(fn, "__name__", "")
+        if not task_name:
+            raise ValueError("a task needs a name")
+        if task_name in self._tasks and self._tasks[task_name].fn is not fn:
+            raise ValueError(f"task {task_name!r} is registered twice")
+        if timeout_s is not None and timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        self._tasks[task_name] = Task(
+            task_name, fn, inspect.iscoroutinefunction(fn), timeout_s, isolated
+        )
+
+    def get(self, name: str) -> Task | None:
+        return self._tasks.get(name)
+
+    def merge(self, other: TaskRegistry) -> None:
+        """Add every task of another registry."""
+        for task in other._tasks.values():
+            self.add(task.fn, task.name, timeout_s=task.timeout_s, isolated=task.isolated)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._tasks)
+
+
+def load_registry(modules: Iterable[str]) -> TaskRegistry:
+    """Every TaskRegistry found at the top level of `modules`, merged (a worker serves only
+    these: the demo tasks are the module dtq.demo_tasks, loaded only when named).
+
+    Raises ValueError when no module is given or one defines no TaskRegistry, and ImportError
+    when one cannot be imported.
+    """
+    names = list(modules)
+    if not names:
+        raise ValueError("no task modules: give --tasks MODULE (or WORKER_TASK_MODULES)")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m` does: the `dtq` script's path is its own
+    registry = TaskRegistry()
+    for module_name in names:
+        module = importlib.import_module(module_name)
+        found = [v for v in vars(module).values() if isinstance(v, TaskRegistry)]
+        if not found:
+            raise ValueError(f"module {module_name!r} defines no TaskRegistry")
+        for other in found:
+            registry.merge(other)
+    return registry

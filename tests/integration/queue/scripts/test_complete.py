@@ -1,0 +1,33 @@
+import pytest
+
+from dtq.queue import Consumer, Engine
+from tests.conftest import stream_entries
+
+
+async def test_complete_records_result_and_removes_the_entry(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
+    (d,) = await deliver(consumer, "echo")
+    settled = await consumer.settle([(d, b'{"ok":true}')], [])
+    assert settled.completed == 1
+    r, k = engine.redis, engine.keys
+    h = await r.hgetall(k.job(d.job_id))
+    assert h["status"] == "succeeded" and h["result"] == '{"ok":true}'
+    assert 0 < await r.ttl(k.job(d.job_id)) <= engine.settings.RESULT_TTL_S
+    assert await stream_entries(engine) == 0
+    assert (await r.xpending(k.stream, "workers"))["pending"] == 0
+
+
+@pytest.mark.parametrize("field", ["consumer", "attempt"])
+async def test_stale_owner_is_refused_and_changes_nothing(
+    engine: Engine, consumer: Consumer, deliver, field: str
+) -> None:
+    (d,) = await deliver(consumer)
+    stale = engine.consumer("zombie") if field == "consumer" else consumer
+    if field == "attempt":
+        d.attempt -= 1
+    before = await engine.redis.hgetall(engine.keys.job(d.job_id))
+    settled = await stale.settle([(d, b"1")], [])
+    assert settled.stale == 1 and settled.completed == 0
+    assert await engine.redis.hgetall(engine.keys.job(d.job_id)) == before
+    assert await engine.redis.xlen(engine.keys.stream) == 1

@@ -1,0 +1,29 @@
+import asyncio
+
+from dtq.queue import Consumer, Engine
+
+
+async def _idle_ms(engine: Engine, entry_id: str) -> int:
+    (row,) = await engine.redis.xpending_range(engine.keys.stream, "workers", entry_id, entry_id, 1)
+    return row["time_since_delivered"]
+
+
+async def test_owner_resets_idle_time(engine: Engine, consumer: Consumer, deliver) -> None:
+    (d,) = await deliver(consumer)
+    await asyncio.sleep(0.2)
+    assert await _idle_ms(engine, d.entry_id) >= 150
+    assert await consumer.extend_leases([d]) == [True]
+    assert await _idle_ms(engine, d.entry_id) < 100
+
+
+async def test_lost_job_is_not_taken_back(engine: Engine, consumer: Consumer, deliver) -> None:
+    (d,) = await deliver(consumer)
+    thief = engine.consumer("c2")
+    await engine.redis.xclaim(engine.keys.stream, "workers", "c2", 0, [d.entry_id])
+    (taken,) = await thief.start([(d.level, d.entry_id, d.job_id)])
+    assert await consumer.extend_leases([d]) == [False]
+    (row,) = await engine.redis.xpending_range(
+        engine.keys.stream, "workers", d.entry_id, d.entry_id, 1
+    )
+    assert row["consumer"] == "c2"
+    assert await thief.extend_leases([taken]) == [True]

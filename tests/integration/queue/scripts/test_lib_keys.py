@@ -1,0 +1,19 @@
+"""The key names Lua builds (_lib.lua's keyname) are the names keys.py builds."""
+
+from importlib import resources
+
+from dtq.queue import Engine
+
+
+async def test_keyname_agrees_with_keys(engine: Engine) -> None:
+    k = engine.keys
+    lib = resources.files("dtq.queue.scripts").joinpath("_lib.lua").read_text()
+    body = """
+return {keyname.lane(ARGV[1], ARGV[2], ARGV[3]), keyname.running(ARGV[1], ARGV[2]),
+        keyname.bell(ARGV[1]), keyname.job(ARGV[4], ARGV[5])}
+"""
+    for tenant, level in (("acme", 0), ("globex-2", 3)):
+        reply = await engine.redis.eval(
+            lib + body, 0, k.lanes, tenant, level + 1, k.job_prefix, "acme/x1"
+        )
+        assert reply == [k.lane(tenant, level), k.running(tenant), k.bell, k.job("acme/x1")]

@@ -1,0 +1,126 @@
+"""DTQ as a new user meets it: `pip install <repo>` into a fresh venv, then the README's examples,
+exactly as written, from a directory outside the repo, against the installed `dtq` command."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dtq.embedded_redis import free_port
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def readme_block(first_line: str) -> str:
+    """The README's ```python block whose first line is `first_line`."""
+    for block in re.findall(r"```python\n(.*?)```", README, re.DOTALL):
+        if block.startswith(first_line + "\n"):
+            return block
+    raise AssertionError(f"README has no python block starting {first_line!r}")
+
+
+def readme_command(prefix: str) -> list[str]:
+    """The README's shell line starting with `prefix`, as argv (its comment dropped)."""
+    for line in README.splitlines():
+        if line.startswith(prefix):
+            return shlex.split(line, comments=True)
+    raise AssertionError(f"README has no line starting {prefix!r}")
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with `pip install <repo>` (no editable install, no repo on sys.path)."""
+    path = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    subprocess.run(
+        [path / "bin/pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
+        check=True,
+        timeout=600,
+    )
+    return path
+
+
+def _env(venv: Path, redis_url: str, port: int) -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
+    return env | {
+        "REDIS_URL": redis_url,
+        "KEY_PREFIX": f"pkg{port}",
+        "ENVIRONMENT": "development",
+        "AUTH_DISABLED": "true",
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def _wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the installed `dtq api` did not become ready")
+
+
+def test_readme_examples_run_from_a_fresh_install(venv: Path, redis_url: str, tmp_path: Path):
+    work = tmp_path / "work"  # outside the repo: nothing of it is importable from here
+    (work / "mypkg").mkdir(parents=True)
+    (work / "mypkg/tasks.py").write_text(readme_block("# mypkg/tasks.py"))
+    port = free_port()
+    # The one change to the README's text: its API address, 127.0.0.1:8000, is a free port here.
+    for name in ("quickstart.py", "submit.py"):
+        block = readme_block(f"# {name}")
+        assert "http://127.0.0.1:8000" in block
+        (work / name).write_text(block.replace(":8000", f":{port}"))
+    env = _env(venv, redis_url, port)
+    python = str(venv / "bin/python")
+    probe = subprocess.run(
+        [python, "-c", "import dtq, sys; print(dtq.__file__)"], cwd=work, env=env, text=True,
+        capture_output=True, check=True,
+    )  # fmt: skip
+    assert str(venv) in probe.stdout and str(ROOT) not in probe.stdout
+
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(argv: list[str]) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(argv, cwd=work, env=env)
+        procs.append(proc)
+        return proc
+
+    def run(script: str) -> str:
+        done = subprocess.run(
+            [python, script], cwd=work, env=env, text=True, capture_output=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    try:
+        start(["dtq", "api"])
+        _wait_ready(f"http://127.0.0.1:{port}")
+        # The quick start's SDK example runs against a worker serving the demo tasks...
+        demo = start(["dtq", "worker", "--tasks", "dtq.demo_tasks"])
+        assert "succeeded {'hello': 'world'}" in run("quickstart.py")
+        demo.terminate()
+        assert demo.wait(30) == 0
+        # ...and the Tasks section's worker, exactly as written, serves the user's module.
+        assert readme_command("dtq worker")[:2] == ["dtq", "worker"]
+        start(readme_command("dtq worker"))
+        assert "'sent_to': 'ada@example.com'" in run("submit.py")
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+            proc.wait(30)
