@@ -148,7 +148,8 @@ def load_service_settings() -> Settings:
         raise SettingsError(f"invalid settings:\n{exc}") from exc
     if not settings.REDIS_URL:
         raise SettingsError(
-            "REDIS_URL is not set (./run-dev.sh starts an embedded server and sets it)"
+            "REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0; for development, `dtq redis` "
+            "or ./run-dev.sh start a server and print it)"
         )
     return settings
 

@@ -164,7 +164,7 @@ class Consumer:
         """Record successes and failures in one round trip, fenced by (consumer, attempt)."""
         batch = Batch(self._redis)
         succeeded = (
-            batch.add(complete(self._lib, consumer=self.name, succeeded=completed))
+            batch.add(complete(self._lib, consumer=self.name, completed=completed))
             if completed
             else None
         )

@@ -66,12 +66,6 @@ class BatchOverBurstError(DTQError):
     code = "batch_over_burst"
 
 
-class RequestTooLargeError(DTQError):
-    """The request body is larger than MAX_REQUEST_BYTES."""
-
-    code = "request_too_large"
-
-
 class ResultNotReadyError(JobNotFoundError):
     """The job exists but has not finished, so it has no result yet."""
 
@@ -82,12 +76,6 @@ class InvalidTransitionError(DTQError):
     """The job's current status does not allow the requested change."""
 
     code = "invalid_transition"
-
-
-class StaleOwnerError(DTQError):
-    """A transition out of `running` came from an owner or attempt that no longer holds the job."""
-
-    code = "stale_owner"
 
 
 class DuplicateJobError(DTQError):

@@ -42,6 +42,7 @@ async def _pipelined(url: str, key: str, n: int) -> list[tuple[int, dict[str, st
         await reader.readexactly(int(headers["content-length"]))
         answers.append((int(head[0].split()[1]), headers))
     writer.close()
+    await writer.wait_closed()
     return answers
 
 
@@ -66,7 +67,9 @@ async def test_a_tenant_limit_holds_across_two_api_processes(
     elapsed = time.monotonic() - started
     answers = [a for batch in batches[:-1] for a in batch]
     statuses = Counter(status for status, _ in answers)
-    assert elapsed < 1.5, elapsed
+    # The bound below counts the refill of the whole run; a slow machine only loosens it, and
+    # the limit must still have refused most of the 1,000 (1,000 at 50/s would take 18 s).
+    assert elapsed < 5, elapsed
     assert set(statuses) == {201, 429}
     # The burst, plus at most the refill of the time it took (50/s).
     assert 100 <= statuses[201] <= 100 + 50 * elapsed + 1, (statuses, elapsed)

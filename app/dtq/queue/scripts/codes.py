@@ -93,7 +93,14 @@ class Outcome:
 
     @classmethod
     def of(cls, raw: int) -> Outcome:
-        """Decode a code that may carry WITH_DEPENDENTS."""
-        if raw >= Code.WITH_DEPENDENTS:
-            return cls(Code(raw - Code.WITH_DEPENDENTS), True)
-        return cls(Code(raw))
+        """Decode a code that may carry WITH_DEPENDENTS (one shared instance per code: the
+        settle scripts return one per job)."""
+        outcome = _OUTCOMES.get(raw)
+        if outcome is None:
+            with_dependents = raw >= Code.WITH_DEPENDENTS
+            code = Code(raw - Code.WITH_DEPENDENTS if with_dependents else raw)
+            outcome = _OUTCOMES[raw] = cls(code, with_dependents)
+        return outcome
+
+
+_OUTCOMES: dict[int, Outcome] = {}

@@ -17,19 +17,19 @@ def _decode(replies: list[Any]) -> list[Outcome]:
 
 
 def complete(
-    lib: Library, *, consumer: str, succeeded: Sequence[tuple[Delivery, bytes]]
+    lib: Library, *, consumer: str, completed: Sequence[tuple[Delivery, bytes]]
 ) -> Call[list[Outcome]]:
     """Record each (delivery, result JSON) as succeeded; per job SUCCEEDED or STALE."""
     k, s = lib.keys, lib.settings
     keys = [*k.streams, k.stats, k.events, k.dependency_outbox, k.lanes]
-    keys += [k.job(d.job_id) for d, _ in succeeded]
+    keys += [k.job(d.job_id) for d, _ in completed]
     args: list[EncodableT] = [
         s.CONSUMER_GROUP,
         consumer,
         s.RESULT_TTL_S,
         s.EVENTS_MAXLEN,
-        len(succeeded),
+        len(completed),
     ]
-    for d, result in succeeded:
+    for d, result in completed:
         args += (d.job_id, d.level + 1, d.entry_id, d.attempt, result)
     return Call(lib.script("complete"), keys, args, _decode)
