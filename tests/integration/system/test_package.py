@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from dtq.embedded_redis import free_port
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
+COPY_IGNORE = (".git", ".venv", ".dtq", "build", "*.egg-info", "node_modules", "__pycache__")
 
 
 def readme_block(first_line: str) -> str:
@@ -40,9 +42,12 @@ def readme_command(prefix: str) -> list[str]:
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with `pip install <repo>` (no editable install, no repo on sys.path)."""
     path = tmp_path_factory.mktemp("venv")
+    # A copy of the checkout, as a user's clone would be (a build writes build/ into its source).
+    source = tmp_path_factory.mktemp("src") / "dtq"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*COPY_IGNORE))
     subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
     subprocess.run(
-        [path / "bin/pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
+        [path / "bin/pip", "install", "-q", "--disable-pip-version-check", str(source)],
         check=True,
         timeout=600,
     )

@@ -1,1 +1,0 @@
-"""The FastAPI control plane."""
