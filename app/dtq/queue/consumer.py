@@ -145,18 +145,14 @@ class Consumer:
         """Mark delivered entries running under this consumer; returns the jobs to run."""
         if not entries:
             return []
-        outcomes = await start(
+        started = await start(
             self._lib, consumer=self.name, entries=entries, rate_limits=self._rate_limits
         )
-        started: list[Delivery] = []
-        for (_, _, job_id), outcome in zip(entries, outcomes, strict=True):
-            if outcome.delivery is not None:
-                started.append(outcome.delivery)
-            elif outcome.code == Code.RATE_LIMITED and logger.isEnabledFor(logging.DEBUG):
-                logger.debug("job rate limited job_id=%s", job_id)
-            elif outcome.code == Code.POISONED:
-                logger.warning("job dead-lettered as poison job_id=%s", job_id)
-        return started
+        if started.rate_limited and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("jobs rate limited job_ids=%s", ",".join(started.rate_limited))
+        for job_id in started.poisoned:
+            logger.warning("job dead-lettered as poison job_id=%s", job_id)
+        return started.deliveries
 
     async def settle(
         self, completed: Sequence[tuple[Delivery, bytes]], failed: Sequence[Failure]

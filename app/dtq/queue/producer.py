@@ -115,7 +115,7 @@ class Producer:
         """
         job_id = job.id or new_job_id()
         done: Enqueued = await self._call(tenant, [job_id], [job])
-        ((code, value),) = done.outcomes
+        (code,), (value,) = done.codes, done.values
         if code == Code.REPLAYED:
             h = await self._lib.redis.hgetall(self._lib.keys.job(str(value)))
             return job_from_hash(cast(dict[str, str], h)), False
@@ -179,7 +179,9 @@ class Producer:
             batch = calls[first : first + CHUNKS_PER_ROUND_TRIP]
             results = await run_all(self._lib.redis, batch)
             for start, done in zip(chunks[first:], results, strict=False):
-                for offset, (code, value) in enumerate(done.outcomes):
+                if Code.REPLAYED not in done.codes:
+                    continue
+                for offset, (code, value) in enumerate(zip(done.codes, done.values, strict=True)):
                     if code == Code.REPLAYED:
                         ids[start + offset] = public_id(str(value))
         return ids

@@ -4,7 +4,6 @@ pool or isolated in a child process; the outcome is its result (JSON) or a Failu
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from concurrent.futures import Executor
 from typing import Any
@@ -66,19 +65,18 @@ class Execution:
         payload = orjson.loads(d.payload)
         deps = self._engine.dependencies
         parents = await deps.parent_results(d.depends_on) if d.depends_on else {}
-        ctx = JobContext(
-            d.public_id,
-            d.task_type,
-            d.attempt,
-            d.failures,
-            d.max_retries,
-            self._consumer.name,
-            parents,
-        )
+        name = self._consumer.name
+        job_id = d.public_id
         if task.isolated:  # the child process gets a context without a progress sink
+            ctx = JobContext(
+                job_id, d.task_type, d.attempt, d.failures, d.max_retries, name, parents
+            )
             return await run_isolated(task, ctx, payload, self._pool)
         loop = asyncio.get_running_loop()
-        ctx = dataclasses.replace(ctx, sink=self._progress_sink(d), loop=loop)
+        sink = self._progress_sink(d)
+        ctx = JobContext(
+            job_id, d.task_type, d.attempt, d.failures, d.max_retries, name, parents, sink, loop
+        )
         if task.is_async:
             return await task.fn(ctx, payload)
         return await loop.run_in_executor(self._pool, task.fn, ctx, payload)

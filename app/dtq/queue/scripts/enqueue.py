@@ -11,12 +11,12 @@ from redis.typing import EncodableT
 
 from dtq.errors import DuplicateJobError, IdempotencyConflictError, UnknownParentError
 from dtq.models import Priority
-from dtq.queue.scripts.codes import Code
+from dtq.queue.scripts.codes import CODES, Code
 from dtq.queue.scripts.library import Call, Library
 from dtq.queue.tenant_ids import public_id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NewJob:
     """One job as enqueue.lua stores it (ids are stored ids, see job_ids)."""
 
@@ -42,10 +42,16 @@ class NewJob:
             o["priority"] = self.priority.value
         if self.depends_on:
             o["depends_on"] = list(self.depends_on)
-        for name in ("partition_key", "trace_id", "delay_ms", "run_at_ms", "timeout_s"):
-            value = getattr(self, name)
-            if value is not None:
-                o[name] = value
+        if self.partition_key is not None:
+            o["partition_key"] = self.partition_key
+        if self.trace_id is not None:
+            o["trace_id"] = self.trace_id
+        if self.delay_ms is not None:
+            o["delay_ms"] = self.delay_ms
+        if self.run_at_ms is not None:
+            o["run_at_ms"] = self.run_at_ms
+        if self.timeout_s is not None:
+            o["timeout_s"] = self.timeout_s
         if self.idempotency_key:
             o["fingerprint"] = self.fingerprint
         return orjson.dumps(o) if o else b""
@@ -53,11 +59,13 @@ class NewJob:
 
 @dataclass(frozen=True, slots=True)
 class Enqueued:
-    """What became of each job: its code, and its due time (SCHEDULED) or original id
-    (REPLAYED, a stored id)."""
+    """What became of each job, in order: `codes[i]` (PENDING, SCHEDULED, WAITING, CANCELED or
+    REPLAYED) and `values[i]`: the due time of a SCHEDULED job, the original (stored) id of a
+    REPLAYED one, else 0."""
 
     created_at_ms: int
-    outcomes: list[tuple[Code, int | str]]
+    codes: list[Code]
+    values: list[int | str]
 
 
 def _decode(jobs: Sequence[NewJob]) -> Callable[[list[Any]], Enqueued]:
@@ -76,8 +84,7 @@ def _decode(jobs: Sequence[NewJob]) -> Callable[[list[Any]], Enqueued]:
                     f"a job with one of the ids {', '.join(chosen[:10])} exists"
                 )
             raise DuplicateJobError("a generated job id exists already")
-        outcomes = [(Code(reply[i]), reply[i + 1]) for i in range(1, len(reply), 2)]
-        return Enqueued(int(code), outcomes)
+        return Enqueued(int(code), [CODES[c] for c in reply[1::2]], reply[2::2])
 
     return decode
 

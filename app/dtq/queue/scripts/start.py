@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.typing import EncodableT
@@ -13,35 +13,41 @@ from dtq.queue.scripts.codes import Code
 from dtq.queue.scripts.library import Call, Library
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Started:
-    """One entry's outcome: STARTED (with its delivery), SKIPPED, RATE_LIMITED or POISONED."""
+    """What became of the entries: the jobs STARTED (to run), and the stored ids of those
+    RATE_LIMITED (scheduled for their reserved slot) and POISONED; the rest were SKIPPED."""
 
-    code: Code
-    delivery: Delivery | None = None
+    deliveries: list[Delivery] = field(default_factory=list)
+    rate_limited: list[str] = field(default_factory=list)
+    poisoned: list[str] = field(default_factory=list)
 
 
-def _decode(entries: Sequence[Entry]) -> Callable[[list[Any]], list[Started]]:
-    def decode(replies: list[Any]) -> list[Started]:
-        out = []
+def _decode(entries: Sequence[Entry]) -> Callable[[list[Any]], Started]:
+    def decode(replies: list[Any]) -> Started:
+        out = Started()
         for (level, entry_id, job_id), reply in zip(entries, replies, strict=True):
-            if reply[0] != Code.STARTED:
-                out.append(Started(Code(reply[0])))
-                continue
-            attempt, failures, max_retries, task_type, payload, timeout_s, parents = reply[1:]
-            delivery = Delivery(
-                job_id,
-                entry_id,
-                int(attempt),
-                int(failures),
-                int(max_retries),
-                task_type,
-                payload,
-                float(timeout_s) if timeout_s else None,
-                level,
-                tuple(parents.split(",")) if parents else (),
-            )
-            out.append(Started(Code.STARTED, delivery))
+            code = reply[0]
+            if code == Code.STARTED:
+                attempt, failures, max_retries, task_type, payload, timeout_s, parents = reply[1:]
+                out.deliveries.append(
+                    Delivery(
+                        job_id,
+                        entry_id,
+                        int(attempt),
+                        int(failures),
+                        int(max_retries),
+                        task_type,
+                        payload,
+                        float(timeout_s) if timeout_s else None,
+                        level,
+                        tuple(parents.split(",")) if parents else (),
+                    )
+                )
+            elif code == Code.RATE_LIMITED:
+                out.rate_limited.append(job_id)
+            elif code == Code.POISONED:
+                out.poisoned.append(job_id)
         return out
 
     return decode
@@ -49,7 +55,7 @@ def _decode(entries: Sequence[Entry]) -> Callable[[list[Any]], list[Started]]:
 
 def start(
     lib: Library, *, consumer: str, entries: Sequence[Entry], rate_limits: dict[str, int]
-) -> Call[list[Started]]:
+) -> Call[Started]:
     """Start the jobs of `entries` under `consumer`; `rate_limits` maps task types to the
     milliseconds between two starts (Settings.rate_limits)."""
     k, s = lib.keys, lib.settings
