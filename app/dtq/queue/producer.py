@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from typing import cast
@@ -10,12 +9,12 @@ from typing import cast
 from dtq import jsontext
 from dtq.errors import DependencyCycleError, PayloadTooLargeError
 from dtq.models import DEFAULT_TENANT, Job, JobCreate, JobStatus
-from dtq.queue.clock import from_ms, to_ms
+from dtq.queue.clock import from_ms
 from dtq.queue.jobhash import job_from_hash
 from dtq.queue.scripts.codes import Code
-from dtq.queue.scripts.enqueue import Enqueued, NewJob, enqueue
+from dtq.queue.scripts.enqueue import Enqueued, enqueue
 from dtq.queue.scripts.library import Call, Library, run_all
-from dtq.queue.tenant_ids import public_id, stored_id
+from dtq.queue.tenant_ids import public_id
 
 # Jobs per enqueue script call, and script calls per pipelined round trip.
 ENQUEUE_CHUNK = 1000
@@ -27,12 +26,6 @@ STATUS_OF = {
     Code.WAITING: JobStatus.WAITING,
     Code.CANCELED: JobStatus.CANCELED,
 }
-
-
-def fingerprint(job: JobCreate) -> str:
-    """What makes two submissions under one idempotency key the same request."""
-    body = job.model_dump(mode="json", exclude={"idempotency_key"})
-    return hashlib.sha256(jsontext.dumps(body, sort_keys=True)).hexdigest()
 
 
 def parents_first(ids: Sequence[str], jobs: Sequence[JobCreate]) -> list[int]:
@@ -74,32 +67,15 @@ class Producer:
         self._lib = lib
         self._settings = lib.settings
 
-    def _new_job(self, tenant: str, job_id: str, job: JobCreate) -> NewJob:
-        """The job as enqueue.lua takes it, in stored ids; its payload checked for size."""
-        payload = jsontext.dumps(job.payload)
-        limit = self._settings.MAX_PAYLOAD_BYTES
-        if len(payload) > limit:
-            raise PayloadTooLargeError(f"payload is {len(payload)} bytes; the limit is {limit}")
-        return NewJob(
-            id=stored_id(tenant, job_id),
-            task_type=job.task_type,
-            payload=payload,
-            max_retries=self._settings.MAX_RETRIES if job.max_retries is None else job.max_retries,
-            chosen_id=job.id is not None,
-            priority=job.priority,
-            depends_on=[stored_id(tenant, parent) for parent in job.depends_on],
-            partition_key=job.partition_key,
-            trace_id=job.trace_id,
-            delay_ms=job.delay_ms,
-            run_at_ms=to_ms(job.run_at) if job.run_at is not None else None,
-            timeout_s=job.timeout_s,
-            idempotency_key=job.idempotency_key,
-            fingerprint=fingerprint(job) if job.idempotency_key else None,
-        )
-
     def _call(self, tenant: str, ids: Sequence[str], jobs: Sequence[JobCreate]) -> Call[Enqueued]:
-        new = [self._new_job(tenant, i, j) for i, j in zip(ids, jobs, strict=True)]
-        return enqueue(self._lib, tenant=tenant, jobs=new, lanes=not self._settings.AUTH_DISABLED)
+        """The enqueue call for these jobs; every payload is checked for size first."""
+        limit = self._settings.MAX_PAYLOAD_BYTES
+        payloads = [jsontext.dumps(job.payload) for job in jobs]
+        for payload in payloads:
+            if len(payload) > limit:
+                raise PayloadTooLargeError(f"payload is {len(payload)} bytes; the limit is {limit}")
+        lanes = not self._settings.AUTH_DISABLED
+        return enqueue(self._lib, tenant=tenant, ids=ids, jobs=jobs, payloads=payloads, lanes=lanes)
 
     async def enqueue(self, job: JobCreate, tenant: str = DEFAULT_TENANT) -> Job:
         """Store one job and queue it (or schedule it, or make it wait); returns its state."""

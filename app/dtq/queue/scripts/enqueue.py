@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -9,52 +10,41 @@ from typing import Any
 import orjson
 from redis.typing import EncodableT
 
+from dtq import jsontext
 from dtq.errors import DuplicateJobError, IdempotencyConflictError, UnknownParentError
-from dtq.models import Priority
+from dtq.models import JobCreate, Priority
+from dtq.queue.clock import to_ms
 from dtq.queue.scripts.codes import CODES, Code
 from dtq.queue.scripts.library import Call, Library
-from dtq.queue.tenant_ids import public_id
+from dtq.queue.tenant_ids import public_id, stored_id
 
 
-@dataclass(slots=True)
-class NewJob:
-    """One job as enqueue.lua stores it (ids are stored ids, see job_ids)."""
+def fingerprint(job: JobCreate) -> str:
+    """What makes two submissions under one idempotency key the same request."""
+    body = job.model_dump(mode="json", exclude={"idempotency_key"})
+    return hashlib.sha256(jsontext.dumps(body, sort_keys=True)).hexdigest()
 
-    id: str
-    task_type: str
-    payload: bytes
-    max_retries: int
-    chosen_id: bool = False  # the client chose the id (named in a DuplicateJobError)
-    priority: Priority = Priority.NORMAL
-    depends_on: Sequence[str] = ()
-    partition_key: str | None = None
-    trace_id: str | None = None
-    delay_ms: int | None = None
-    run_at_ms: int | None = None
-    timeout_s: float | None = None
-    idempotency_key: str | None = None
-    fingerprint: str | None = None  # of the request body, with an idempotency key
 
-    def options(self) -> bytes:
-        """The options ARGV of the job: '' or a JSON object of the options given."""
-        o: dict[str, Any] = {}
-        if self.priority is not Priority.NORMAL:
-            o["priority"] = self.priority.value
-        if self.depends_on:
-            o["depends_on"] = list(self.depends_on)
-        if self.partition_key is not None:
-            o["partition_key"] = self.partition_key
-        if self.trace_id is not None:
-            o["trace_id"] = self.trace_id
-        if self.delay_ms is not None:
-            o["delay_ms"] = self.delay_ms
-        if self.run_at_ms is not None:
-            o["run_at_ms"] = self.run_at_ms
-        if self.timeout_s is not None:
-            o["timeout_s"] = self.timeout_s
-        if self.idempotency_key:
-            o["fingerprint"] = self.fingerprint
-        return orjson.dumps(o) if o else b""
+def _options(job: JobCreate, tenant: str) -> bytes:
+    """A job's options ARGV: '' or a JSON object of the options given (parents as stored ids)."""
+    o: dict[str, Any] = {}
+    if job.priority is not Priority.NORMAL:
+        o["priority"] = job.priority.value
+    if job.depends_on:
+        o["depends_on"] = [stored_id(tenant, parent) for parent in job.depends_on]
+    if job.partition_key:
+        o["partition_key"] = job.partition_key
+    if job.trace_id:
+        o["trace_id"] = job.trace_id
+    if job.delay_ms is not None:
+        o["delay_ms"] = job.delay_ms
+    if job.run_at is not None:
+        o["run_at_ms"] = to_ms(job.run_at)
+    if job.timeout_s is not None:
+        o["timeout_s"] = job.timeout_s
+    if job.idempotency_key:
+        o["fingerprint"] = fingerprint(job)
+    return orjson.dumps(o) if o else b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +58,7 @@ class Enqueued:
     values: list[int | str]
 
 
-def _decode(jobs: Sequence[NewJob]) -> Callable[[list[Any]], Enqueued]:
+def _decode(ids: Sequence[str], jobs: Sequence[JobCreate]) -> Callable[[list[Any]], Enqueued]:
     def decode(reply: list[Any]) -> Enqueued:
         code = reply[0]
         if code == Code.IDEMPOTENCY_CONFLICT:
@@ -78,7 +68,7 @@ def _decode(jobs: Sequence[NewJob]) -> Callable[[list[Any]], Enqueued]:
             parent = public_id(reply[2])
             raise UnknownParentError(f"depends_on names job {parent}, which does not exist")
         if code == Code.DUPLICATE:
-            chosen = [public_id(j.id) for j in jobs if j.chosen_id]
+            chosen = [i for i, j in zip(ids, jobs, strict=True) if j.id]
             if chosen:
                 raise DuplicateJobError(
                     f"a job with one of the ids {', '.join(chosen[:10])} exists"
@@ -89,14 +79,24 @@ def _decode(jobs: Sequence[NewJob]) -> Callable[[list[Any]], Enqueued]:
     return decode
 
 
-def enqueue(lib: Library, *, tenant: str, jobs: Sequence[NewJob], lanes: bool) -> Call[Enqueued]:
-    """Store `jobs` of `tenant` and queue each: on its stream, in the tenant's lane (`lanes`:
-    fair dispatch, keys on), in the delayed set, or waiting on parents.
+def enqueue(
+    lib: Library,
+    *,
+    tenant: str,
+    ids: Sequence[str],
+    jobs: Sequence[JobCreate],
+    payloads: Sequence[bytes],
+    lanes: bool,
+) -> Call[Enqueued]:
+    """Store `jobs` of `tenant` under `ids` (the tenant's own), with `payloads` (their JSON,
+    checked already), and queue each: on its stream, in the tenant's lane (`lanes`: fair
+    dispatch, keys on), in the delayed set, or waiting on parents (in the same tenant).
 
     Raises DuplicateJobError, IdempotencyConflictError or UnknownParentError; nothing is then
     written.
     """
     k, s = lib.keys, lib.settings
+    stored = [stored_id(tenant, i) for i in ids]
     keys = [
         *k.streams,
         k.index,
@@ -105,12 +105,9 @@ def enqueue(lib: Library, *, tenant: str, jobs: Sequence[NewJob], lanes: bool) -
         k.delayed,
         k.lanes,
         k.tenant_index(tenant),
-        *(k.job(j.id) for j in jobs),
+        *(k.job(i) for i in stored),
         *(k.idempotency(tenant, j.idempotency_key) for j in jobs if j.idempotency_key),
     ]
-    for j in jobs:
-        for parent in j.depends_on:
-            keys += (k.job(parent), k.children(parent))
     args: list[EncodableT] = [
         s.EVENTS_MAXLEN,
         len(jobs),
@@ -119,6 +116,11 @@ def enqueue(lib: Library, *, tenant: str, jobs: Sequence[NewJob], lanes: bool) -
         tenant,
         "1" if lanes else "",
     ]
-    for j in jobs:
-        args += (j.id, j.task_type, j.payload, j.max_retries, j.options())
-    return Call(lib.script("enqueue"), keys, args, _decode(jobs))
+    default_retries = s.MAX_RETRIES
+    for job_id, job, payload in zip(stored, jobs, payloads, strict=True):
+        retries = default_retries if job.max_retries is None else job.max_retries
+        args += (job_id, job.task_type, payload, retries, _options(job, tenant))
+        for parent in job.depends_on:
+            parent_id = stored_id(tenant, parent)
+            keys += (k.job(parent_id), k.children(parent_id))
+    return Call(lib.script("enqueue"), keys, args, _decode(ids, jobs))
