@@ -1,4 +1,4 @@
-"""POST /dlq/retry: redrive dead jobs by filter, with dry_run and reset_attempts."""
+"""POST /dlq/retry: retry dead jobs by filter, with dry_run and reset_attempts."""
 
 from __future__ import annotations
 

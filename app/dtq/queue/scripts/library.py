@@ -99,6 +99,7 @@ class Pending(Generic[T]):
 
     @property
     def value(self) -> T:
+        """The decoded result (RuntimeError before the batch has run)."""
         if not self._set:
             raise RuntimeError("the batch has not run")
         return self._value  # type: ignore[return-value]

@@ -48,7 +48,7 @@ async def test_an_empty_read_blocks_on_every_level(engine: Engine) -> None:
     assert [(lvl, jid) for lvl, _, jid in await task] == [(3, low.id)]
 
 
-async def test_priority_travels_through_retry_and_redrive(engine: Engine, deliver) -> None:
+async def test_priority_travels_through_retry_and_dlq_retry(engine: Engine, deliver) -> None:
     consumer = engine.consumer("c1")
     (d,) = await deliver(consumer, priority=Priority.LOW, max_retries=0)
     assert d.level == 3
