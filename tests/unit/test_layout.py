@@ -128,3 +128,15 @@ def test_rooms_import_in_one_direction() -> None:
                     )
                     offenders += [f"{name} imports {t}" for t in targets if t.startswith(banned)]
     assert offenders == []
+
+
+def test_api_and_worker_never_reach_the_scripts() -> None:
+    """Script faces are the engine's own: api/ and worker/ never touch `engine.lib`."""
+    offenders = [
+        name
+        for name, path in _modules().items()
+        if name.startswith(("dtq.api", "dtq.worker"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr == "lib"
+    ]
+    assert offenders == []
