@@ -19,7 +19,16 @@ from dtq.embedded_redis import free_port
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
-COPY_IGNORE = (".git", ".venv", ".dtq", "build", "*.egg-info", "node_modules", "__pycache__")
+COPY_IGNORE = (
+    ".git",
+    ".venv",
+    ".dtq",
+    "build",
+    "*.egg-info",
+    "node_modules",
+    "__pycache__",
+    ".*_cache",
+)
 
 
 def readme_block(first_line: str) -> str:
