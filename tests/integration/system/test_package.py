@@ -39,12 +39,15 @@ def readme_block(first_line: str) -> str:
     raise AssertionError(f"README has no python block starting {first_line!r}")
 
 
+def readme_lines(prefix: str) -> list[str]:
+    """The README's shell lines starting with `prefix`."""
+    return [line for line in README.splitlines() if line.startswith(prefix)]
+
+
 def readme_command(prefix: str) -> list[str]:
-    """The README's shell line starting with `prefix`, as argv (its comment dropped)."""
-    for line in README.splitlines():
-        if line.startswith(prefix):
-            return shlex.split(line, comments=True)
-    raise AssertionError(f"README has no line starting {prefix!r}")
+    """The README's one shell line starting with `prefix`, as argv (its comment dropped)."""
+    (line,) = readme_lines(prefix)
+    return shlex.split(line, comments=True)
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +136,19 @@ def test_readme_examples_run_from_a_fresh_install(venv: Path, redis_url: str, tm
         assert readme_command("dtq worker")[:2] == ["dtq", "worker"]
         start(readme_command("dtq worker"))
         assert "'sent_to': 'ada@example.com'" in run("submit.py")
+        # The Tenants section's `dtq admin` lines, in order (the key id from create-key's).
+        key_id = ""
+        for line in readme_lines("dtq admin"):
+            argv = shlex.split(line.replace("<key id>", key_id), comments=True)
+            done = subprocess.run(argv, cwd=work, env=env, text=True, capture_output=True)
+            assert done.returncode == 0, (argv, done.stderr)
+            if argv[2] == "create-key":
+                key_id = done.stdout.split()[2]  # "created key <id> for tenant acme; ..."
+        listed = subprocess.run(
+            ["dtq", "admin", "list"], cwd=work, env=env, text=True, capture_output=True
+        ).stdout
+        assert "acme  rate_per_s=100 burst=200 max_concurrency=5 weight=2" in listed  # replaced
+        assert key_id and key_id not in listed  # revoked
     finally:
         for proc in procs:
             if proc.poll() is None:
