@@ -170,12 +170,19 @@ async def occupy_capped(
     await tenants(engine, capped={"max_concurrency": cap})
     key = f"{engine.settings.KEY_PREFIX}:occupied"
     payload = {"url": redis_url, "key": key, "seconds": seconds}
+    for _ in range(3):
+        start_worker(concurrency=10)
+    # All three waiting before the jobs come (a worker slow to start on a busy machine would
+    # otherwise find the 40 short jobs done already).
+    await wait_for(lambda: _all_live(engine, 3))
     ids = await enqueue(
         engine, [JobCreate(task_type="occupy", payload=payload) for _ in range(jobs)], "capped"
     )
-    for _ in range(3):
-        start_worker(concurrency=10)
     return key, ids
+
+
+async def _all_live(engine: Engine, count: int) -> bool:
+    return len(await engine.workers.live()) == count
 
 
 async def test_a_cap_of_five_holds_across_three_workers(
