@@ -194,7 +194,10 @@ async def test_a_cap_of_five_holds_across_three_workers(
     assert len(seen) == 40
     assert max(seen) == 5  # never more than the cap, and the cap was used
     workers = {await redis.hget(engine.keys.job(j), "worker") for j in ids}
-    assert len(workers) == 3  # the three workers shared the capped tenant's jobs
+    # The cap held across workers: jobs ran on more than one. Which of the three blocked
+    # workers a bell wakes is Redis's choice, and in two full-suite runs one of the three got
+    # none of the 40 (never alone), so the test asks for two, not three.
+    assert len(workers) >= 2, workers
 
 
 async def test_workers_wait_without_spinning_while_every_lane_is_capped(
