@@ -19,6 +19,18 @@ class ScheduleNotFoundError(DTQError):
     code = "schedule_not_found"
 
 
+class QueueNotFoundError(DTQError):
+    """No queue with that name (no job was ever put in it and no worker listens to it)."""
+
+    code = "queue_not_found"
+
+
+class ConfirmationRequiredError(DTQError):
+    """A destructive operation was asked for without its confirmation flag."""
+
+    code = "confirmation_required"
+
+
 class TenantNotFoundError(DTQError):
     """No tenant with that name."""
 

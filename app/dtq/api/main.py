@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 
 from dtq.api.errors import install_error_handlers
 from dtq.api.limits import RequestLimits
-from dtq.api.routes import admin, dev, dlq, health, jobs, schedules, stats, tenant
+from dtq.api.routes import admin, dev, dlq, health, jobs, queues, schedules, stats, tenant
 from dtq.config import Environment, Settings, production_problems
 from dtq.errors import SettingsError
 from dtq.queue import Engine
@@ -77,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tenant.router)
     app.include_router(health.router)
     app.include_router(stats.router)
+    app.include_router(queues.router)
     app.include_router(admin.router)
     if settings.ENVIRONMENT != Environment.PRODUCTION:
         app.include_router(dev.router)

@@ -44,6 +44,11 @@ DEFAULT_TENANT = "default"
 TenantName = Annotated[str, StringConstraints(pattern=TENANT_PATTERN)]
 TaskType = Annotated[str, StringConstraints(pattern=TASK_TYPE_PATTERN)]
 
+# Queue names go into key names: letters, digits, _ . - (no separators, no hash tags).
+QUEUE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+DEFAULT_QUEUE = "default"
+QueueName = Annotated[str, StringConstraints(pattern=QUEUE_PATTERN)]
+
 
 class JobStatus(StrEnum):
     WAITING = "waiting"

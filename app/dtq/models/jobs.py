@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from dtq.models.common import (
+    DEFAULT_QUEUE,
     DEFAULT_TENANT,
     MAX_DELAY_MS,
     MAX_PARENTS,
@@ -27,6 +28,7 @@ from dtq.models.common import (
     JobStatus,
     JsonNumber,
     Priority,
+    QueueName,
     TaskType,
 )
 
@@ -45,6 +47,11 @@ class JobCreate(BaseModel):
     )
     task_type: TaskType
     payload: dict[str, JsonValue] = Field(default_factory=dict)
+    queue: QueueName | None = Field(
+        default=None,
+        description="The queue to put the job in. Left out: the queue its task type was "
+        "registered on by a worker, else `default`.",
+    )
     priority: Priority = Field(
         default=Priority.NORMAL,
         description="Higher levels start first; lower levels still get a share (see README).",
@@ -125,6 +132,7 @@ class Job(BaseModel):
     tenant: str = DEFAULT_TENANT
     task_type: str
     payload: dict[str, Any]
+    queue: str = DEFAULT_QUEUE
     status: JobStatus
     priority: Priority = Priority.NORMAL
     depends_on: list[str] = Field(default_factory=list, description="Parent job ids.")
@@ -150,6 +158,16 @@ class Job(BaseModel):
     progress_message: str | None = None
     blocked_reason: str | None = Field(
         default=None, description="Why a job that is not running is not running."
+    )
+
+
+class JobCreated(Job):
+    """A job just submitted, with anything the submitter should know about it."""
+
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="E.g. that no worker has ever served the job's task type (accepted: "
+        "workers may come later).",
     )
 
 
@@ -185,3 +203,6 @@ class JobIds(BaseModel):
 
     ids: list[str]
     count: int
+    warnings: list[str] = Field(
+        default_factory=list, description="E.g. task types no worker has ever served."
+    )

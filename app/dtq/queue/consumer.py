@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+import random
+import time
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from redis.exceptions import ResponseError
 
-from dtq.models import Priority
+from dtq.models import DEFAULT_QUEUE, Priority
 from dtq.queue.delivery import Delivery, Entry, Failure
-from dtq.queue.keys import Keys
-from dtq.queue.scripts.codes import Code
+from dtq.queue.keys import QueueKeys
+from dtq.queue.scripts.codes import Code, Outcome
 from dtq.queue.scripts.complete import complete
 from dtq.queue.scripts.extend_lease import extend_lease
-from dtq.queue.scripts.fail import fail
-from dtq.queue.scripts.library import Batch, Library
+from dtq.queue.scripts.fail import Failed, fail
+from dtq.queue.scripts.library import Batch, Library, Pending
 from dtq.queue.scripts.progress import progress
 from dtq.queue.scripts.read import read
 from dtq.queue.scripts.requeue import requeue
 from dtq.queue.scripts.start import start
+from dtq.queue.tenant_ids import public_id
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +32,20 @@ logger = logging.getLogger(__name__)
 # Under a sustained load on every level, each lower level thus gets at least 1 read in 10.
 FAIR_SHARE_ORDERS = {3: "2134", 6: "3124", 9: "4123"}
 PRIORITY_FIRST = "1234"
+# How long a consumer leaves a paused queue before looking again, and a queue whose entries it
+# read were all of task types it does not serve (so that capable consumers take them).
+PAUSE_CHECK_S = 1.0
+UNSERVED_PAUSE_S = 0.2
+
+T = TypeVar("T")
+
+
+def _by_queue(items: Sequence[T], queue_of: Callable[[T], str]) -> dict[str, list[T]]:
+    """Items grouped by queue, in order."""
+    groups: dict[str, list[T]] = {}
+    for item in items:
+        groups.setdefault(queue_of(item), []).append(item)
+    return groups
 
 
 @dataclass(slots=True)
@@ -41,44 +59,126 @@ class Settled:
     parents: list[str] = field(default_factory=list)  # finished jobs whose dependents wait
 
 
-async def ensure_group(lib: Library) -> None:
-    """Create each job stream and its consumer group if missing (from the start of the stream)."""
-    for stream in lib.keys.streams:
-        try:
-            await lib.redis.xgroup_create(
-                stream, lib.settings.CONSUMER_GROUP, id="0", mkstream=True
-            )
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+async def ensure_group(lib: Library, queues: Sequence[str] = (DEFAULT_QUEUE,)) -> None:
+    """Create each job stream of `queues` and its consumer group if missing (from the start of
+    the stream, so jobs submitted before any worker listened are read too)."""
+    for name in queues:
+        for stream in lib.keys.queue(name).streams:
+            try:
+                await lib.redis.xgroup_create(
+                    stream, lib.settings.CONSUMER_GROUP, id="0", mkstream=True
+                )
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
 
 
-def _entries(level: int, messages: Any) -> list[Entry]:
-    """Entries of XREADGROUP/XAUTOCLAIM messages from one level (None fields: deleted)."""
-    return [(level, entry_id, fields.get("id", "")) for entry_id, fields in messages if fields]
+def _entries(queue: str, level: int, messages: Any) -> list[Entry]:
+    """Entries of XREADGROUP/XAUTOCLAIM messages from one stream (None fields: deleted)."""
+    return [
+        Entry(level, entry_id, fields.get("id", ""), queue)
+        for entry_id, fields in messages
+        if fields
+    ]
+
+
+@dataclass(slots=True)
+class _Reader:
+    """A consumer's state on one queue."""
+
+    keys: QueueKeys
+    weight: int
+    reads: int = 0
+    only_level: int | None = None
+    paused_until: float = 0.0  # monotonic: skip the queue until then (paused, or unserved work)
+    reclaim_cursors: list[str] = field(default_factory=lambda: ["0-0"] * 4)
 
 
 class Consumer:
-    """One uniquely named consumer of the group. Each method is one or two round trips."""
+    """One uniquely named consumer of the queues it listens to. Each method is one or two round
+    trips.
 
-    def __init__(self, lib: Library, name: str) -> None:
+    `queues` are read in order (the first first, the next with what count is left), or, with
+    `weights`, in an order drawn at random by weight on each read. `serves` names the task
+    types it runs: a job of another type is handed back for a capable consumer (empty: all).
+    """
+
+    def __init__(
+        self,
+        lib: Library,
+        name: str,
+        queues: Sequence[str] = (DEFAULT_QUEUE,),
+        *,
+        weights: Sequence[int] | None = None,
+        serves: Collection[str] = (),
+    ) -> None:
+        if not queues or len(set(queues)) != len(queues):
+            raise ValueError("a consumer listens to one or more distinct queues")
+        if weights is not None and (len(weights) != len(queues) or min(weights) < 1):
+            raise ValueError("give one positive weight per queue")
         self.name = name
+        self.queues = list(queues)
         self._lib = lib
         self._redis = lib.redis
-        self._keys: Keys = lib.keys
         self._group = lib.settings.CONSUMER_GROUP
         self._rate_limits = lib.settings.rate_limits
-        self._reclaim_cursors = ["0-0"] * len(self._keys.streams)
-        self._level_of = {stream: level for level, stream in enumerate(self._keys.streams)}
-        self._reads = 0
-        self._only_level: int | None = None
+        self._serves = sorted(serves)
+        self._weighted = weights is not None
+        self._readers = {
+            q: _Reader(lib.keys.queue(q), w)
+            for q, w in zip(queues, weights or [1] * len(queues), strict=True)
+        }
+        self._stream_of = {
+            stream: (q, level)
+            for q, r in self._readers.items()
+            for level, stream in enumerate(r.keys.streams)
+        }
+
+    def _order(self) -> list[_Reader]:
+        readers = list(self._readers.values())
+        if not self._weighted or len(readers) == 1:
+            return readers
+        first = random.choices(readers, weights=[r.weight for r in readers])[0]
+        rest = sorted((r for r in readers if r is not first), key=lambda r: -r.weight)
+        return [first, *rest]
 
     async def read(self, count: int, block_ms: int) -> list[Entry]:
-        """Up to `count` new entries for this consumer, higher priority levels first.
+        """Up to `count` new entries for this consumer, from its queues in their order.
+
+        When no queue has an entry, waits up to block_ms on all of them (XREADGROUP BLOCK).
+        A paused queue is skipped (and looked at again every PAUSE_CHECK_S).
+        """
+        entries: list[Entry] = []
+        now = time.monotonic()
+        for reader in self._order():
+            if reader.paused_until > now:
+                continue
+            entries += await self._read_queue(reader, count - len(entries))
+            if len(entries) >= count:
+                return entries
+        if entries or block_ms <= 0:
+            return entries
+        open_streams = [
+            stream
+            for r in self._readers.values()
+            if r.paused_until <= now
+            for stream in r.keys.streams
+        ]
+        if not open_streams:
+            await asyncio.sleep(min(block_ms / 1000, PAUSE_CHECK_S))
+            return entries
+        reply: Any = await self._redis.xreadgroup(
+            self._group, self.name, dict.fromkeys(open_streams, ">"), count=1, block=block_ms
+        )
+        for stream, messages in reply or []:
+            queue, level = self._stream_of[stream]
+            entries += _entries(queue, level, messages)
+        return entries
+
+    async def _read_queue(self, reader: _Reader, count: int) -> list[Entry]:
+        """Up to `count` new entries of one queue, higher priority levels first.
 
         One read in ten takes a lower level first (FAIR_SHARE_ORDERS) so that no level starves.
-        When no level has an entry, waits up to block_ms on all of them (XREADGROUP BLOCK).
-
         Tenants' lanes are dispatched first, fairly and within their concurrency caps (read.lua).
 
         Fast path: while no lane holds jobs and a priority-first read finds work on one level
@@ -86,99 +186,133 @@ class Consumer:
         with a plain XREADGROUP instead of read.lua (half the Redis CPU per entry). A higher
         level's new work thus waits at most until the next fair-share read, at most 3 reads away.
         """
-        self._reads += 1
-        order = FAIR_SHARE_ORDERS.get(self._reads % 10)
-        k = self._keys
-        if order is None and self._only_level is not None:
-            level = self._only_level
+        reader.reads += 1
+        order = FAIR_SHARE_ORDERS.get(reader.reads % 10)
+        q = reader.keys
+        if order is None and reader.only_level is not None:
+            level = reader.only_level
             reply: Any = await self._redis.xreadgroup(
-                self._group, self.name, {k.streams[level]: ">"}, count=count
+                self._group, self.name, {q.streams[level]: ">"}, count=count
             )
-            entries = _entries(level, reply[0][1]) if reply else []
+            entries = _entries(q.name, level, reply[0][1]) if reply else []
             if len(entries) == count:
                 return entries
-            self._only_level = None
+            reader.only_level = None
             if entries:
                 return entries
-        got = await read(self._lib, consumer=self.name, count=count, order=order or PRIORITY_FIRST)
+        got = await read(
+            self._lib, queue=q, consumer=self.name, count=count, order=order or PRIORITY_FIRST
+        )
+        if got.paused:
+            reader.paused_until = time.monotonic() + PAUSE_CHECK_S
+            reader.only_level = None
+            return []
         entries = got.entries
         if order is None:
             one_level = not got.lanes_busy and len(got.levels) == 1 and len(entries) == count
-            self._only_level = got.levels[0] if one_level else None
-        elif self._only_level is not None and any(lv < self._only_level for lv in got.levels):
-            self._only_level = None
-        if entries or block_ms <= 0:
-            return entries
-        reply = await self._redis.xreadgroup(
-            self._group, self.name, dict.fromkeys(k.streams, ">"), count=1, block=block_ms
-        )
-        for stream, messages in reply or []:
-            entries += _entries(self._level_of[stream], messages)
+            reader.only_level = got.levels[0] if one_level else None
+        elif reader.only_level is not None and any(lv < reader.only_level for lv in got.levels):
+            reader.only_level = None
         return entries
 
-    async def reclaim(self, count: int) -> tuple[list[Entry], list[tuple[int, str]]]:
-        """Take over entries idle past the visibility timeout (XAUTOCLAIM), levels in order.
+    async def reclaim(self, count: int) -> tuple[list[Entry], list[Entry]]:
+        """Take over entries idle past the visibility timeout (XAUTOCLAIM), queue by queue and
+        level by level.
 
-        Returns the claimed entries and the (level, entry id) pairs XAUTOCLAIM reported deleted:
-        entries that were pending but no longer exist in the stream (see `recover_deleted`).
+        Returns the claimed entries and those XAUTOCLAIM reported deleted (no job id): entries
+        that were pending but no longer exist in the stream (see `recover_deleted`).
         """
         claimed: list[Entry] = []
-        deleted: list[tuple[int, str]] = []
-        for level, stream in enumerate(self._keys.streams):
-            if len(claimed) >= count:
-                break
-            reply: Any = await self._redis.xautoclaim(
-                stream,
-                self._group,
-                self.name,
-                min_idle_time=self._lib.settings.VISIBILITY_TIMEOUT_MS,
-                start_id=self._reclaim_cursors[level],
-                count=count - len(claimed),
-            )
-            next_id, messages, gone = reply
-            self._reclaim_cursors[level] = next_id
-            claimed += _entries(level, messages)
-            deleted += [(level, entry_id) for entry_id in gone]
+        deleted: list[Entry] = []
+        for reader in self._readers.values():
+            for level, stream in enumerate(reader.keys.streams):
+                if len(claimed) >= count:
+                    break
+                reply: Any = await self._redis.xautoclaim(
+                    stream,
+                    self._group,
+                    self.name,
+                    min_idle_time=self._lib.settings.VISIBILITY_TIMEOUT_MS,
+                    start_id=reader.reclaim_cursors[level],
+                    count=count - len(claimed),
+                )
+                next_id, messages, gone = reply
+                reader.reclaim_cursors[level] = next_id
+                claimed += _entries(reader.keys.name, level, messages)
+                deleted += [Entry(level, entry_id, "", reader.keys.name) for entry_id in gone]
         return claimed, deleted
 
     async def start(self, entries: Sequence[Entry]) -> list[Delivery]:
-        """Mark delivered entries running under this consumer; returns the jobs to run."""
+        """Mark delivered entries running under this consumer; returns the jobs to run.
+
+        A queue whose entries were all handed back (task types this consumer does not serve) is
+        left alone for UNSERVED_PAUSE_S, so that capable consumers take them meanwhile.
+        """
         if not entries:
             return []
-        started = await start(
-            self._lib, consumer=self.name, entries=entries, rate_limits=self._rate_limits
-        )
-        if started.rate_limited and logger.isEnabledFor(logging.DEBUG):
-            logger.debug("jobs rate limited job_ids=%s", ",".join(started.rate_limited))
-        for job_id in started.poisoned:
-            logger.warning("job dead-lettered as poison job_id=%s", job_id)
-        return started.deliveries
+        batch = Batch(self._redis)
+        calls = [
+            (
+                queue,
+                batch.add(
+                    start(
+                        self._lib,
+                        queue=self._keys_of(queue),
+                        consumer=self.name,
+                        entries=group,
+                        rate_limits=self._rate_limits,
+                        serves=self._serves,
+                    )
+                ),
+            )
+            for queue, group in _by_queue(entries, lambda e: e.queue).items()
+        ]
+        await batch.run()
+        deliveries: list[Delivery] = []
+        for queue, pending in calls:
+            started = pending.value
+            deliveries += started.deliveries
+            if started.rate_limited and logger.isEnabledFor(logging.DEBUG):
+                logger.debug("jobs rate limited job_ids=%s", ",".join(started.rate_limited))
+            for job_id in started.poisoned:
+                logger.warning("job dead-lettered as poison job_id=%s", public_id(job_id))
+            if started.handed_back:
+                logger.debug(
+                    "handed back jobs of task types this worker does not serve queue=%s count=%d",
+                    queue,
+                    len(started.handed_back),
+                )
+                if not started.deliveries and queue in self._readers:
+                    self._readers[queue].paused_until = time.monotonic() + UNSERVED_PAUSE_S
+            if started.held and queue in self._readers:
+                self._readers[queue].paused_until = time.monotonic() + PAUSE_CHECK_S
+        return deliveries
 
     async def settle(
         self, completed: Sequence[tuple[Delivery, bytes]], failed: Sequence[Failure]
     ) -> Settled:
         """Record successes and failures in one round trip, fenced by (consumer, attempt)."""
         batch = Batch(self._redis)
-        succeeded = (
-            batch.add(complete(self._lib, consumer=self.name, completed=completed))
-            if completed
-            else None
-        )
-        failures = (
-            batch.add(fail(self._lib, consumer=self.name, failures=failed)) if failed else None
-        )
+        successes: list[tuple[list[tuple[Delivery, bytes]], Pending[list[Outcome]]]] = []
+        for queue, good in _by_queue(completed, lambda c: c[0].queue).items():
+            ok = complete(self._lib, queue=self._keys_of(queue), consumer=self.name, completed=good)
+            successes.append((good, batch.add(ok)))
+        failures: list[tuple[list[Failure], Pending[list[Failed]]]] = []
+        for queue, bad in _by_queue(failed, lambda f: f.delivery.queue).items():
+            ko = fail(self._lib, queue=self._keys_of(queue), consumer=self.name, failures=bad)
+            failures.append((bad, batch.add(ko)))
         await batch.run()
         out = Settled()
-        if succeeded is not None:
-            for (d, _), outcome in zip(completed, succeeded.value, strict=True):
+        for good, pending in successes:
+            for (d, _), outcome in zip(good, pending.value, strict=True):
                 if outcome.code == Code.STALE:
                     out.stale += 1
                     continue
                 out.completed += 1
                 if outcome.release_dependents:
                     out.parents.append(d.job_id)
-        if failures is not None:
-            for f, done in zip(failed, failures.value, strict=True):
+        for bad, failing in failures:
+            for f, done in zip(bad, failing.value, strict=True):
                 if done.outcome.code == Code.RETRYING:
                     out.retried += 1
                 elif done.outcome.code == Code.DEAD:
@@ -188,6 +322,10 @@ class Consumer:
                 else:
                     out.stale += 1
         return out
+
+    def _keys_of(self, queue: str) -> QueueKeys:
+        reader = self._readers.get(queue)
+        return reader.keys if reader is not None else self._lib.keys.queue(queue)
 
     async def report_progress(self, d: Delivery, percent: float, message: str) -> bool:
         """Record a running job's progress; False if this consumer no longer owns the job."""
@@ -199,18 +337,37 @@ class Consumer:
         """Reset the idle time of entries this consumer still owns; False where it lost one."""
         if not deliveries:
             return []
-        return await extend_lease(self._lib, consumer=self.name, deliveries=deliveries)
+        by_queue = _by_queue(deliveries, lambda d: d.queue)
+        if len(by_queue) == 1:
+            ((queue, group),) = by_queue.items()
+            return await extend_lease(
+                self._lib, queue=self._keys_of(queue), consumer=self.name, deliveries=group
+            )
+        batch = Batch(self._redis)
+        calls = {
+            queue: batch.add(
+                extend_lease(
+                    self._lib, queue=self._keys_of(queue), consumer=self.name, deliveries=group
+                )
+            )
+            for queue, group in by_queue.items()
+        }
+        await batch.run()
+        kept = {
+            id(d): ok
+            for queue, group in by_queue.items()
+            for d, ok in zip(group, calls[queue].value, strict=True)
+        }
+        return [kept[id(d)] for d in deliveries]
 
-    async def recover_deleted(
-        self, deleted: Sequence[tuple[int, str]], scan_limit: int = 100_000
-    ) -> int:
+    async def recover_deleted(self, deleted: Sequence[Entry], scan_limit: int = 100_000) -> int:
         """Give new entries to live jobs whose unacknowledged entry was deleted from its stream.
 
-        `deleted` holds (level, entry id) pairs. The entry no longer names its job, so the newest
-        `scan_limit` jobs of the index are searched for the ones that point at a deleted entry.
+        The entry no longer names its job, so the newest `scan_limit` jobs of the index are
+        searched for the ones that point at a deleted entry.
         """
-        wanted = set(deleted)
-        k = self._keys
+        wanted = {(e.queue, e.level, e.entry_id) for e in deleted}
+        k = self._lib.keys
         requeued = 0
         for first in range(0, scan_limit, 1000):
             ids = cast(list[str], await self._redis.zrange(k.index, first, first + 999, desc=True))
@@ -218,12 +375,16 @@ class Consumer:
                 break
             async with self._redis.pipeline(transaction=False) as pipe:
                 for job_id in ids:
-                    pipe.hmget(k.job(job_id), ["entry", "priority"])
+                    pipe.hmget(k.job(job_id), ["entry", "priority", "queue"])
                 rows = await pipe.execute()
-            for job_id, (entry, priority) in zip(ids, rows, strict=True):
-                where = (Priority(priority or Priority.NORMAL).level, entry)
+            for job_id, (entry, priority, queue) in zip(ids, rows, strict=True):
+                level = Priority(priority or Priority.NORMAL).level
+                where = (queue or DEFAULT_QUEUE, level, entry)
                 if where in wanted:
-                    if await requeue(self._lib, job_id=job_id, entry_id=entry, level=where[0]):
+                    keys = self._keys_of(where[0])
+                    if await requeue(
+                        self._lib, queue=keys, job_id=job_id, entry_id=entry, level=level
+                    ):
                         requeued += 1
                     wanted.discard(where)
             if not wanted:

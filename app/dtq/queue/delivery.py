@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from dtq.models import DEFAULT_QUEUE
 from dtq.queue.tenant_ids import public_id
 
-# (stream level: 0 critical .. 3 low, stream entry id, stored job id)
-Entry = tuple[int, str, str]
+
+class Entry(NamedTuple):
+    """A stream entry handed to a consumer: where it is and the job it names."""
+
+    level: int  # 0 critical .. 3 low
+    entry_id: str
+    job_id: str  # stored id ('' for a bell)
+    queue: str = DEFAULT_QUEUE
 
 
 @dataclass(slots=True)
@@ -24,6 +32,7 @@ class Delivery:
     timeout_s: float | None = None
     level: int = 2
     depends_on: tuple[str, ...] = ()
+    queue: str = DEFAULT_QUEUE
 
     @property
     def public_id(self) -> str:
@@ -31,9 +40,9 @@ class Delivery:
         return public_id(self.job_id)
 
     @property
-    def entry(self) -> tuple[int, str]:
-        """Where the job's stream entry is: (level, entry id). Entry ids repeat across levels."""
-        return (self.level, self.entry_id)
+    def entry(self) -> Entry:
+        """The job's stream entry (entry ids repeat across levels and queues: it names both)."""
+        return Entry(self.level, self.entry_id, self.job_id, self.queue)
 
 
 @dataclass(slots=True)

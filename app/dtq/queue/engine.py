@@ -4,12 +4,13 @@ heartbeats, the cancel feed)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import cast
 
 from redis.asyncio import Redis
 
 from dtq.config import Settings
+from dtq.models import DEFAULT_QUEUE
 from dtq.queue.clock import ms_of
 from dtq.queue.consumer import Consumer, ensure_group
 from dtq.queue.dependencies import Dependencies, Released
@@ -18,9 +19,10 @@ from dtq.queue.housekeeping import HousekeepingReport, housekeep
 from dtq.queue.jobs import Jobs
 from dtq.queue.keys import Keys
 from dtq.queue.producer import Producer
+from dtq.queue.queues import Queues
 from dtq.queue.resilience import raise_if_cancelling
 from dtq.queue.schedules import Schedules
-from dtq.queue.scripts.library import Library
+from dtq.queue.scripts.library import Library, run_all
 from dtq.queue.scripts.promote_due import promote_due
 from dtq.queue.scripts.trim import trim
 from dtq.queue.stats import Stats
@@ -32,8 +34,8 @@ PROMOTE_BATCH = 500
 
 
 class Engine:
-    """Producer, jobs, DLQ, stats, dependencies, schedules, tenants, workers and consumers of
-    one queue shard."""
+    """Producer, jobs, DLQ, stats, queues, dependencies, schedules, tenants, workers and
+    consumers of one shard."""
 
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
@@ -48,11 +50,13 @@ class Engine:
         self.stats = Stats(self.lib, self.workers)
         self.schedules = Schedules(self.lib, self.producer)
         self.tenants = Tenants(self.lib)
+        self.queues = Queues(self.lib, self.workers)
 
-    async def setup(self) -> None:
-        """Load the scripts and make sure the streams and their consumer groups exist."""
+    async def setup(self, queues: Sequence[str] = (DEFAULT_QUEUE,)) -> None:
+        """Load the scripts and make sure the streams of `queues` and their consumer groups
+        exist."""
         await self.lib.load()
-        await ensure_group(self.lib)
+        await ensure_group(self.lib, queues)
 
     async def load_scripts(self) -> None:
         """Load the scripts only (for tools that read and write no streams)."""
@@ -62,9 +66,17 @@ class Engine:
         """True when the server's script cache holds every script."""
         return await self.lib.loaded()
 
-    def consumer(self, name: str) -> Consumer:
-        """A consumer of the group under a unique name."""
-        return Consumer(self.lib, name)
+    def consumer(
+        self,
+        name: str,
+        queues: Sequence[str] = (DEFAULT_QUEUE,),
+        *,
+        weights: Sequence[int] | None = None,
+        serves: Collection[str] = (),
+    ) -> Consumer:
+        """A consumer under a unique name, of `queues` (see Consumer), running `serves` (the
+        task types it has handlers for; empty: any)."""
+        return Consumer(self.lib, name, queues, weights=weights, serves=serves)
 
     # --- upkeep, run by every worker ----------------------------------------------------
 
@@ -97,12 +109,14 @@ class Engine:
         return await self.dependencies.sweep()
 
     async def trim(self) -> int:
-        """Trim acknowledged entries from the job streams (never a pending or undelivered one)."""
-        return await trim(self.lib)
+        """Trim acknowledged entries from every queue's job streams (never a pending or
+        undelivered one)."""
+        calls = [trim(self.lib, queue=self.keys.queue(q)) for q in await self.queues.names()]
+        return sum(await run_all(self.redis, calls))
 
     async def housekeep(self) -> HousekeepingReport | None:
         """One round of housekeeping, unless another worker is running one."""
-        return await housekeep(self.lib, self.workers)
+        return await housekeep(self.lib, self.workers, await self.queues.names())
 
     async def heartbeat(self, worker: str, info: Mapping[str, str | int]) -> int:
         """Mark a worker alive (see Workers.heartbeat); returns the Redis time in ms."""

@@ -4,8 +4,11 @@ idle consumers and silent workers, and free tenants' concurrency slots no runnin
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
+
+from redis.exceptions import ResponseError
 
 from dtq.queue.clock import redis_now_ms
 from dtq.queue.scripts.library import Library
@@ -29,8 +32,11 @@ class HousekeepingReport:
     slots_freed: int = 0
 
 
-async def housekeep(lib: Library, workers: Workers) -> HousekeepingReport | None:
-    """Run one round unless another worker holds the lock; returns what was done."""
+async def housekeep(
+    lib: Library, workers: Workers, queues: Sequence[str]
+) -> HousekeepingReport | None:
+    """Run one round over `queues` (every queue in use) unless another worker holds the lock;
+    returns what was done."""
     k, s = lib.keys, lib.settings
     lock_ms = int(s.HOUSEKEEPING_INTERVAL_S * 1000)
     if not await lib.redis.set(k.housekeeping_lock, "1", nx=True, px=lock_ms):
@@ -39,9 +45,10 @@ async def housekeep(lib: Library, workers: Workers) -> HousekeepingReport | None
     report.index_pruned = await _prune_index(lib, k.index)
     for tenant in cast(list[str], await lib.redis.hkeys(k.tenants)):
         report.index_pruned += await _prune_index(lib, k.tenant_index(tenant))
-    report.consumers_removed = await _prune_consumers(lib)
+    report.consumers_removed = await _prune_consumers(lib, queues)
     report.workers_forgotten = await workers.forget_silent(await redis_now_ms(lib.redis))
-    report.slots_freed = await repair_slots(lib)
+    for queue in queues:
+        report.slots_freed += await repair_slots(lib, queue=k.queue(queue))
     logger.info(
         "housekeeping index_pruned=%d consumers_removed=%d workers_forgotten=%d slots_freed=%d",
         report.index_pruned,
@@ -67,21 +74,26 @@ async def _prune_index(lib: Library, index: str) -> int:
     return len(gone)
 
 
-async def _prune_consumers(lib: Library) -> int:
+async def _prune_consumers(lib: Library, queues: Sequence[str]) -> int:
     """Remove consumers that own no entries and have been idle for a long time; how many.
 
-    A consumer is one worker across the four streams (XREADGROUP creates it on each level it
-    reads, on some servers even when nothing is there), so it is judged on all of them: removed
-    everywhere once it owns nothing on any level and has been idle on every level past the
-    limit. A consumer with pending entries is never removed: XGROUP DELCONSUMER would drop them.
+    A consumer is one worker across the streams of its queues (XREADGROUP creates it on each
+    level it reads, on some servers even when nothing is there), so it is judged on all of
+    them: removed everywhere once it owns nothing on any stream and has been idle on every one
+    past the limit. A consumer with pending entries is never removed: XGROUP DELCONSUMER would
+    drop them.
     """
     group = lib.settings.CONSUMER_GROUP
     idle_limit = IDLE_CONSUMER_TIMEOUTS * lib.settings.VISIBILITY_TIMEOUT_MS
     pending: dict[str, int] = {}
     idle: dict[str, int] = {}
     where: dict[str, list[str]] = {}
-    for stream in lib.keys.streams:
-        consumers: list[dict[str, Any]] = await lib.redis.xinfo_consumers(stream, group)
+    streams = [stream for queue in queues for stream in lib.keys.queue(queue).streams]
+    for stream in streams:
+        try:
+            consumers: list[dict[str, Any]] = await lib.redis.xinfo_consumers(stream, group)
+        except ResponseError:  # a queue no worker has listened to yet: no stream or no group
+            continue
         for c in consumers:
             name = c["name"]
             pending[name] = pending.get(name, 0) + int(c["pending"])

@@ -3,7 +3,8 @@
 The scripts write it (enqueue.lua creates it, every transition updates it); this module is the
 one place that reads it back into the wire models. Fields (absent when unset):
 
-    id task_type payload (JSON) status tenant (absent: default) priority (absent: normal)
+    id task_type payload (JSON) status tenant (absent: default) queue (absent: default)
+    priority (absent: normal)
     attempt (times started) failures deliveries (without an outcome) max_retries timeout_s
     created_at started_at finished_at due_at (ms, Redis clock)
     worker (last owner) entry (stream entry id while pending/running) last_error
@@ -19,13 +20,34 @@ one place that reads it back into the wire models. Fields (absent when unset):
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from dtq.models import DEFAULT_TENANT, DeadReason, Job, JobError, JobEvent, JobStatus, Priority
+from dtq.models import (
+    DEFAULT_QUEUE,
+    DEFAULT_TENANT,
+    DeadReason,
+    Job,
+    JobError,
+    JobEvent,
+    JobStatus,
+    Priority,
+)
 from dtq.queue.clock import from_ms
 from dtq.queue.tenant_ids import public_id
+
+
+@dataclass(frozen=True, slots=True)
+class Serving:
+    """What the live workers serve: (queue, task type) pairs, the queues paused, and how many
+    live workers listen to each queue."""
+
+    pairs: frozenset[tuple[str, str]]
+    paused: frozenset[str] = frozenset()
+    listeners: dict[str, int] = field(default_factory=dict)
+
 
 # What a timeline needs of the hash.
 TIMELINE_FIELDS = (
@@ -102,12 +124,19 @@ def timeline(h: dict[str, str]) -> list[JobEvent]:
     return events
 
 
+def queue_of(h: dict[str, str]) -> str:
+    """The job's queue."""
+    return h.get("queue") or DEFAULT_QUEUE
+
+
 def blocked_reason(
-    h: dict[str, str], served: set[str] | None, waiting_on: str | None = None
+    h: dict[str, str],
+    served: Serving | None,
+    waiting_on: str | None = None,
 ) -> str | None:
     """Why a job that is not running is not running (None for running and succeeded jobs).
 
-    :param served: task types that live workers serve, if known.
+    :param served: what live workers serve and which queues are paused, if known.
     :param waiting_on: for a waiting job, the first parent that has not succeeded, if known.
     """
     status = h["status"]
@@ -116,8 +145,11 @@ def blocked_reason(
             return f"waiting on dependency {public_id(waiting_on)}"
         return f"waiting on {h.get('deps_left', 'its')} dependencies"
     if status == JobStatus.PENDING:
-        if served is not None and h["task_type"] not in served:
-            return f"no live worker serves task type {h['task_type']!r}"
+        queue = queue_of(h)
+        if served is not None and queue in served.paused:
+            return f"queue {queue!r} is paused"
+        if served is not None and (queue, h["task_type"]) not in served.pairs:
+            return f"no live worker serves task type {h['task_type']!r} on queue {queue!r}"
         if h.get("lane") and not h.get("entry"):
             return "waiting in its tenant's lane (its turn among tenants, or a slot under its cap)"
         return "waiting for a free worker"
@@ -138,7 +170,7 @@ def blocked_reason(
 
 
 def job_from_hash(
-    h: dict[str, str], served: set[str] | None = None, waiting_on: str | None = None
+    h: dict[str, str], served: Serving | None = None, waiting_on: str | None = None
 ) -> Job:
     """A Job from its hash, in its tenant's ids (see blocked_reason for the other arguments)."""
     errors = orjson.loads(h["errors"]) if h.get("errors") else []
@@ -147,6 +179,7 @@ def job_from_hash(
         tenant=tenant_of(h),
         task_type=h["task_type"],
         payload=orjson.loads(h["payload"]),
+        queue=queue_of(h),
         status=JobStatus(h["status"]),
         priority=Priority(h.get("priority") or Priority.NORMAL),
         depends_on=[public_id(p) for p in parents_of(h)],

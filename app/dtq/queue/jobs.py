@@ -61,7 +61,7 @@ class Jobs:
         """One job's state; JobNotFoundError if unknown, expired or (tenant given) not its."""
         h = await self._hash(job_id, tenant)
         pending = h["status"] == JobStatus.PENDING
-        served = await self._workers.served_task_types() if pending else None
+        served = await self._workers.serving() if pending else None
         waiting_on = await self._waiting_on([h])
         return job_from_hash(h, served, waiting_on.get(h["id"]))
 
@@ -139,7 +139,7 @@ class Jobs:
                 hashes = await pipe.execute()
             gone = []
             pending = any(h and h["status"] == JobStatus.PENDING for h in hashes)
-            served = await self._workers.served_task_types() if pending else None
+            served = await self._workers.serving() if pending else None
             waiting_on = await self._waiting_on(hashes)
             for (job_id, score), h in zip(chunk, hashes, strict=True):
                 if len(found) == limit:

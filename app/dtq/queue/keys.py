@@ -6,7 +6,70 @@ import hashlib
 from dataclasses import dataclass
 
 from dtq.config import Settings
-from dtq.models import DEFAULT_TENANT, PRIORITY_ORDER, Priority
+from dtq.models import DEFAULT_QUEUE, DEFAULT_TENANT, PRIORITY_ORDER, Priority
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """Key names of one named queue: its job streams (one per priority level), its tenants'
+    lanes and its pause state. `default` lives at the shard's base (the names DTQ always had);
+    another queue lives under `<base>:queue:<name>`. _lib.lua's keyname.queue builds the same
+    names for scripts that route jobs of several queues (a test checks they agree)."""
+
+    name: str
+    root: str
+    stream_name: str
+
+    @property
+    def stream(self) -> str:
+        """The job stream of the `normal` priority level."""
+        return f"{self.root}:{self.stream_name}"
+
+    def stream_for(self, priority: Priority) -> str:
+        """The job stream of one priority level (`normal` keeps the plain name)."""
+        if priority is Priority.NORMAL:
+            return self.stream
+        return f"{self.stream}:{priority.value}"
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """Every job stream, highest priority first (the order scripts take them in)."""
+        return tuple(self.stream_for(p) for p in PRIORITY_ORDER)
+
+    @property
+    def lanes(self) -> str:
+        """Sorted set of the tenants with jobs waiting in this queue's lanes, score = virtual time.
+
+        `<lanes>:<tenant>:<level>` lists a tenant's waiting job ids per priority level (1-4) and
+        `<lanes>:<tenant>:running` holds its dispatched, unsettled ones (see _lib.lua).
+        """
+        return f"{self.root}:lanes"
+
+    # lane, running, bell and job are also built in Lua (_lib.lua's keyname), from the lanes key
+    # and the job prefix the scripts are given; a test checks the two agree.
+    def lane(self, tenant: str, level: int) -> str:
+        """The list of a tenant's jobs waiting to be dispatched, of one level (0 critical .. 3)."""
+        return f"{self.lanes}:{tenant}:{level + 1}"
+
+    def running(self, tenant: str) -> str:
+        """Set of a tenant's dispatched jobs of this queue that have not settled (its count
+        against its concurrency cap, which holds per queue)."""
+        return f"{self.lanes}:{tenant}:running"
+
+    @property
+    def bell(self) -> str:
+        """Set while a `bell` entry is out on the stream to wake a blocked worker (see read.lua)."""
+        return f"{self.lanes}:bell"
+
+    @property
+    def paused(self) -> str:
+        """Exists while the queue is paused: no worker starts its jobs."""
+        return f"{self.root}:paused"
+
+    @property
+    def held(self) -> str:
+        """List of the jobs a worker read while the queue was paused, to go back on resume."""
+        return f"{self.root}:held"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,21 +90,35 @@ class Keys:
     def base(self) -> str:
         return f"{self.prefix}:{{{self.shard}}}"
 
+    def queue(self, name: str = DEFAULT_QUEUE) -> QueueKeys:
+        """The keys of one named queue."""
+        root = self.base if name == DEFAULT_QUEUE else f"{self.base}:queue:{name}"
+        return QueueKeys(name, root, self.stream_name)
+
+    @property
+    def queues(self) -> str:
+        """Set of the names of the queues in use (besides `default`, which always is)."""
+        return f"{self.base}:queues"
+
+    @property
+    def tasks(self) -> str:
+        """Hash of every task type a worker has ever served: name -> its queue."""
+        return f"{self.base}:tasks"
+
+    # The default queue's keys, which tools and tests use most.
     @property
     def stream(self) -> str:
-        """The job stream of the `normal` priority level."""
-        return f"{self.base}:{self.stream_name}"
+        """The `normal` job stream of the default queue."""
+        return self.queue().stream
 
     def stream_for(self, priority: Priority) -> str:
-        """The job stream of one priority level (`normal` keeps the plain name)."""
-        if priority is Priority.NORMAL:
-            return self.stream
-        return f"{self.stream}:{priority.value}"
+        """A job stream of the default queue."""
+        return self.queue().stream_for(priority)
 
     @property
     def streams(self) -> tuple[str, ...]:
-        """Every job stream, highest priority first (the order scripts take them in)."""
-        return tuple(self.stream_for(p) for p in PRIORITY_ORDER)
+        """Every job stream of the default queue, highest priority first."""
+        return self.queue().streams
 
     @property
     def dlq(self) -> str:
@@ -131,27 +208,21 @@ class Keys:
 
     @property
     def lanes(self) -> str:
-        """Sorted set of the tenants with jobs waiting in their lanes, score = virtual time.
+        """The default queue's lanes (see QueueKeys.lanes)."""
+        return self.queue().lanes
 
-        `<lanes>:<tenant>:<level>` lists a tenant's waiting job ids per priority level (1-4) and
-        `<lanes>:<tenant>:running` holds its dispatched, unsettled ones (see _lib.lua).
-        """
-        return f"{self.base}:lanes"
-
-    # lane, running, bell and job are also built in Lua (_lib.lua's keyname), from the lanes key
-    # and the job prefix the scripts are given; a test checks the two agree.
     def lane(self, tenant: str, level: int) -> str:
-        """The list of a tenant's jobs waiting to be dispatched, of one level (0 critical .. 3)."""
-        return f"{self.lanes}:{tenant}:{level + 1}"
+        """A tenant's lane of one level in the default queue."""
+        return self.queue().lane(tenant, level)
 
     def running(self, tenant: str) -> str:
-        """Set of a tenant's dispatched jobs that have not settled (its concurrency count)."""
-        return f"{self.lanes}:{tenant}:running"
+        """A tenant's running set in the default queue."""
+        return self.queue().running(tenant)
 
     @property
     def bell(self) -> str:
-        """Set while a `bell` entry is out on the stream to wake a blocked worker (see read.lua)."""
-        return f"{self.lanes}:bell"
+        """The default queue's bell."""
+        return self.queue().bell
 
     @property
     def job_prefix(self) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple, cast
 
 from dtq import jsontext
 from dtq.errors import DependencyCycleError, PayloadTooLargeError
@@ -55,6 +55,31 @@ def parents_first(ids: Sequence[str], jobs: Sequence[JobCreate]) -> list[int]:
     return order
 
 
+class Submitted(NamedTuple):
+    """One job submitted: its state, whether it was created (False: an idempotent replay) and
+    what the submitter should know."""
+
+    job: Job
+    created: bool
+    warnings: list[str]
+
+
+class SubmittedMany(NamedTuple):
+    """Jobs submitted together: their ids in order, and what the submitter should know."""
+
+    ids: list[str]
+    warnings: list[str]
+
+
+def unserved_warnings(task_types: Iterable[str]) -> list[str]:
+    """The warnings for task types no worker has ever served."""
+    return [
+        f"no worker has ever served task type {t!r}: its jobs wait until a worker that "
+        "serves it starts" + ("" if "." in t else " (task types usually look like module.name)")
+        for t in sorted(set(task_types))
+    ]
+
+
 def new_job_id() -> str:
     """A random 128-bit job id, as 32 hex characters."""
     return os.urandom(16).hex()
@@ -79,29 +104,30 @@ class Producer:
 
     async def enqueue(self, job: JobCreate, tenant: str = DEFAULT_TENANT) -> Job:
         """Store one job and queue it (or schedule it, or make it wait); returns its state."""
-        stored, _ = await self.enqueue_once(job, tenant)
-        return stored
+        return (await self.enqueue_once(job, tenant)).job
 
-    async def enqueue_once(self, job: JobCreate, tenant: str = DEFAULT_TENANT) -> tuple[Job, bool]:
-        """enqueue(), also saying whether the job was created.
+    async def enqueue_once(self, job: JobCreate, tenant: str = DEFAULT_TENANT) -> Submitted:
+        """enqueue(), also saying whether the job was created, with warnings.
 
-        False means its idempotency key was used before with the same body: the original job is
-        returned. The same key with another body raises IdempotencyConflictError. Idempotency
-        keys and parents (depends_on) are the tenant's own.
+        Not created means its idempotency key was used before with the same body: the original
+        job is returned. The same key with another body raises IdempotencyConflictError.
+        Idempotency keys and parents (depends_on) are the tenant's own.
         """
         job_id = job.id or new_job_id()
         done: Enqueued = await self._call(tenant, [job_id], [job])
-        (code,), (value,) = done.codes, done.values
+        (code,), (value,), (queue,) = done.codes, done.values, done.queues
+        warnings = unserved_warnings(done.unknown_task_types)
         if code == Code.REPLAYED:
             h = await self._lib.redis.hgetall(self._lib.keys.job(str(value)))
-            return job_from_hash(cast(dict[str, str], h)), False
+            return Submitted(job_from_hash(cast(dict[str, str], h)), False, warnings)
         created = from_ms(done.created_at_ms)
-        return (
+        return Submitted(
             Job(
                 id=job_id,
                 tenant=tenant,
                 task_type=job.task_type,
                 payload=job.payload,
+                queue=queue,
                 status=STATUS_OF[code],
                 priority=job.priority,
                 depends_on=job.depends_on,
@@ -119,12 +145,19 @@ class Producer:
                 cancel_reason="dependency_failed" if code == Code.CANCELED else None,
             ),
             True,
+            warnings,
         )
 
     async def enqueue_many(
         self, jobs: Sequence[JobCreate], tenant: str = DEFAULT_TENANT
     ) -> list[str]:
-        """Store many jobs in pipelined chunks; returns their ids in order.
+        """Store many jobs (see submit_many); returns their ids in order."""
+        return (await self.submit_many(jobs, tenant)).ids
+
+    async def submit_many(
+        self, jobs: Sequence[JobCreate], tenant: str = DEFAULT_TENANT
+    ) -> SubmittedMany:
+        """Store many jobs in pipelined chunks; returns their ids in order, with warnings.
 
         Each chunk of up to 1,000 jobs (an API batch) is stored all or nothing; every payload
         is checked before anything is written. A job whose idempotency key was used before
@@ -133,18 +166,20 @@ class Producer:
         """
         given = [job.id or new_job_id() for job in jobs]
         order = parents_first(given, jobs) if any(job.depends_on for job in jobs) else None
+        unknown: set[str] = set()
         if order is None or order == list(range(len(jobs))):
-            return await self._enqueue_ordered(jobs, given, tenant)
+            ids = await self._enqueue_ordered(jobs, given, tenant, unknown)
+            return SubmittedMany(ids, unserved_warnings(unknown))
         stored = await self._enqueue_ordered(
-            [jobs[i] for i in order], [given[i] for i in order], tenant
+            [jobs[i] for i in order], [given[i] for i in order], tenant, unknown
         )
         out = [""] * len(jobs)
         for position, i in enumerate(order):
             out[i] = stored[position]
-        return out
+        return SubmittedMany(out, unserved_warnings(unknown))
 
     async def _enqueue_ordered(
-        self, jobs: Sequence[JobCreate], ids: list[str], tenant: str
+        self, jobs: Sequence[JobCreate], ids: list[str], tenant: str, unknown: set[str]
     ) -> list[str]:
         chunks = range(0, len(jobs), ENQUEUE_CHUNK)
         calls = [
@@ -155,6 +190,7 @@ class Producer:
             batch = calls[first : first + CHUNKS_PER_ROUND_TRIP]
             results = await run_all(self._lib.redis, batch)
             for start, done in zip(chunks[first:], results, strict=False):
+                unknown.update(done.unknown_task_types)
                 if Code.REPLAYED not in done.codes:
                     continue
                 for offset, (code, value) in enumerate(zip(done.codes, done.values, strict=True)):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from redis.exceptions import ResponseError
 
-from dtq.models import PRIORITY_ORDER, JobStatus, QueueStats
+from dtq.models import DEFAULT_QUEUE, PRIORITY_ORDER, JobStatus, QueueStats
 from dtq.queue.clock import ms_of
 from dtq.queue.scripts.library import Library
 from dtq.queue.workers import Workers
@@ -22,20 +22,27 @@ class Stats:
         self._workers = workers
 
     async def queue_stats(self) -> QueueStats:
-        """Counts by status, stream and group gauges, totals and live workers."""
+        """Counts by status, stream and group gauges (summed over every queue), totals and live
+        workers."""
         k = self._keys
+        known = cast(set[str], await self._redis.smembers(k.queues))
+        queues = [k.queue(q) for q in sorted({DEFAULT_QUEUE, *known})]
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.time()
             pipe.hgetall(k.stats)
             pipe.zcard(k.delayed)
             pipe.xlen(k.dlq)
             pipe.zrange(k.workers, 0, -1, withscores=True)
-            for stream in k.streams:
-                pipe.xlen(stream)
-                pipe.xinfo_groups(stream)
+            for q in queues:
+                for stream in q.streams:
+                    pipe.xlen(stream)
+                    pipe.xinfo_groups(stream)
             replies = await pipe.execute(raise_on_error=False)
         now, stats, scheduled, dlq_len, workers = replies[:5]
-        lengths = replies[5::2]
+        levels = len(PRIORITY_ORDER)
+        lengths = [
+            sum(replies[5::2][level::levels]) for level in range(levels)
+        ]  # per level, over every queue
         groups = [self._group_info(g) for g in replies[6::2]]
         return QueueStats(
             jobs_by_status={s: max(int(stats.get(f"jobs:{s}", 0)), 0) for s in JobStatus},

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
+from dtq.models import DEFAULT_QUEUE
 from dtq.queue.clock import ms_of
+from dtq.queue.jobhash import Serving
 from dtq.queue.scripts.heartbeat import heartbeat
 from dtq.queue.scripts.library import Library
 
@@ -57,16 +58,26 @@ class Workers:
             now, workers = await pipe.execute()
         return self.alive(workers, ms_of(now))
 
-    async def served_task_types(self) -> set[str]:
-        """Task types that at least one live worker serves."""
+    async def serving(self) -> Serving:
+        """The (queue, task type) pairs live workers serve, and the queues paused."""
         names = await self.live()
-        if not names:
-            return set()
         async with self._redis.pipeline(transaction=False) as pipe:
             for name in names:
-                pipe.hget(self._keys.worker(name), "tasks")
-            lists: list[Any] = await pipe.execute()
-        return {t for tasks in lists if tasks for t in str(tasks).split(",")}
+                pipe.hmget(self._keys.worker(name), ["tasks", "queues"])
+            pipe.smembers(self._keys.queues)
+            *rows, known = await pipe.execute()
+            queues = sorted({DEFAULT_QUEUE, *known})
+            for queue in queues:
+                pipe.exists(self._keys.queue(queue).paused)
+            flags = await pipe.execute()
+        pairs: set[tuple[str, str]] = set()
+        listeners: dict[str, int] = {}
+        for tasks, served_queues in rows:
+            for q in str(served_queues or DEFAULT_QUEUE).split(","):
+                listeners[q] = listeners.get(q, 0) + 1
+                pairs.update((q, t) for t in str(tasks or "").split(",") if t)
+        paused = {q for q, flag in zip(queues, flags, strict=True) if flag}
+        return Serving(frozenset(pairs), frozenset(paused), listeners)
 
     async def forget_silent(self, now_ms: int) -> int:
         """Drop workers silent for FORGET_AFTER_MS from the set; how many were dropped."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 
 from dtq.config import Settings, configure_logging, load_service_settings
 from dtq.errors import SettingsError
+from dtq.models import QUEUE_PATTERN
 from dtq.queue import Engine
 from dtq.redis_client import create_redis
 from dtq.worker.registry import TaskRegistry, load_registry
@@ -31,11 +33,37 @@ def parse_args(argv: list[str] | None, prog: str = "dtq worker") -> argparse.Nam
         help="module defining a TaskRegistry (repeatable; adds to WORKER_TASK_MODULES); "
         "dtq.demo_tasks holds noop, echo, sleep, fail, flaky and cpu",
     )
+    parser.add_argument(
+        "--queues",
+        "-Q",
+        type=parse_queues,
+        help="queues to listen to, in order (emails,default) or by weight (emails=3,default=1); "
+        "default: the queues of its tasks",
+    )
     parser.add_argument("--name", help="consumer name (default host-pid-random)")
     parser.add_argument(
         "--log-level", help="DEBUG logs one line per state change (default LOG_LEVEL)"
     )
     return parser.parse_args(argv)
+
+
+def parse_queues(text: str) -> tuple[list[str], list[int] | None]:
+    """--queues: `a,b` (in order) or `a=3,b=1` (by weight) -> (names, weights or None)."""
+    names: list[str] = []
+    weights: list[int] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, weight = item.partition("=")
+        if not re.fullmatch(QUEUE_PATTERN, name):
+            raise argparse.ArgumentTypeError(f"queue name {name!r} is not like {QUEUE_PATTERN}")
+        if weight and not (weight.isdigit() and 1 <= int(weight) <= 1000):
+            raise argparse.ArgumentTypeError(f"weight of {name!r} must be 1..1000")
+        names.append(name)
+        weights.append(int(weight or 0))
+    if not names or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError("give one or more distinct queue names")
+    if any(weights) and not all(weights):
+        raise argparse.ArgumentTypeError("give every queue a weight, or none")
+    return names, (weights if all(weights) else None)
 
 
 async def serve(
@@ -44,11 +72,14 @@ async def serve(
     """Build the worker from settings and run it until a signal stops it."""
     redis = create_redis(settings)
     try:
+        queues, weights = worker_args.queues or (None, None)
         worker = Worker(
             Engine(redis, settings),
             registry,
             concurrency=worker_args.concurrency,
             name=worker_args.name,
+            queues=queues,
+            weights=weights,
         )
         task = asyncio.current_task()
         assert task is not None

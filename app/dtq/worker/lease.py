@@ -10,7 +10,7 @@ import time
 
 from redis.exceptions import RedisError
 
-from dtq.queue import Consumer, Delivery, Engine, repeat
+from dtq.queue import Consumer, Delivery, Engine, Entry, repeat
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +28,14 @@ class LeaseKeeper:
         self,
         engine: Engine,
         consumer: Consumer,
-        inflight: dict[tuple[int, str], Delivery],
+        inflight: dict[Entry, Delivery],
         concurrency: int,
         task_types: list[str],
+        queues: list[str],
     ) -> None:
         self._engine = engine
         self._task_types = ",".join(task_types)
+        self._queues = ",".join(queues)
         self._consumer = consumer
         self._inflight = inflight
         self._concurrency = concurrency
@@ -49,6 +51,7 @@ class LeaseKeeper:
             "inflight": len(self._inflight),
             "clock_ms": int(time.time() * 1000),  # the worker's own clock, to spot skew
             "tasks": self._task_types,
+            "queues": self._queues,
         }
         await self._engine.heartbeat(self._consumer.name, info)
 

@@ -6,10 +6,13 @@ import asyncio
 import importlib
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from dtq.models import DEFAULT_QUEUE, QUEUE_PATTERN, TASK_TYPE_PATTERN
 
 JsonPayload = dict[str, Any]
 
@@ -77,6 +80,7 @@ class Task:
     is_async: bool
     timeout_s: float | None = None
     isolated: bool = False
+    queue: str | None = None
 
 
 class TaskRegistry:
@@ -86,10 +90,17 @@ class TaskRegistry:
         self._tasks: dict[str, Task] = {}
 
     def task(
-        self, name: str | None = None, *, timeout_s: float | None = None, isolated: bool = False
+        self,
+        name: str | None = None,
+        *,
+        queue: str | None = None,
+        timeout_s: float | None = None,
+        isolated: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated function under `name` (default: the function's name).
 
+        :param queue: the queue its jobs go to when a submission names none (default: the
+            `default` queue); a worker started without --queues listens to its tasks' queues.
         :param timeout_s: stop an attempt that runs longer; it fails with reason `timeout`
             (a job's own timeout_s takes precedence).
         :param isolated: run each job in a child process, killed on cancel or timeout: the way
@@ -97,7 +108,7 @@ class TaskRegistry:
         """
 
         def register(fn: Handler) -> Handler:
-            self.add(fn, name, timeout_s=timeout_s, isolated=isolated)
+            self.add(fn, name, queue=queue, timeout_s=timeout_s, isolated=isolated)
             return fn
 
         return register
@@ -107,19 +118,22 @@ class TaskRegistry:
         fn: Handler,
         name: str | None = None,
         *,
+        queue: str | None = None,
         timeout_s: float | None = None,
         isolated: bool = False,
     ) -> None:
         """Register a handler; a name may be registered once."""
-        task_name = name or getattr(fn, "__name__", "")
-        if not task_name:
-            raise ValueError("a task needs a name")
+        task_name = str(name or getattr(fn, "__name__", ""))
+        if not re.fullmatch(TASK_TYPE_PATTERN, task_name):
+            raise ValueError(f"task name {task_name!r} is not like {TASK_TYPE_PATTERN}")
+        if queue is not None and not re.fullmatch(QUEUE_PATTERN, queue):
+            raise ValueError(f"queue name {queue!r} is not like {QUEUE_PATTERN}")
         if task_name in self._tasks and self._tasks[task_name].fn is not fn:
             raise ValueError(f"task {task_name!r} is registered twice")
         if timeout_s is not None and timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         self._tasks[task_name] = Task(
-            task_name, fn, inspect.iscoroutinefunction(fn), timeout_s, isolated
+            task_name, fn, inspect.iscoroutinefunction(fn), timeout_s, isolated, queue
         )
 
     def get(self, name: str) -> Task | None:
@@ -128,11 +142,28 @@ class TaskRegistry:
     def merge(self, other: TaskRegistry) -> None:
         """Add every task of another registry."""
         for task in other._tasks.values():
-            self.add(task.fn, task.name, timeout_s=task.timeout_s, isolated=task.isolated)
+            self.add(
+                task.fn,
+                task.name,
+                queue=task.queue,
+                timeout_s=task.timeout_s,
+                isolated=task.isolated,
+            )
 
     @property
     def names(self) -> list[str]:
         return sorted(self._tasks)
+
+    @property
+    def queues(self) -> dict[str, str]:
+        """Each task type's queue: its own, else `default`."""
+        return {name: task.queue or DEFAULT_QUEUE for name, task in sorted(self._tasks.items())}
+
+    @property
+    def listen_to(self) -> list[str]:
+        """The queues a worker serving these tasks listens to unless told: its tasks' queues,
+        in the order first registered."""
+        return list(dict.fromkeys(t.queue or DEFAULT_QUEUE for t in self._tasks.values()))
 
 
 def load_registry(modules: Iterable[str]) -> TaskRegistry:

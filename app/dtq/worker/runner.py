@@ -9,11 +9,13 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from redis.exceptions import RedisError
 
+from dtq.models import DEFAULT_QUEUE
 from dtq.queue import Delivery, Engine, Entry, Failure, Settled, raise_if_cancelling, repeat
 from dtq.worker.execution import Execution
 from dtq.worker.lease import LeaseKeeper
@@ -33,7 +35,11 @@ def default_worker_name() -> str:
 
 
 class Worker:
-    """One consumer of the group running up to `concurrency` jobs at once."""
+    """One consumer running up to `concurrency` jobs at once from the queues it listens to.
+
+    `queues` (default: its tasks' queues, see TaskRegistry.listen_to) are read in order, or
+    drawn by `weights`; it runs only the task types of `registry` and hands back any other.
+    """
 
     def __init__(
         self,
@@ -42,16 +48,21 @@ class Worker:
         *,
         concurrency: int | None = None,
         name: str | None = None,
+        queues: Sequence[str] | None = None,
+        weights: Sequence[int] | None = None,
     ) -> None:
         self.engine = engine
         self.settings = engine.settings
         self.registry = registry
         self.concurrency = concurrency or self.settings.WORKER_CONCURRENCY
         self.name = name or default_worker_name()
-        self.consumer = engine.consumer(self.name)
+        self.queues = list(queues or registry.listen_to or [DEFAULT_QUEUE])
+        self.consumer = engine.consumer(
+            self.name, self.queues, weights=weights, serves=registry.names
+        )
         self.totals = Settled()
         self._prefetch: asyncio.Queue[Delivery] = asyncio.Queue()
-        self._inflight: dict[tuple[int, str], Delivery] = {}
+        self._inflight: dict[Entry, Delivery] = {}
         self._slot_freed = asyncio.Event()
         self._completed: list[tuple[Delivery, bytes]] = []
         self._failed: list[Failure] = []
@@ -62,7 +73,7 @@ class Worker:
         self._canceled: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dtq-sync")
         self._lease = LeaseKeeper(
-            engine, self.consumer, self._inflight, self.concurrency, registry.names
+            engine, self.consumer, self._inflight, self.concurrency, registry.names, self.queues
         )
         self._execution = Execution(engine, self.consumer, registry, self._pool)
         self._next_reclaim = 0.0
@@ -76,12 +87,14 @@ class Worker:
 
     async def run(self) -> None:
         """Run until stop() is called, then shut down gracefully."""
-        await self.engine.setup()
+        await self.engine.setup(self.queues)
+        await self.engine.queues.register(self.queues, self.registry.queues)
         await self._lease.heartbeat()
         logger.info(
-            "worker started name=%s concurrency=%d tasks=%s",
+            "worker started name=%s concurrency=%d queues=%s tasks=%s",
             self.name,
             self.concurrency,
+            ",".join(self.queues),
             ",".join(self.registry.names),
         )
         upkeep = Upkeep(self.engine)

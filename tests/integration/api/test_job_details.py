@@ -69,14 +69,14 @@ async def test_blocked_reason_says_why_a_job_is_not_running(
     canceled = (await api.post("/jobs", json={"task_type": "noop", "delay_ms": 60_000})).json()
     await api.post(f"/jobs/{canceled['id']}/cancel")
     assert (
-        "no live worker serves task type 'nobody_serves_this'"
+        "no live worker serves task type 'nobody_serves_this' on queue 'default'"
         == (await _job(api, nobody["id"]))["blocked_reason"]
     )
     assert (await _job(api, delayed["id"]))["blocked_reason"].startswith("scheduled until 20")
     assert (await _job(api, canceled["id"]))["blocked_reason"] == "canceled"
     page = (await api.get("/jobs", params={"status": "pending"})).json()
     assert [j["blocked_reason"] for j in page["data"]] == [
-        "no live worker serves task type 'nobody_serves_this'"
+        "no live worker serves task type 'nobody_serves_this' on queue 'default'"
     ]
 
     start_worker(concurrency=1)

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from dtq.config import Settings
 from dtq.models import JobCreate, JobStatus, Priority, TenantCreate
 from dtq.queue import Engine, Failure
-from dtq.queue.jobhash import blocked_reason
+from dtq.queue.jobhash import Serving, blocked_reason
 from dtq.queue.tenant_ids import stored_id
 from tests.conftest import wait_for
 
@@ -55,7 +55,7 @@ async def test_busy_tenants_are_served_in_proportion_to_their_weights(engine: En
     big = set(await enqueue(engine, noops(100), "big"))
     small = set(await enqueue(engine, noops(100), "small"))
     entries = await engine.consumer("c").read(40, 0)
-    ids = [job_id for _, _, job_id in entries]
+    ids = [job_id for _, _, job_id, _ in entries]
     assert len(ids) == 40
     assert 29 <= len(big.intersection(ids)) <= 31
     assert 9 <= len(small.intersection(ids)) <= 11
@@ -67,7 +67,7 @@ async def test_a_new_tenant_goes_next_however_long_the_backlog_ahead(engine: Eng
     c = engine.consumer("c")
     assert len(await c.read(100, 0)) == 100
     b_ids = await enqueue(engine, noops(5), "b")
-    ids = [job_id for _, _, job_id in await c.read(10, 0)]
+    ids = [job_id for _, _, job_id, _ in await c.read(10, 0)]
     assert set(b_ids) <= set(ids)  # a and b take turns: b's 5 among the next 10
     # b earned no credit while it was idle: once b is done, a is served alone again.
     assert await waiting(engine, "a") == 5000 - 100 - 5
@@ -79,7 +79,7 @@ async def test_within_a_tenant_higher_priority_goes_first(engine: Engine) -> Non
     urgent = await engine.producer.enqueue(
         JobCreate(task_type="noop", priority=Priority.CRITICAL), "a"
     )
-    ((level, _, job_id),) = await engine.consumer("c").read(1, 0)
+    ((level, _, job_id, _),) = await engine.consumer("c").read(1, 0)
     assert (level, job_id) == (0, stored_id("a", urgent.id))
 
 
@@ -95,14 +95,16 @@ async def test_a_cap_holds_across_consumers_and_each_settle_frees_a_slot(
     assert await c2.read(10, 0) == [] and await c3.read(10, 0) == []
     # Another tenant is not held up by the capped one.
     free = await enqueue(engine, noops(3), "free")
-    assert {j for _, _, j in await c2.read(10, 0)} == set(free)
+    assert {e.job_id for e in await c2.read(10, 0)} == set(free)
 
     # Success, a retry and a cancel each free one slot; the retry goes back to the lane.
     settled = await c1.settle([(running[0], b"null")], [Failure(running[1], "boom", 0)])
     assert (settled.completed, settled.retried) == (1, 1)
     await engine.jobs.cancel(running[2].job_id, "capped")
     assert await redis.scard(k.running("capped")) == 2
-    reason = blocked_reason(await redis.hgetall(k.job(ids[-1])), served={"noop"})
+    reason = blocked_reason(
+        await redis.hgetall(k.job(ids[-1])), served=Serving(frozenset({("default", "noop")}))
+    )
     assert reason is not None and "tenant's lane" in reason
     assert len(await c3.read(10, 0)) == 3
     assert await c3.read(10, 0) == []
@@ -123,7 +125,7 @@ async def test_a_read_looks_past_a_page_of_capped_tenants(engine: Engine) -> Non
         for job_id in await enqueue(engine, noops(2), name):
             owner[job_id] = name
     c = engine.consumer("c")
-    served = [owner[job_id] for _, _, job_id in await c.read(100, 0)]
+    served = [owner[job_id] for _, _, job_id, _ in await c.read(100, 0)]
     assert sorted(served) == names  # one each: the cap; the last 6 too, past the first page
     assert await c.read(100, 0) == []
 

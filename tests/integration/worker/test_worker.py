@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from dtq.models import JobCreate, JobStatus
 from dtq.queue import Engine
 from dtq.queue.backoff import backoff_cap_ms
@@ -94,17 +96,16 @@ async def test_retry_exception_sets_the_delay(engine: Engine, start_worker) -> N
     assert (await _terminal(engine, job.id)).result == "done"
 
 
-async def test_unknown_task_type_fails_the_job_with_a_clear_error(
+async def test_a_task_type_the_worker_does_not_serve_waits_for_one_that_does(
     engine: Engine, start_worker
 ) -> None:
     start_worker()
     job = await engine.producer.enqueue(JobCreate(task_type="no_such_task", max_retries=0))
-    dead = await _terminal(engine, job.id)
-    assert dead.status == JobStatus.DEAD
-    assert (
-        dead.last_error
-        and "UnknownTaskError" in dead.last_error
-        and "no_such_task" in dead.last_error
+    await asyncio.sleep(0.5)  # the worker reads it, hands it back, reads it again...
+    waiting = await engine.jobs.get(job.id)
+    assert (waiting.status, waiting.attempt, waiting.failures) == (JobStatus.PENDING, 0, 0)
+    assert waiting.blocked_reason == (
+        "no live worker serves task type 'no_such_task' on queue 'default'"
     )
 
 

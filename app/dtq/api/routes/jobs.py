@@ -16,6 +16,7 @@ from dtq.models import (
     Job,
     JobBatchCreate,
     JobCreate,
+    JobCreated,
     JobIds,
     JobList,
     JobResult,
@@ -37,7 +38,10 @@ RATE_LIMITED: dict[str, Any] = {
     "",
     status_code=status.HTTP_201_CREATED,
     responses={
-        200: {"model": Job, "description": "Replay: the job first submitted with this key."},
+        200: {
+            "model": JobCreated,
+            "description": "Replay: the job first submitted with this key.",
+        },
         409: {"description": "A job with the chosen `id` exists already."},
         413: {"description": "Payload too large."},
         422: {
@@ -53,10 +57,12 @@ async def create_job(
     tenant: TenantDep,
     response: Response,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
-) -> Job:
+) -> JobCreated:
     """Submit one job. It is stored before the answer is sent.
 
-    `priority` picks its level (critical, high, normal, low); `depends_on` makes it wait
+    `queue` names the queue (left out: the queue a worker registered the task type on, else
+    `default`); `warnings` says when no worker has ever served the task type. `priority` picks
+    its level (critical, high, normal, low); `depends_on` makes it wait
     (status `waiting`) until every parent has succeeded, and cancels it if one fails. With an
     `Idempotency-Key` header (or `idempotency_key` in the body), submitting the same body again
     returns the original job with 200 instead of creating another.
@@ -66,10 +72,10 @@ async def create_job(
             raise IdempotencyConflictError("the Idempotency-Key header and body disagree")
         body = body.model_copy(update={"idempotency_key": idempotency_key})
     await admit(engine, tenant, response, 1)
-    job, created = await engine.producer.enqueue_once(body, tenant.name)
+    job, created, warnings = await engine.producer.enqueue_once(body, tenant.name)
     if not created:
         response.status_code = status.HTTP_200_OK
-    return job
+    return JobCreated(**job.model_dump(), warnings=warnings)
 
 
 @router.post(
@@ -92,8 +98,8 @@ async def create_jobs(
     each other by `id`, in any order (they are stored parents first). Each job counts against
     the tenant's submission rate limit."""
     await admit(engine, tenant, response, len(body.jobs))
-    ids = await engine.producer.enqueue_many(body.jobs, tenant.name)
-    return JobIds(ids=ids, count=len(ids))
+    ids, warnings = await engine.producer.submit_many(body.jobs, tenant.name)
+    return JobIds(ids=ids, count=len(ids), warnings=warnings)
 
 
 @router.get("/{job_id}", responses=NOT_FOUND)

@@ -10,7 +10,7 @@ local C = {
   UNKNOWN_PARENT = -5, SCHEDULE_NOT_FOUND = -6,
   NOTHING = 0, DONE = 1,
   PENDING = 10, SCHEDULED = 11, WAITING = 12, CANCELED = 13, REPLAYED = 14,
-  STARTED = 20, SKIPPED = 21, RATE_LIMITED = 22, POISONED = 23,
+  STARTED = 20, SKIPPED = 21, RATE_LIMITED = 22, POISONED = 23, HANDED_BACK = 24, HELD = 25,
   SUCCEEDED = 30, RETRYING = 31, DEAD = 32, STALE = 33,
   CHILDREN_CHANGED = 40, CREATED = 50, REPLACED = 51,
   WITH_DEPENDENTS = 100,
@@ -25,6 +25,31 @@ function keyname.lane(lanes, tenant, level) return lanes .. ':' .. tenant .. ':'
 function keyname.running(lanes, tenant) return lanes .. ':' .. tenant .. ':running' end
 function keyname.bell(lanes) return lanes .. ':bell' end
 function keyname.job(job_prefix, id) return job_prefix .. id end
+-- A named queue's job streams (critical to low) and lanes key, from the shard base and stream
+-- name the caller passes (keys.py's QueueKeys): `default` lives at the base, another queue
+-- under '<base>:queue:<name>'. Used by the scripts that route jobs of any queue.
+local STREAM_SUFFIX = {':critical', ':high', '', ':low'}
+function keyname.queue(base, stream_name, queue)
+  local root = base
+  if queue and queue ~= '' and queue ~= 'default' then root = base .. ':queue:' .. queue end
+  local s = root .. ':' .. stream_name
+  local streams = {}
+  for level, suffix in ipairs(STREAM_SUFFIX) do streams[level] = s .. suffix end
+  return {streams = streams, lanes = root .. ':lanes'}
+end
+
+-- The keys of a job's queue (`queue` is the job hash's field: nil means default), built once
+-- per queue in one script call.
+local queues_seen = {}
+local function queue_keys(base, stream_name, queue)
+  queue = queue or 'default'
+  local q = queues_seen[queue]
+  if not q then
+    q = keyname.queue(base, stream_name, queue)
+    queues_seen[queue] = q
+  end
+  return q
+end
 
 local function now_ms()
   local t = redis.call('TIME')

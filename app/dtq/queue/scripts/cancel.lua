@@ -9,17 +9,17 @@
   after the result TTL like any finished job. A job that others wait on goes to the dependency
   outbox, from which release.lua cancels its dependents.
 
-  KEYS[1] job hash   KEYS[2] delayed (zset)   KEYS[3..6] job streams, critical to low
-  KEYS[7] stats   KEYS[8] events   KEYS[9] dependency outbox   KEYS[10] lanes (zset)
+  KEYS[1] job hash   KEYS[2] delayed (zset)   KEYS[3] stats   KEYS[4] events
+  KEYS[5] dependency outbox
   ARGV[1] consumer group   ARGV[2] job id   ARGV[3] result ttl (s)   ARGV[4] events maxlen
-  ARGV[5] cancel channel
+  ARGV[5] cancel channel   ARGV[6] the shard's key base   ARGV[7] the stream name
 
   Returns C.CANCELED (plus C.WITH_DEPENDENTS when jobs wait on it: release them, to be canceled)
   Errors  C.NOT_FOUND no such job
           {C.WRONG_STATUS, status} the job is finished
 ]]
 local f = redis.call('HMGET', KEYS[1], 'status', 'entry', 'worker', 'attempt', 'history',
-  'priority', 'dependents', 'lane_slot')
+  'priority', 'dependents', 'lane_slot', 'queue')
 local status, entry = f[1], f[2]
 if not status then return C.NOT_FOUND end
 if status ~= 'pending' and status ~= 'scheduled' and status ~= 'running'
@@ -28,7 +28,8 @@ if status ~= 'pending' and status ~= 'scheduled' and status ~= 'running'
 end
 
 local now = now_ms()
-local stream = KEYS[2 + level_of(f[6])]
+local q = queue_keys(ARGV[6], ARGV[7], f[9])
+local stream = q.streams[level_of(f[6])]
 if status == 'scheduled' then
   redis.call('ZREM', KEYS[2], ARGV[2])
 elseif status == 'running' then
@@ -42,13 +43,13 @@ redis.call('HSET', KEYS[1], 'status', 'canceled', 'cancel_reason', 'requested',
   'finished_at', now, 'entry', '',
   'history', appended(written_out(f[5], KEYS[1]), 'canceled', now, f[3], f[4], 'was ' .. status))
 redis.call('HDEL', KEYS[1], 'deps_left')
-if free_slot(KEYS[1], ARGV[2], f[8]) then wake_lanes(KEYS[10], KEYS[5]) end
+if free_slot(KEYS[1], ARGV[2], f[8]) then wake_lanes(q.lanes, q.streams[3]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('HINCRBY', KEYS[7], 'jobs:' .. status, -1)
-redis.call('HINCRBY', KEYS[7], 'jobs:canceled', 1)
-emit(KEYS[8], ARGV[4], ARGV[2], 'canceled', now, 'was', status, 'worker', f[3] or '')
+redis.call('HINCRBY', KEYS[3], 'jobs:' .. status, -1)
+redis.call('HINCRBY', KEYS[3], 'jobs:canceled', 1)
+emit(KEYS[4], ARGV[4], ARGV[2], 'canceled', now, 'was', status, 'worker', f[3] or '')
 if f[7] then
-  notify_dependents(KEYS[9], ARGV[2], now)
+  notify_dependents(KEYS[5], ARGV[2], now)
   return C.CANCELED + C.WITH_DEPENDENTS
 end
 return C.CANCELED

@@ -16,7 +16,15 @@ def cancel(lib: Library, *, job_id: str) -> Call[Outcome]:
     subject = f"job {public_id(job_id)}"
     return Call(
         lib.script("cancel"),
-        [k.job(job_id), k.delayed, *k.streams, k.stats, k.events, k.dependency_outbox, k.lanes],
-        [s.CONSUMER_GROUP, job_id, s.RESULT_TTL_S, s.EVENTS_MAXLEN, k.cancel_channel],
+        [k.job(job_id), k.delayed, k.stats, k.events, k.dependency_outbox],
+        [
+            s.CONSUMER_GROUP,
+            job_id,
+            s.RESULT_TTL_S,
+            s.EVENTS_MAXLEN,
+            k.cancel_channel,
+            k.base,
+            k.stream_name,
+        ],
         lambda reply: Outcome.of(checked(reply, subject)),
     )

@@ -8,6 +8,7 @@ from typing import Any
 from redis.typing import EncodableT
 
 from dtq.queue.delivery import Delivery
+from dtq.queue.keys import QueueKeys
 from dtq.queue.scripts.codes import Outcome
 from dtq.queue.scripts.library import Call, Library
 
@@ -17,11 +18,16 @@ def _decode(replies: list[Any]) -> list[Outcome]:
 
 
 def complete(
-    lib: Library, *, consumer: str, completed: Sequence[tuple[Delivery, bytes]]
+    lib: Library,
+    *,
+    queue: QueueKeys,
+    consumer: str,
+    completed: Sequence[tuple[Delivery, bytes]],
 ) -> Call[list[Outcome]]:
-    """Record each (delivery, result JSON) as succeeded; per job SUCCEEDED or STALE."""
+    """Record each (delivery of `queue`, result JSON) as succeeded; per job SUCCEEDED or
+    STALE."""
     k, s = lib.keys, lib.settings
-    keys = [*k.streams, k.stats, k.events, k.dependency_outbox, k.lanes]
+    keys = [*queue.streams, k.stats, k.events, k.dependency_outbox, queue.lanes]
     keys += [k.job(d.job_id) for d, _ in completed]
     args: list[EncodableT] = [
         s.CONSUMER_GROUP,

@@ -1,16 +1,21 @@
 --[[
-  enqueue: store jobs and append them to the stream of their priority level (or, when they have
-  a due time in the future, to the delayed set), all or none. A job with an idempotency key whose
-  key was used before with the same body is not created again: its original id is returned.
+  enqueue: store jobs and append them to the stream of their queue and priority level (or, when
+  they have a due time in the future, to the delayed set), all or none. A job with an
+  idempotency key whose key was used before with the same body is not created again: its
+  original id is returned.
+
+  Queues: a job goes to the queue its options name, else to the queue its task type was
+  registered on by a worker (the tasks hash), else to `default`. Task types no worker has ever
+  served are reported back (the API warns; workers may come later).
 
   Dependencies: a job whose parents have not all succeeded is stored as `waiting` and added to
   each unfinished parent's children set; release.lua lets it go once they have. A job with a
   parent that ended dead or canceled is stored canceled (`dependency_failed`). A parent must
   exist already, belong to the same tenant, or come earlier in the same call.
 
-  KEYS[1..4] job streams, critical to low   KEYS[5] job index (zset)   KEYS[6] stats
-  KEYS[7] events   KEYS[8] delayed (zset)   KEYS[9] lanes (zset)
-  KEYS[10] the tenant's own job index (zset; unused for 'default')   KEYS[10+i] hash of job i
+  KEYS[1] job index (zset)   KEYS[2] stats   KEYS[3] events   KEYS[4] delayed (zset)
+  KEYS[5] tasks (hash)   KEYS[6] queues (set)
+  KEYS[7] the tenant's own job index (zset; unused for 'default')   KEYS[7+i] hash of job i
   then one idempotency key for each job that has one, in job order
   then, for each job with parents (in job order), per parent: its hash, its children set
   ARGV[1] events maxlen   ARGV[2] n, the number of jobs   ARGV[3] idempotency ttl (s)
@@ -18,13 +23,16 @@
   ARGV[5] the tenant the jobs belong to (stored on each job unless it is 'default')
   ARGV[6] '1': pending jobs wait in the tenant's lane (fair dispatch, see _lib.lua), '' : they
     go straight to the streams (a single-tenant deployment)
-  ARGV[7 + 5(i-1) ..] job i: id, task_type, payload (JSON), max_retries, options: '' or a JSON
-    object of the options given: priority, depends_on (array), partition_key, trace_id,
+  ARGV[7] the shard's key base   ARGV[8] the stream name (for keyname.queue)
+  ARGV[9 + 5(i-1) ..] job i: id, task_type, payload (JSON), max_retries, options: '' or a JSON
+    object of the options given: queue, priority, depends_on (array), partition_key, trace_id,
     delay_ms, run_at_ms, timeout_s and, with an idempotency key, fingerprint (of the body)
 
-  Returns {created_at_ms, code_1, value_1, ..., code_n, value_n}: code_i is C.PENDING,
-    C.SCHEDULED (value: the due time, Redis clock), C.WAITING, C.CANCELED (at birth: a parent
-    had failed) or C.REPLAYED (value: the original job's id); value_i is 0 otherwise
+  Returns {created_at_ms, unknown, code_1, value_1, queue_1, ..., code_n, value_n, queue_n}:
+    unknown lists the task types no worker has served; code_i is C.PENDING, C.SCHEDULED
+    (value: the due time, Redis clock), C.WAITING, C.CANCELED (at birth: a parent had failed)
+    or C.REPLAYED (value: the original job's id); value_i is 0 otherwise; queue_i is the job's
+    queue ('' for default)
   Errors  {C.DUPLICATE}: a job id exists already (DuplicateJobError); nothing is written
           {C.IDEMPOTENCY_CONFLICT, i}: job i reuses an idempotency key with another body
           {C.UNKNOWN_PARENT, i, parent}: job i names a parent that does not exist or belongs
@@ -34,25 +42,26 @@ local n = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local WIDTH = 5
+local WIDTH, J = 5, 8  -- job i's fields start after ARGV[J + WIDTH * (i - 1)]
 local tenant = ARGV[5]
 local lane = ARGV[6] == '1' and tenant or nil
-local lanes = KEYS[9]
-local active = {}
-local streams = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
-local index, stats, events, delayed = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local base, stream_name = ARGV[7], ARGV[8]
+local active = {}  -- per queue: tenants known to be in its lanes
+local index, stats, events, delayed, tasks, queues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5],
+  KEYS[6]
+local FIRST_JOB_KEY = 7
 local scheduled_record = appended(nil, 'scheduled', now, '', 0, 'delayed')
 local out = {now}  -- then the code of each job (C.PENDING ...)
 local value = {}  -- per job: its due time (scheduled) or original id (replayed)
 local opts = {}
 for i = 1, n do
-  local raw = ARGV[6 + i * WIDTH]
+  local raw = ARGV[J + i * WIDTH]
   opts[i] = raw ~= '' and cjson.decode(raw) or false
 end
 
 -- Idempotency keys first: a replay returns the original id, a conflict writes nothing.
 local idem_key = {}
-local next_key = 10 + n + 1
+local next_key = FIRST_JOB_KEY + n + 1
 for i = 1, n do
   local fingerprint = opts[i] and opts[i].fingerprint
   if fingerprint then
@@ -90,7 +99,7 @@ for i = 1, any_parents and n or 0 do
     end
     next_key = next_key + 2 * #deps
   end
-  if out[i + 1] == nil then earlier[ARGV[7 + (i - 1) * WIDTH]] = true end
+  if out[i + 1] == nil then earlier[ARGV[J + 1 + (i - 1) * WIDTH]] = true end
 end
 
 -- Index every new id at once; ZADD NX adds fewer than asked only if an id exists already.
@@ -100,7 +109,7 @@ local members, fresh = {}, 0
 for i = 1, n do
   if out[i + 1] == nil then
     members[#members + 1] = seq + fresh
-    members[#members + 1] = ARGV[7 + (i - 1) * WIDTH]
+    members[#members + 1] = ARGV[J + 1 + (i - 1) * WIDTH]
     fresh = fresh + 1
   end
 end
@@ -118,7 +127,7 @@ if index_into(index) < fresh then
   return {C.DUPLICATE}
 end
 if tenant ~= 'default' then  -- so that a tenant's listing never scans other tenants' jobs
-  index_into(KEYS[10])
+  index_into(KEYS[FIRST_JOB_KEY])
 end
 
 -- How a job with parents starts: 'failed' (a parent is dead or canceled, named second), or
@@ -140,13 +149,30 @@ local function wait_on(i, id, deps)
   return #unfinished
 end
 
+-- A job's queue: named in its options, else its task type's (registered by workers).
+local queue_of_task, unknown = {}, {}
+local function queue_for(task_type, opt)
+  local registered = queue_of_task[task_type]
+  if registered == nil then
+    registered = redis.call('HGET', tasks, task_type) or false
+    queue_of_task[task_type] = registered
+    if not registered then unknown[#unknown + 1] = task_type end
+  end
+  return (opt and opt.queue) or registered or 'default'
+end
+local queue_names = {}  -- of each job, '' for default
+local used = {}  -- queue name -> true: queues this call put pending jobs in
+local rung = {}  -- queue name -> true: lanes to ring
+
 local pending, scheduled, waiting, canceled = {}, {}, {}, {}
 for i = 1, n do
   if out[i + 1] == nil then
-    local o = 6 + (i - 1) * WIDTH
+    local o = J + (i - 1) * WIDTH
     local id = ARGV[o + 1]
-    local key = KEYS[10 + i]
+    local key = KEYS[FIRST_JOB_KEY + i]
     local opt = opts[i]
+    local queue = queue_for(ARGV[o + 2], opt)
+    local q = queue_keys(base, stream_name, queue)
     local due = 0
     local level = 3
     local fields = {'id', id, 'task_type', ARGV[o + 2], 'payload', ARGV[o + 3],
@@ -159,6 +185,15 @@ for i = 1, n do
     if lane then
       fields[#fields + 1] = 'lane'
       fields[#fields + 1] = lane
+    end
+    if queue ~= 'default' then
+      fields[#fields + 1] = 'queue'
+      fields[#fields + 1] = queue
+      queue_names[i] = queue
+      if not used[queue] then
+        redis.call('SADD', queues, queue)
+        used[queue] = true
+      end
     end
     if opt then
       if opt.delay_ms then due = now + opt.delay_ms elseif opt.run_at_ms then due = opt.run_at_ms end
@@ -198,12 +233,14 @@ for i = 1, n do
       out[i + 1] = C.SCHEDULED
       value[i] = due
     elseif lane then
-      lane_push(lanes, lane, level, id, active)
+      active[queue] = active[queue] or {}
+      lane_push(q.lanes, lane, level, id, active[queue])
+      rung[queue] = q
       extra = {'status', 'pending'}
       pending[#pending + 1] = id
       out[i + 1] = C.PENDING
     else
-      local entry = redis.call('XADD', streams[level], '*', 'id', id)
+      local entry = redis.call('XADD', q.streams[level], '*', 'id', id)
       extra = {'status', 'pending', 'entry', entry}
       pending[#pending + 1] = id
       out[i + 1] = C.PENDING
@@ -219,7 +256,7 @@ end
 
 if #pending > 0 then
   emit(events, ARGV[1], table.concat(pending, ','), 'pending', now)
-  if lane then ring(lanes, streams[3]) end
+  for _, q in pairs(rung) do ring(q.lanes, q.streams[3]) end
 end
 if #scheduled > 0 then emit(events, ARGV[1], table.concat(scheduled, ','), 'scheduled', now) end
 if #waiting > 0 then emit(events, ARGV[1], table.concat(waiting, ','), 'waiting', now) end
@@ -235,9 +272,10 @@ if fresh > 0 then
   if #waiting > 0 then redis.call('HINCRBY', stats, 'jobs:waiting', #waiting) end
   if #canceled > 0 then redis.call('HINCRBY', stats, 'jobs:canceled', #canceled) end
 end
-local reply = {now}
+local reply = {now, unknown}
 for i = 1, n do
-  reply[2 * i] = out[i + 1]
-  reply[2 * i + 1] = value[i] or 0
+  reply[#reply + 1] = out[i + 1]
+  reply[#reply + 1] = value[i] or 0
+  reply[#reply + 1] = queue_names[i] or ''
 end
 return reply

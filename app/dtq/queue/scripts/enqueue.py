@@ -12,7 +12,7 @@ from redis.typing import EncodableT
 
 from dtq import jsontext
 from dtq.errors import DuplicateJobError, IdempotencyConflictError, UnknownParentError
-from dtq.models import JobCreate, Priority
+from dtq.models import DEFAULT_QUEUE, JobCreate, Priority
 from dtq.queue.clock import to_ms
 from dtq.queue.scripts.codes import CODES, Code
 from dtq.queue.scripts.library import Call, Library
@@ -28,6 +28,8 @@ def fingerprint(job: JobCreate) -> str:
 def _options(job: JobCreate, tenant: str) -> bytes:
     """A job's options ARGV: '' or a JSON object of the options given (parents as stored ids)."""
     o: dict[str, Any] = {}
+    if job.queue is not None:
+        o["queue"] = job.queue
     if job.priority is not Priority.NORMAL:
         o["priority"] = job.priority.value
     if job.depends_on:
@@ -50,12 +52,15 @@ def _options(job: JobCreate, tenant: str) -> bytes:
 @dataclass(frozen=True, slots=True)
 class Enqueued:
     """What became of each job, in order: `codes[i]` (PENDING, SCHEDULED, WAITING, CANCELED or
-    REPLAYED) and `values[i]`: the due time of a SCHEDULED job, the original (stored) id of a
-    REPLAYED one, else 0."""
+    REPLAYED), `values[i]`: the due time of a SCHEDULED job, the original (stored) id of a
+    REPLAYED one, else 0, and `queues[i]`, the queue it went to. `unknown_task_types`: those
+    no worker has ever served."""
 
     created_at_ms: int
     codes: list[Code]
     values: list[int | str]
+    queues: list[str]
+    unknown_task_types: list[str]
 
 
 def _decode(ids: Sequence[str], jobs: Sequence[JobCreate]) -> Callable[[list[Any]], Enqueued]:
@@ -74,7 +79,14 @@ def _decode(ids: Sequence[str], jobs: Sequence[JobCreate]) -> Callable[[list[Any
                     f"a job with one of the ids {', '.join(chosen[:10])} exists"
                 )
             raise DuplicateJobError("a generated job id exists already")
-        return Enqueued(int(code), [CODES[c] for c in reply[1::2]], reply[2::2])
+        triples = reply[2:]
+        return Enqueued(
+            int(code),
+            [CODES[c] for c in triples[0::3]],
+            triples[1::3],
+            [q or DEFAULT_QUEUE for q in triples[2::3]],
+            list(reply[1]),
+        )
 
     return decode
 
@@ -89,8 +101,9 @@ def enqueue(
     lanes: bool,
 ) -> Call[Enqueued]:
     """Store `jobs` of `tenant` under `ids` (the tenant's own), with `payloads` (their JSON,
-    checked already), and queue each: on its stream, in the tenant's lane (`lanes`: fair
-    dispatch, keys on), in the delayed set, or waiting on parents (in the same tenant).
+    checked already), and queue each in its queue (named, else its task type's, else default):
+    on its stream, in the tenant's lane (`lanes`: fair dispatch, keys on), in the delayed set,
+    or waiting on parents (in the same tenant).
 
     Raises DuplicateJobError, IdempotencyConflictError or UnknownParentError; nothing is then
     written.
@@ -98,12 +111,12 @@ def enqueue(
     k, s = lib.keys, lib.settings
     stored = [stored_id(tenant, i) for i in ids]
     keys = [
-        *k.streams,
         k.index,
         k.stats,
         k.events,
         k.delayed,
-        k.lanes,
+        k.tasks,
+        k.queues,
         k.tenant_index(tenant),
         *(k.job(i) for i in stored),
         *(k.idempotency(tenant, j.idempotency_key) for j in jobs if j.idempotency_key),
@@ -115,6 +128,8 @@ def enqueue(
         s.RESULT_TTL_S,
         tenant,
         "1" if lanes else "",
+        k.base,
+        k.stream_name,
     ]
     default_retries = s.MAX_RETRIES
     for job_id, job, payload in zip(stored, jobs, payloads, strict=True):

@@ -8,6 +8,7 @@ from typing import Any
 from redis.typing import EncodableT
 
 from dtq.queue.delivery import Delivery
+from dtq.queue.keys import QueueKeys
 from dtq.queue.scripts.codes import Code
 from dtq.queue.scripts.library import Call, Library
 
@@ -17,12 +18,13 @@ def _decode(replies: list[Any]) -> list[bool]:
 
 
 def extend_lease(
-    lib: Library, *, consumer: str, deliveries: Sequence[Delivery]
+    lib: Library, *, queue: QueueKeys, consumer: str, deliveries: Sequence[Delivery]
 ) -> Call[list[bool]]:
-    """Reset the idle time of each delivery's entry; False where another owner holds the job."""
+    """Reset the idle time of each delivery's entry (all of `queue`); False where another owner
+    holds the job."""
     k = lib.keys
     args: list[EncodableT] = [lib.settings.CONSUMER_GROUP, consumer, len(deliveries)]
     for d in deliveries:
         args += (d.level + 1, d.entry_id, d.attempt)
-    keys = [*k.streams, *(k.job(d.job_id) for d in deliveries)]
+    keys = [*queue.streams, *(k.job(d.job_id) for d in deliveries)]
     return Call(lib.script("extend_lease"), keys, args, _decode)

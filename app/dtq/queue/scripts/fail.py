@@ -9,6 +9,7 @@ from typing import Any
 from redis.typing import EncodableT
 
 from dtq.queue.delivery import Failure
+from dtq.queue.keys import QueueKeys
 from dtq.queue.scripts.codes import Code, Outcome
 from dtq.queue.scripts.library import Call, Library
 
@@ -30,10 +31,14 @@ def _decode(replies: list[Any]) -> list[Failed]:
     return out
 
 
-def fail(lib: Library, *, consumer: str, failures: Sequence[Failure]) -> Call[list[Failed]]:
-    """Record each failure: a retry after its delay, or the DLQ once retries are spent."""
+def fail(
+    lib: Library, *, queue: QueueKeys, consumer: str, failures: Sequence[Failure]
+) -> Call[list[Failed]]:
+    """Record each failure (of `queue`'s jobs): a retry after its delay, or the DLQ once
+    retries are spent."""
     k, s = lib.keys, lib.settings
-    keys = [*k.streams, k.delayed, k.dlq, k.stats, k.events, k.dependency_outbox, k.lanes]
+    keys = [*queue.streams, k.delayed, k.dlq, k.stats, k.events, k.dependency_outbox]
+    keys.append(queue.lanes)
     keys += [k.job(f.delivery.job_id) for f in failures]
     args: list[EncodableT] = [s.CONSUMER_GROUP, consumer, s.EVENTS_MAXLEN, len(failures)]
     for f in failures:

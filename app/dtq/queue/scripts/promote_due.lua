@@ -1,38 +1,41 @@
 --[[
-  promote_due: move scheduled jobs whose due time has come back onto the job stream.
+  promote_due: move scheduled jobs whose due time has come back onto their queue's stream.
 
   The caller reads candidate ids from the delayed set; this script re-checks each one against the
   Redis clock and removes it from the set before promoting it, so concurrent promoters never
   promote a job twice and a job that is not due yet stays where it is.
 
-  KEYS[1] delayed (zset)   KEYS[2..5] job streams, critical to low   KEYS[6] stats
-  KEYS[7] events   KEYS[8] lanes (zset)   KEYS[8+i] hash of job i
+  KEYS[1] delayed (zset)   KEYS[2] stats   KEYS[3] events   KEYS[3+i] hash of job i
   A job of a tenant with a lane goes back to its lane, not to the stream.
-  ARGV[1] events maxlen   ARGV[2] n   ARGV[2+i] id of job i
+  ARGV[1] events maxlen   ARGV[2] n   ARGV[3] the shard's key base   ARGV[4] the stream name
+  ARGV[4+i] id of job i
 
   Returns the number of jobs promoted.
 ]]
 local n = tonumber(ARGV[2])
+local base, stream_name = ARGV[3], ARGV[4]
 local now = now_ms()
 local promoted = 0
 local ids = {}
-local laned = false
+local laned = {}  -- queue name -> its keys: lanes to ring
 local active = {}
 
 for i = 1, n do
-  local id = ARGV[2 + i]
+  local id = ARGV[4 + i]
   local due = redis.call('ZSCORE', KEYS[1], id)
   if due and tonumber(due) <= now then
     redis.call('ZREM', KEYS[1], id)
-    local key = KEYS[8 + i]
-    local f = redis.call('HMGET', key, 'status', 'history', 'priority', 'lane')
+    local key = KEYS[3 + i]
+    local f = redis.call('HMGET', key, 'status', 'history', 'priority', 'lane', 'queue')
     if f[1] == 'scheduled' then
+      local q = queue_keys(base, stream_name, f[5])
       local entry = ''
       if f[4] then
-        lane_push(KEYS[8], f[4], level_of(f[3]), id, active)
-        laned = true
+        active[q] = active[q] or {}
+        lane_push(q.lanes, f[4], level_of(f[3]), id, active[q])
+        laned[q] = true
       else
-        entry = redis.call('XADD', KEYS[1 + level_of(f[3])], '*', 'id', id)
+        entry = redis.call('XADD', q.streams[level_of(f[3])], '*', 'id', id)
       end
       redis.call('HSET', key, 'status', 'pending', 'entry', entry, 'deliveries', 0,
         'history', appended(f[2], 'pending', now, '', '', 'due'))
@@ -43,10 +46,10 @@ for i = 1, n do
   end
 end
 
-if laned then ring(KEYS[8], KEYS[4]) end
+for q in pairs(laned) do ring(q.lanes, q.streams[3]) end
 if promoted > 0 then
-  emit(KEYS[7], ARGV[1], table.concat(ids, ','), 'pending', now)
-  redis.call('HINCRBY', KEYS[6], 'jobs:scheduled', -promoted)
-  redis.call('HINCRBY', KEYS[6], 'jobs:pending', promoted)
+  emit(KEYS[3], ARGV[1], table.concat(ids, ','), 'pending', now)
+  redis.call('HINCRBY', KEYS[2], 'jobs:scheduled', -promoted)
+  redis.call('HINCRBY', KEYS[2], 'jobs:pending', promoted)
 end
 return promoted

@@ -1,7 +1,7 @@
 --[[
-  read: hand this consumer up to `count` new entries, taking the priority levels in the order
-  given (XREADGROUP per level with the count still open). Never blocks: when nothing is
-  available the caller blocks on all four streams itself.
+  read: hand this consumer up to `count` new entries of one queue, taking the priority levels in
+  the order given (XREADGROUP per level with the count still open). Never blocks: when nothing
+  is available the caller blocks on the streams itself. A paused queue hands out nothing.
 
   Lanes first (fair dispatch across tenants, see _lib.lua): while tenants have jobs waiting in
   their lanes, up to `count` of them are dispatched onto the streams, one at a time from the
@@ -11,12 +11,14 @@
   A dispatched job joins its tenant's running set; the settle scripts take it out. When work is
   left for others, a bell wakes a blocked worker. Bell entries met here are acknowledged.
 
-  KEYS[1..4] job streams, critical to low   KEYS[5] lanes (zset)   KEYS[6] tenants (hash)
+  KEYS[1..4] the queue's job streams, critical to low   KEYS[5] its lanes (zset)
+  KEYS[6] tenants (hash)   KEYS[7] the queue's pause flag
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] count
   ARGV[4] the levels in the order to take them, e.g. '1234' (critical first) or '4123'
   ARGV[5] the prefix of job hash names   ARGV[6] the default concurrency cap (0: none)
 
-  Returns {lanes, triples...}: lanes is 1 when tenants had jobs waiting in lanes; then one
+  Returns {lanes, paused, triples...}: lanes is 1 when tenants had jobs waiting in lanes,
+    paused 1 when the queue is paused (nothing else follows); then one
     {level, entry ids, job ids} triple per level that handed out entries; the ids are
     comma-separated, in stream order (one string each: far cheaper to return than many)
 ]]
@@ -24,6 +26,7 @@ local group, consumer, order = ARGV[1], ARGV[2], ARGV[4]
 local remaining = tonumber(ARGV[3])
 local lanes, jobs = KEYS[5], ARGV[5]
 local has_lanes = redis.call('EXISTS', lanes)
+if redis.call('EXISTS', KEYS[7]) == 1 then return {has_lanes, 1} end
 local work_left = false  -- dispatchable jobs stay in lanes after this read
 
 -- The next job of a tenant's lane that is still waiting there (canceled ones are dropped).
@@ -110,7 +113,7 @@ if has_lanes == 1 and remaining > 0 then
   end
 end
 
-local out = {has_lanes}
+local out = {has_lanes, 0}
 local bells = {}
 for pos = 1, #order do
   if remaining <= 0 then break end

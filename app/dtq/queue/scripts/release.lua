@@ -2,28 +2,31 @@
   release: settle the dependents of one finished parent taken from the dependency outbox.
 
   Parent succeeded: each waiting child has one parent fewer to wait on; a child with none left
-  becomes pending on its level's stream (or scheduled, if its own due time is still ahead).
+  becomes pending on its queue's stream of its level (or scheduled, if its own due time is still ahead).
   Parent dead or canceled: each waiting child is canceled with reason `dependency_failed`, and a
   child that others wait on goes to the outbox in turn (the caller releases it next).
   Parent anything else (retried from the DLQ meanwhile): nothing to do until it finishes again.
   The parent leaves the outbox and its children set is deleted, so a second call is a no-op.
 
-  KEYS[1] dependency outbox   KEYS[2..5] job streams, critical to low   KEYS[6] delayed (zset)
-  KEYS[7] stats   KEYS[8] events   KEYS[9] parent hash   KEYS[10] parent's children set
-  KEYS[11] lanes (zset)   KEYS[11+j] hash of child j (a child with a lane goes to its lane)
+  KEYS[1] dependency outbox   KEYS[2] delayed (zset)   KEYS[3] stats   KEYS[4] events
+  KEYS[5] parent hash   KEYS[6] parent's children set
+  KEYS[6+j] hash of child j (a child with a lane goes to its lane)
   ARGV[1] events maxlen   ARGV[2] result ttl (s)   ARGV[3] parent id   ARGV[4] m
-  ARGV[4+j] id of child j: the members of the children set as the caller read them
+  ARGV[5] the shard's key base   ARGV[6] the stream name
+  ARGV[6+j] id of child j: the members of the children set as the caller read them
 
   Returns {C.DONE, released (pending or scheduled now), canceled, ids of canceled children that
     have dependents themselves...}, or {C.CHILDREN_CHANGED}: the children set changed since the
     caller read it (nothing changed; read it again)
 ]]
-local outbox, delayed, stats, events = KEYS[1], KEYS[6], KEYS[7], KEYS[8]
-local parent_key, children = KEYS[9], KEYS[10]
+local outbox, delayed, stats, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local parent_key, children = KEYS[5], KEYS[6]
 local parent, m = ARGV[3], tonumber(ARGV[4])
+local base, stream_name = ARGV[5], ARGV[6]
+local C0, A0 = 6, 6  -- child j: KEYS[C0 + j], ARGV[A0 + j]
 if redis.call('SCARD', children) ~= m then return {C.CHILDREN_CHANGED} end
 for j = 1, m do
-  if redis.call('SISMEMBER', children, ARGV[4 + j]) == 0 then return {C.CHILDREN_CHANGED} end
+  if redis.call('SISMEMBER', children, ARGV[A0 + j]) == 0 then return {C.CHILDREN_CHANGED} end
 end
 
 local status = redis.call('HGET', parent_key, 'status')
@@ -32,9 +35,9 @@ local released, canceled, cascade = {}, {}, {}
 local scheduled = 0
 if status == 'succeeded' then
   for j = 1, m do
-    local key, id = KEYS[11 + j], ARGV[4 + j]
+    local key, id = KEYS[C0 + j], ARGV[A0 + j]
     local f = redis.call('HMGET', key, 'status', 'deps_left', 'due_at', 'priority', 'history',
-      'lane')
+      'lane', 'queue')
     if f[1] == 'waiting' then
       local left = tonumber(f[2]) - 1
       if left > 0 then
@@ -49,11 +52,12 @@ if status == 'succeeded' then
           scheduled = scheduled + 1
         else
           local entry = ''
+          local q = queue_keys(base, stream_name, f[7])
           if f[6] then
-            lane_push(KEYS[11], f[6], level_of(f[4]), id, {})
-            ring(KEYS[11], KEYS[4])
+            lane_push(q.lanes, f[6], level_of(f[4]), id, {})
+            ring(q.lanes, q.streams[3])
           else
-            entry = redis.call('XADD', KEYS[1 + level_of(f[4])], '*', 'id', id)
+            entry = redis.call('XADD', q.streams[level_of(f[4])], '*', 'id', id)
           end
           redis.call('HSET', key, 'status', 'pending', 'entry', entry,
             'history', appended(f[5], 'pending', now, '', '', 'dependencies_met'))
@@ -73,7 +77,7 @@ if status == 'succeeded' then
   end
 elseif status == 'dead' or status == 'canceled' then
   for j = 1, m do
-    local key, id = KEYS[11 + j], ARGV[4 + j]
+    local key, id = KEYS[C0 + j], ARGV[A0 + j]
     local f = redis.call('HMGET', key, 'status', 'history', 'dependents')
     if f[1] == 'waiting' then
       cancel_for_dependency(key, now, ARGV[2], f[2], parent)

@@ -34,14 +34,20 @@ def release(lib: Library, *, parent: str, children: Sequence[str]) -> Call[Relea
     k, s = lib.keys, lib.settings
     keys = [
         k.dependency_outbox,
-        *k.streams,
         k.delayed,
         k.stats,
         k.events,
         k.job(parent),
         k.children(parent),
-        k.lanes,
         *(k.job(c) for c in children),
     ]
-    args: list[EncodableT] = [s.EVENTS_MAXLEN, s.RESULT_TTL_S, parent, len(children), *children]
+    args: list[EncodableT] = [
+        s.EVENTS_MAXLEN,
+        s.RESULT_TTL_S,
+        parent,
+        len(children),
+        k.base,
+        k.stream_name,
+        *children,
+    ]
     return Call(lib.script("release"), keys, args, _decode)

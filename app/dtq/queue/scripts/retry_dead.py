@@ -25,7 +25,7 @@ def retry_dead(
 
     return Call(
         lib.script("retry_dead"),
-        [k.job(job_id), k.dlq, *k.streams, k.stats, k.events, k.lanes],
-        [job_id, lib.settings.EVENTS_MAXLEN, "1" if reset_failures else "0"],
+        [k.job(job_id), k.dlq, k.stats, k.events],
+        [job_id, lib.settings.EVENTS_MAXLEN, "1" if reset_failures else "0", k.base, k.stream_name],
         decode,
     )

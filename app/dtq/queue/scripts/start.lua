@@ -5,24 +5,33 @@
   job is gone, finished, canceled or re-enqueued under a newer entry is acknowledged. A job
   delivered more than max_deliveries times without finishing is dead-lettered as `poison`.
 
+  A job of a task type this consumer does not serve gets a new entry at the end of its stream
+  for a capable consumer, with nothing counted (HANDED_BACK). While the queue is paused, jobs
+  are held (in the queue's held list, acknowledged) until resume_queue puts them back (HELD).
+
   Rate limits (per task type): each limit keeps the next free start slot (GCRA, no burst). A job
   whose slot is not free now is given the next one: it goes to the delayed set until then, with
   the slot reserved on it, so waiting jobs never poll and never lose their turn.
 
-  KEYS[1..4] job streams, critical to low   KEYS[5] dlq   KEYS[6] stats   KEYS[7] events
-  KEYS[8] dependency outbox   KEYS[8+i] hash of job i   KEYS[9+n] delayed (zset)
-  KEYS[10+n] lanes (zset)   KEYS[10+n+j] slot key of rate limit j
+  KEYS[1..4] the queue's job streams, critical to low   KEYS[5] dlq   KEYS[6] stats
+  KEYS[7] events   KEYS[8] dependency outbox   KEYS[8+i] hash of job i   KEYS[9+n] delayed (zset)
+  KEYS[10+n] the queue's lanes (zset)   KEYS[11+n] its pause flag   KEYS[12+n] its held list
+  KEYS[12+n+j] slot key of rate limit j
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] max deliveries   ARGV[4] events maxlen
   ARGV[5] n
   ARGV[6 + 3(i-1) ..] entry i: stream level (1-4), stream entry id, job id
   ARGV[6 + 3n] L, the number of rate limits, then per limit j: task type, interval between starts
     in ms
+  ARGV[7 + 3n + 2L] T, the number of task types this consumer serves (0: every type), then
+    their names
 
   Returns one array per entry:
     {C.STARTED, attempt, failures, max_retries, task_type, payload, timeout_s, depends_on}
     {C.SKIPPED}       nothing to run (the entry was acknowledged)
     {C.RATE_LIMITED}  scheduled for its reserved start slot
     {C.POISONED}      dead-lettered as poison
+    {C.HANDED_BACK}   not a task type this consumer serves: on the stream again
+    {C.HELD}          the queue is paused
 ]]
 local group, consumer = ARGV[1], ARGV[2]
 local max_deliveries = tonumber(ARGV[3])
@@ -40,7 +49,15 @@ local delayed = KEYS[9 + n]
 local limits = {}
 local L = tonumber(ARGV[6 + 3 * n])
 for j = 1, L do
-  limits[ARGV[5 + 3 * n + 2 * j]] = {KEYS[10 + n + j], tonumber(ARGV[6 + 3 * n + 2 * j])}
+  limits[ARGV[5 + 3 * n + 2 * j]] = {KEYS[12 + n + j], tonumber(ARGV[6 + 3 * n + 2 * j])}
+end
+local lanes, held = KEYS[10 + n], KEYS[12 + n]
+local paused = redis.call('EXISTS', KEYS[11 + n]) == 1
+local served = nil  -- task type -> true, or nil: every type
+local T = tonumber(ARGV[7 + 3 * n + 2 * L])
+if T > 0 then
+  served = {}
+  for t = 1, T do served[ARGV[7 + 3 * n + 2 * L + t]] = true end
 end
 
 -- The due time of the next free slot of a limit, or nil when the job may start now.
@@ -61,12 +78,32 @@ for i = 1, n do
     'lane_slot')
   local status = f[1]
   local live = (status == 'pending' or status == 'running') and f[2] == entry
-  local limit = live and limits[f[7]]
+  local unserved = live and served and not served[f[7]]
+  local limit = live and not paused and not unserved and limits[f[7]]
   local slot = limit and rate_slot(limit, f[12])
   if not live then
     if id == '' then bell = true end
     add_entry(finished, level, entry)
     out[i] = {C.SKIPPED}
+  elseif paused then
+    redis.call('HSET', key, 'status', 'pending', 'entry', '')
+    redis.call('RPUSH', held, id)
+    if free_slot(key, id, f[13]) then freed = true end
+    add_entry(finished, level, entry)
+    if status == 'running' then
+      bump(delta, 'jobs:running', -1)
+      bump(delta, 'jobs:pending', 1)
+    end
+    out[i] = {C.HELD}
+  elseif unserved then
+    local again = redis.call('XADD', streams[level], '*', 'id', id)
+    redis.call('HSET', key, 'status', 'pending', 'entry', again)
+    add_entry(finished, level, entry)
+    if status == 'running' then
+      bump(delta, 'jobs:running', -1)
+      bump(delta, 'jobs:pending', 1)
+    end
+    out[i] = {C.HANDED_BACK}
   elseif slot then
     redis.call('HSET', key, 'status', 'scheduled', 'due_at', slot, 'rate_slot', slot, 'entry', '',
       'history', appended(written_out(f[11], key), 'scheduled', now, consumer, f[4],
@@ -113,8 +150,8 @@ for i = 1, n do
 end
 
 ack_by_level(streams, group, finished)
-if bell then redis.call('DEL', keyname.bell(KEYS[10 + n])) end
-if freed then wake_lanes(KEYS[10 + n], streams[3]) end
+if bell then redis.call('DEL', keyname.bell(lanes)) end
+if freed and not paused then wake_lanes(lanes, streams[3]) end
 if #started > 0 then
   emit(events, ARGV[4], table.concat(started, ','), 'running', now, 'worker', consumer)
 end

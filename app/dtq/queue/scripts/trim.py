@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dtq.queue.keys import QueueKeys
 from dtq.queue.scripts.library import Call, Library
 
 
-def trim(lib: Library) -> Call[int]:
-    """Trim each job stream below its oldest unacknowledged or undelivered entry; how many."""
-    return Call(lib.script("trim"), lib.keys.streams, [lib.settings.CONSUMER_GROUP], int)
+def trim(lib: Library, *, queue: QueueKeys) -> Call[int]:
+    """Trim each of `queue`'s job streams below its oldest unacknowledged or undelivered entry;
+    how many entries went."""
+    return Call(lib.script("trim"), queue.streams, [lib.settings.CONSUMER_GROUP], int)

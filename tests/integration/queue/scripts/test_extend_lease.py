@@ -20,7 +20,7 @@ async def test_lost_job_is_not_taken_back(engine: Engine, consumer: Consumer, de
     (d,) = await deliver(consumer)
     thief = engine.consumer("c2")
     await engine.redis.xclaim(engine.keys.stream, "workers", "c2", 0, [d.entry_id])
-    (taken,) = await thief.start([(d.level, d.entry_id, d.job_id)])
+    (taken,) = await thief.start([d.entry])
     assert await consumer.extend_leases([d]) == [False]
     (row,) = await engine.redis.xpending_range(
         engine.keys.stream, "workers", d.entry_id, d.entry_id, 1

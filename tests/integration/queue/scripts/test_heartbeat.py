@@ -13,9 +13,15 @@ async def test_heartbeat_marks_live_and_describes_the_worker(engine: Engine) -> 
     assert (info["tasks"], info["pid"], info["last_seen"]) == ("a,b", "42", str(at))
     assert 0 < await engine.redis.ttl(engine.keys.worker("w1")) <= engine.workers.ttl_s
     assert await engine.workers.live() == ["w1"]
-    assert await engine.workers.served_task_types() == {"a", "b"}
+    serving = await engine.workers.serving()
+    assert serving.pairs == {("default", "a"), ("default", "b")}
+    assert serving.listeners == {"default": 1}
+    await engine.heartbeat("w2", {"tasks": "c", "queues": "emails,default"})
+    serving = await engine.workers.serving()
+    assert {("emails", "c"), ("default", "c"), ("default", "a")} <= serving.pairs
+    assert serving.listeners == {"default": 2, "emails": 1}
     await engine.forget_worker("w1")
-    assert await engine.workers.live() == []
+    assert await engine.workers.live() == ["w2"]
 
 
 async def test_a_silent_worker_is_not_live(engine: Engine) -> None:

@@ -16,7 +16,7 @@ async def test_owner_records_progress_clamped_and_trimmed(
 
 async def test_a_stale_owner_is_refused(engine: Engine, consumer: Consumer, deliver) -> None:
     (d,) = await deliver(consumer)
-    (taken,) = await engine.consumer("c2").start([(d.level, d.entry_id, d.job_id)])
+    (taken,) = await engine.consumer("c2").start([d.entry])
     assert await consumer.report_progress(d, 50, "late") is False
     assert (await engine.jobs.get(d.job_id)).progress is None
     assert await engine.consumer("c2").report_progress(taken, 50, "mine") is True

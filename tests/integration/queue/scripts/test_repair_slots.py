@@ -12,6 +12,6 @@ async def test_frees_only_slots_no_job_holds(engine: Engine) -> None:
     await r.hset(k.job("acme/held"), mapping={"status": "running", "lane_slot": running})
     await r.hset(k.job("acme/done"), mapping={"status": "succeeded", "lane_slot": running})
     await r.sadd(running, "acme/held", "acme/done", "acme/ghost")
-    assert await repair_slots(engine.lib) == 2
+    assert await repair_slots(engine.lib, queue=engine.keys.queue()) == 2
     assert await r.smembers(running) == {"acme/held"}
-    assert await repair_slots(engine.lib) == 0
+    assert await repair_slots(engine.lib, queue=engine.keys.queue()) == 0

@@ -10,7 +10,7 @@ async def test_start_marks_running_and_counts_attempts(
     h = await engine.redis.hgetall(engine.keys.job(d.job_id))
     assert (h["status"], h["worker"], h["attempt"], h["deliveries"]) == ("running", "c1", "1", "1")
     # A redelivery of the same entry (reclaim after a crash) is a new attempt.
-    (again,) = await consumer.start([(d.level, d.entry_id, d.job_id)])
+    (again,) = await consumer.start([d.entry])
     assert again.attempt == 2
     stats = await engine.redis.hgetall(engine.keys.stats)
     assert stats["jobs:running"] == "1" and stats["jobs:pending"] == "0"
@@ -32,7 +32,7 @@ async def test_entry_of_a_job_that_moved_on_is_skipped(
 ) -> None:
     (d,) = await deliver(consumer)
     await engine.redis.hset(engine.keys.job(d.job_id), "entry", "1-1")
-    assert await consumer.start([(d.level, d.entry_id, d.job_id)]) == []
+    assert await consumer.start([d.entry]) == []
     assert await engine.redis.hget(engine.keys.job(d.job_id), "attempt") == "1"
 
 

@@ -1,0 +1,74 @@
+"""Named queues: list them with their gauges, pause and resume them, purge their pending jobs.
+
+Queues are shared by every tenant, so these routes need the admin key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from dtq.api.auth import require_operator
+from dtq.api.deps import EngineDep
+from dtq.api.errors import ERROR_RESPONSES
+from dtq.models import QUEUE_PATTERN, QueueInfo, QueueList, QueuePurged
+
+router = APIRouter(
+    prefix="/queues",
+    tags=["queues"],
+    responses={
+        **ERROR_RESPONSES,
+        403: {"description": "A tenant key: queues are shared, so they need the admin key."},
+    },
+    dependencies=[Depends(require_operator)],
+)
+
+QueuePath = Annotated[
+    str, Path(pattern=QUEUE_PATTERN, description="A queue name: 1-64 letters, digits, _ . or -.")
+]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such queue (no job was ever put in it, no worker listens to it)."}
+}
+
+
+@router.get("")
+async def list_queues(engine: EngineDep) -> QueueList:
+    """Every queue in use, with its jobs waiting and taken, pause state and live workers."""
+    queues = await engine.queues.all()
+    return QueueList(data=queues, count=len(queues))
+
+
+@router.get("/{name}", responses=NOT_FOUND)
+async def get_queue(name: QueuePath, engine: EngineDep) -> QueueInfo:
+    """One queue's state and gauges."""
+    return await engine.queues.info(name)
+
+
+@router.post("/{name}/pause", responses=NOT_FOUND)
+async def pause_queue(name: QueuePath, engine: EngineDep) -> QueueInfo:
+    """Pause the queue: its jobs stay (and new ones are accepted), but no worker starts one
+    until it is resumed. Jobs already running finish."""
+    return await engine.queues.pause(name)
+
+
+@router.post("/{name}/resume", responses=NOT_FOUND)
+async def resume_queue(name: QueuePath, engine: EngineDep) -> QueueInfo:
+    """Resume a paused queue (a no-op for a running one)."""
+    return await engine.queues.resume(name)
+
+
+@router.post(
+    "/{name}/purge",
+    responses={
+        **NOT_FOUND,
+        409: {"description": "`confirm=true` is missing; the message says how many would go."},
+    },
+)
+async def purge_queue(
+    name: QueuePath,
+    engine: EngineDep,
+    confirm: Annotated[bool, Query(description="Must be true: purging cannot be undone.")] = False,
+) -> QueuePurged:
+    """Cancel every job of the queue that waits for a worker (reason `purged`); jobs running
+    finish, scheduled and waiting jobs stay. Without `confirm=true`, says how many would go."""
+    return QueuePurged(name=name, purged=await engine.queues.purge(name, confirm=confirm))

@@ -1,0 +1,159 @@
+"""Named queues: which exist, the task types workers register on them, pause and resume,
+purging, and each queue's gauges."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from redis.exceptions import ResponseError
+
+from dtq.errors import ConfirmationRequiredError, QueueNotFoundError
+from dtq.models import DEFAULT_QUEUE, PRIORITY_ORDER, QueueInfo
+from dtq.queue.jobhash import Serving
+from dtq.queue.keys import QueueKeys
+from dtq.queue.scripts.library import Library
+from dtq.queue.scripts.purge_queue import purge_queue
+from dtq.queue.scripts.resume_queue import resume_queue
+from dtq.queue.workers import Workers
+
+# Jobs one purge_queue call looks at (a chunk keeps each script call short).
+PURGE_CHUNK = 1000
+
+
+class Queues:
+    """The named queues of one shard."""
+
+    def __init__(self, lib: Library, workers: Workers) -> None:
+        self._lib = lib
+        self._redis = lib.redis
+        self._keys = lib.keys
+        self._workers = workers
+
+    async def names(self) -> list[str]:
+        """Every queue in use: `default`, and each one a job or a worker has named."""
+        known = cast(set[str], await self._redis.smembers(self._keys.queues))
+        return sorted({DEFAULT_QUEUE, *known})
+
+    async def register(self, queues: Sequence[str], tasks: Mapping[str, str]) -> None:
+        """Record the queues a worker listens to and its task types' own queues (task type ->
+        queue), which submissions that name no queue go to."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            named = [q for q in {*queues, *tasks.values()} if q != DEFAULT_QUEUE]
+            if named:
+                pipe.sadd(self._keys.queues, *named)
+            if tasks:
+                pipe.hset(self._keys.tasks, mapping=cast(Any, tasks))
+            await pipe.execute()
+
+    async def task_queues(self) -> dict[str, str]:
+        """Every task type a worker has served, with the queue it was registered on."""
+        return cast(dict[str, str], await self._redis.hgetall(self._keys.tasks))
+
+    async def _existing(self, name: str) -> QueueKeys:
+        if name != DEFAULT_QUEUE and not await self._redis.sismember(self._keys.queues, name):
+            raise QueueNotFoundError(f"queue {name!r} not found (known: {await self.names()})")
+        return self._keys.queue(name)
+
+    async def pause(self, name: str) -> QueueInfo:
+        """Pause a queue: its jobs stay, and no worker starts one until it is resumed."""
+        q = await self._existing(name)
+        await self._redis.set(q.paused, 1)
+        return await self.info(name)
+
+    async def resume(self, name: str) -> QueueInfo:
+        """Resume a paused queue: workers start its jobs again, those held first."""
+        q = await self._existing(name)
+        await resume_queue(self._lib, queue=q)
+        return await self.info(name)
+
+    async def purge(self, name: str, *, confirm: bool) -> int:
+        """Cancel every job of the queue that waits for a worker (reason `purged`); how many.
+
+        Raises ConfirmationRequiredError, saying how many jobs wait, unless `confirm`.
+        """
+        q = await self._existing(name)
+        if not confirm:
+            waiting = (await self.info(name)).pending
+            raise ConfirmationRequiredError(
+                f"purging queue {name!r} cancels its {waiting} pending jobs; "
+                "repeat with confirm=true"
+            )
+        purged = 0
+        while True:
+            done, looked = await purge_queue(self._lib, queue=q, limit=PURGE_CHUNK)
+            purged += done
+            if looked == 0:
+                return purged
+
+    async def info(self, name: str) -> QueueInfo:
+        """One queue's state and gauges."""
+        q = await self._existing(name)
+        serving = await self._workers.serving()
+        return (await self._gauges([q], serving))[0]
+
+    async def all(self) -> list[QueueInfo]:
+        """Every queue's state and gauges."""
+        names = await self.names()
+        serving = await self._workers.serving()
+        return await self._gauges([self._keys.queue(n) for n in names], serving)
+
+    async def _gauges(self, queues: Sequence[QueueKeys], serving: Serving) -> list[QueueInfo]:
+        group = self._lib.settings.CONSUMER_GROUP
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for q in queues:
+                for stream in q.streams:
+                    pipe.xinfo_groups(stream)
+                pipe.exists(q.paused)
+                pipe.llen(q.held)
+                pipe.zrange(q.lanes, 0, -1)
+            replies = await pipe.execute(raise_on_error=False)
+        width = len(PRIORITY_ORDER) + 3
+        rows = [replies[i : i + width] for i in range(0, len(replies), width)]
+        lane_lengths = await self._lane_lengths(
+            [(q, tenants) for q, (*_, tenants) in zip(queues, rows, strict=True)]
+        )
+        out = []
+        for q, row, lanes in zip(queues, rows, lane_lengths, strict=True):
+            groups = [_group_row(g, group) for g in row[: len(PRIORITY_ORDER)]]
+            paused, held = row[len(PRIORITY_ORDER)], row[len(PRIORITY_ORDER) + 1]
+            by_priority = {
+                p: int(g.get("lag") or 0) + lanes[level]
+                for level, (p, g) in enumerate(zip(PRIORITY_ORDER, groups, strict=True))
+            }
+            out.append(
+                QueueInfo(
+                    name=q.name,
+                    paused=bool(paused),
+                    pending=sum(by_priority.values()) + int(held),
+                    pending_by_priority=by_priority,
+                    running=sum(int(g.get("pending") or 0) for g in groups),
+                    workers=serving.listeners.get(q.name, 0),
+                    task_types=sorted(t for queue, t in serving.pairs if queue == q.name),
+                )
+            )
+        return out
+
+    async def _lane_lengths(self, queues: Sequence[tuple[QueueKeys, list[str]]]) -> list[list[int]]:
+        """Per queue, the jobs waiting in its tenants' lanes, per level."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for q, tenants in queues:
+                for tenant in tenants:
+                    for level in range(len(PRIORITY_ORDER)):
+                        pipe.llen(q.lane(tenant, level))
+            lengths = iter(await pipe.execute())
+        out = []
+        for _, tenants in queues:
+            per_level = [0] * len(PRIORITY_ORDER)
+            for _tenant in tenants:
+                for level in range(len(PRIORITY_ORDER)):
+                    per_level[level] += next(lengths)
+            out.append(per_level)
+        return out
+
+
+def _group_row(groups: Any, group: str) -> dict[str, Any]:
+    """The consumer group's XINFO GROUPS row ({} when the stream or group is missing)."""
+    if isinstance(groups, ResponseError):
+        return {}
+    return next((g for g in groups if g["name"] == group), {})
