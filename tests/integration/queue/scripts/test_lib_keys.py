@@ -17,3 +17,17 @@ return {keyname.lane(ARGV[1], ARGV[2], ARGV[3]), keyname.running(ARGV[1], ARGV[2
             lib + body, 0, k.lanes, tenant, level + 1, k.job_prefix, "acme/x1"
         )
         assert reply == [k.lane(tenant, level), k.running(tenant), k.bell, k.job("acme/x1")]
+
+
+async def test_keyname_queue_agrees_with_queue_keys(engine: Engine) -> None:
+    k = engine.keys
+    lib = resources.files("dtq.queue.scripts").joinpath("_lib.lua").read_text()
+    body = """
+local q = keyname.queue(ARGV[1], ARGV[2], ARGV[3])
+return {q.streams[1], q.streams[2], q.streams[3], q.streams[4], q.lanes}
+"""
+    for name in ("default", "emails", "gpu.v2"):
+        reply = await engine.redis.eval(lib + body, 0, k.base, k.stream_name, name)
+        q = k.queue(name)
+        assert reply == [*q.streams, q.lanes]
+    assert k.queue("default").stream == k.stream
