@@ -1,13 +1,18 @@
-"""`dtq admin` (or `python -m dtq.admin`): manage tenants and API keys (as /admin/* does).
+"""`dtq admin` (or `python -m dtq.admin`): manage tenants, API keys and queues (as /admin/*
+and /queues do).
 
     dtq admin create-tenant acme [--rate-per-s 50 --burst 100] [--max-concurrency 5 --weight 2]
-    dtq admin set-limits acme --max-concurrency 10   # replaces all its limits
+    dtq admin set-limits acme --max-concurrency 10   # replaces all its limits; prints them
     dtq admin create-key acme        # the new key is the last line printed
     dtq admin revoke-key 3f2a9c0d1e4b5a69
     dtq admin list
+    dtq admin queues                 # every queue: paused?, pending, running, workers
+    dtq admin pause emails | resume emails
+    dtq admin purge emails --yes     # cancel its pending jobs (without --yes: how many)
+    dtq admin drain emails [--timeout 600]   # wait until nothing is pending or running
 
-Talks to REDIS_URL directly. Exit status: 0 done, 1 refused (unknown tenant or key, name taken),
-2 bad arguments or settings.
+Talks to REDIS_URL directly. Exit status: 0 done, 1 refused (unknown tenant, key or queue, name
+taken, purge unconfirmed, drain timed out), 2 bad arguments or settings.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ import argparse
 import asyncio
 import re
 import sys
+import time
 
 from pydantic import ValidationError
 
 from dtq.config import load_service_settings
 from dtq.errors import DTQError, SettingsError
-from dtq.models import TenantCreate, TenantLimits
+from dtq.models import QUEUE_PATTERN, QueueInfo, TenantCreate, TenantLimits, TenantUsage
 from dtq.queue import Engine
 from dtq.redis_client import create_redis
 
@@ -62,7 +68,52 @@ def parse_args(argv: list[str], prog: str = "dtq admin") -> argparse.Namespace:
     revoke = sub.add_parser("revoke-key", help="revoke a key by its id")
     revoke.add_argument("key_id", type=_key_id)
     sub.add_parser("list", help="tenants and the ids of their live keys")
+    sub.add_parser("queues", help="every queue: paused or not, jobs pending and running")
+    for command, what in (("pause", "stop workers starting its jobs"), ("resume", "undo pause")):
+        sub.add_parser(command, help=f"{what} (one queue)").add_argument("queue", type=_queue)
+    purge = sub.add_parser("purge", help="cancel a queue's pending jobs (reason purged)")
+    purge.add_argument("queue", type=_queue)
+    purge.add_argument("--yes", action="store_true", help="really purge (else: say how many)")
+    drain = sub.add_parser("drain", help="wait until a queue has nothing pending or running")
+    drain.add_argument("queue", type=_queue)
+    drain.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
     return p.parse_args(argv)
+
+
+def _queue(value: str) -> str:
+    if not re.fullmatch(QUEUE_PATTERN, value):
+        raise argparse.ArgumentTypeError(f"a queue name is like {QUEUE_PATTERN}")
+    return value
+
+
+def _queue_line(q: QueueInfo) -> str:
+    state = "paused" if q.paused else "active"
+    return (
+        f"{q.name}  {state}  pending={q.pending} running={q.running} workers={q.workers}  "
+        f"tasks={','.join(q.task_types) or '-'}"
+    )
+
+
+def _usage_line(u: TenantUsage) -> str:
+    limits = f"rate_per_s={u.rate_per_s:g} burst={u.burst} "
+    limits += f"max_concurrency={u.max_concurrency or 'none'} weight={u.weight}"
+    return f"{u.name}  {limits}"
+
+
+async def _drain(engine: Engine, queue: str, timeout: float) -> int:
+    """Wait until the queue has nothing pending or running, showing what is left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        q = await engine.queues.info(queue)
+        left = q.pending + q.running
+        print(f"\r{queue}: {q.pending} pending, {q.running} running   ", end="", flush=True)
+        if left == 0:
+            print(f"\n{queue} is drained")
+            return 0
+        if time.monotonic() > deadline:
+            print(f"\nerror: {queue} still has {left} jobs after {timeout:g} s", file=sys.stderr)
+            return 1
+        await asyncio.sleep(0.5)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -77,7 +128,9 @@ async def run(args: argparse.Namespace) -> int:
             print(f"created tenant {made.name}")
         elif args.command == "set-limits":
             await tenants.set_limits(args.name, _limits(args))
-            print(f"set the limits of tenant {args.name}")
+            (usage,) = await tenants.usages([await tenants.get(args.name)])
+            print(f"set the limits of tenant {args.name}; in effect now:")
+            print(_usage_line(usage))
         elif args.command == "create-key":
             created = await tenants.create_key(args.tenant)
             print(f"created key {created.key_id} for tenant {created.tenant}; it is shown once:")
@@ -85,14 +138,24 @@ async def run(args: argparse.Namespace) -> int:
         elif args.command == "revoke-key":
             await tenants.revoke_key(args.key_id)
             print(f"revoked key {args.key_id}")
-        else:
+        elif args.command == "list":
             keys = await tenants.list_keys()
             for u in await tenants.usages(await tenants.list_tenants()):
-                limits = f"rate_per_s={u.rate_per_s:g} burst={u.burst} "
-                limits += f"max_concurrency={u.max_concurrency or 'none'} weight={u.weight}"
-                print(f"{u.name}  {limits}")
+                print(_usage_line(u))
                 for k in (k for k in keys if k.tenant == u.name):
                     print(f"  key {k.key_id}  created {k.created_at.isoformat()}")
+        elif args.command == "queues":
+            for q in await engine.queues.all():
+                print(_queue_line(q))
+        elif args.command == "pause":
+            print(_queue_line(await engine.queues.pause(args.queue)))
+        elif args.command == "resume":
+            print(_queue_line(await engine.queues.resume(args.queue)))
+        elif args.command == "purge":
+            purged = await engine.queues.purge(args.queue, confirm=args.yes)
+            print(f"purged {purged} pending jobs of queue {args.queue}")
+        else:
+            return await _drain(engine, args.queue, args.timeout)
         return 0
     finally:
         await redis.aclose()

@@ -31,6 +31,20 @@ COPY_IGNORE = (
 )
 
 
+# The README's two-worker scenario: 1,000 jobs of the user's task, none retried.
+THOUSAND = """
+from dtq.client import DTQClient
+from dtq.models import JobCreate
+
+with DTQClient("http://127.0.0.1:8000") as dtq:
+    ids = dtq.submit_many([JobCreate(task_type="send_email", payload={"to": f"u{i}@example.com"},
+                                     max_retries=0) for i in range(1000)])
+    done = [dtq.wait(job_id, timeout=60) for job_id in ids]
+    statuses = [job.status for job in done]
+    print(f"succeeded={statuses.count('succeeded')} dead={statuses.count('dead')}")
+"""
+
+
 def readme_block(first_line: str) -> str:
     """The README's ```python block whose first line is `first_line`."""
     for block in re.findall(r"```python\n(.*?)```", README, re.DOTALL):
@@ -102,6 +116,7 @@ def test_readme_examples_run_from_a_fresh_install(venv: Path, redis_url: str, tm
         block = readme_block(f"# {name}")
         assert "http://127.0.0.1:8000" in block
         (work / name).write_text(block.replace(":8000", f":{port}"))
+    (work / "thousand.py").write_text(THOUSAND.replace(":8000", f":{port}"))
     env = _env(venv, redis_url, port)
     python = str(venv / "bin/python")
     probe = subprocess.run(
@@ -127,15 +142,18 @@ def test_readme_examples_run_from_a_fresh_install(venv: Path, redis_url: str, tm
     try:
         start(["dtq", "api"])
         _wait_ready(f"http://127.0.0.1:{port}")
-        # The quick start's SDK example runs against a worker serving the demo tasks...
-        demo = start(["dtq", "worker", "--tasks", "dtq.demo_tasks"])
+        # The quick start's SDK example runs against a worker serving the demo tasks, as
+        # run-dev.sh starts it...
+        start(["dtq", "worker", "--tasks", "dtq.demo_tasks"])
         assert "succeeded {'hello': 'world'}" in run("quickstart.py")
-        demo.terminate()
-        assert demo.wait(30) == 0
-        # ...and the Tasks section's worker, exactly as written, serves the user's module.
+        # ...and the Tasks section's worker, exactly as written, starts beside it.
         assert readme_command("dtq worker")[:2] == ["dtq", "worker"]
         start(readme_command("dtq worker"))
         assert "'sent_to': 'ada@example.com'" in run("submit.py")
+        # Both listen to `default`: 1,000 jobs of the user's task, no retries, all succeed.
+        assert run("thousand.py").split() == ["succeeded=1000", "dead=0"]
+        # The Queues and Tenants sections' `dtq admin` lines, in order (the key id from
+        # create-key's output).
         # The Tenants section's `dtq admin` lines, in order (the key id from create-key's).
         key_id = ""
         for line in readme_lines("dtq admin"):
