@@ -11,7 +11,7 @@ from dtq.queue import Engine, Failure
 
 
 def noops(n: int, **job: object) -> list[JobCreate]:
-    return [JobCreate(task_type="noop", **job)] * n  # type: ignore[arg-type]
+    return [JobCreate(task_type="noop", **job)] * n
 
 
 async def test_a_job_goes_to_its_named_queue_else_its_task_types_else_default(
