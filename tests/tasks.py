@@ -119,3 +119,27 @@ async def occupy(ctx: JobContext, payload: dict[str, Any]) -> None:
 async def whoami(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """The job's id and its parents' ids as the handler sees them."""
     return {"job_id": ctx.job_id, "parents": sorted(ctx.parents)}
+
+
+def _parse(text: str) -> int:
+    return int(text)  # raises ValueError for "x": a frame of the handler's own code
+
+
+@tasks.task()
+async def broken(ctx: JobContext, payload: dict[str, Any]) -> int:
+    return _parse(str(payload.get("text", "x")))
+
+
+@tasks.task()
+def broken_sync(ctx: JobContext, payload: dict[str, Any]) -> int:
+    return _parse("x")
+
+
+@tasks.task(isolated=True)
+def broken_isolated(ctx: JobContext, payload: dict[str, Any]) -> int:
+    return _parse("x")
+
+
+@tasks.task(isolated=True)
+def isolated_unserializable(ctx: JobContext, payload: dict[str, Any]) -> object:
+    return {1, 2}

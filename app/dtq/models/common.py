@@ -85,6 +85,7 @@ class DeadReason(StrEnum):
     RETRIES_EXHAUSTED = "retries_exhausted"
     TIMEOUT = "timeout"
     POISON = "poison"
+    INVALID_RESULT = "invalid_result"  # the handler returned something that is not JSON
 
 
 class Problem(BaseModel):

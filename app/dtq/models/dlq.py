@@ -19,6 +19,7 @@ class DeadLetter(BaseModel):
     attempt: int = Field(description="The job's attempt when it died (times started).")
     failures: int = Field(description="Its failed attempts (a poison job may have none).")
     last_error: str | None
+    traceback: str | None = Field(default=None, description="The last attempt's traceback.")
     failed_at: datetime
 
 

@@ -113,6 +113,9 @@ class JobError(BaseModel):
     attempt: int
     error: str
     at: datetime
+    traceback: str | None = Field(
+        default=None, description="The handler's frames (capped at 4,000 characters)."
+    )
 
 
 class JobEvent(BaseModel):
@@ -123,6 +126,8 @@ class JobEvent(BaseModel):
     worker: str | None = None
     attempt: int | None = None
     reason: str | None = None
+    error: str | None = Field(default=None, description="A failed attempt's error.")
+    traceback: str | None = Field(default=None, description="A failed attempt's traceback.")
 
 
 class Job(BaseModel):

@@ -52,4 +52,5 @@ class Failure:
     delivery: Delivery
     error: str
     delay_ms: int
-    reason: str = "error"  # or "timeout"
+    reason: str = "error"  # "timeout", or "invalid_result" (dead at once: never retried)
+    traceback: str = ""  # the handler's frames, size-capped

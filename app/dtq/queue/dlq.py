@@ -37,6 +37,7 @@ def dead_letter(fields: dict[str, str]) -> DeadLetter:
         attempt=int(fields.get("attempt", 0)),
         failures=int(fields.get("failures", 0)),
         last_error=fields.get("last_error") or None,
+        traceback=fields.get("traceback") or None,
         failed_at=from_ms(fields["failed_at"]),
     )
 

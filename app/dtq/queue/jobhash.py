@@ -59,6 +59,7 @@ TIMELINE_FIELDS = (
     "worker",
     "attempt",
     "history",
+    "errors",
 )
 # Statuses a job may be created in besides pending; each is recorded in its history at once.
 BORN_AS = (JobStatus.SCHEDULED, JobStatus.WAITING, JobStatus.CANCELED)
@@ -105,9 +106,27 @@ def parse_history(history: str) -> list[JobEvent]:
     return events
 
 
+# Transitions that end a failed attempt: the attempt's error and traceback are shown on them.
+FAILURE_REASONS = ("error", "timeout", "retries_exhausted", "invalid_result")
+
+
+def _with_errors(events: list[JobEvent], errors: list[dict[str, Any]]) -> list[JobEvent]:
+    """Events that end failed attempts, with those attempts' errors and tracebacks."""
+    by_attempt = {e["attempt"]: e for e in errors}
+    for event in events:
+        if event.reason in FAILURE_REASONS and event.attempt in by_attempt:
+            error = by_attempt[event.attempt]
+            event.error = error["error"]
+            event.traceback = error.get("traceback")
+    return events
+
+
 def timeline(h: dict[str, str]) -> list[JobEvent]:
-    """A job's transitions, oldest first (from TIMELINE_FIELDS of its hash)."""
+    """A job's transitions, oldest first (from TIMELINE_FIELDS of its hash); those that end a
+    failed attempt carry its error and traceback (of the last 10 failures)."""
     recorded = parse_history(h.get("history", ""))
+    if recorded and h.get("errors"):
+        recorded = _with_errors(recorded, orjson.loads(h["errors"]))
     created = from_ms(h["created_at"])
     events = []
     born_other = recorded and recorded[0].at == created and recorded[0].status in BORN_AS
@@ -196,7 +215,13 @@ def job_from_hash(
         worker=_opt(h.get("worker")),
         last_error=_opt(h.get("last_error")),
         errors=[
-            JobError(attempt=e["attempt"], error=e["error"], at=from_ms(e["at"])) for e in errors
+            JobError(
+                attempt=e["attempt"],
+                error=e["error"],
+                at=from_ms(e["at"]),
+                traceback=e.get("traceback"),
+            )
+            for e in errors
         ],
         result=orjson.loads(h["result"]) if h.get("result") else None,
         dead_reason=DeadReason(h["dead_reason"]) if h.get("dead_reason") else None,

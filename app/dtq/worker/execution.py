@@ -11,14 +11,44 @@ from typing import Any
 import orjson
 
 from dtq import jsontext
-from dtq.errors import UnknownTaskError
+from dtq.errors import InvalidPayloadError, UnknownTaskError
 from dtq.queue import Consumer, Delivery, Engine, Failure, backoff_ms
-from dtq.worker.isolation import EncodedResult, IsolatedError, run_isolated
+from dtq.worker.isolation import (
+    EncodedResult,
+    IsolatedError,
+    IsolatedInvalidResult,
+    run_isolated,
+)
 from dtq.worker.registry import JobContext, ProgressSink, Retry, Task, TaskRegistry
+from dtq.worker.tracebacks import MAX_ERROR_CHARS, error_line, handler_traceback
 
 logger = logging.getLogger(__name__)
 
-MAX_ERROR_CHARS = 2000
+
+def _invalid_result(d: Delivery, type_name: str, detail: str) -> Failure:
+    """A result that is not JSON: the job dies at once, for its handler ran to the end and a
+    retry would repeat its side effects."""
+    error = (
+        f"InvalidResultError: the handler returned {type_name}, which is not JSON ({detail}); "
+        "return dicts, lists, strings, numbers, booleans or None. Not retried: the handler's "
+        "side effects happened"
+    )
+    return Failure(d, error[:MAX_ERROR_CHARS], 0, "invalid_result")
+
+
+def _log_failure(f: Failure) -> None:
+    """WARNING with the job and the error's first line; DEBUG adds the traceback."""
+    d = f.delivery
+    logger.warning(
+        "job attempt failed job_id=%s task_type=%s attempt=%d reason=%s error=%s",
+        d.public_id,
+        d.task_type,
+        d.attempt,
+        f.reason,
+        f.error.split("\n", 1)[0][:300],
+    )
+    if f.traceback and logger.isEnabledFor(logging.DEBUG):
+        logger.debug("job attempt traceback job_id=%s\n%s", d.public_id, f.traceback)
 
 
 class Execution:
@@ -34,8 +64,15 @@ class Execution:
         self._pool = pool
 
     async def run(self, d: Delivery) -> bytes | Failure:
-        """The job's result as JSON text, or the Failure to record. A cancel of this task
-        (the job was canceled, or the worker stops) propagates as CancelledError."""
+        """The job's result as JSON text, or the Failure to record (each failure is logged). A
+        cancel of this task (the job was canceled, or the worker stops) propagates as
+        CancelledError."""
+        outcome = await self._attempt(d)
+        if isinstance(outcome, Failure):
+            _log_failure(outcome)
+        return outcome
+
+    async def _attempt(self, d: Delivery) -> bytes | Failure:
         task = self._registry.get(d.task_type)
         timeout = d.timeout_s or (task.timeout_s if task else None)
         timer = asyncio.timeout(timeout) if timeout else None
@@ -45,17 +82,24 @@ class Execution:
             else:
                 async with timer:
                     result = await self._invoke(task, d)
-            return result.json if isinstance(result, EncodedResult) else jsontext.dumps(result)
         except TimeoutError as exc:
             if timer is None or not timer.expired():
                 return self._failure(d, exc)
             error = f"TimeoutError: the attempt ran past timeout_s={timeout:g}"
-            return Failure(d, error, self._backoff(d), "timeout")
+            return Failure(d, error, self._backoff(d), "timeout", handler_traceback(exc))
         except Retry as exc:
             delay = self._backoff(d) if exc.delay is None else int(exc.delay * 1000)
             return Failure(d, f"Retry: {exc}", delay)
+        except IsolatedInvalidResult as exc:
+            return _invalid_result(d, exc.type_name, str(exc))
         except Exception as exc:  # a handler error fails its job, not the worker
             return self._failure(d, exc)
+        if isinstance(result, EncodedResult):
+            return result.json
+        try:
+            return jsontext.dumps(result)
+        except (TypeError, ValueError, InvalidPayloadError) as exc:  # a set, a cycle, bad text
+            return _invalid_result(d, type(result).__name__, str(exc))
 
     async def _invoke(self, task: Task | None, d: Delivery) -> Any:
         if task is None:
@@ -89,8 +133,9 @@ class Execution:
         return report
 
     def _failure(self, d: Delivery, exc: Exception) -> Failure:
-        text = str(exc) if isinstance(exc, IsolatedError) else f"{type(exc).__name__}: {exc}"
-        return Failure(d, text[:MAX_ERROR_CHARS], self._backoff(d))
+        if isinstance(exc, IsolatedError):
+            return Failure(d, str(exc)[:MAX_ERROR_CHARS], self._backoff(d), "error", exc.traceback)
+        return Failure(d, error_line(exc), self._backoff(d), "error", handler_traceback(exc))
 
     def _backoff(self, d: Delivery) -> int:
         s = self._settings

@@ -17,11 +17,26 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from dtq import jsontext
+from dtq.errors import InvalidPayloadError
 from dtq.worker.registry import JobContext, JsonPayload, Retry, Task
+from dtq.worker.tracebacks import error_line, handler_traceback
 
 
 class IsolatedError(Exception):
-    """The handler raised in the child process (its type and message are in the text)."""
+    """The handler raised in the child process (its type and message are in the text, its
+    traceback in `traceback`)."""
+
+    def __init__(self, text: str, traceback: str = "") -> None:
+        super().__init__(text)
+        self.traceback = traceback
+
+
+class IsolatedInvalidResult(Exception):
+    """The handler in the child process returned something that is not JSON."""
+
+    def __init__(self, type_name: str, detail: str) -> None:
+        super().__init__(detail)
+        self.type_name = type_name
 
 
 class EncodedResult:
@@ -48,11 +63,16 @@ def _child_main(
         result = fn(ctx, payload)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
-        conn.send(("ok", jsontext.dumps(result)))
+        try:
+            encoded = jsontext.dumps(result)
+        except (TypeError, ValueError, InvalidPayloadError) as exc:
+            conn.send(("invalid", type(result).__name__, str(exc)))
+        else:
+            conn.send(("ok", encoded))
     except Retry as exc:
         conn.send(("retry", exc.delay, str(exc)))
     except BaseException as exc:  # the parent decides what a failure means
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        conn.send(("error", error_line(exc), handler_traceback(exc)))
     finally:
         conn.close()
 
@@ -90,4 +110,6 @@ async def run_isolated(
         return EncodedResult(outcome[1])
     if kind == "retry":
         raise Retry(outcome[1], outcome[2])
-    raise IsolatedError(outcome[1])
+    if kind == "invalid":
+        raise IsolatedInvalidResult(outcome[1], outcome[2])
+    raise IsolatedError(outcome[1], outcome[2])

@@ -109,11 +109,19 @@ async def test_a_task_type_the_worker_does_not_serve_waits_for_one_that_does(
     )
 
 
-async def test_a_result_that_is_not_json_fails_the_attempt(engine: Engine, start_worker) -> None:
+async def test_a_result_that_is_not_json_kills_the_job_without_a_retry(
+    engine: Engine, start_worker
+) -> None:
     start_worker()
-    job = await engine.producer.enqueue(JobCreate(task_type="unserializable", max_retries=0))
+    job = await engine.producer.enqueue(JobCreate(task_type="unserializable", max_retries=5))
     dead = await _terminal(engine, job.id)
-    assert dead.status == JobStatus.DEAD and "not JSON serializable" in (dead.last_error or "")
+    assert (dead.status, dead.dead_reason, dead.attempt) == (JobStatus.DEAD, "invalid_result", 1)
+    assert dead.last_error and dead.last_error.startswith(
+        "InvalidResultError: the handler returned object, which is not JSON"
+    )
+    assert "Not retried" in dead.last_error
+    (letter,) = (await engine.dlq.list()).data
+    assert letter.reason == "invalid_result"
 
 
 async def test_stream_holds_no_acknowledged_entries_after_10000_jobs(

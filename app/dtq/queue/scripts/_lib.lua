@@ -82,14 +82,16 @@ local function acknowledge(stream, group, entries)
   end
 end
 
--- Move a job to the dead-letter stream (the entry names the job's tenant, for tenant views).
--- The caller acknowledges its stream entry.
+-- Move a job to the dead-letter stream (the entry names the job's tenant, for tenant views,
+-- and carries the last attempt's traceback when there is one). The caller acknowledges its
+-- stream entry.
 local function dead_letter(job_key, dlq, id, task_type, reason, attempt, failures, last_error,
-                           now, history)
+                           now, history, traceback)
   local dlq_entry = redis.call('XADD', dlq, '*', 'job_id', id, 'task_type', task_type,
     'reason', reason, 'attempt', attempt, 'failures', failures, 'last_error', last_error,
     'failed_at', now,
-    'tenant', redis.call('HGET', job_key, 'tenant') or 'default')
+    'tenant', redis.call('HGET', job_key, 'tenant') or 'default',
+    'traceback', traceback or '')
   redis.call('HSET', job_key, 'status', 'dead', 'dead_reason', reason, 'dlq_entry', dlq_entry,
     'finished_at', now, 'entry', '', 'history', history)
   redis.call('PERSIST', job_key)

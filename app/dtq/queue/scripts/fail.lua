@@ -1,6 +1,8 @@
 --[[
-  fail: record failed attempts; schedule a retry after the given delay, or dead-letter the job
-  once its failures exceed max_retries. Either way the current stream entry is acknowledged;
+  fail: record failed attempts, each with its error and traceback (the last 10 are kept);
+  schedule a retry after the given delay, or dead-letter the job once its failures exceed
+  max_retries, or at once when its reason is `invalid_result` (the handler returned something
+  that is not JSON: its side effects happened, and a retry would repeat them). Either way the current stream entry is acknowledged;
   a retry gets a new entry when promote_due moves it back to the stream. A dead job that others
   wait on goes to the dependency outbox, from which release.lua cancels its dependents.
 
@@ -9,9 +11,9 @@
   KEYS[1..4] job streams, critical to low   KEYS[5] delayed (zset)   KEYS[6] dlq   KEYS[7] stats
   KEYS[8] events   KEYS[9] dependency outbox   KEYS[10] lanes (zset)   KEYS[10+i] hash of job i
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] events maxlen   ARGV[4] n
-  ARGV[5 + 7(i-1) ..] job i: job id, stream level (1-4), stream entry id, attempt, error text,
-    retry delay (ms), reason ('error' or 'timeout': a job whose last attempt timed out dies with
-    reason timeout)
+  ARGV[5 + 8(i-1) ..] job i: job id, stream level (1-4), stream entry id, attempt, error text,
+    retry delay (ms), reason ('error', 'timeout': a job whose last attempt timed out dies with
+    reason timeout, or 'invalid_result'), traceback ('' if none)
 
   Returns one array per job: {C.RETRYING, due_at_ms}, {C.DEAD} (plus C.WITH_DEPENDENTS when
     jobs wait on it: release them, to be canceled) or {C.STALE} (another owner or attempt holds
@@ -28,10 +30,10 @@ local finished = {}
 local freed = false
 
 for i = 1, n do
-  local o = 4 + (i - 1) * 7
+  local o = 4 + (i - 1) * 8
   local id, level, entry, attempt, err =
     ARGV[o + 1], tonumber(ARGV[o + 2]), ARGV[o + 3], ARGV[o + 4], ARGV[o + 5]
-  local reason = ARGV[o + 7]
+  local reason, tb = ARGV[o + 7], ARGV[o + 8]
   local key = KEYS[10 + i]
   local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'failures',
     'max_retries', 'errors', 'task_type', 'history', 'dependents', 'lane_slot')
@@ -41,7 +43,9 @@ for i = 1, n do
     local failures = tonumber(f[5]) + 1
     local errors = {}
     if f[7] then errors = cjson.decode(f[7]) end
-    table.insert(errors, {attempt = tonumber(attempt), error = err, at = now})
+    local record = {attempt = tonumber(attempt), error = err, at = now}
+    if tb ~= '' then record.traceback = tb end
+    table.insert(errors, record)
     while #errors > 10 do table.remove(errors, 1) end
     redis.call('HSET', key, 'failures', failures, 'last_error', err,
       'errors', cjson.encode(errors), 'finished_at', now)
@@ -49,10 +53,11 @@ for i = 1, n do
     if free_slot(key, id, f[11]) then freed = true end
     bump(delta, 'jobs:running', -1)
     bump(delta, 'failed_total', 1)
-    if failures > tonumber(f[6]) then
-      local dead_reason = reason == 'timeout' and 'timeout' or 'retries_exhausted'
+    if failures > tonumber(f[6]) or reason == 'invalid_result' then
+      local dead_reason = 'retries_exhausted'
+      if reason == 'timeout' or reason == 'invalid_result' then dead_reason = reason end
       dead_letter(key, dlq, id, f[8], dead_reason, attempt, failures, err, now,
-        appended(written_out(f[9], key), 'dead', now, consumer, attempt, dead_reason))
+        appended(written_out(f[9], key), 'dead', now, consumer, attempt, dead_reason), tb)
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
       emit(events, ARGV[3], id, 'dead', now, 'worker', consumer, 'attempt', attempt,

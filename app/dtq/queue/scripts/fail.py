@@ -44,4 +44,5 @@ def fail(
     for f in failures:
         d = f.delivery
         args += (d.job_id, d.level + 1, d.entry_id, d.attempt, f.error, f.delay_ms, f.reason)
+        args.append(f.traceback)
     return Call(lib.script("fail"), keys, args, _decode)
