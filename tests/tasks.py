@@ -143,3 +143,25 @@ def broken_isolated(ctx: JobContext, payload: dict[str, Any]) -> int:
 @tasks.task(isolated=True)
 def isolated_unserializable(ctx: JobContext, payload: dict[str, Any]) -> object:
     return {1, 2}
+
+
+# Per-key ordering probes (in-process workers share this module): the order each key's jobs
+# started in, and any key seen running two jobs at once.
+KEY_STARTS: dict[str, list[int]] = {}
+KEY_ACTIVE: dict[str, int] = {}
+KEY_OVERLAPS: list[str] = []
+
+
+@tasks.task()
+async def keyed(ctx: JobContext, payload: dict[str, Any]) -> None:
+    key, seq = str(payload["key"]), int(payload["seq"])
+    if KEY_ACTIVE.get(key):
+        KEY_OVERLAPS.append(key)
+    KEY_ACTIVE[key] = KEY_ACTIVE.get(key, 0) + 1
+    KEY_STARTS.setdefault(key, []).append(seq)
+    try:
+        await asyncio.sleep(float(payload.get("seconds", 0.002)))
+        if payload.get("fail_first") and ctx.failures == 0:
+            raise RuntimeError("first attempt fails")
+    finally:
+        KEY_ACTIVE[key] -= 1

@@ -13,11 +13,15 @@ reports tenant_done_at: when each tenant's last job finished, as a fraction of t
 window (all close to 1.0 when the tenants share the workers evenly; 1/T, 2/T .. 1 in FIFO order).
 The latency probes then go through the first tenant's lane.
 
+With `--queues Q`, the jobs are spread evenly over Q named queues (q0 .. q<Q-1>, a batch to
+each in turn) and every worker listens to all of them (`--queues q0,q1,..`, in that order).
+
 Starts an embedded Redis/Valkey server when REDIS_URL is unset. The last line printed is one JSON
 object with those four keys (plus the run's parameters).
 
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200 --tenants 10
+    python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200 --queues 4
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ import uvloop
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT / "app"), str(ROOT)]  # this checkout's dtq, whatever is installed
 
 from dtq.config import Settings  # noqa: E402
 from dtq.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
@@ -62,6 +66,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--tenants", type=int, default=0, help="spread the jobs over this many tenants (keys on)"
     )
+    p.add_argument(
+        "--queues", type=int, default=0, help="spread the jobs over this many named queues"
+    )
     return p.parse_args()
 
 
@@ -70,7 +77,7 @@ def env_for(settings: Settings) -> dict[str, str]:
     for key, value in settings.model_dump().items():
         if value is not None:
             env[key] = str(value)
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = f"{ROOT / 'app'}{os.pathsep}{ROOT}"  # this checkout's dtq, first
     env["LOG_LEVEL"] = "WARNING"
     return env
 
@@ -88,12 +95,14 @@ def batches(n: int, tenants: list[str], step: int) -> list[tuple[str, int]]:
     return out
 
 
-async def enqueue_inprocess(engine: Engine, n: int, tenants: list[str]) -> float:
-    job = JobCreate(task_type="noop")
+async def enqueue_inprocess(
+    engine: Engine, n: int, tenants: list[str], queues: list[str | None]
+) -> float:
+    jobs = [JobCreate(task_type="noop", queue=q) for q in queues]
     t0 = time.perf_counter()
     with tqdm(total=n, desc="enqueue", unit="job", file=sys.stderr) as bar:
-        for tenant, size in batches(n, tenants, 10_000 // len(tenants)):
-            await engine.producer.enqueue_many([job] * size, tenant)
+        for i, (tenant, size) in enumerate(batches(n, tenants, 10_000 // len(tenants))):
+            await engine.producer.enqueue_many([jobs[i % len(jobs)]] * size, tenant)
             bar.update(size)
     return n / (time.perf_counter() - t0)
 
@@ -108,7 +117,13 @@ async def make_tenants(engine: Engine, count: int) -> dict[str, str]:
     return keys
 
 
-async def enqueue_http(settings: Settings, n: int, stack: ExitStack, keys: dict[str, str]) -> float:
+async def enqueue_http(
+    settings: Settings,
+    n: int,
+    stack: ExitStack,
+    keys: dict[str, str],
+    queues: list[str | None],
+) -> float:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "dtq.api"], cwd=ROOT, env=env_for(settings) | {"PORT": str(port)}
@@ -123,22 +138,23 @@ async def enqueue_http(settings: Settings, n: int, stack: ExitStack, keys: dict[
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.05)
-        body = {"jobs": [{"task_type": "noop"}] * 1000}
+        items = [{"task_type": "noop"} | ({"queue": q} if q else {}) for q in queues]
         sem = asyncio.Semaphore(4)
         bar = tqdm(total=n, desc="enqueue (http)", unit="job", file=sys.stderr)
 
-        async def post(tenant: str, count: int) -> None:
+        async def post(i: int, tenant: str, count: int) -> None:
             headers = {"Authorization": f"Bearer {keys[tenant]}"} if tenant in keys else {}
+            body = {"jobs": [items[i % len(items)]] * count}
             async with sem:
-                r = await http.post(
-                    "/jobs/batch", json={"jobs": body["jobs"][:count]}, headers=headers
-                )
+                r = await http.post("/jobs/batch", json=body, headers=headers)
                 r.raise_for_status()
                 bar.update(count)
 
         t0 = time.perf_counter()
         tenants = list(keys) or [DEFAULT_TENANT]
-        await asyncio.gather(*(post(t, size) for t, size in batches(n, tenants, 1000)))
+        await asyncio.gather(
+            *(post(i, t, size) for i, (t, size) in enumerate(batches(n, tenants, 1000)))
+        )
         elapsed = time.perf_counter() - t0
         bar.close()
     return n / elapsed
@@ -177,12 +193,14 @@ async def processing_window(engine: Engine) -> tuple[float, dict[str, float]]:
     return window / 1000, done_at
 
 
-async def measure_latency(engine: Engine, samples: int, tenant: str) -> list[float]:
+async def measure_latency(
+    engine: Engine, samples: int, tenant: str, queue: str | None
+) -> list[float]:
     latencies = []
     for _ in tqdm(range(samples), desc="latency", unit="job", file=sys.stderr):
         await asyncio.sleep(0.01)  # let the worker go idle (blocked in XREADGROUP)
         t0 = time.time()
-        job = await engine.producer.enqueue(JobCreate(task_type="probe"), tenant)
+        job = await engine.producer.enqueue(JobCreate(task_type="probe", queue=queue), tenant)
         key = engine.keys.job(stored_id(tenant, job.id))
         while True:  # poll lightly: the poller must not slow the worker it measures
             await asyncio.sleep(0.005)
@@ -203,13 +221,15 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
     )
     redis = create_redis(settings)
     engine = Engine(redis, settings)
-    await engine.setup()
+    queues: list[str | None] = [f"q{i}" for i in range(args.queues)] or [None]
+    await engine.setup([q or "default" for q in queues])
     keys = await make_tenants(engine, args.tenants)
     tenants = list(keys) or [DEFAULT_TENANT]
     if args.via == "http":
-        enqueue_rate = await enqueue_http(settings, args.jobs, stack, keys)
+        enqueue_rate = await enqueue_http(settings, args.jobs, stack, keys, queues)
     else:
-        enqueue_rate = await enqueue_inprocess(engine, args.jobs, tenants)
+        enqueue_rate = await enqueue_inprocess(engine, args.jobs, tenants, queues)
+    listen = ["--queues", ",".join(q for q in queues if q)] if args.queues else []
     env = env_for(settings)
     workers = [
         subprocess.Popen(
@@ -223,6 +243,7 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
                 "dtq.demo_tasks",
                 "--tasks",
                 "scripts.bench.tasks",
+                *listen,
             ],
             cwd=ROOT,
             env=env,
@@ -234,7 +255,7 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
     await wait_processed(engine, args.jobs, 0)
     window_s, done_at = await processing_window(engine)
     process_rate = args.jobs / window_s
-    latencies = sorted(await measure_latency(engine, args.latency_samples, tenants[0]))
+    latencies = sorted(await measure_latency(engine, args.latency_samples, tenants[0], queues[0]))
     for w in workers:
         w.terminate()
     await redis.aclose()
@@ -248,6 +269,7 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         "concurrency": args.concurrency,
         "via": args.via,
         "tenants": args.tenants,
+        "queues": args.queues,
         **({"tenant_done_at": done_at} if args.tenants else {}),
     }
 

@@ -13,6 +13,7 @@ one place that reads it back into the wire models. Fields (absent when unset):
     depends_on (comma-separated stored ids) deps_left dependents (others wait on it)
     partition_key trace_id rate_slot (reserved start slot, ms)
     lane (tenant whose lane it waits in) lane_slot (the running set holding its slot)
+    pk_line (the line of its partition key) parked_to parked_lanes (while parked in that line)
     history: every transition as "status,at,worker,attempt,reason;" once anything beyond the
       happy path happened (see _lib.lua: written_out, appended); the happy path (pending,
       running, succeeded) is implicit in created_at, started_at and finished_at.
@@ -148,6 +149,19 @@ def queue_of(h: dict[str, str]) -> str:
     return h.get("queue") or DEFAULT_QUEUE
 
 
+def _pending_reason(h: dict[str, str], served: Serving | None) -> str:
+    queue = queue_of(h)
+    if served is not None and queue in served.paused:
+        return f"queue {queue!r} is paused"
+    if served is not None and (queue, h["task_type"]) not in served.pairs:
+        return f"no live worker serves task type {h['task_type']!r} on queue {queue!r}"
+    if h.get("parked_to"):
+        return "waiting for the jobs ahead of it with its partition_key to finish"
+    if h.get("lane") and not h.get("entry"):
+        return "waiting in its tenant's lane (its turn among tenants, or a slot under its cap)"
+    return "waiting for a free worker"
+
+
 def blocked_reason(
     h: dict[str, str],
     served: Serving | None,
@@ -164,14 +178,7 @@ def blocked_reason(
             return f"waiting on dependency {public_id(waiting_on)}"
         return f"waiting on {h.get('deps_left', 'its')} dependencies"
     if status == JobStatus.PENDING:
-        queue = queue_of(h)
-        if served is not None and queue in served.paused:
-            return f"queue {queue!r} is paused"
-        if served is not None and (queue, h["task_type"]) not in served.pairs:
-            return f"no live worker serves task type {h['task_type']!r} on queue {queue!r}"
-        if h.get("lane") and not h.get("entry"):
-            return "waiting in its tenant's lane (its turn among tenants, or a slot under its cap)"
-        return "waiting for a free worker"
+        return _pending_reason(h, served)
     if status == JobStatus.SCHEDULED:
         due = from_ms(h["due_at"]).isoformat() if h.get("due_at") else "its due time"
         if h.get("rate_slot"):

@@ -71,6 +71,11 @@ class QueueKeys:
         """List of the jobs a worker read while the queue was paused, to go back on resume."""
         return f"{self.root}:held"
 
+    def line(self, partition_key: str) -> str:
+        """The line of one partition key: its jobs' ids in submission order (see _lib.lua).
+        The key is hashed (SHA-1), never put in a name."""
+        return f"{self.root}:pk:{hashlib.sha1(partition_key.encode()).hexdigest()}"
+
 
 @dataclass(frozen=True, slots=True)
 class Keys:

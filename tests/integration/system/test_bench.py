@@ -1,4 +1,5 @@
-"""The benchmark script still runs end to end (a tiny run), single- and multi-tenant."""
+"""The benchmark script still runs end to end (a tiny run): single- and multi-tenant, one queue
+and several."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 from tests.conftest import ROOT
 
 
-@pytest.mark.parametrize("tenants", [0, 3])
-def test_the_bench_runs_and_reports(redis_url: str, tenants: int) -> None:
+@pytest.mark.parametrize(("tenants", "queues"), [(0, 0), (3, 0), (0, 4)])
+def test_the_bench_runs_and_reports(redis_url: str, tenants: int, queues: int) -> None:
     proc = subprocess.run(
         [
             sys.executable,
@@ -25,6 +26,8 @@ def test_the_bench_runs_and_reports(redis_url: str, tenants: int) -> None:
             "3",
             "--tenants",
             str(tenants),
+            "--queues",
+            str(queues),
         ],
         cwd=ROOT,
         env={"REDIS_URL": redis_url, "PATH": "/usr/bin:/bin"},
@@ -37,3 +40,4 @@ def test_the_bench_runs_and_reports(redis_url: str, tenants: int) -> None:
     assert report["process_per_s"] > 0 and report["lat_p50_ms"] > 0
     if tenants:
         assert sorted(report["tenant_done_at"]) == ["t0", "t1", "t2"]
+    assert report["queues"] == queues

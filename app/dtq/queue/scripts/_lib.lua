@@ -11,6 +11,7 @@ local C = {
   NOTHING = 0, DONE = 1,
   PENDING = 10, SCHEDULED = 11, WAITING = 12, CANCELED = 13, REPLAYED = 14,
   STARTED = 20, SKIPPED = 21, RATE_LIMITED = 22, POISONED = 23, HANDED_BACK = 24, HELD = 25,
+  PARKED = 26,
   SUCCEEDED = 30, RETRYING = 31, DEAD = 32, STALE = 33,
   CHILDREN_CHANGED = 40, CREATED = 50, REPLACED = 51,
   WITH_DEPENDENTS = 100,
@@ -35,7 +36,11 @@ function keyname.queue(base, stream_name, queue)
   local s = root .. ':' .. stream_name
   local streams = {}
   for level, suffix in ipairs(STREAM_SUFFIX) do streams[level] = s .. suffix end
-  return {streams = streams, lanes = root .. ':lanes'}
+  return {streams = streams, lanes = root .. ':lanes', root = root}
+end
+-- The line of one partition key in a queue (its root): the key is hashed, never put in a name.
+function keyname.line(root, partition_key)
+  return root .. ':pk:' .. redis.sha1hex(partition_key)
 end
 
 -- The keys of a job's queue (`queue` is the job hash's field: nil means default), built once
@@ -193,4 +198,44 @@ end
 -- Slots were freed: if jobs wait in lanes, wake a blocked worker to dispatch them.
 local function wake_lanes(lanes, stream)
   if redis.call('EXISTS', lanes) == 1 then ring(lanes, stream) end
+end
+
+-- Per-key ordering (partition_key). The jobs of one key in one queue wait in the key's line, a
+-- list in submission order (keyname.line; the job hash names it in `pk_line`), and only the
+-- line's head may start. A job read before its turn is parked: its entry is acknowledged and
+-- `parked_to` names the stream it goes back to (and `parked_lanes` its queue's lanes, for a job
+-- of a tenant's lane). A job leaves its line when it finishes (succeeded, dead, canceled); if
+-- the next one was parked, it goes back then. A retried job stays at the head: later jobs of
+-- its key wait for its retries.
+
+-- Whether a job may start now: it has no line, or it heads it.
+local function heads_line(line, id)
+  return not line or line == '' or redis.call('LINDEX', line, 0) == id
+end
+
+-- Park a job read before its turn (the caller acknowledges its entry and frees its slot).
+local function park(job_key, stream, lanes)
+  redis.call('HSET', job_key, 'entry', '', 'parked_to', stream)
+  if lanes then redis.call('HSET', job_key, 'parked_lanes', lanes) end
+end
+
+-- A job finished: it leaves its line, and the job now at the head goes back if it was parked.
+local function leave_line(job_key, id, line)
+  if not line or line == '' then return end
+  local head = redis.call('LINDEX', line, 0)
+  redis.call('LREM', line, 1, id)
+  if head ~= id then return end
+  local next_id = redis.call('LINDEX', line, 0)
+  if not next_id then return end
+  local key = string.sub(job_key, 1, #job_key - #id) .. next_id
+  local f = redis.call('HMGET', key, 'parked_to', 'status', 'priority', 'lane', 'parked_lanes')
+  if not f[1] then return end
+  redis.call('HDEL', key, 'parked_to', 'parked_lanes')
+  if f[2] ~= 'pending' then return end
+  if f[4] and f[5] then
+    lane_push(f[5], f[4], level_of(f[3]), next_id, {})
+    ring(f[5], f[1])
+  else
+    redis.call('HSET', key, 'entry', redis.call('XADD', f[1], '*', 'id', next_id))
+  end
 end

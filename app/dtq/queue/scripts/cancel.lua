@@ -19,7 +19,7 @@
           {C.WRONG_STATUS, status} the job is finished
 ]]
 local f = redis.call('HMGET', KEYS[1], 'status', 'entry', 'worker', 'attempt', 'history',
-  'priority', 'dependents', 'lane_slot', 'queue')
+  'priority', 'dependents', 'lane_slot', 'queue', 'pk_line')
 local status, entry = f[1], f[2]
 if not status then return C.NOT_FOUND end
 if status ~= 'pending' and status ~= 'scheduled' and status ~= 'running'
@@ -43,6 +43,7 @@ redis.call('HSET', KEYS[1], 'status', 'canceled', 'cancel_reason', 'requested',
   'finished_at', now, 'entry', '',
   'history', appended(written_out(f[5], KEYS[1]), 'canceled', now, f[3], f[4], 'was ' .. status))
 redis.call('HDEL', KEYS[1], 'deps_left')
+leave_line(KEYS[1], ARGV[2], f[10])
 if free_slot(KEYS[1], ARGV[2], f[8]) then wake_lanes(q.lanes, q.streams[3]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('HINCRBY', KEYS[3], 'jobs:' .. status, -1)

@@ -47,6 +47,7 @@ class Code(IntEnum):
     POISONED = 23  # dead-lettered as poison (delivered too often without an outcome)
     HANDED_BACK = 24  # a task type this consumer does not serve: back on the stream, uncounted
     HELD = 25  # the queue is paused: held until it is resumed
+    PARKED = 26  # others of its partition key go first: parked until its turn
     SUCCEEDED = 30  # recorded as succeeded
     RETRYING = 31  # failed; a retry is scheduled (its due time follows)
     DEAD = 32  # failed for the last time: dead-lettered

@@ -3,7 +3,8 @@
 
   Fenced: each job must still be running under the given consumer and attempt; a stale owner
   (a zombie whose job was reclaimed) is refused and changes nothing. A job that others wait on
-  goes to the dependency outbox, from which release.lua lets its dependents go.
+  goes to the dependency outbox, from which release.lua lets its dependents go. A job with a
+  partition key leaves its key's line, letting the next one go.
 
   KEYS[1..4] job streams, critical to low   KEYS[5] stats   KEYS[6] events
   KEYS[7] dependency outbox   KEYS[8] lanes (zset)   KEYS[8+i] hash of job i
@@ -30,7 +31,7 @@ for i = 1, n do
   local id, level, entry, attempt = ARGV[o + 1], tonumber(ARGV[o + 2]), ARGV[o + 3], ARGV[o + 4]
   local key = KEYS[8 + i]
   local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'history',
-    'dependents', 'lane_slot')
+    'dependents', 'lane_slot', 'pk_line')
   if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
     out[i] = C.STALE
   else
@@ -41,6 +42,7 @@ for i = 1, n do
       'entry', '')
     redis.call('EXPIRE', key, ttl)
     if free_slot(key, id, f[7]) then freed = true end
+    leave_line(key, id, f[8])
     add_entry(finished, level, entry)
     done = done + 1
     ids[done] = id

@@ -8,6 +8,8 @@
   registered on by a worker (the tasks hash), else to `default`. Task types no worker has ever
   served are reported back (the API warns; workers may come later).
 
+  Per-key ordering: a job with a partition_key joins the end of its key's line (see _lib.lua).
+
   Dependencies: a job whose parents have not all succeeded is stored as `waiting` and added to
   each unfinished parent's children set; release.lua lets it go once they have. A job with a
   parent that ended dead or canceled is stored canceled (`dependency_failed`). A parent must
@@ -244,6 +246,12 @@ for i = 1, n do
       extra = {'status', 'pending', 'entry', entry}
       pending[#pending + 1] = id
       out[i + 1] = C.PENDING
+    end
+    if opt and opt.partition_key and left ~= 'failed' then  -- joins its key's line
+      local line = keyname.line(q.root, opt.partition_key)
+      redis.call('RPUSH', line, id)
+      fields[#fields + 1] = 'pk_line'
+      fields[#fields + 1] = line
     end
     for _, v in ipairs(extra) do fields[#fields + 1] = v end
     redis.call('HSET', key, unpack(fields))

@@ -6,7 +6,8 @@
   a retry gets a new entry when promote_due moves it back to the stream. A dead job that others
   wait on goes to the dependency outbox, from which release.lua cancels its dependents.
 
-  Fenced like complete: a stale owner is refused and changes nothing.
+  Fenced like complete: a stale owner is refused and changes nothing. A dead job leaves its
+  key's line; a retried one stays at its head.
 
   KEYS[1..4] job streams, critical to low   KEYS[5] delayed (zset)   KEYS[6] dlq   KEYS[7] stats
   KEYS[8] events   KEYS[9] dependency outbox   KEYS[10] lanes (zset)   KEYS[10+i] hash of job i
@@ -36,7 +37,7 @@ for i = 1, n do
   local reason, tb = ARGV[o + 7], ARGV[o + 8]
   local key = KEYS[10 + i]
   local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'failures',
-    'max_retries', 'errors', 'task_type', 'history', 'dependents', 'lane_slot')
+    'max_retries', 'errors', 'task_type', 'history', 'dependents', 'lane_slot', 'pk_line')
   if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
     out[i] = {C.STALE}
   else
@@ -58,6 +59,7 @@ for i = 1, n do
       if reason == 'timeout' or reason == 'invalid_result' then dead_reason = reason end
       dead_letter(key, dlq, id, f[8], dead_reason, attempt, failures, err, now,
         appended(written_out(f[9], key), 'dead', now, consumer, attempt, dead_reason), tb)
+      leave_line(key, id, f[12])
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
       emit(events, ARGV[3], id, 'dead', now, 'worker', consumer, 'attempt', attempt,

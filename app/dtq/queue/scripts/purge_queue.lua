@@ -22,12 +22,13 @@ local purged, looked = {}, 0
 local function purge(id, entry, tenant)
   local key = keyname.job(jobs, id)
   local f = redis.call('HMGET', key, 'status', 'entry', 'history', 'dependents', 'lane_slot',
-    'lane')
+    'lane', 'pk_line')
   if f[1] ~= 'pending' or (f[2] or '') ~= entry then return end
   if tenant and f[6] ~= tenant then return end
   redis.call('HSET', key, 'status', 'canceled', 'cancel_reason', 'purged', 'finished_at', now,
     'entry', '', 'history', appended(f[3], 'canceled', now, '', '', 'purged'))
   free_slot(key, id, f[5])
+  leave_line(key, id, f[7])
   redis.call('EXPIRE', key, ttl)
   if f[4] then notify_dependents(outbox, id, now) end
   purged[#purged + 1] = id

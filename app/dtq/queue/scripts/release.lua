@@ -78,9 +78,10 @@ if status == 'succeeded' then
 elseif status == 'dead' or status == 'canceled' then
   for j = 1, m do
     local key, id = KEYS[C0 + j], ARGV[A0 + j]
-    local f = redis.call('HMGET', key, 'status', 'history', 'dependents')
+    local f = redis.call('HMGET', key, 'status', 'history', 'dependents', 'pk_line')
     if f[1] == 'waiting' then
       cancel_for_dependency(key, now, ARGV[2], f[2], parent)
+      leave_line(key, id, f[4])
       canceled[#canceled + 1] = id
       if f[3] then
         notify_dependents(outbox, id, now)

@@ -12,7 +12,7 @@
           {C.WRONG_STATUS, status} the job is not dead
 ]]
 local f = redis.call('HMGET', KEYS[1], 'status', 'dlq_entry', 'history', 'priority', 'lane',
-  'queue')
+  'queue', 'pk_line')
 if not f[1] then return C.NOT_FOUND end
 if f[1] ~= 'dead' then return {C.WRONG_STATUS, f[1]} end
 
@@ -26,6 +26,7 @@ if f[5] then
 else
   entry = redis.call('XADD', q.streams[level_of(f[4])], '*', 'id', ARGV[1])
 end
+if f[7] then redis.call('RPUSH', f[7], ARGV[1]) end  -- back in its key's line, at the end
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'failures', 0) end
 redis.call('HSET', KEYS[1], 'status', 'pending', 'entry', entry, 'deliveries', 0,
   'history', appended(f[3], 'pending', now, '', '', 'dlq_retry'))

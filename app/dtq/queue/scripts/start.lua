@@ -8,6 +8,8 @@
   A job of a task type this consumer does not serve gets a new entry at the end of its stream
   for a capable consumer, with nothing counted (HANDED_BACK). While the queue is paused, jobs
   are held (in the queue's held list, acknowledged) until resume_queue puts them back (HELD).
+  A job with a partition key starts only at the head of its key's line; until then it is parked
+  (PARKED), and goes back to the stream when the job ahead of it finishes.
 
   Rate limits (per task type): each limit keeps the next free start slot (GCRA, no burst). A job
   whose slot is not free now is given the next one: it goes to the delayed set until then, with
@@ -32,6 +34,7 @@
     {C.POISONED}      dead-lettered as poison
     {C.HANDED_BACK}   not a task type this consumer serves: on the stream again
     {C.HELD}          the queue is paused
+    {C.PARKED}        its partition key's line has others ahead of it (see _lib.lua)
 ]]
 local group, consumer = ARGV[1], ARGV[2]
 local max_deliveries = tonumber(ARGV[3])
@@ -75,11 +78,12 @@ for i = 1, n do
   local key = KEYS[8 + i]
   local f = redis.call('HMGET', key, 'status', 'entry', 'deliveries', 'attempt', 'failures',
     'max_retries', 'task_type', 'payload', 'depends_on', 'timeout_s', 'history', 'rate_slot',
-    'lane_slot')
+    'lane_slot', 'lane', 'pk_line')
   local status = f[1]
   local live = (status == 'pending' or status == 'running') and f[2] == entry
   local unserved = live and served and not served[f[7]]
-  local limit = live and not paused and not unserved and limits[f[7]]
+  local waits_turn = live and not paused and not unserved and not heads_line(f[15], id)
+  local limit = live and not paused and not unserved and not waits_turn and limits[f[7]]
   local slot = limit and rate_slot(limit, f[12])
   if not live then
     if id == '' then bell = true end
@@ -104,6 +108,16 @@ for i = 1, n do
       bump(delta, 'jobs:pending', 1)
     end
     out[i] = {C.HANDED_BACK}
+  elseif waits_turn then
+    park(key, streams[level], f[14] and lanes or nil)
+    if status == 'running' then
+      redis.call('HSET', key, 'status', 'pending')
+      bump(delta, 'jobs:running', -1)
+      bump(delta, 'jobs:pending', 1)
+    end
+    if free_slot(key, id, f[13]) then freed = true end
+    add_entry(finished, level, entry)
+    out[i] = {C.PARKED}
   elseif slot then
     redis.call('HSET', key, 'status', 'scheduled', 'due_at', slot, 'rate_slot', slot, 'entry', '',
       'history', appended(written_out(f[11], key), 'scheduled', now, consumer, f[4],
@@ -124,6 +138,7 @@ for i = 1, n do
       if free_slot(key, id, f[13]) then freed = true end
       add_entry(finished, level, entry)
       bump(delta, 'jobs:' .. status, -1)
+      leave_line(key, id, f[15])
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
       emit(events, ARGV[4], id, 'dead', now, 'reason', 'poison', 'attempt', f[4])
