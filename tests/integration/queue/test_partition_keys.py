@@ -12,7 +12,7 @@ from tests.conftest import wait_for
 
 
 def keyed(key: str, seq: int, **job: object) -> JobCreate:
-    return JobCreate(task_type="keyed", payload={"key": key, "seq": seq}, partition_key=key, **job)  # type: ignore[arg-type]
+    return JobCreate(task_type="keyed", payload={"key": key, "seq": seq}, partition_key=key, **job)
 
 
 async def test_only_the_head_of_a_key_starts_and_the_next_goes_when_it_finishes(
