@@ -9,6 +9,7 @@ from typing import Any
 
 import redis as sync_redis
 import redis.asyncio as async_redis
+from pydantic import BaseModel
 
 from dtq.worker.registry import JobContext, Retry, TaskRegistry
 
@@ -165,3 +166,18 @@ async def keyed(ctx: JobContext, payload: dict[str, Any]) -> None:
             raise RuntimeError("first attempt fails")
     finally:
         KEY_ACTIVE[key] -= 1
+
+
+class Email(BaseModel):
+    to: str
+    subject: str = "hi"
+
+
+@tasks.task()
+async def send_typed(ctx: JobContext, email: Email) -> str:
+    return f"{email.to}:{email.subject}"
+
+
+@tasks.task(queue="math")
+def add(ctx: JobContext, a: int, b: int = 1) -> int:
+    return a + b

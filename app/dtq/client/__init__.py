@@ -14,8 +14,17 @@ from dtq.client.clients import (
     AsyncDTQClient,
     DTQClient,
     DTQClientError,
+    DTQConnectionError,
     JobWaitTimeoutError,
 )
-from dtq.client.operations import SubmitOptions
+from dtq.client.operations import InvalidRequestError, SubmitOptions
 
-__all__ = ["AsyncDTQClient", "DTQClient", "DTQClientError", "JobWaitTimeoutError", "SubmitOptions"]
+__all__ = [
+    "AsyncDTQClient",
+    "DTQClient",
+    "DTQClientError",
+    "DTQConnectionError",
+    "InvalidRequestError",
+    "JobWaitTimeoutError",
+    "SubmitOptions",
+]

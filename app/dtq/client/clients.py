@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Self, TypeVar, Unpack
 
 import httpx
@@ -21,6 +21,7 @@ from dtq.models import (
     Health,
     Job,
     JobCreate,
+    JobCreated,
     JobList,
     JobResult,
     JobStatus,
@@ -60,6 +61,33 @@ class JobWaitTimeoutError(DTQError, TimeoutError):
     code = "wait_timeout"
 
 
+class DTQConnectionError(DTQError, ConnectionError):
+    """The control plane could not be reached (or did not answer in time)."""
+
+    code = "connection_failed"
+
+
+# wait() polls at `poll` seconds at first, then backs off by this factor up to MAX_POLL_S.
+POLL_BACKOFF = 1.5
+MAX_POLL_S = 1.0
+
+
+def _polls(first: float) -> Iterator[float]:
+    """The pauses between wait()'s polls: growing from `first` to MAX_POLL_S."""
+    pause = first
+    while True:
+        yield pause
+        pause = min(pause * POLL_BACKOFF, max(MAX_POLL_S, first))
+
+
+def _retry_after(exc: DTQClientError, retries_left: int, budget_s: float) -> float | None:
+    """How long to wait before sending a rate-limited request again (None: raise it)."""
+    if exc.status_code != 429 or retries_left <= 0:
+        return None
+    delay = exc.retry_after_s if exc.retry_after_s is not None else 1.0
+    return delay if delay <= budget_s else None
+
+
 def _auth_headers(api_key: str | None) -> dict[str, str]:
     """The Authorization header for `api_key`, else for DTQ_API_KEY (none if neither is set)."""
     key = api_key or os.environ.get("DTQ_API_KEY")
@@ -91,7 +119,14 @@ def _wait_over(job: Job, job_id: str, deadline: float, timeout: float) -> bool:
 
 
 class DTQClient:
-    """Synchronous client. `api_key`: the tenant's key (default: DTQ_API_KEY)."""
+    """Synchronous client. `api_key`: the tenant's key (default: DTQ_API_KEY).
+
+    Every failure raises a DTQError: DTQClientError (an error answer), InvalidRequestError
+    (refused before sending), DTQConnectionError, JobWaitTimeoutError. With
+    `rate_limit_retries=N`, a request answered 429 is sent again after its Retry-After, up to N
+    times and as long as each wait is under `max_retry_wait_s`; otherwise the 429 is raised with
+    its `retry_after_s`.
+    """
 
     def __init__(
         self,
@@ -100,16 +135,31 @@ class DTQClient:
         api_key: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
         transport: httpx.BaseTransport | None = None,
+        rate_limit_retries: int = 0,
+        max_retry_wait_s: float = 30.0,
     ) -> None:
         self._http = httpx.Client(
             base_url=base_url, timeout=timeout, transport=transport, headers=_auth_headers(api_key)
         )
+        self._retries = rate_limit_retries
+        self._max_wait_s = max_retry_wait_s
 
     def _send(self, operation: Operation[T]) -> T:
-        response = self._http.request(
-            operation.method, operation.path, json=operation.json, params=operation.params
-        )
-        return _answer(operation, response)
+        retries_left = self._retries
+        while True:
+            try:
+                response = self._http.request(
+                    operation.method, operation.path, json=operation.json, params=operation.params
+                )
+                return _answer(operation, response)
+            except httpx.TransportError as exc:
+                raise DTQConnectionError(f"{self._http.base_url}: {exc}") from exc
+            except DTQClientError as exc:
+                delay = _retry_after(exc, retries_left, self._max_wait_s)
+                if delay is None:
+                    raise
+                retries_left -= 1
+                time.sleep(delay)
 
     def __enter__(self) -> Self:
         return self
@@ -123,9 +173,13 @@ class DTQClient:
 
     def submit(
         self, task_type: str, payload: dict[str, Any] | None = None, **opts: Unpack[SubmitOptions]
-    ) -> Job:
-        """Submit one job (options: SubmitOptions); returns its state."""
-        return self._send(op.submit(task_type, payload, opts))
+    ) -> JobCreated:
+        """Submit one job (options: SubmitOptions); returns its state, with `warnings`."""
+        return self._send(op.submit(op.job_create(task_type, payload, opts)))
+
+    def submit_job(self, job: JobCreate) -> JobCreated:
+        """Submit one job described as a JobCreate (e.g. by a task's `job()`)."""
+        return self._send(op.submit(job))
 
     def submit_many(self, jobs: Sequence[JobCreate]) -> list[str]:
         """Submit jobs in batches of 1,000; returns their ids in order."""
@@ -144,10 +198,12 @@ class DTQClient:
         return self._send(op.timeline(job_id))
 
     def wait(self, job_id: str, timeout: float = 30.0, poll: float = 0.05) -> Job:
-        """Poll until the job is succeeded, dead or canceled; JobWaitTimeoutError after timeout."""
+        """Poll until the job is succeeded, dead or canceled (every `poll` seconds at first,
+        backing off to once a second); JobWaitTimeoutError after timeout."""
         deadline = time.monotonic() + timeout
+        pauses = _polls(poll)
         while not _wait_over(job := self.get_job(job_id), job_id, deadline, timeout):
-            time.sleep(poll)
+            time.sleep(min(next(pauses), max(deadline - time.monotonic(), 0.001)))
         return job
 
     def list_jobs(
@@ -210,7 +266,8 @@ class DTQClient:
 
 
 class AsyncDTQClient:
-    """Asynchronous client with DTQClient's methods. `api_key`: default DTQ_API_KEY."""
+    """Asynchronous client with DTQClient's methods and options. `api_key`: default
+    DTQ_API_KEY."""
 
     def __init__(
         self,
@@ -219,16 +276,31 @@ class AsyncDTQClient:
         api_key: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
         transport: httpx.AsyncBaseTransport | None = None,
+        rate_limit_retries: int = 0,
+        max_retry_wait_s: float = 30.0,
     ) -> None:
         self._http = httpx.AsyncClient(
             base_url=base_url, timeout=timeout, transport=transport, headers=_auth_headers(api_key)
         )
+        self._retries = rate_limit_retries
+        self._max_wait_s = max_retry_wait_s
 
     async def _send(self, operation: Operation[T]) -> T:
-        response = await self._http.request(
-            operation.method, operation.path, json=operation.json, params=operation.params
-        )
-        return _answer(operation, response)
+        retries_left = self._retries
+        while True:
+            try:
+                response = await self._http.request(
+                    operation.method, operation.path, json=operation.json, params=operation.params
+                )
+                return _answer(operation, response)
+            except httpx.TransportError as exc:
+                raise DTQConnectionError(f"{self._http.base_url}: {exc}") from exc
+            except DTQClientError as exc:
+                delay = _retry_after(exc, retries_left, self._max_wait_s)
+                if delay is None:
+                    raise
+                retries_left -= 1
+                await asyncio.sleep(delay)
 
     async def __aenter__(self) -> Self:
         return self
@@ -242,9 +314,13 @@ class AsyncDTQClient:
 
     async def submit(
         self, task_type: str, payload: dict[str, Any] | None = None, **opts: Unpack[SubmitOptions]
-    ) -> Job:
-        """Submit one job (options: SubmitOptions); returns its state."""
-        return await self._send(op.submit(task_type, payload, opts))
+    ) -> JobCreated:
+        """Submit one job (options: SubmitOptions); returns its state, with `warnings`."""
+        return await self._send(op.submit(op.job_create(task_type, payload, opts)))
+
+    async def submit_job(self, job: JobCreate) -> JobCreated:
+        """Submit one job described as a JobCreate (e.g. by a task's `job()`)."""
+        return await self._send(op.submit(job))
 
     async def submit_many(self, jobs: Sequence[JobCreate]) -> list[str]:
         """Submit jobs in batches of 1,000; returns their ids in order."""
@@ -263,10 +339,12 @@ class AsyncDTQClient:
         return await self._send(op.timeline(job_id))
 
     async def wait(self, job_id: str, timeout: float = 30.0, poll: float = 0.05) -> Job:
-        """Poll until the job is succeeded, dead or canceled; JobWaitTimeoutError after timeout."""
+        """Poll until the job is succeeded, dead or canceled (every `poll` seconds at first,
+        backing off to once a second); JobWaitTimeoutError after timeout."""
         deadline = time.monotonic() + timeout
+        pauses = _polls(poll)
         while not _wait_over(job := await self.get_job(job_id), job_id, deadline, timeout):
-            await asyncio.sleep(poll)
+            await asyncio.sleep(min(next(pauses), max(deadline - time.monotonic(), 0.001)))
         return job
 
     async def list_jobs(

@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any, Generic, TypedDict, TypeVar, cast
 from urllib.parse import quote
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from dtq.errors import DTQError
 from dtq.models import (
     DeadLetterList,
     DeadLetterRetried,
@@ -20,6 +21,7 @@ from dtq.models import (
     Health,
     Job,
     JobCreate,
+    JobCreated,
     JobIds,
     JobList,
     JobResult,
@@ -56,9 +58,11 @@ class Operation(Generic[T]):
 
 
 class SubmitOptions(TypedDict, total=False):
-    """Options of a submission (see JobCreate); unset ones take the server's defaults."""
+    """Options of a submission, named as in the HTTP API (see JobCreate); unset ones take the
+    server's defaults."""
 
-    job_id: str
+    id: str
+    queue: str
     priority: Priority | str
     depends_on: Sequence[str]
     partition_key: str
@@ -67,6 +71,31 @@ class SubmitOptions(TypedDict, total=False):
     run_at: datetime
     timeout_s: float
     idempotency_key: str
+    trace_id: str
+
+
+class InvalidRequestError(DTQError, ValueError):
+    """A request the SDK refused before sending it (what the server would answer 422 to)."""
+
+    code = "invalid_request"
+
+    def __init__(self, what: str, exc: ValidationError) -> None:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or what}: {e['msg']}" for e in exc.errors()
+        )
+        super().__init__(f"invalid {what}: {problems}")
+        self.errors = exc.errors()
+
+
+def job_create(task_type: str, payload: dict[str, Any] | None, opts: SubmitOptions) -> JobCreate:
+    """The JobCreate of a submission; InvalidRequestError if it is not valid."""
+    given: dict[str, Any] = {k: v for k, v in opts.items() if v is not None}
+    if "depends_on" in given:
+        given["depends_on"] = list(given["depends_on"])
+    try:
+        return JobCreate(task_type=task_type, payload=payload or {}, **given)
+    except ValidationError as exc:
+        raise InvalidRequestError("job", exc) from None
 
 
 def _segment(value: str) -> str:
@@ -74,15 +103,9 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def submit(task_type: str, payload: dict[str, Any] | None, opts: SubmitOptions) -> Operation[Job]:
+def submit(job: JobCreate) -> Operation[JobCreated]:
     """POST /jobs."""
-    given: dict[str, Any] = {k: v for k, v in opts.items() if v is not None}
-    if "job_id" in given:
-        given["id"] = given.pop("job_id")
-    if "depends_on" in given:
-        given["depends_on"] = list(given["depends_on"])
-    body = JobCreate(task_type=task_type, payload=payload or {}, **given)
-    return Operation("POST", "/jobs", Job, body.model_dump(mode="json", exclude_none=True))
+    return Operation("POST", "/jobs", JobCreated, job.model_dump(mode="json", exclude_none=True))
 
 
 def submit_batches(jobs: Sequence[JobCreate]) -> list[Operation[JobIds]]:

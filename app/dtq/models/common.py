@@ -86,6 +86,7 @@ class DeadReason(StrEnum):
     TIMEOUT = "timeout"
     POISON = "poison"
     INVALID_RESULT = "invalid_result"  # the handler returned something that is not JSON
+    INVALID_PAYLOAD = "invalid_payload"  # the payload does not fit the handler's signature
 
 
 class Problem(BaseModel):

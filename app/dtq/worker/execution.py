@@ -4,6 +4,7 @@ pool or isolated in a child process; the outcome is its result (JSON) or a Failu
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from concurrent.futures import Executor
 from typing import Any
@@ -92,6 +93,8 @@ class Execution:
             return Failure(d, f"Retry: {exc}", delay)
         except IsolatedInvalidResult as exc:
             return _invalid_result(d, exc.type_name, str(exc))
+        except InvalidPayloadError as exc:  # the payload will never fit: no retry
+            return Failure(d, error_line(exc), 0, "invalid_payload")
         except Exception as exc:  # a handler error fails its job, not the worker
             return self._failure(d, exc)
         if isinstance(result, EncodedResult):
@@ -121,9 +124,12 @@ class Execution:
         ctx = JobContext(
             job_id, d.task_type, d.attempt, d.failures, d.max_retries, name, parents, sink, loop
         )
+        args, kwargs = task.shape.arguments(payload)
         if task.is_async:
-            return await task.fn(ctx, payload)
-        return await loop.run_in_executor(self._pool, task.fn, ctx, payload)
+            return await task.fn(ctx, *args, **kwargs)
+        return await loop.run_in_executor(
+            self._pool, functools.partial(task.fn, ctx, *args, **kwargs)
+        )
 
     def _progress_sink(self, d: Delivery) -> ProgressSink:
         async def report(percent: float, message: str) -> None:

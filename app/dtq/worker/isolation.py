@@ -19,6 +19,7 @@ from typing import Any
 from dtq import jsontext
 from dtq.errors import InvalidPayloadError
 from dtq.worker.registry import JobContext, JsonPayload, Retry, Task
+from dtq.worker.signatures import PayloadShape
 from dtq.worker.tracebacks import error_line, handler_traceback
 
 
@@ -60,7 +61,8 @@ def _child_main(
 ) -> None:
     try:
         fn = _resolve(module, qualname)
-        result = fn(ctx, payload)
+        args, kwargs = PayloadShape.of(getattr(fn, "__wrapped__", fn)).arguments(payload)
+        result = fn(ctx, *args, **kwargs)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
         try:

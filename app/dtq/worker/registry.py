@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import inspect
 import os
@@ -12,7 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dtq.models import DEFAULT_QUEUE, QUEUE_PATTERN, TASK_TYPE_PATTERN
+from pydantic import ValidationError
+
+from dtq.errors import InvalidPayloadError
+from dtq.models import DEFAULT_QUEUE, QUEUE_PATTERN, TASK_TYPE_PATTERN, JobCreate
+from dtq.worker.signatures import PayloadShape
 
 JsonPayload = dict[str, Any]
 
@@ -52,12 +57,13 @@ class JobContext:
 
 
 class Handler(Protocol):
-    """A task handler: `async def` or plain `def`, called as handler(ctx, payload).
+    """A task handler: `async def` or plain `def`, called as handler(ctx, payload), or with the
+    payload as a pydantic model or as keyword arguments (see signatures.py).
 
     Its return value must be JSON-serializable; it becomes the job's result.
     """
 
-    def __call__(self, ctx: JobContext, payload: JsonPayload, /) -> Any: ...
+    def __call__(self, ctx: JobContext, /, *args: Any, **kwargs: Any) -> Any: ...
 
 
 class Retry(Exception):
@@ -81,6 +87,53 @@ class Task:
     timeout_s: float | None = None
     isolated: bool = False
     queue: str | None = None
+    shape: PayloadShape = field(default_factory=lambda: PayloadShape("dict"))
+
+
+class TaskHandle:
+    """What `@tasks.task()` leaves in place of the handler: call it as the function, or submit
+    jobs of it with the handler's own arguments, checked against its signature first:
+
+        job = send_email.enqueue(dtq, to="ada@example.com")        # DTQClient: over HTTP
+        job = await send_email.enqueue(async_dtq, to="ada@...")     # AsyncDTQClient
+        job = await send_email.enqueue(engine, to="ada@...")        # an Engine: straight to Redis
+        send_email.options(priority="high", delay_ms=5000).enqueue(dtq, to=...)
+    """
+
+    def __init__(self, fn: Handler, task: Task, options: dict[str, Any] | None = None) -> None:
+        functools.update_wrapper(self, fn)
+        self._fn = fn
+        self.task = task
+        self._options = options or {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._fn(*args, **kwargs)
+
+    def options(self, **options: Any) -> TaskHandle:
+        """The same task with submission options (JobCreate's fields: queue, priority,
+        delay_ms, run_at, depends_on, partition_key, max_retries, timeout_s, idempotency_key,
+        trace_id, id)."""
+        return TaskHandle(self._fn, self.task, self._options | options)
+
+    def job(self, *args: Any, **kwargs: Any) -> JobCreate:
+        """The JobCreate of a call with these arguments; InvalidPayloadError (a DTQError) when
+        they do not fit the handler or the options are invalid. Nothing is sent."""
+        payload = self.task.shape.payload(args, kwargs)
+        options = {"queue": self.task.queue} | self._options
+        try:
+            return JobCreate(task_type=self.task.name, payload=payload, **options)
+        except ValidationError as exc:
+            raise InvalidPayloadError(f"invalid job options: {exc.errors()[0]['msg']}") from None
+
+    def enqueue(self, via: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Submit a job of this task through `via`: a DTQClient (returns the job), an
+        AsyncDTQClient or an Engine (return an awaitable of it)."""
+        job = self.job(*args, **kwargs)
+        if hasattr(via, "submit_job"):
+            return via.submit_job(job)
+        if hasattr(via, "producer"):
+            return via.producer.enqueue(job)
+        raise TypeError("enqueue through a DTQClient, an AsyncDTQClient or an Engine")
 
 
 class TaskRegistry:
@@ -96,7 +149,7 @@ class TaskRegistry:
         queue: str | None = None,
         timeout_s: float | None = None,
         isolated: bool = False,
-    ) -> Callable[[Handler], Handler]:
+    ) -> Callable[[Handler], TaskHandle]:
         """Register the decorated function under `name` (default: the function's name).
 
         :param queue: the queue its jobs go to when a submission names none (default: the
@@ -107,9 +160,9 @@ class TaskRegistry:
             to stop CPU-bound or blocking code. The function must be importable at module level.
         """
 
-        def register(fn: Handler) -> Handler:
+        def register(fn: Handler) -> TaskHandle:
             self.add(fn, name, queue=queue, timeout_s=timeout_s, isolated=isolated)
-            return fn
+            return TaskHandle(fn, self._tasks[str(name or getattr(fn, "__name__", ""))])
 
         return register
 
@@ -133,7 +186,13 @@ class TaskRegistry:
         if timeout_s is not None and timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         self._tasks[task_name] = Task(
-            task_name, fn, inspect.iscoroutinefunction(fn), timeout_s, isolated, queue
+            task_name,
+            fn,
+            inspect.iscoroutinefunction(fn),
+            timeout_s,
+            isolated,
+            queue,
+            PayloadShape.of(fn),
         )
 
     def get(self, name: str) -> Task | None:

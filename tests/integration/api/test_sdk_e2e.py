@@ -63,7 +63,7 @@ async def test_async_sdk_happy_path(stack: str) -> None:
 
 def test_sdk_priorities_dependencies_and_schedules(stack: str) -> None:
     with DTQClient(stack) as dtq:
-        parent = dtq.submit("echo", {"n": 1}, job_id="sdk-parent", priority="critical")
+        parent = dtq.submit("echo", {"n": 1}, id="sdk-parent", priority="critical")
         assert parent.id == "sdk-parent" and parent.priority is Priority.CRITICAL
         child = dtq.submit("echo", {"n": 2}, depends_on=[parent.id], priority=Priority.LOW)
         assert child.depends_on == [parent.id]
@@ -72,7 +72,7 @@ def test_sdk_priorities_dependencies_and_schedules(stack: str) -> None:
             dtq.submit("echo", depends_on=["no-such-job"])
         assert err.value.status_code == 422 and "no-such-job" in str(err.value.detail)
         with pytest.raises(DTQClientError) as err:
-            dtq.submit("echo", job_id="sdk-parent")
+            dtq.submit("echo", id="sdk-parent")
         assert err.value.status_code == 409
 
         every_second = ScheduleCreate(name="sdk-tick", cron="* * * * * *", task_type="noop")

@@ -3,11 +3,16 @@ back task types a consumer does not serve, pause and resume, purge, gauges."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from dtq.errors import ConfirmationRequiredError, QueueNotFoundError
 from dtq.models import JobCreate, JobStatus, Priority
 from dtq.queue import Engine, Failure
+from dtq.queue.clock import redis_now_ms
+from tests import tasks
+from tests.conftest import wait_for
 
 
 def noops(n: int, **job: object) -> list[JobCreate]:
@@ -150,3 +155,42 @@ async def test_retries_and_redrives_stay_in_their_queue(engine: Engine) -> None:
     assert await engine.redis.xlen(engine.keys.queue("a").stream) == 2
     (again,) = await c.start(await c.read(1, 0))
     assert (again.job_id, again.queue) == (job.id, "a")
+
+
+async def test_pause_under_load_starts_nothing_until_resume_and_loses_nothing(
+    engine: Engine, start_worker
+) -> None:
+    await engine.setup(["bulk"])
+    for _ in range(3):
+        start_worker(concurrency=20, queues=["bulk"])
+    tasks.KEY_STARTS.clear()
+    ids = await engine.producer.enqueue_many(
+        [
+            JobCreate(task_type="keyed", payload={"key": "k", "seq": i}, queue="bulk")
+            for i in range(3000)
+        ]
+    )
+
+    async def some_started() -> bool:
+        return len(tasks.KEY_STARTS.get("k", [])) >= 300
+
+    await wait_for(some_started)
+    await engine.queues.pause("bulk")
+    paused_at = await redis_now_ms(engine.redis)
+    before = len(tasks.KEY_STARTS["k"])
+    await asyncio.sleep(1.5)  # workers keep reading; nothing of the paused queue may start
+    info = await engine.queues.info("bulk")
+    assert info.paused and info.running == 0 and info.pending > 0
+    async with engine.redis.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hget(engine.keys.job(job_id), "started_at")
+        started_at = [int(s) for s in await pipe.execute() if s]
+    assert max(started_at) <= paused_at  # no job started after the pause
+    assert len(tasks.KEY_STARTS["k"]) == before == len(started_at)
+    await engine.queues.resume("bulk")
+
+    async def all_done() -> bool:
+        return (await engine.stats.queue_stats()).jobs_completed_total == 3000
+
+    await wait_for(all_done, timeout=60)
+    assert sorted(tasks.KEY_STARTS["k"]) == list(range(3000))  # each ran once: nothing lost

@@ -9,6 +9,7 @@ import pytest
 
 from dtq.models import JobCreate, JobStatus
 from dtq.queue import Engine
+from tests import tasks
 from tests.conftest import wait_for
 
 
@@ -86,3 +87,25 @@ async def test_the_traceback_is_in_the_http_answers(api, engine: Engine, start_w
     timeline = (await api.get(f"/jobs/{job['id']}/timeline")).json()["data"]
     assert "in _parse" in timeline[-1]["traceback"] and timeline[-1]["status"] == "dead"
     assert "in _parse" in (await api.get("/dlq")).json()["data"][0]["traceback"]
+
+
+async def test_typed_handlers_run_from_enqueue_and_a_misfit_payload_dies_at_once(
+    engine: Engine, start_worker
+) -> None:
+    start_worker(queues=["default", "math"])
+    added = await tasks.add.enqueue(engine, a=2)
+    assert added.queue == "math"  # the task's own queue
+    typed = await tasks.send_typed.enqueue(engine, tasks.Email(to="ada"))
+
+    async def finished(job_id: str):
+        job = await engine.jobs.get(job_id)
+        return job if job.status.is_terminal else None
+
+    assert (await wait_for(lambda: finished(added.id))).result == 3
+    assert (await wait_for(lambda: finished(typed.id))).result == "ada:hi"
+    misfit = await engine.producer.enqueue(
+        JobCreate(task_type="add", queue="math", payload={"a": "two"}, max_retries=5)
+    )
+    dead = await _dead(engine, misfit.id)
+    assert (dead.dead_reason, dead.attempt) == ("invalid_payload", 1)
+    assert "a: Input should be a valid integer" in (dead.last_error or "")

@@ -14,7 +14,8 @@
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] events maxlen   ARGV[4] n
   ARGV[5 + 8(i-1) ..] job i: job id, stream level (1-4), stream entry id, attempt, error text,
     retry delay (ms), reason ('error', 'timeout': a job whose last attempt timed out dies with
-    reason timeout, or 'invalid_result'), traceback ('' if none)
+    reason timeout, or 'invalid_result' / 'invalid_payload', which die at once), traceback
+    ('' if none)
 
   Returns one array per job: {C.RETRYING, due_at_ms}, {C.DEAD} (plus C.WITH_DEPENDENTS when
     jobs wait on it: release them, to be canceled) or {C.STALE} (another owner or attempt holds
@@ -54,9 +55,10 @@ for i = 1, n do
     if free_slot(key, id, f[11]) then freed = true end
     bump(delta, 'jobs:running', -1)
     bump(delta, 'failed_total', 1)
-    if failures > tonumber(f[6]) or reason == 'invalid_result' then
+    local final = reason == 'invalid_result' or reason == 'invalid_payload'
+    if failures > tonumber(f[6]) or final then
       local dead_reason = 'retries_exhausted'
-      if reason == 'timeout' or reason == 'invalid_result' then dead_reason = reason end
+      if reason == 'timeout' or final then dead_reason = reason end
       dead_letter(key, dlq, id, f[8], dead_reason, attempt, failures, err, now,
         appended(written_out(f[9], key), 'dead', now, consumer, attempt, dead_reason), tb)
       leave_line(key, id, f[12])

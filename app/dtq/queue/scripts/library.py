@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 from redis.typing import EncodableT
 
 from dtq.config import Settings
@@ -83,9 +84,11 @@ class Call(Generic[T]):
     def __await__(self) -> Generator[Any, None, T]:
         return self.run().__await__()
 
-    async def queue(self, pipe: Pipeline) -> None:
-        """Queue the call on a pipeline (EVALSHA; loaded on first use)."""
-        await self.script(self.keys, self.args, client=pipe)
+    def queue(self, pipe: Pipeline) -> None:
+        """Queue the call on a pipeline as a bare EVALSHA. (redis-py's own way registers the
+        script on the pipeline, which then asks SCRIPT EXISTS first: a round trip per batch.
+        Batch.run loads a script the server lacks instead, and runs its calls again.)"""
+        pipe.evalsha(self.script.sha, len(self.keys), *self.keys, *self.args)
 
 
 class Pending(Generic[T]):
@@ -122,16 +125,31 @@ class Batch:
         return pending
 
     async def run(self) -> None:
-        """Send every queued call at once and decode each reply."""
-        if not self._calls:
-            return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for call, _ in self._calls:
-                await call.queue(pipe)
-            replies = await pipe.execute()
-        for (call, pending), reply in zip(self._calls, replies, strict=True):
-            pending._fill(call.decode(reply))
-        self._calls = []
+        """Send every queued call at once and decode each reply.
+
+        A call refused with NOSCRIPT (the server lost its script cache: a restart, SCRIPT
+        FLUSH) did not run: its script is loaded and it is sent again. Any other error is
+        raised once every reply is in (the calls are independent: each ran or did not).
+        """
+        calls, self._calls = self._calls, []
+        while calls:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for call, _ in calls:
+                    call.queue(pipe)
+                replies = await pipe.execute(raise_on_error=False)
+            again: list[tuple[Call[Any], Pending[Any]]] = []
+            failure: Exception | None = None
+            for (call, pending), reply in zip(calls, replies, strict=True):
+                if isinstance(reply, NoScriptError):
+                    call.script.sha = await self._redis.script_load(call.script.script)
+                    again.append((call, pending))
+                elif isinstance(reply, Exception):
+                    failure = failure or reply
+                else:
+                    pending._fill(call.decode(reply))
+            if failure is not None:
+                raise failure
+            calls = again
 
 
 async def run_all(redis: Redis, calls: Sequence[Call[T]]) -> list[T]:
