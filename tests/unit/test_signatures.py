@@ -34,7 +34,7 @@ def as_kwargs(ctx: JobContext, name: str, times: int = 1) -> None: ...
 def test_a_dict_handler_takes_keywords_or_one_dict() -> None:
     assert as_dict.job(a=1).payload == {"a": 1}
     assert as_dict.job({"a": 1}).payload == {"a": 1}
-    assert PayloadShape.of(as_dict.__wrapped__).arguments({"a": 1}) == (({"a": 1},), {})  # type: ignore[attr-defined]
+    assert PayloadShape.of(as_dict.__wrapped__).arguments({"a": 1}) == (({"a": 1},), {})
 
 
 def test_a_model_handler_takes_the_model_or_its_fields() -> None:
@@ -71,6 +71,6 @@ def test_options_apply_to_the_job_and_bad_options_are_refused() -> None:
 
 
 def test_a_task_is_still_its_function() -> None:
-    assert as_kwargs.__name__ == "as_kwargs" and as_kwargs(None, name="x") is None  # type: ignore[arg-type]
+    assert as_kwargs.__name__ == "as_kwargs" and as_kwargs(None, name="x") is None
     with pytest.raises(TypeError, match="DTQClient"):
         as_kwargs.enqueue(object(), name="x")

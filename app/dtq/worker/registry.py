@@ -100,6 +100,9 @@ class TaskHandle:
         send_email.options(priority="high", delay_ms=5000).enqueue(dtq, to=...)
     """
 
+    __name__: str
+    __wrapped__: Handler
+
     def __init__(self, fn: Handler, task: Task, options: dict[str, Any] | None = None) -> None:
         functools.update_wrapper(self, fn)
         self._fn = fn

@@ -35,8 +35,8 @@ async def app_and_key(make_settings: Callable[..., Settings]) -> AsyncIterator[t
 
 
 def client(app: object, key: str, **kw: object) -> AsyncDTQClient:
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    return AsyncDTQClient("http://dtq", api_key=key, transport=transport, **kw)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
+    return AsyncDTQClient("http://dtq", api_key=key, transport=transport, **kw)
 
 
 async def test_submit_takes_the_http_apis_names(app_and_key) -> None:
@@ -99,7 +99,7 @@ async def test_a_429_is_raised_or_retried_after_retry_after(app_and_key) -> None
 async def test_wait_backs_off(app_and_key) -> None:
     app, key = app_and_key
     polls = 0
-    inner = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    inner = httpx.ASGITransport(app=app)
 
     class Counting(httpx.AsyncBaseTransport):
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
