@@ -2,8 +2,10 @@
 # Run the whole DTQ stack for development: an embedded Redis/Valkey (unless REDIS_URL is set),
 # the HTTP control plane and one worker. Ctrl-C stops all of it.
 #
-#   ./run-dev.sh            run in the foreground, following the logs
+#   ./run-dev.sh            run in the foreground, following the logs; Ctrl-C stops it
 #   ./run-dev.sh --detach   run in the background; ./stop-dev.sh stops it
+#   ./stop-dev.sh --wipe    stops it and deletes the development data (.dtq/redis)
+#   dtq admin queues        works beside it without REDIS_URL (the URL is in .dtq/redis/url)
 #
 # Settings come from the environment (see .env.example), e.g. PORT=9000 ./run-dev.sh
 set -euo pipefail
@@ -16,11 +18,22 @@ case "${1:-}" in
   *) echo "usage: $0 [--detach]" >&2; exit 2 ;;
 esac
 
-run_dir=.dtq/run
+# Development state: EMBEDDED_REDIS_DIR (default .dtq) holds redis/ (the data) and run/ (logs,
+# pids); `dtq admin` and extra workers find the server's URL in redis/url.
+dev_dir="${EMBEDDED_REDIS_DIR:-.dtq}"
+export EMBEDDED_REDIS_DIR="$dev_dir"
+run_dir="$dev_dir/run"
 mkdir -p "$run_dir"
+# `pid module` per line: a process counts as ours only while its command line names the module.
+ours() { ps -o args= -p "$1" 2>/dev/null | grep -q -- "-m $2"; }
 if [ -f "$run_dir/pids" ]; then
-  echo "a stack seems to be running already (see $run_dir/pids); run ./stop-dev.sh first" >&2
-  exit 1
+  while read -r pid module; do
+    if ours "$pid" "$module"; then
+      echo "a stack is running already ($module, pid $pid); run ./stop-dev.sh first" >&2
+      exit 1
+    fi
+  done <"$run_dir/pids"
+  rm -f "$run_dir/pids"  # left by a stack that did not stop cleanly: none of it runs now
 fi
 
 # Python environment: created once, refreshed when the requirements change.
@@ -35,29 +48,42 @@ export HOST="${HOST:-127.0.0.1}"
 export PORT="${PORT:-8000}"
 export PYTHONUNBUFFERED=1
 
+# Refuse a port someone else serves, rather than report success against their server.
+if ! "$py" - "$HOST" "$PORT" <<'PY'
+import socket, sys
+with socket.socket() as s:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((sys.argv[1], int(sys.argv[2])))
+    except OSError as exc:
+        sys.exit(f"port {sys.argv[2]} on {sys.argv[1]} is in use ({exc.strerror}): stop what "
+                 f"serves it, or choose another, e.g. PORT=8001 ./run-dev.sh")
+PY
+then
+  exit 1
+fi
+
 pids=()
-stop_all() {
+stop_all() {  # the worker and the API first (they finish in-flight work), Redis last
   trap - EXIT INT TERM
-  if [ ${#pids[@]} -gt 0 ]; then
-    kill -TERM "${pids[@]}" 2>/dev/null || true
-    wait "${pids[@]}" 2>/dev/null || true
-  fi
+  local i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[$i]}" 2>/dev/null || true
+    wait "${pids[$i]}" 2>/dev/null || true
+  done
   rm -f "$run_dir/pids"
 }
-start() {  # start NAME CMD...: run in the background (own session when detached), log to a file
-  local name=$1; shift
-  if [ $detach -eq 1 ]; then
-    setsid "$@" >"$run_dir/$name.log" 2>&1 < /dev/null &
-  else
-    "$@" >"$run_dir/$name.log" 2>&1 &
-  fi
+start() {  # start NAME MODULE ARGS...: in a session of its own (so Ctrl-C reaches this script
+  # only, which stops the processes in order), logging to a file
+  local name=$1 module=$2; shift 2
+  setsid "$py" -m "$module" "$@" >"$run_dir/$name.log" 2>&1 < /dev/null &
   pids+=($!)
-  echo $! >>"$run_dir/pids"
+  echo "$! $module" >>"$run_dir/pids"
 }
 trap stop_all EXIT INT TERM
 
 if [ -z "${REDIS_URL:-}" ]; then
-  start redis "$py" -m dtq.embedded_redis --dir .dtq/redis
+  start redis dtq.embedded_redis --dir "$dev_dir/redis"
   for _ in $(seq 100); do
     grep -q '^REDIS_URL=' "$run_dir/redis.log" 2>/dev/null && break
     sleep 0.1
@@ -67,11 +93,11 @@ if [ -z "${REDIS_URL:-}" ]; then
     echo "the embedded Redis did not start:" >&2; cat "$run_dir/redis.log" >&2; exit 1
   fi
   export REDIS_URL
-  echo "embedded Redis at $REDIS_URL (data in .dtq/redis)"
+  echo "embedded Redis at $REDIS_URL (data in $dev_dir/redis)"
 fi
 
-start api "$py" -m dtq.api
-start worker "$py" -m dtq.worker --tasks dtq.demo_tasks  # and WORKER_TASK_MODULES, if set
+start api dtq.api
+start worker dtq.worker --tasks dtq.demo_tasks  # and WORKER_TASK_MODULES, if set
 # Later issues add here: nginx in front of the API and the dashboard (ui/), see docker/.
 
 api="http://$HOST:$PORT"
@@ -92,6 +118,11 @@ then
   exit 1
 fi
 
+try_it="curl -s -X POST $api/jobs -H 'content-type: application/json'"
+if [ "$AUTH_DISABLED" != "true" ]; then  # keys on: the line needs one
+  try_it="$try_it -H \"Authorization: Bearer \$DTQ_API_KEY\""
+  keys_help="  keys       .venv/bin/dtq admin create-tenant demo && export DTQ_API_KEY=\$(.venv/bin/dtq admin create-key demo | tail -1)"
+fi
 cat <<MSG
 
 DTQ is running
@@ -99,7 +130,9 @@ DTQ is running
   API docs   $api/docs
   stats      $api/stats
   logs       $run_dir/{api,worker,redis}.log
-  try        curl -s -X POST $api/jobs -H 'content-type: application/json' -d '{"task_type":"echo","payload":{"hi":1}}'
+  data       $dev_dir/redis (./stop-dev.sh --wipe deletes it)
+${keys_help:-}
+  try        $try_it -d '{"task_type":"echo","payload":{"hi":1}}'
 MSG
 
 if [ $detach -eq 1 ]; then

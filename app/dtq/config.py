@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # Worker.
     WORKER_CONCURRENCY: int = Field(default=100, ge=1, le=10_000)
     WORKER_TASK_MODULES: str = ""
+    # dtq.demo_tasks (noop, echo, sleep, fail, flaky, cpu) is refused in production unless set.
+    ALLOW_DEMO_TASKS: bool = False
     SHUTDOWN_GRACE_S: float = Field(default=10.0, ge=0)
     PROMOTE_INTERVAL_MS: int = Field(default=50, ge=5)
     HEARTBEAT_INTERVAL_S: float = Field(default=5.0, gt=0)
@@ -146,12 +148,28 @@ def load_service_settings() -> Settings:
         settings = Settings()
     except ValidationError as exc:
         raise SettingsError(f"invalid settings:\n{exc}") from exc
+    if not settings.REDIS_URL and settings.ENVIRONMENT != Environment.PRODUCTION:
+        url = _development_server_url(settings)
+        if url:
+            return settings.model_copy(update={"REDIS_URL": url})
     if not settings.REDIS_URL:
         raise SettingsError(
             "REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0; for development, `dtq redis` "
-            "or ./run-dev.sh start a server and print it)"
+            "or ./run-dev.sh start a server, which these commands then find by themselves)"
         )
     return settings
+
+
+def _development_server_url(settings: Settings) -> str | None:
+    """The URL the development server of EMBEDDED_REDIS_DIR (run-dev.sh's, `dtq redis`'s)
+    wrote while it runs, if any."""
+    from pathlib import Path
+
+    url_file = Path(settings.EMBEDDED_REDIS_DIR) / "redis" / "url"
+    try:
+        return url_file.read_text().strip() or None
+    except OSError:
+        return None
 
 
 def configure_logging(level: str) -> None:

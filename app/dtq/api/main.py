@@ -11,9 +11,21 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from redis.exceptions import RedisError
 
+from dtq.api.access_log import quiet_reads
 from dtq.api.errors import install_error_handlers
 from dtq.api.limits import RequestLimits
-from dtq.api.routes import admin, dev, dlq, health, jobs, queues, schedules, stats, tenant
+from dtq.api.routes import (
+    admin,
+    dev,
+    dlq,
+    health,
+    index,
+    jobs,
+    queues,
+    schedules,
+    stats,
+    tenant,
+)
 from dtq.config import Environment, Settings, production_problems
 from dtq.errors import SettingsError
 from dtq.queue import Engine
@@ -39,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        quiet_reads()  # after uvicorn has set up its loggers
         redis = create_redis(settings)
         engine = Engine(redis, settings)
         app.state.engine = engine
@@ -71,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
     )
     install_error_handlers(app)
+    app.include_router(index.router)
     app.include_router(jobs.router)
     app.include_router(dlq.router)
     app.include_router(schedules.router)

@@ -10,13 +10,8 @@
 Every operation is described once in `operations`; the two clients only send them.
 """
 
-from dtq.client.clients import (
-    AsyncDTQClient,
-    DTQClient,
-    DTQClientError,
-    DTQConnectionError,
-    JobWaitTimeoutError,
-)
+from dtq.client.clients import AsyncDTQClient, DTQClient
+from dtq.client.errors import DTQClientError, DTQConnectionError, JobWaitTimeoutError
 from dtq.client.operations import InvalidRequestError, SubmitOptions
 
 __all__ = [

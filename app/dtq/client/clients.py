@@ -12,8 +12,8 @@ from typing import Any, Self, TypeVar, Unpack
 import httpx
 
 from dtq.client import operations as op
+from dtq.client.errors import DTQClientError, DTQConnectionError, JobWaitTimeoutError, answer
 from dtq.client.operations import Operation, SubmitOptions
-from dtq.errors import DTQError
 from dtq.models import (
     DeadLetterList,
     DeadLetterRetried,
@@ -36,35 +36,6 @@ from dtq.models import (
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT_S = 10.0
-
-
-class DTQClientError(DTQError):
-    """An error answer from the control plane: its HTTP status, `code` and `detail`."""
-
-    def __init__(
-        self,
-        status_code: int,
-        detail: Any,
-        code: str | None = None,
-        retry_after_s: float | None = None,
-    ) -> None:
-        super().__init__(f"HTTP {status_code} {code or ''}: {detail}".replace("  ", " "))
-        self.status_code = status_code
-        self.detail = detail
-        self.code = code or "http_error"  # the server's code, e.g. "job_not_found"
-        self.retry_after_s = retry_after_s  # set on 429 (rate limited)
-
-
-class JobWaitTimeoutError(DTQError, TimeoutError):
-    """wait() gave up before the job reached a terminal status."""
-
-    code = "wait_timeout"
-
-
-class DTQConnectionError(DTQError, ConnectionError):
-    """The control plane could not be reached (or did not answer in time)."""
-
-    code = "connection_failed"
 
 
 # wait() polls at `poll` seconds at first, then backs off by this factor up to MAX_POLL_S.
@@ -92,21 +63,6 @@ def _auth_headers(api_key: str | None) -> dict[str, str]:
     """The Authorization header for `api_key`, else for DTQ_API_KEY (none if neither is set)."""
     key = api_key or os.environ.get("DTQ_API_KEY")
     return {"Authorization": f"Bearer {key}"} if key else {}
-
-
-def _answer(operation: Operation[T], response: httpx.Response) -> T:
-    """The operation's result from the response, or its DTQClientError."""
-    if response.is_error:
-        try:
-            body = response.json()
-            detail, code = body.get("detail"), body.get("code")
-        except (ValueError, AttributeError):
-            detail, code = response.text, None
-        retry_after = response.headers.get("Retry-After")
-        raise DTQClientError(
-            response.status_code, detail, code, float(retry_after) if retry_after else None
-        )
-    return operation.decode(response.json() if operation.response is not None else None)
 
 
 def _wait_over(job: Job, job_id: str, deadline: float, timeout: float) -> bool:
@@ -151,7 +107,7 @@ class DTQClient:
                 response = self._http.request(
                     operation.method, operation.path, json=operation.json, params=operation.params
                 )
-                return _answer(operation, response)
+                return answer(operation, response)
             except httpx.TransportError as exc:
                 raise DTQConnectionError(f"{self._http.base_url}: {exc}") from exc
             except DTQClientError as exc:
@@ -292,7 +248,7 @@ class AsyncDTQClient:
                 response = await self._http.request(
                     operation.method, operation.path, json=operation.json, params=operation.params
                 )
-                return _answer(operation, response)
+                return answer(operation, response)
             except httpx.TransportError as exc:
                 raise DTQConnectionError(f"{self._http.base_url}: {exc}") from exc
             except DTQClientError as exc:

@@ -60,7 +60,9 @@ class Dependencies:
                     if tries[parent] < RELEASE_TRIES:
                         todo.append(parent)
                     else:  # left in the outbox for the next sweep
-                        logger.warning("children kept changing, release later job_id=%s", parent)
+                        logger.warning(
+                            "children kept changing, release later job_id=%s", public_id(parent)
+                        )
                     continue
                 out.released += done.released
                 out.canceled += done.canceled

@@ -149,7 +149,7 @@ def queue_of(h: dict[str, str]) -> str:
     return h.get("queue") or DEFAULT_QUEUE
 
 
-def _pending_reason(h: dict[str, str], served: Serving | None) -> str:
+def _pending_reason(h: dict[str, str], served: Serving | None, lane: tuple[int, int] | None) -> str:
     queue = queue_of(h)
     if served is not None and queue in served.paused:
         return f"queue {queue!r} is paused"
@@ -157,6 +157,13 @@ def _pending_reason(h: dict[str, str], served: Serving | None) -> str:
         return f"no live worker serves task type {h['task_type']!r} on queue {queue!r}"
     if h.get("parked_to"):
         return "waiting for the jobs ahead of it with its partition_key to finish"
+    if lane is not None and lane[0] and lane[1] >= lane[0]:
+        return (
+            f"waiting in its tenant's lane: the tenant's cap of {lane[0]} jobs at once is full "
+            f"({lane[1]} dispatched in queue {queue!r})"
+        )
+    if lane is not None:
+        return "waiting in its tenant's lane for its turn among the tenants"
     if h.get("lane") and not h.get("entry"):
         return "waiting in its tenant's lane (its turn among tenants, or a slot under its cap)"
     return "waiting for a free worker"
@@ -166,11 +173,14 @@ def blocked_reason(
     h: dict[str, str],
     served: Serving | None,
     waiting_on: str | None = None,
+    lane: tuple[int, int] | None = None,
 ) -> str | None:
     """Why a job that is not running is not running (None for running and succeeded jobs).
 
     :param served: what live workers serve and which queues are paused, if known.
     :param waiting_on: for a waiting job, the first parent that has not succeeded, if known.
+    :param lane: for a job in its tenant's lane, (the tenant's cap, 0 for none; its jobs
+        dispatched in the job's queue), if known.
     """
     status = h["status"]
     if status == JobStatus.WAITING:
@@ -178,7 +188,7 @@ def blocked_reason(
             return f"waiting on dependency {public_id(waiting_on)}"
         return f"waiting on {h.get('deps_left', 'its')} dependencies"
     if status == JobStatus.PENDING:
-        return _pending_reason(h, served)
+        return _pending_reason(h, served, lane)
     if status == JobStatus.SCHEDULED:
         due = from_ms(h["due_at"]).isoformat() if h.get("due_at") else "its due time"
         if h.get("rate_slot"):
@@ -196,7 +206,10 @@ def blocked_reason(
 
 
 def job_from_hash(
-    h: dict[str, str], served: Serving | None = None, waiting_on: str | None = None
+    h: dict[str, str],
+    served: Serving | None = None,
+    waiting_on: str | None = None,
+    lane: tuple[int, int] | None = None,
 ) -> Job:
     """A Job from its hash, in its tenant's ids (see blocked_reason for the other arguments)."""
     errors = orjson.loads(h["errors"]) if h.get("errors") else []
@@ -235,5 +248,5 @@ def job_from_hash(
         cancel_reason=_opt(h.get("cancel_reason")),
         progress=float(h["progress"]) if h.get("progress") else None,
         progress_message=_opt(h.get("progress_message")),
-        blocked_reason=blocked_reason(h, served, waiting_on),
+        blocked_reason=blocked_reason(h, served, waiting_on, lane),
     )

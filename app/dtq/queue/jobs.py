@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import orjson
+
 from dtq.errors import JobNotFoundError, ResultNotReadyError
 from dtq.models import DEFAULT_TENANT, Job, JobList, JobResult, JobStatus, JobTimeline
 from dtq.queue.dependencies import Dependencies
@@ -16,6 +18,7 @@ from dtq.queue.jobhash import (
     job_from_hash,
     owned_by,
     parents_of,
+    queue_of,
     timeline,
 )
 from dtq.queue.scripts.cancel import cancel
@@ -63,7 +66,24 @@ class Jobs:
         pending = h["status"] == JobStatus.PENDING
         served = await self._workers.serving() if pending else None
         waiting_on = await self._waiting_on([h])
-        return job_from_hash(h, served, waiting_on.get(h["id"]))
+        lane = await self._lane_cap(h) if pending else None
+        return job_from_hash(h, served, waiting_on.get(h["id"]), lane)
+
+    async def _lane_cap(self, h: dict[str, str]) -> tuple[int, int] | None:
+        """For a job waiting in its tenant's lane: (the tenant's cap, its jobs dispatched in the
+        job's queue); None for any other job."""
+        if not h.get("lane") or h.get("entry") or h.get("parked_to"):
+            return None
+        queue = self._keys.queue(queue_of(h))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self._keys.tenants, h["lane"])
+            pipe.scard(queue.running(h["lane"]))
+            definition, running = await pipe.execute()
+        try:
+            cap = int(orjson.loads(definition or "{}").get("max_concurrency") or 0)
+        except (ValueError, AttributeError, TypeError):
+            cap = 0
+        return (cap or self._lib.settings.TENANT_MAX_CONCURRENCY, int(running))
 
     async def _waiting_on(self, hashes: list[dict[str, str]]) -> dict[str, str]:
         """For each waiting job among these, the first of its parents that has not succeeded."""

@@ -102,6 +102,12 @@ class Producer:
         lanes = not self._settings.AUTH_DISABLED
         return enqueue(self._lib, tenant=tenant, ids=ids, jobs=jobs, payloads=payloads, lanes=lanes)
 
+    async def warnings_for(self, task_types: Iterable[str]) -> list[str]:
+        """The warnings a submission of these task types would carry (e.g. for a schedule)."""
+        names = sorted(set(task_types))
+        known = await self._lib.redis.hmget(self._lib.keys.tasks, names)
+        return unserved_warnings(t for t, queue in zip(names, known, strict=True) if not queue)
+
     async def enqueue(self, job: JobCreate, tenant: str = DEFAULT_TENANT) -> Job:
         """Store one job and queue it (or schedule it, or make it wait); returns its state."""
         return (await self.enqueue_once(job, tenant)).job

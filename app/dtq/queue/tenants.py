@@ -17,6 +17,7 @@ import orjson
 
 from dtq.errors import ApiKeyNotFoundError, TenantExistsError, TenantNotFoundError
 from dtq.models import (
+    DEFAULT_QUEUE,
     ApiKeyCreated,
     ApiKeyInfo,
     Tenant,
@@ -138,15 +139,21 @@ class Tenants:
         return usage
 
     async def usages(self, tenants: list[Tenant]) -> list[TenantUsage]:
-        """usage() of each of these tenants, in one round trip."""
+        """usage() of each of these tenants (over every queue), in two round trips."""
         k = self._keys
         s = self._settings
+        known = cast(set[str], await self._redis.smembers(k.queues))
+        queues = [k.queue(q) for q in sorted({DEFAULT_QUEUE, *known})]
         async with self._redis.pipeline(transaction=False) as pipe:
             for tenant in tenants:
-                for level in range(4):
-                    pipe.llen(k.lane(tenant.name, level))
-                pipe.scard(k.running(tenant.name))
-            counts = await pipe.execute()
+                for q in queues:
+                    for level in range(4):
+                        pipe.llen(q.lane(tenant.name, level))
+                    pipe.scard(q.running(tenant.name))
+            replies = await pipe.execute()
+        width = 5 * len(queues)  # per queue: four lane lengths, then the running set's size
+        rows = [replies[first : first + width] for first in range(0, len(replies), width)]
+        counts = [(sum(row) - sum(row[4::5]), sum(row[4::5])) for row in rows]
         return [
             TenantUsage(
                 name=tenant.name,
@@ -154,8 +161,8 @@ class Tenants:
                 burst=tenant.burst or s.RATE_LIMIT_BURST,
                 max_concurrency=tenant.max_concurrency or s.TENANT_MAX_CONCURRENCY or None,
                 weight=tenant.weight or 1,
-                queued=sum(counts[5 * i : 5 * i + 4]),
-                running=counts[5 * i + 4],
+                queued=counts[i][0],
+                running=counts[i][1],
             )
             for i, tenant in enumerate(tenants)
         ]

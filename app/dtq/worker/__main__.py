@@ -7,7 +7,7 @@ import asyncio
 import re
 import sys
 
-from dtq.config import Settings, configure_logging, load_service_settings
+from dtq.config import Environment, Settings, configure_logging, load_service_settings
 from dtq.errors import SettingsError
 from dtq.models import QUEUE_PATTERN
 from dtq.queue import Engine
@@ -15,6 +15,8 @@ from dtq.redis_client import create_redis
 from dtq.worker.registry import TaskRegistry, load_registry
 from dtq.worker.runner import Worker
 from dtq.worker.shutdown import install_signal_handlers
+
+DEMO_TASKS = "dtq.demo_tasks"
 
 
 def parse_args(argv: list[str] | None, prog: str = "dtq worker") -> argparse.Namespace:
@@ -102,8 +104,20 @@ def main(argv: list[str] | None = None, prog: str = "dtq worker") -> int:
         print("error: --concurrency must be between 1 and 10000", file=sys.stderr)
         return 2
     configure_logging(args.log_level or settings.LOG_LEVEL)
+    modules = [*settings.task_modules, *args.tasks]
+    if (
+        DEMO_TASKS in modules
+        and settings.ENVIRONMENT == Environment.PRODUCTION
+        and not settings.ALLOW_DEMO_TASKS
+    ):
+        print(
+            f"error: {DEMO_TASKS} (noop, echo, sleep, fail, flaky, cpu) is for development; "
+            "set ALLOW_DEMO_TASKS=true to serve it in production",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        registry = load_registry([*settings.task_modules, *args.tasks])
+        registry = load_registry(modules)
     except (ImportError, ValueError) as exc:
         print(f"error: cannot load tasks: {exc}", file=sys.stderr)
         return 2

@@ -134,7 +134,7 @@ class Execution:
     def _progress_sink(self, d: Delivery) -> ProgressSink:
         async def report(percent: float, message: str) -> None:
             if not await self._consumer.report_progress(d, percent, message):
-                logger.warning("progress refused, the job moved on job_id=%s", d.job_id)
+                logger.warning("progress refused, the job moved on job_id=%s", d.public_id)
 
         return report
 

@@ -64,7 +64,11 @@ class LeaseKeeper:
             for d, ok in zip(batch, kept, strict=True):
                 if not ok and d.entry in self._inflight:
                     self.lost += 1
-                    logger.warning("lease lost job_id=%s attempt=%d", d.job_id, d.attempt)
+                    logger.warning(
+                        "lease lost: another worker took the job over job_id=%s attempt=%d",
+                        d.public_id,
+                        d.attempt,
+                    )
 
     async def _turn(self) -> float:
         """Extend leases, and heartbeat when one is due; the seconds until the next turn."""

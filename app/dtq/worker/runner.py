@@ -25,6 +25,7 @@ from dtq.worker.upkeep import Upkeep
 logger = logging.getLogger(__name__)
 
 SUMMARY_INTERVAL_S = 10.0
+IDLE_SUMMARY_S = 600.0
 CLOSE_SETTLE_S = 10.0
 STOP_BACKGROUND_S = 5.0
 
@@ -186,7 +187,7 @@ class Worker:
             for d in started:
                 logger.debug(
                     "job started job_id=%s task_type=%s attempt=%d",
-                    d.job_id,
+                    d.public_id,
                     d.task_type,
                     d.attempt,
                 )
@@ -231,7 +232,7 @@ class Worker:
         self._canceled.discard(d.job_id)
         self._inflight.pop(d.entry, None)
         self._slot_freed.set()
-        logger.info("job canceled while running job_id=%s attempt=%d", d.job_id, d.attempt)
+        logger.info("job canceled while running job_id=%s attempt=%d", d.public_id, d.attempt)
 
     # --- settling -----------------------------------------------------------------------
 
@@ -295,26 +296,36 @@ class Worker:
         )
 
     async def _summary_loop(self) -> None:
-        last = 0
+        """A summary every SUMMARY_INTERVAL_S while jobs move; an idle worker stays quiet but
+        for one line every IDLE_SUMMARY_S (so that its log still shows it alive)."""
+        last = self._progress()
+        quiet_since = time.monotonic()
         while True:
             await asyncio.sleep(SUMMARY_INTERVAL_S)
-            done = self.totals.completed
+            now = self._progress()
+            idle = now == last and not self._inflight
+            if idle and time.monotonic() - quiet_since < IDLE_SUMMARY_S:
+                continue
             logger.info(
-                "worker summary name=%s %s rate=%.0f/s",
+                "worker summary name=%s %s rate=%.1f/s",
                 self.name,
                 self._summary(),
-                (done - last) / SUMMARY_INTERVAL_S,
+                (now[0] - last[0]) / SUMMARY_INTERVAL_S,
             )
-            last = done
+            last, quiet_since = now, time.monotonic()
+
+    def _progress(self) -> tuple[int, int, int, int]:
+        t = self.totals
+        return (t.completed, t.retried, t.dead, t.stale)
 
 
 def _log_settled(completed: list[tuple[Delivery, bytes]], failed: list[Failure]) -> None:
     for d, _ in completed:
-        logger.debug("job settled job_id=%s attempt=%d outcome=success", d.job_id, d.attempt)
+        logger.debug("job settled job_id=%s attempt=%d outcome=success", d.public_id, d.attempt)
     for f in failed:
         logger.debug(
             "job settled job_id=%s attempt=%d outcome=failure error=%s",
-            f.delivery.job_id,
+            f.delivery.public_id,
             f.delivery.attempt,
             f.error[:200],
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from dtq.queue import Engine
 from tests.conftest import wait_for
 
@@ -57,7 +59,7 @@ async def test_timeline_lists_every_transition(api, start_worker) -> None:
         ("succeeded", 2, None),
     ]
     assert {e["worker"] for e in events if e["status"] == "running"} == {"w1"}
-    times = [e["at"] for e in events]
+    times = [datetime.fromisoformat(e["at"]) for e in events]  # not as text: "03Z" > "03.5Z"
     assert times == sorted(times)
 
 

@@ -89,7 +89,9 @@ def test_the_matrix_covers_every_tenant_route() -> None:
         for method in methods
     }
     tenant_routes = {
-        (m, p) for m, p in routes if not p.startswith(("/health", "/admin", "/stats", "/queues"))
+        (m, p)
+        for m, p in routes
+        if not p.startswith(("/health", "/admin", "/stats", "/queues")) and p != "/"
     }
     covered = {
         (m, p.replace(JOB_ID, "{job_id}").replace("nightly", "{name}")) for m, p, _, _ in ROUTES
@@ -373,3 +375,21 @@ async def test_admin_cli_creates_tenants_and_keys_that_work(
     assert admin("revoke-key", key_id).returncode == 1
     assert admin("revoke-key", "x;FLUSHALL").returncode == 2
     await redis.aclose()
+
+
+async def test_an_authorization_header_without_bearer_says_so(tenancy: Tenancy) -> None:
+    t = tenancy
+    for header, says in [
+        (f"Token {t.keys['acme']}", "the Authorization scheme is 'Token'"),
+        (t.keys["acme"], "the Authorization header has no scheme"),
+        ("", "missing API key"),
+    ]:
+        answer = await t.api.get("/jobs", headers={"Authorization": header})
+        assert answer.status_code == 401 and says in answer.json()["detail"], header
+    admin = await t.api.get("/admin/tenants", headers={"Authorization": f"Basic {ADMIN}"})
+    assert "the Authorization scheme is 'Basic'" in admin.json()["detail"]
+
+
+async def test_the_root_points_to_the_docs(tenancy: Tenancy) -> None:
+    index = (await tenancy.api.get("/")).json()
+    assert index["docs"] == "/docs" and (await tenancy.api.get(index["docs"])).status_code == 200

@@ -17,7 +17,7 @@ from dtq.config import Settings
 from dtq.models import JobCreate, JobStatus, Priority, TenantCreate
 from dtq.queue import Engine, Failure
 from dtq.queue.jobhash import Serving, blocked_reason
-from dtq.queue.tenant_ids import stored_id
+from dtq.queue.tenant_ids import public_id, stored_id
 from tests.conftest import wait_for
 
 
@@ -92,6 +92,12 @@ async def test_a_cap_holds_across_consumers_and_each_settle_frees_a_slot(
     c1, c2, c3 = (engine.consumer(n) for n in ("c1", "c2", "c3"))
     running = await c1.start(await c1.read(10, 0))
     assert len(running) == 5
+    await engine.heartbeat("w1", {"tasks": "noop"})
+    last = await engine.jobs.get(public_id(ids[-1]), "capped")
+    assert last.blocked_reason == (
+        "waiting in its tenant's lane: the tenant's cap of 5 jobs at once is full "
+        "(5 dispatched in queue 'default')"
+    )
     assert await c2.read(10, 0) == [] and await c3.read(10, 0) == []
     # Another tenant is not held up by the capped one.
     free = await enqueue(engine, noops(3), "free")

@@ -96,3 +96,23 @@ async def test_schedule_api_answers(api) -> None:
 
 async def _empty(api) -> bool:
     return (await api.get("/schedules")).json()["count"] == 0
+
+
+async def test_a_seconds_first_cron_is_refused_in_one_line_and_warnings_come_back(
+    api, engine: Engine
+) -> None:
+    base = {"name": "fast", "task_type": "noop"}
+    refused = await api.post("/schedules", json={**base, "cron": "*/3 * * * * *"})
+    assert refused.status_code == 422
+    (problem,) = refused.json()["detail"]
+    assert "seconds last (minute hour day-of-month month day-of-week [second])" in problem["msg"]
+    assert "'* * * * * */3'" in problem["msg"] and "\n" not in problem["msg"]
+    nonsense = await api.post("/schedules", json={**base, "cron": "every day"})
+    message = nonsense.json()["detail"][0]["msg"]
+    assert len(message) < 250 and "(?:" not in message  # no regex echoed
+    every_3s = await api.post("/schedules", json={**base, "cron": "* * * * * */3"})
+    assert every_3s.status_code == 201
+    assert every_3s.json()["warnings"] and "'noop'" in every_3s.json()["warnings"][0]
+    await engine.queues.register(["default"], {"noop": "default"})
+    again = await api.post("/schedules", json={**base, "cron": "* * * * * */3"})
+    assert again.status_code == 200 and again.json()["warnings"] == []

@@ -24,8 +24,8 @@ def _run(module: str, *args: str, **env: str) -> subprocess.CompletedProcess[str
 
 
 @pytest.mark.parametrize("module", ["dtq.worker", "dtq.api"])
-def test_missing_redis_url(module: str) -> None:
-    result = _run(module)
+def test_missing_redis_url(module: str, tmp_path) -> None:
+    result = _run(module, EMBEDDED_REDIS_DIR=str(tmp_path))  # no development server there
     assert result.returncode == 2 and "REDIS_URL is not set" in result.stderr
 
 
@@ -43,3 +43,10 @@ def test_unknown_task_module(redis_url: str) -> None:
 def test_concurrency_out_of_range(redis_url: str) -> None:
     result = _run("dtq.worker", "--concurrency", "0", REDIS_URL=redis_url)
     assert result.returncode == 2 and "--concurrency" in result.stderr
+
+
+def test_demo_tasks_are_refused_in_production_unless_allowed(redis_url: str) -> None:
+    result = _run(
+        "dtq.worker", "--tasks", "dtq.demo_tasks", REDIS_URL=redis_url, ENVIRONMENT="production"
+    )
+    assert result.returncode == 2 and "ALLOW_DEMO_TASKS=true" in result.stderr

@@ -29,6 +29,7 @@ async def put_schedule(
     schedule, created = await engine.schedules.put(body, tenant.name)
     if not created:
         response.status_code = status.HTTP_200_OK
+    schedule.warnings = await engine.producer.warnings_for([body.task_type])
     return schedule
 
 

@@ -7,7 +7,9 @@
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] n
   ARGV[4 + 3(i-1) ..] job i: stream level (1-4), stream entry id, attempt
 
-  Returns one code per job: C.DONE lease extended, C.STALE lost (another owner holds the job)
+  Returns one code per job: C.DONE lease extended, C.NOTHING the job moved on under this very
+    consumer and attempt (it settled meanwhile: no lease to keep, and nothing lost), C.STALE
+    lost (another owner or attempt holds the job, or it was canceled or reclaimed)
 ]]
 local group, consumer = ARGV[1], ARGV[2]
 local n = tonumber(ARGV[3])
@@ -24,6 +26,8 @@ for i = 1, n do
   if owned then
     redis.call('XCLAIM', stream, group, consumer, 0, entry, 'JUSTID')
     out[i] = C.DONE
+  elseif f[2] == consumer and f[3] == attempt and f[1] ~= 'running' and f[1] ~= 'canceled' then
+    out[i] = C.NOTHING  -- settled by this attempt: succeeded, dead or scheduled for a retry
   else
     out[i] = C.STALE
   end

@@ -14,14 +14,14 @@ from dtq.queue.scripts.library import Call, Library
 
 
 def _decode(replies: list[Any]) -> list[bool]:
-    return [code == Code.DONE for code in replies]
+    return [code != Code.STALE for code in replies]
 
 
 def extend_lease(
     lib: Library, *, queue: QueueKeys, consumer: str, deliveries: Sequence[Delivery]
 ) -> Call[list[bool]]:
     """Reset the idle time of each delivery's entry (all of `queue`); False where another owner
-    holds the job."""
+    holds the job (True too where this attempt settled it meanwhile: nothing was lost)."""
     k = lib.keys
     args: list[EncodableT] = [lib.settings.CONSUMER_GROUP, consumer, len(deliveries)]
     for d in deliveries:

@@ -1,6 +1,6 @@
 import asyncio
 
-from dtq.queue import Consumer, Engine
+from dtq.queue import Consumer, Engine, Failure
 
 
 async def _idle_ms(engine: Engine, entry_id: str) -> int:
@@ -27,3 +27,12 @@ async def test_lost_job_is_not_taken_back(engine: Engine, consumer: Consumer, de
     )
     assert row["consumer"] == "c2"
     assert await thief.extend_leases([taken]) == [True]
+
+
+async def test_a_job_this_attempt_settled_meanwhile_is_not_reported_lost(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
+    done, retried = await deliver(consumer, n=2, max_retries=1)
+    await consumer.settle([(done, b"null")], [Failure(retried, "boom", 60_000)])
+    # A renewal racing the job's own completion on this worker: nothing was lost.
+    assert await consumer.extend_leases([done, retried]) == [True, True]
