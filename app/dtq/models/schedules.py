@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from dtq.models.common import JsonNumber, Priority, TaskType
+from dtq.models.common import JsonNumber, Priority, QueueName, TaskType
 
 
 def _cron_field(number: str) -> str:
@@ -77,6 +77,9 @@ class ScheduleCreate(BaseModel):
     misfire: Misfire = Misfire.SKIP
     max_retries: Annotated[int, Field(ge=0, le=1000), JsonNumber] | None = None
     priority: Priority = Priority.NORMAL
+    queue: QueueName | None = Field(
+        default=None, description="The queue of its jobs (left out: as for any submission)."
+    )
 
     @field_validator("cron")
     @classmethod

@@ -265,7 +265,7 @@ class Consumer:
                     )
                 ),
             )
-            for queue, group in _by_queue(entries, lambda e: e.queue).items()
+            for queue, group in self._grouped(entries, lambda e: e.queue).items()
         ]
         await batch.run()
         deliveries: list[Delivery] = []
@@ -294,11 +294,11 @@ class Consumer:
         """Record successes and failures in one round trip, fenced by (consumer, attempt)."""
         batch = Batch(self._redis)
         successes: list[tuple[list[tuple[Delivery, bytes]], Pending[list[Outcome]]]] = []
-        for queue, good in _by_queue(completed, lambda c: c[0].queue).items():
+        for queue, good in self._grouped(completed, lambda c: c[0].queue).items():
             ok = complete(self._lib, queue=self._keys_of(queue), consumer=self.name, completed=good)
             successes.append((good, batch.add(ok)))
         failures: list[tuple[list[Failure], Pending[list[Failed]]]] = []
-        for queue, bad in _by_queue(failed, lambda f: f.delivery.queue).items():
+        for queue, bad in self._grouped(failed, lambda f: f.delivery.queue).items():
             ko = fail(self._lib, queue=self._keys_of(queue), consumer=self.name, failures=bad)
             failures.append((bad, batch.add(ko)))
         await batch.run()
@@ -323,6 +323,14 @@ class Consumer:
                     out.stale += 1
         return out
 
+    def _grouped(self, items: Sequence[T], queue_of: Callable[[T], str]) -> dict[str, list[T]]:
+        """Items by queue; a consumer of one queue holds only that queue's (no look needed)."""
+        if not items:
+            return {}
+        if len(self.queues) == 1:
+            return {self.queues[0]: list(items)}
+        return _by_queue(items, queue_of)
+
     def _keys_of(self, queue: str) -> QueueKeys:
         reader = self._readers.get(queue)
         return reader.keys if reader is not None else self._lib.keys.queue(queue)
@@ -337,7 +345,7 @@ class Consumer:
         """Reset the idle time of entries this consumer still owns; False where it lost one."""
         if not deliveries:
             return []
-        by_queue = _by_queue(deliveries, lambda d: d.queue)
+        by_queue = self._grouped(deliveries, lambda d: d.queue)
         if len(by_queue) == 1:
             ((queue, group),) = by_queue.items()
             return await extend_lease(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from dtq.models import DEFAULT_QUEUE
@@ -33,16 +33,16 @@ class Delivery:
     level: int = 2
     depends_on: tuple[str, ...] = ()
     queue: str = DEFAULT_QUEUE
+    entry: Entry = field(init=False, repr=False, compare=False)
+    """The job's stream entry (entry ids repeat across levels and queues: it names both)."""
+
+    def __post_init__(self) -> None:
+        self.entry = Entry(self.level, self.entry_id, self.job_id, self.queue)
 
     @property
     def public_id(self) -> str:
         """The id the job's tenant knows it by (job_id is the stored id)."""
         return public_id(self.job_id)
-
-    @property
-    def entry(self) -> Entry:
-        """The job's stream entry (entry ids repeat across levels and queues: it names both)."""
-        return Entry(self.level, self.entry_id, self.job_id, self.queue)
 
 
 @dataclass(slots=True)

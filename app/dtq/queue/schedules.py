@@ -145,6 +145,7 @@ class Schedules:
                         payload=schedule.payload,
                         max_retries=schedule.max_retries,
                         priority=schedule.priority,
+                        queue=schedule.queue,
                         idempotency_key=f"schedule:{schedule.name}:{tick}",
                     )
                     for tick in ticks

@@ -37,8 +37,9 @@ def _invalid_result(d: Delivery, type_name: str, detail: str) -> Failure:
     return Failure(d, error[:MAX_ERROR_CHARS], 0, "invalid_result")
 
 
-def _log_failure(f: Failure) -> None:
-    """WARNING with the job and the error's first line; DEBUG adds the traceback."""
+def _failed(f: Failure) -> Failure:
+    """Log a failed attempt (WARNING with the job and the error's first line; DEBUG adds the
+    traceback) and return it."""
     d = f.delivery
     logger.warning(
         "job attempt failed job_id=%s task_type=%s attempt=%d reason=%s error=%s",
@@ -50,6 +51,7 @@ def _log_failure(f: Failure) -> None:
     )
     if f.traceback and logger.isEnabledFor(logging.DEBUG):
         logger.debug("job attempt traceback job_id=%s\n%s", d.public_id, f.traceback)
+    return f
 
 
 class Execution:
@@ -65,15 +67,9 @@ class Execution:
         self._pool = pool
 
     async def run(self, d: Delivery) -> bytes | Failure:
-        """The job's result as JSON text, or the Failure to record (each failure is logged). A
-        cancel of this task (the job was canceled, or the worker stops) propagates as
-        CancelledError."""
-        outcome = await self._attempt(d)
-        if isinstance(outcome, Failure):
-            _log_failure(outcome)
-        return outcome
-
-    async def _attempt(self, d: Delivery) -> bytes | Failure:
+        """The job's result as JSON text, or the Failure to record (each failure is logged by
+        `_failed`). A cancel of this task (the job was canceled, or the worker stops) propagates
+        as CancelledError."""
         task = self._registry.get(d.task_type)
         timeout = d.timeout_s or (task.timeout_s if task else None)
         timer = asyncio.timeout(timeout) if timeout else None
@@ -85,24 +81,24 @@ class Execution:
                     result = await self._invoke(task, d)
         except TimeoutError as exc:
             if timer is None or not timer.expired():
-                return self._failure(d, exc)
+                return _failed(self._failure(d, exc))
             error = f"TimeoutError: the attempt ran past timeout_s={timeout:g}"
-            return Failure(d, error, self._backoff(d), "timeout", handler_traceback(exc))
+            return _failed(Failure(d, error, self._backoff(d), "timeout", handler_traceback(exc)))
         except Retry as exc:
             delay = self._backoff(d) if exc.delay is None else int(exc.delay * 1000)
-            return Failure(d, f"Retry: {exc}", delay)
+            return _failed(Failure(d, f"Retry: {exc}", delay))
         except IsolatedInvalidResult as exc:
-            return _invalid_result(d, exc.type_name, str(exc))
+            return _failed(_invalid_result(d, exc.type_name, str(exc)))
         except InvalidPayloadError as exc:  # the payload will never fit: no retry
-            return Failure(d, error_line(exc), 0, "invalid_payload")
+            return _failed(Failure(d, error_line(exc), 0, "invalid_payload"))
         except Exception as exc:  # a handler error fails its job, not the worker
-            return self._failure(d, exc)
+            return _failed(self._failure(d, exc))
         if isinstance(result, EncodedResult):
             return result.json
         try:
             return jsontext.dumps(result)
         except (TypeError, ValueError, InvalidPayloadError) as exc:  # a set, a cycle, bad text
-            return _invalid_result(d, type(result).__name__, str(exc))
+            return _failed(_invalid_result(d, type(result).__name__, str(exc)))
 
     async def _invoke(self, task: Task | None, d: Delivery) -> Any:
         if task is None:
@@ -124,6 +120,10 @@ class Execution:
         ctx = JobContext(
             job_id, d.task_type, d.attempt, d.failures, d.max_retries, name, parents, sink, loop
         )
+        if task.shape.kind == "dict":  # the common shape, without unpacking
+            if task.is_async:
+                return await task.fn(ctx, payload)
+            return await loop.run_in_executor(self._pool, task.fn, ctx, payload)
         args, kwargs = task.shape.arguments(payload)
         if task.is_async:
             return await task.fn(ctx, *args, **kwargs)

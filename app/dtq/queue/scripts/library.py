@@ -132,6 +132,10 @@ class Batch:
         raised once every reply is in (the calls are independent: each ran or did not).
         """
         calls, self._calls = self._calls, []
+        if len(calls) == 1:  # no pipeline for one call (redis-py's Script reloads on NOSCRIPT)
+            call, pending = calls[0]
+            pending._fill(await call.run())
+            return
         while calls:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for call, _ in calls:
