@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from dtq.models import DEFAULT_QUEUE
@@ -33,11 +33,17 @@ class Delivery:
     level: int = 2
     depends_on: tuple[str, ...] = ()
     queue: str = DEFAULT_QUEUE
-    entry: Entry = field(init=False, repr=False, compare=False)
-    """The job's stream entry (entry ids repeat across levels and queues: it names both)."""
 
-    def __post_init__(self) -> None:
-        self.entry = Entry(self.level, self.entry_id, self.job_id, self.queue)
+    @property
+    def entry(self) -> Entry:
+        """The job's stream entry, as read (e.g. to start it again)."""
+        return Entry(self.level, self.entry_id, self.job_id, self.queue)
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        """What names the job's entry among a worker's: entry ids repeat across levels and
+        queues (a plain tuple: the worker looks it up three times per job)."""
+        return (self.queue, self.level, self.entry_id)
 
     @property
     def public_id(self) -> str:

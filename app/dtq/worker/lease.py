@@ -10,7 +10,7 @@ import time
 
 from redis.exceptions import RedisError
 
-from dtq.queue import Consumer, Delivery, Engine, Entry, repeat
+from dtq.queue import Consumer, Delivery, Engine, repeat
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class LeaseKeeper:
         self,
         engine: Engine,
         consumer: Consumer,
-        inflight: dict[Entry, Delivery],
+        inflight: dict[tuple[str, int, str], Delivery],
         concurrency: int,
         task_types: list[str],
         queues: list[str],
@@ -62,7 +62,7 @@ class LeaseKeeper:
             batch = held[i : i + LEASE_BATCH]
             kept = await self._consumer.extend_leases(batch)
             for d, ok in zip(batch, kept, strict=True):
-                if not ok and d.entry in self._inflight:
+                if not ok and d.key in self._inflight:
                     self.lost += 1
                     logger.warning(
                         "lease lost: another worker took the job over job_id=%s attempt=%d",

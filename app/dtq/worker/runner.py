@@ -63,7 +63,7 @@ class Worker:
         )
         self.totals = Settled()
         self._prefetch: asyncio.Queue[Delivery] = asyncio.Queue()
-        self._inflight: dict[Entry, Delivery] = {}
+        self._inflight: dict[tuple[str, int, str], Delivery] = {}
         self._slot_freed = asyncio.Event()
         self._completed: list[tuple[Delivery, bytes]] = []
         self._failed: list[Failure] = []
@@ -181,7 +181,7 @@ class Worker:
             return None
         started = await self.consumer.start(entries)
         for d in started:
-            self._inflight[d.entry] = d
+            self._inflight[d.key] = d
             self._prefetch.put_nowait(d)
         if started and logger.isEnabledFor(logging.DEBUG):
             for d in started:
@@ -230,7 +230,7 @@ class Worker:
 
     def _forget_canceled(self, d: Delivery) -> None:
         self._canceled.discard(d.job_id)
-        self._inflight.pop(d.entry, None)
+        self._inflight.pop(d.key, None)
         self._slot_freed.set()
         logger.info("job canceled while running job_id=%s attempt=%d", d.public_id, d.attempt)
 
@@ -272,9 +272,9 @@ class Worker:
         if logger.isEnabledFor(logging.DEBUG):
             _log_settled(completed, failed)
         for d, _ in completed:
-            self._inflight.pop(d.entry, None)
+            self._inflight.pop(d.key, None)
         for f in failed:
-            self._inflight.pop(f.delivery.entry, None)
+            self._inflight.pop(f.delivery.key, None)
         self._slot_freed.set()
         if settled.parents:
             await self._release(settled.parents)
