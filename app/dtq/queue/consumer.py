@@ -164,8 +164,9 @@ class Consumer:
             if r.paused_until <= now
             for stream in r.keys.streams
         ]
-        if not open_streams:
-            await asyncio.sleep(min(block_ms / 1000, PAUSE_CHECK_S))
+        if not open_streams:  # until the first queue left alone is due for another look
+            soonest = min(r.paused_until for r in self._readers.values()) - now
+            await asyncio.sleep(min(block_ms / 1000, max(soonest, 0.001)))
             return entries
         reply: Any = await self._redis.xreadgroup(
             self._group, self.name, dict.fromkeys(open_streams, ">"), count=1, block=block_ms

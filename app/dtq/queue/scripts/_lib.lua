@@ -208,9 +208,16 @@ end
 -- the next one was parked, it goes back then. A retried job stays at the head: later jobs of
 -- its key wait for its retries.
 
--- Whether a job may start now: it has no line, or it heads it.
+-- Whether a job may start now: it has no line, or it heads it. A line found empty (lost, e.g.
+-- deleted by hand) takes the job back as its head rather than park it for good.
 local function heads_line(line, id)
-  return not line or line == '' or redis.call('LINDEX', line, 0) == id
+  if not line or line == '' then return true end
+  local head = redis.call('LINDEX', line, 0)
+  if not head then
+    redis.call('RPUSH', line, id)
+    return true
+  end
+  return head == id
 end
 
 -- Park a job read before its turn (the caller acknowledges its entry and frees its slot).
