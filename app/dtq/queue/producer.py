@@ -75,7 +75,7 @@ def unserved_warnings(task_types: Iterable[str]) -> list[str]:
     """The warnings for task types no worker has ever served."""
     return [
         f"no worker has ever served task type {t!r}: its jobs wait until a worker that "
-        "serves it starts" + ("" if "." in t else " (task types usually look like module.name)")
+        "serves it starts (check the name)"
         for t in sorted(set(task_types))
     ]
 

@@ -9,7 +9,7 @@ from typing import Any, cast
 from redis.exceptions import ResponseError
 
 from dtq.errors import ConfirmationRequiredError, QueueNotFoundError
-from dtq.models import DEFAULT_QUEUE, PRIORITY_ORDER, QueueInfo
+from dtq.models import DEFAULT_QUEUE, PRIORITY_ORDER, Priority, QueueInfo
 from dtq.queue.jobhash import Serving
 from dtq.queue.keys import QueueKeys
 from dtq.queue.scripts.library import Library
@@ -106,9 +106,10 @@ class Queues:
                     pipe.xinfo_groups(stream)
                 pipe.exists(q.paused)
                 pipe.llen(q.held)
+                pipe.exists(q.bell)
                 pipe.zrange(q.lanes, 0, -1)
             replies = await pipe.execute(raise_on_error=False)
-        width = len(PRIORITY_ORDER) + 3
+        width = len(PRIORITY_ORDER) + 4
         rows = [replies[i : i + width] for i in range(0, len(replies), width)]
         lane_lengths = await self._lane_lengths(
             [(q, tenants) for q, (*_, tenants) in zip(queues, rows, strict=True)]
@@ -116,11 +117,13 @@ class Queues:
         out = []
         for q, row, lanes in zip(queues, rows, lane_lengths, strict=True):
             groups = [_group_row(g, group) for g in row[: len(PRIORITY_ORDER)]]
-            paused, held = row[len(PRIORITY_ORDER)], row[len(PRIORITY_ORDER) + 1]
+            paused, held, bell = row[len(PRIORITY_ORDER) : len(PRIORITY_ORDER) + 3]
             by_priority = {
                 p: int(g.get("lag") or 0) + lanes[level]
                 for level, (p, g) in enumerate(zip(PRIORITY_ORDER, groups, strict=True))
             }
+            if bell:  # a bell on the normal stream (see read.lua) is no job
+                by_priority[Priority.NORMAL] = max(by_priority[Priority.NORMAL] - 1, 0)
             out.append(
                 QueueInfo(
                     name=q.name,

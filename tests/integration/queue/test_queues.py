@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from dtq.errors import ConfirmationRequiredError, QueueNotFoundError
-from dtq.models import JobCreate, JobStatus, Priority
+from dtq.models import JobCreate, JobStatus, Priority, TenantCreate
 from dtq.queue import Engine, Failure
 from dtq.queue.clock import redis_now_ms
 from tests import tasks
@@ -194,3 +194,31 @@ async def test_pause_under_load_starts_nothing_until_resume_and_loses_nothing(
 
     await wait_for(all_done, timeout=60)
     assert sorted(tasks.KEY_STARTS["k"]) == list(range(3000))  # each ran once: nothing lost
+
+
+async def test_dependencies_release_children_into_their_own_queue(engine: Engine) -> None:
+    await engine.setup(["a"])
+    parent = await engine.producer.enqueue(JobCreate(task_type="noop"))
+    child = await engine.producer.enqueue(
+        JobCreate(task_type="noop", queue="a", depends_on=[parent.id])
+    )
+    c = engine.consumer("c1")
+    (d,) = await c.start(await c.read(5, 0))
+    settled = await c.settle([(d, b"null")], [])
+    await engine.dependencies.release(settled.parents)
+    only_a = engine.consumer("c2", ["a"])
+    assert [e.job_id for e in await only_a.read(5, 0)] == [child.id]
+
+
+async def test_tenants_lanes_work_per_queue(make_settings, redis) -> None:
+    engine = Engine(redis, make_settings(AUTH_DISABLED=False))
+    await engine.setup(["default", "a"])
+    for name in ("acme", "globex"):
+        await engine.tenants.create(TenantCreate(name=name, max_concurrency=1))
+    await engine.producer.enqueue_many(noops(3, queue="a"), "acme")
+    await engine.producer.enqueue_many(noops(3, queue="a"), "globex")
+    assert (await engine.queues.info("a")).pending == 6  # in the queue's lanes
+    c = engine.consumer("c1", ["a"])
+    started = await c.start(await c.read(10, 0))
+    assert sorted(d.job_id.split("/")[0] for d in started) == ["acme", "globex"]  # a cap of 1
+    assert await engine.consumer("c2").read(10, 0) == []  # the default queue has none

@@ -51,9 +51,7 @@ async def test_a_cron_fires_exactly_once_per_tick(settings, engine: Engine, proc
 
 async def _overdue(engine: Engine, misfire: Misfire, queue: str | None = None) -> int:
     await engine.schedules.put(
-        ScheduleCreate(
-            name="s", cron="* * * * * *", task_type="noop", misfire=misfire, queue=queue
-        )
+        ScheduleCreate(name="s", cron="* * * * * *", task_type="noop", misfire=misfire, queue=queue)
     )
     seconds, _ = await engine.redis.time()
     await engine.redis.zadd(engine.keys.schedules_due, {"s": (int(seconds) - 5) * 1000})
