@@ -121,7 +121,8 @@ fi
 try_it="curl -s -X POST $api/jobs -H 'content-type: application/json'"
 if [ "$AUTH_DISABLED" != "true" ]; then  # keys on: the line needs one
   try_it="$try_it -H \"Authorization: Bearer \$DTQ_API_KEY\""
-  keys_help="  keys       .venv/bin/dtq admin create-tenant demo && export DTQ_API_KEY=\$(.venv/bin/dtq admin create-key demo | tail -1)"
+  keys_help="
+  keys       .venv/bin/dtq admin create-tenant demo && export DTQ_API_KEY=\$(.venv/bin/dtq admin create-key demo | tail -1)"
 fi
 cat <<MSG
 
@@ -130,8 +131,7 @@ DTQ is running
   API docs   $api/docs
   stats      $api/stats
   logs       $run_dir/{api,worker,redis}.log
-  data       $dev_dir/redis (./stop-dev.sh --wipe deletes it)
-${keys_help:-}
+  data       $dev_dir/redis (./stop-dev.sh --wipe deletes it)${keys_help:-}
   try        $try_it -d '{"task_type":"echo","payload":{"hi":1}}'
 MSG
 
