@@ -10,31 +10,24 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from redis.exceptions import ResponseError
-
 from dtq.models import DEFAULT_QUEUE, Priority
 from dtq.queue.delivery import Delivery, Entry, Failure
 from dtq.queue.keys import QueueKeys
+from dtq.queue.reader import PAUSE_CHECK_S, QueueReader, entries_of
 from dtq.queue.scripts.codes import Code, Outcome
 from dtq.queue.scripts.complete import complete
 from dtq.queue.scripts.extend_lease import extend_lease
 from dtq.queue.scripts.fail import Failed, fail
 from dtq.queue.scripts.library import Batch, Library, Pending
 from dtq.queue.scripts.progress import progress
-from dtq.queue.scripts.read import read
 from dtq.queue.scripts.requeue import requeue
 from dtq.queue.scripts.start import start
 from dtq.queue.tenant_ids import public_id
 
 logger = logging.getLogger(__name__)
 
-# Which level a read takes first, by read number modulo 10; the other reads take critical first.
-# Under a sustained load on every level, each lower level thus gets at least 1 read in 10.
-FAIR_SHARE_ORDERS = {3: "2134", 6: "3124", 9: "4123"}
-PRIORITY_FIRST = "1234"
-# How long a consumer leaves a paused queue before looking again, and a queue whose entries it
-# read were all of task types it does not serve (so that capable consumers take them).
-PAUSE_CHECK_S = 1.0
+# How long a consumer leaves a queue whose entries it read were all of task types it does not
+# serve (so that capable consumers take them).
 UNSERVED_PAUSE_S = 0.2
 
 T = TypeVar("T")
@@ -57,41 +50,6 @@ class Settled:
     dead: int = 0
     stale: int = 0
     parents: list[str] = field(default_factory=list)  # finished jobs whose dependents wait
-
-
-async def ensure_group(lib: Library, queues: Sequence[str] = (DEFAULT_QUEUE,)) -> None:
-    """Create each job stream of `queues` and its consumer group if missing (from the start of
-    the stream, so jobs submitted before any worker listened are read too)."""
-    for name in queues:
-        for stream in lib.keys.queue(name).streams:
-            try:
-                await lib.redis.xgroup_create(
-                    stream, lib.settings.CONSUMER_GROUP, id="0", mkstream=True
-                )
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-
-
-def _entries(queue: str, level: int, messages: Any) -> list[Entry]:
-    """Entries of XREADGROUP/XAUTOCLAIM messages from one stream (None fields: deleted)."""
-    return [
-        Entry(level, entry_id, fields.get("id", ""), queue)
-        for entry_id, fields in messages
-        if fields
-    ]
-
-
-@dataclass(slots=True)
-class _Reader:
-    """A consumer's state on one queue."""
-
-    keys: QueueKeys
-    weight: int
-    reads: int = 0
-    only_level: int | None = None
-    paused_until: float = 0.0  # monotonic: skip the queue until then (paused, or unserved work)
-    reclaim_cursors: list[str] = field(default_factory=lambda: ["0-0"] * 4)
 
 
 class Consumer:
@@ -125,7 +83,7 @@ class Consumer:
         self._serves = sorted(serves)
         self._weighted = weights is not None
         self._readers = {
-            q: _Reader(lib.keys.queue(q), w)
+            q: QueueReader(lib, name, lib.keys.queue(q), w)
             for q, w in zip(queues, weights or [1] * len(queues), strict=True)
         }
         self._stream_of = {
@@ -134,7 +92,7 @@ class Consumer:
             for level, stream in enumerate(r.keys.streams)
         }
 
-    def _order(self) -> list[_Reader]:
+    def _order(self) -> list[QueueReader]:
         readers = list(self._readers.values())
         if not self._weighted or len(readers) == 1:
             return readers
@@ -153,7 +111,7 @@ class Consumer:
         for reader in self._order():
             if reader.paused_until > now:
                 continue
-            entries += await self._read_queue(reader, count - len(entries))
+            entries += await reader.read(count - len(entries))
             if len(entries) >= count:
                 return entries
         if entries or block_ms <= 0:
@@ -173,47 +131,7 @@ class Consumer:
         )
         for stream, messages in reply or []:
             queue, level = self._stream_of[stream]
-            entries += _entries(queue, level, messages)
-        return entries
-
-    async def _read_queue(self, reader: _Reader, count: int) -> list[Entry]:
-        """Up to `count` new entries of one queue, higher priority levels first.
-
-        One read in ten takes a lower level first (FAIR_SHARE_ORDERS) so that no level starves.
-        Tenants' lanes are dispatched first, fairly and within their concurrency caps (read.lua).
-
-        Fast path: while no lane holds jobs and a priority-first read finds work on one level
-        only and fills its count, the next reads up to the next fair-share read take that level
-        with a plain XREADGROUP instead of read.lua (half the Redis CPU per entry). A higher
-        level's new work thus waits at most until the next fair-share read, at most 3 reads away.
-        """
-        reader.reads += 1
-        order = FAIR_SHARE_ORDERS.get(reader.reads % 10)
-        q = reader.keys
-        if order is None and reader.only_level is not None:
-            level = reader.only_level
-            reply: Any = await self._redis.xreadgroup(
-                self._group, self.name, {q.streams[level]: ">"}, count=count
-            )
-            entries = _entries(q.name, level, reply[0][1]) if reply else []
-            if len(entries) == count:
-                return entries
-            reader.only_level = None
-            if entries:
-                return entries
-        got = await read(
-            self._lib, queue=q, consumer=self.name, count=count, order=order or PRIORITY_FIRST
-        )
-        if got.paused:
-            reader.paused_until = time.monotonic() + PAUSE_CHECK_S
-            reader.only_level = None
-            return []
-        entries = got.entries
-        if order is None:
-            one_level = not got.lanes_busy and len(got.levels) == 1 and len(entries) == count
-            reader.only_level = got.levels[0] if one_level else None
-        elif reader.only_level is not None and any(lv < reader.only_level for lv in got.levels):
-            reader.only_level = None
+            entries += entries_of(queue, level, messages)
         return entries
 
     async def reclaim(self, count: int) -> tuple[list[Entry], list[Entry]]:
@@ -226,21 +144,11 @@ class Consumer:
         claimed: list[Entry] = []
         deleted: list[Entry] = []
         for reader in self._readers.values():
-            for level, stream in enumerate(reader.keys.streams):
-                if len(claimed) >= count:
-                    break
-                reply: Any = await self._redis.xautoclaim(
-                    stream,
-                    self._group,
-                    self.name,
-                    min_idle_time=self._lib.settings.VISIBILITY_TIMEOUT_MS,
-                    start_id=reader.reclaim_cursors[level],
-                    count=count - len(claimed),
-                )
-                next_id, messages, gone = reply
-                reader.reclaim_cursors[level] = next_id
-                claimed += _entries(reader.keys.name, level, messages)
-                deleted += [Entry(level, entry_id, "", reader.keys.name) for entry_id in gone]
+            if len(claimed) >= count:
+                break
+            more, gone = await reader.reclaim(count - len(claimed))
+            claimed += more
+            deleted += gone
         return claimed, deleted
 
     async def start(self, entries: Sequence[Entry]) -> list[Delivery]:

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from dtq.config import Settings
 from dtq.models import DEFAULT_QUEUE
 from dtq.queue.clock import ms_of
-from dtq.queue.consumer import Consumer, ensure_group
+from dtq.queue.consumer import Consumer
 from dtq.queue.dependencies import Dependencies, Released
 from dtq.queue.dlq import DeadLetters
 from dtq.queue.housekeeping import HousekeepingReport, housekeep
@@ -20,6 +20,7 @@ from dtq.queue.jobs import Jobs
 from dtq.queue.keys import Keys
 from dtq.queue.producer import Producer
 from dtq.queue.queues import Queues
+from dtq.queue.reader import ensure_group
 from dtq.queue.resilience import raise_if_cancelling
 from dtq.queue.schedules import Schedules
 from dtq.queue.scripts.library import Library, run_all
