@@ -163,8 +163,8 @@ local function queue_for(task_type, opt)
   return (opt and opt.queue) or registered or 'default'
 end
 local queue_names = {}  -- of each job, '' for default
-local used = {}  -- queue name -> true: queues this call put pending jobs in
-local rung = {}  -- queue name -> true: lanes to ring
+local used = {}  -- queue name -> true: named queues this call has added to the queues set
+local rung = {}  -- queue name -> its keys: queues whose lanes got jobs (a bell each)
 
 local pending, scheduled, waiting, canceled = {}, {}, {}, {}
 for i = 1, n do
