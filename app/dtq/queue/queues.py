@@ -76,8 +76,8 @@ class Queues:
         if not confirm:
             waiting = (await self.info(name)).pending
             raise ConfirmationRequiredError(
-                f"purging queue {name!r} cancels its {waiting} pending jobs; "
-                "repeat with confirm=true"
+                f"purging queue {name!r} cancels its {waiting} pending jobs; to go ahead, "
+                "repeat with confirm=true (dtq admin purge: --yes)"
             )
         purged = 0
         while True:
