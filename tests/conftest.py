@@ -198,15 +198,8 @@ class Processes:
         proc = subprocess.Popen([sys.executable, "-m", "dtq.api"], env=env, cwd=ROOT)
         self.procs.append(proc)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                    return url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("the API did not become ready")
+        wait_http_ready(url, timeout=20)
+        return url
 
     def stop_all(self) -> None:
         for proc in self.procs:
@@ -240,6 +233,19 @@ async def stream_events(engine: Engine, job_id: str, scan: int = 10_000) -> list
     first. An event names one job, or every job a batch moved at once (`job_ids`)."""
     rows: Any = await engine.redis.xrevrange(engine.keys.events, "+", "-", count=scan)
     return [f for _, f in reversed(rows) if job_id in f.get("job_ids", "").split(",")]
+
+
+def wait_http_ready(url: str, timeout: float = 30) -> None:
+    """Poll an API's /health/ready until it answers 200 (AssertionError after `timeout` s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"the API at {url} did not become ready within {timeout} s")
 
 
 async def stream_entries(engine: Engine) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from enum import StrEnum
+from pathlib import Path
 from typing import Self
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
@@ -163,8 +164,6 @@ def load_service_settings() -> Settings:
 def _development_server_url(settings: Settings) -> str | None:
     """The URL the development server of EMBEDDED_REDIS_DIR (run-dev.sh's, `dtq redis`'s)
     wrote while it runs, if any."""
-    from pathlib import Path
-
     url_file = Path(settings.EMBEDDED_REDIS_DIR) / "redis" / "url"
     try:
         return url_file.read_text().strip() or None

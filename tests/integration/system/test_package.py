@@ -9,14 +9,12 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from dtq.embedded_redis import free_port
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_http_ready
 
 README = (ROOT / "README.md").read_text()
 COPY_IGNORE = (
@@ -94,18 +92,6 @@ def _env(venv: Path, redis_url: str, port: int) -> dict[str, str]:
     }
 
 
-def _wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the installed `dtq api` did not become ready")
-
-
 def test_readme_examples_run_from_a_fresh_install(venv: Path, redis_url: str, tmp_path: Path):
     work = tmp_path / "work"  # outside the repo: nothing of it is importable from here
     (work / "mypkg").mkdir(parents=True)
@@ -141,7 +127,7 @@ def test_readme_examples_run_from_a_fresh_install(venv: Path, redis_url: str, tm
 
     try:
         start(["dtq", "api"])
-        _wait_ready(f"http://127.0.0.1:{port}")
+        wait_http_ready(f"http://127.0.0.1:{port}")
         # The quick start's SDK example runs against a worker serving the demo tasks, as
         # run-dev.sh starts it...
         start(["dtq", "worker", "--tasks", "dtq.demo_tasks"])

@@ -15,25 +15,13 @@ import httpx
 import redis
 
 from dtq.embedded_redis import EmbeddedRedis, free_port
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_http_ready
 
 
 def _env(dev_dir: Path, port: int) -> dict[str, str]:
     keep = ("PATH", "HOME", "LANG", "TMPDIR")
     env = {k: v for k, v in os.environ.items() if k in keep}
     return env | {"EMBEDDED_REDIS_DIR": str(dev_dir), "PORT": str(port), "LOG_LEVEL": "INFO"}
-
-
-def _ready(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the stack did not become ready")
 
 
 def test_a_port_in_use_is_refused(tmp_path: Path) -> None:
@@ -61,7 +49,7 @@ def test_the_stack_stops_in_order_and_its_tools_find_the_server(tmp_path: Path) 
         ["./run-dev.sh"], cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL
     )
     try:
-        _ready(api)
+        wait_http_ready(api)
         url = (tmp_path / "redis/url").read_text().strip()
         admin = subprocess.run(
             [str(ROOT / ".venv/bin/dtq"), "admin", "queues"],

@@ -72,6 +72,15 @@ local function rate_slot(limit, reserved)
   return free
 end
 
+-- A job read again after its owner died (status running) that does not start now is pending
+-- again in the counters.
+local function back_to_pending(status)
+  if status == 'running' then
+    bump(delta, 'jobs:running', -1)
+    bump(delta, 'jobs:pending', 1)
+  end
+end
+
 for i = 1, n do
   local o = 5 + 3 * (i - 1)
   local level, entry, id = tonumber(ARGV[o + 1]), ARGV[o + 2], ARGV[o + 3]
@@ -94,27 +103,18 @@ for i = 1, n do
     redis.call('RPUSH', held, id)
     if free_slot(key, id, f[13]) then freed = true end
     add_entry(finished, level, entry)
-    if status == 'running' then
-      bump(delta, 'jobs:running', -1)
-      bump(delta, 'jobs:pending', 1)
-    end
+    back_to_pending(status)
     out[i] = {C.HELD}
   elseif unserved then
     local again = redis.call('XADD', streams[level], '*', 'id', id)
     redis.call('HSET', key, 'status', 'pending', 'entry', again)
     add_entry(finished, level, entry)
-    if status == 'running' then
-      bump(delta, 'jobs:running', -1)
-      bump(delta, 'jobs:pending', 1)
-    end
+    back_to_pending(status)
     out[i] = {C.HANDED_BACK}
   elseif waits_turn then
     park(key, streams[level], f[14] and lanes or nil)
-    if status == 'running' then
-      redis.call('HSET', key, 'status', 'pending')
-      bump(delta, 'jobs:running', -1)
-      bump(delta, 'jobs:pending', 1)
-    end
+    if status == 'running' then redis.call('HSET', key, 'status', 'pending') end
+    back_to_pending(status)
     if free_slot(key, id, f[13]) then freed = true end
     add_entry(finished, level, entry)
     out[i] = {C.PARKED}
