@@ -61,12 +61,17 @@ async def current_tenant(
 TenantDep = Annotated[Tenant, Depends(current_tenant)]
 
 
-def _is_admin(credentials: HTTPAuthorizationCredentials | None, settings: Settings) -> bool:
-    """Whether the request carries ADMIN_API_KEY (compared in constant time)."""
-    if credentials is None or settings.ADMIN_API_KEY is None:
+def is_admin_key(key: str, settings: Settings) -> bool:
+    """Whether `key` is ADMIN_API_KEY (compared in constant time)."""
+    if settings.ADMIN_API_KEY is None:
         return False
     expected = settings.ADMIN_API_KEY.get_secret_value().encode()
-    return hmac.compare_digest(credentials.credentials.encode(), expected)
+    return hmac.compare_digest(key.encode(), expected)
+
+
+def _is_admin(credentials: HTTPAuthorizationCredentials | None, settings: Settings) -> bool:
+    """Whether the request carries ADMIN_API_KEY."""
+    return credentials is not None and is_admin_key(credentials.credentials, settings)
 
 
 async def require_admin(

@@ -13,11 +13,13 @@ from redis.exceptions import RedisError
 
 from dtq.api.access_log import quiet_reads
 from dtq.api.errors import install_error_handlers
+from dtq.api.feed import Hub
 from dtq.api.limits import RequestLimits
 from dtq.api.routes import (
     admin,
     dev,
     dlq,
+    feed,
     health,
     index,
     jobs,
@@ -55,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
         redis = create_redis(settings)
         engine = Engine(redis, settings)
         app.state.engine = engine
+        app.state.hub = Hub(engine, settings.FEED_BUFFER)
         try:
             await engine.setup()
         except RedisError as exc:
@@ -62,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.hub.close()
             await redis.aclose()
 
     app = FastAPI(
@@ -93,6 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(stats.router)
     app.include_router(queues.router)
     app.include_router(admin.router)
+    app.include_router(feed.router)
     if settings.ENVIRONMENT != Environment.PRODUCTION:
         app.include_router(dev.router)
     return app

@@ -8,6 +8,7 @@ from dtq.queue.backoff import backoff_ms
 from dtq.queue.consumer import Consumer, Settled
 from dtq.queue.delivery import Delivery, Entry, Failure
 from dtq.queue.engine import Engine
+from dtq.queue.events import Position, TenantEvent, split_entry
 from dtq.queue.housekeeping import HousekeepingReport
 from dtq.queue.keys import Keys
 from dtq.queue.resilience import raise_if_cancelling, repeat
@@ -23,9 +24,12 @@ __all__ = [
     "Failure",
     "HousekeepingReport",
     "Keys",
+    "Position",
     "Settled",
+    "TenantEvent",
     "backoff_ms",
     "public_id",
     "raise_if_cancelling",
     "repeat",
+    "split_entry",
 ]

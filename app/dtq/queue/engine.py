@@ -15,6 +15,7 @@ from dtq.queue.clock import ms_of
 from dtq.queue.consumer import Consumer
 from dtq.queue.dependencies import Dependencies, Released
 from dtq.queue.dlq import DeadLetters
+from dtq.queue.events import Events
 from dtq.queue.housekeeping import HousekeepingReport, housekeep
 from dtq.queue.jobs import Jobs
 from dtq.queue.keys import Keys
@@ -52,6 +53,7 @@ class Engine:
         self.schedules = Schedules(self.lib, self.producer)
         self.tenants = Tenants(self.lib)
         self.queues = Queues(self.lib, self.workers)
+        self.events = Events(self.lib)
 
     async def setup(self, queues: Sequence[str] = (DEFAULT_QUEUE,)) -> None:
         """Load the scripts and make sure the streams of `queues` and their consumer groups

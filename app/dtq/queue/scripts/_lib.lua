@@ -73,6 +73,15 @@ local function bump(delta, field, n)
   delta[field] = (delta[field] or 0) + n
 end
 
+-- Latency histograms live in the stats hash as cumulative counts, `lat:<kind>:<bin>` (kinds:
+-- `wait`, pending to started; `run`, started to succeeded). Bin 0 holds durations under 1 ms,
+-- bin b >= 1 those from 2^((b-1)/2) up to 2^(b/2) ms (half powers of two); history.py reads them.
+local function observe(delta, kind, ms)
+  local bin = 0
+  if ms >= 1 then bin = math.min(math.floor(2 * math.log(ms) / math.log(2)) + 1, 60) end
+  delta['lat:' .. kind .. ':' .. bin] = (delta['lat:' .. kind .. ':' .. bin] or 0) + 1
+end
+
 local function flush(stats, delta)
   for field, n in pairs(delta) do
     if n ~= 0 then redis.call('HINCRBY', stats, field, n) end

@@ -25,13 +25,14 @@ local done = 0
 local finished = {}
 local ids = {}
 local freed = false
+local delta = {}
 
 for i = 1, n do
   local o = 5 + (i - 1) * 5
   local id, level, entry, attempt = ARGV[o + 1], tonumber(ARGV[o + 2]), ARGV[o + 3], ARGV[o + 4]
   local key = KEYS[8 + i]
   local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'history',
-    'dependents', 'lane_slot', 'pk_line')
+    'dependents', 'lane_slot', 'pk_line', 'started_at')
   if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
     out[i] = C.STALE
   else
@@ -44,6 +45,7 @@ for i = 1, n do
     if free_slot(key, id, f[7]) then freed = true end
     leave_line(key, id, f[8])
     add_entry(finished, level, entry)
+    observe(delta, 'run', now - tonumber(f[9] or now))
     done = done + 1
     ids[done] = id
     out[i] = C.SUCCEEDED
@@ -61,5 +63,6 @@ if done > 0 then
   redis.call('HINCRBY', stats, 'jobs:running', -done)
   redis.call('HINCRBY', stats, 'jobs:succeeded', done)
   redis.call('HINCRBY', stats, 'completed_total', done)
+  flush(stats, delta)
 end
 return out

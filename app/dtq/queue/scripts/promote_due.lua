@@ -40,6 +40,7 @@ for i = 1, n do
       redis.call('HSET', key, 'status', 'pending', 'entry', entry, 'deliveries', 0,
         'history', appended(f[2], 'pending', now, '', '', 'due'))
       redis.call('HDEL', key, 'due_at')
+      redis.call('HSET', key, 'ready_at', now)
       promoted = promoted + 1
       ids[promoted] = id
     end

@@ -59,7 +59,7 @@ if status == 'succeeded' then
           else
             entry = redis.call('XADD', q.streams[level_of(f[4])], '*', 'id', id)
           end
-          redis.call('HSET', key, 'status', 'pending', 'entry', entry,
+          redis.call('HSET', key, 'status', 'pending', 'entry', entry, 'ready_at', now,
             'history', appended(f[5], 'pending', now, '', '', 'dependencies_met'))
           released[#released + 1] = id
         end

@@ -28,7 +28,7 @@ else
 end
 if f[7] then redis.call('RPUSH', f[7], ARGV[1]) end  -- back in its key's line, at the end
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'failures', 0) end
-redis.call('HSET', KEYS[1], 'status', 'pending', 'entry', entry, 'deliveries', 0,
+redis.call('HSET', KEYS[1], 'status', 'pending', 'entry', entry, 'deliveries', 0, 'ready_at', now,
   'history', appended(f[3], 'pending', now, '', '', 'dlq_retry'))
 redis.call('HDEL', KEYS[1], 'dlq_entry', 'dead_reason', 'finished_at', 'due_at')
 redis.call('HINCRBY', KEYS[3], 'jobs:dead', -1)

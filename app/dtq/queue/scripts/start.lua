@@ -87,7 +87,7 @@ for i = 1, n do
   local key = KEYS[8 + i]
   local f = redis.call('HMGET', key, 'status', 'entry', 'deliveries', 'attempt', 'failures',
     'max_retries', 'task_type', 'payload', 'depends_on', 'timeout_s', 'history', 'rate_slot',
-    'lane_slot', 'lane', 'pk_line')
+    'lane_slot', 'lane', 'pk_line', 'created_at', 'ready_at')
   local status = f[1]
   local live = (status == 'pending' or status == 'running') and f[2] == entry
   local unserved = live and served and not served[f[7]]
@@ -157,7 +157,9 @@ for i = 1, n do
       if status == 'pending' then
         bump(delta, 'jobs:pending', -1)
         bump(delta, 'jobs:running', 1)
+        observe(delta, 'wait', now - tonumber(f[17] or f[16] or now))
       end
+      bump(delta, 'started_total', 1)
       started[#started + 1] = id
       out[i] = {C.STARTED, attempt, f[5], f[6], f[7], f[8], f[10] or '', f[9] or ''}
     end

@@ -1,0 +1,174 @@
+"""GET /ws: the live event feed, one message per job transition, for the dashboard.
+
+The client's first message is a hello, `{"key": "<api key>", "last_event_id": "<id>"}` (the key
+never travels in the URL; AUTH_DISABLED needs none); the server answers `welcome`. A tenant key
+gets its tenant's events, the admin key every tenant's, in `{"type": "events", "events": [...]}`
+messages of one or more per-job events (models.FeedEvent). With `last_event_id`, the events
+after it follow first (or a `resync` message when they were trimmed), then live ones.
+`{"type": "ping"}` comes every PING_S of quiet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ValidationError
+
+from dtq.api.auth import is_admin_key
+from dtq.api.feed import SLOW_CLIENT, Batch, Hub, Subscriber, frame
+from dtq.config import Settings
+from dtq.models import DEFAULT_TENANT
+from dtq.models.feed import FeedHello, FeedResync, FeedWelcome
+from dtq.queue import Engine, Position
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["feed"])
+
+HELLO_TIMEOUT_S = 10.0
+PING_S = 15.0
+CLOSE_TIMEOUT_S = 2.0
+POLICY = 1008  # WebSocket close code "policy violation"
+BACKLOG_CHUNK = 500
+FRAME_BYTES = 256 * 1024  # a frame coalesces buffered batches up to about this size
+LAST = 999999  # an index after a stream entry's last job
+
+
+class Refused(Exception):
+    """The hello is refused: close with POLICY and this reason."""
+
+
+async def _scope(hello: FeedHello, settings: Settings, engine: Engine) -> str | None:
+    """The tenant whose events the client may see (None: every tenant); Refused otherwise."""
+    if settings.AUTH_DISABLED:
+        return DEFAULT_TENANT
+    if not hello.key:
+        raise Refused('missing API key: send {"key": "<api key>"} as the first message')
+    if is_admin_key(hello.key, settings):
+        return None
+    tenant = await engine.tenants.authenticate(hello.key)
+    if tenant is None:
+        raise Refused("invalid or revoked API key")
+    return tenant.name
+
+
+async def _hello(websocket: WebSocket) -> FeedHello:
+    try:
+        raw = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT_S)
+    except TimeoutError:
+        raise Refused('no hello: send {"key": "<api key>"} as the first message') from None
+    try:
+        return FeedHello.model_validate_json(raw)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"]) or "message"
+        raise Refused(f"invalid hello: {where}: {problem['msg']}"[:120]) from None
+
+
+async def _send(websocket: WebSocket, message: object) -> None:
+    if isinstance(message, BaseModel):
+        message = message.model_dump(mode="json")
+    await websocket.send_text(orjson.dumps(message).decode())
+
+
+async def _trimmed(engine: Engine, last: Position) -> bool:
+    """Whether events after `last` may have been trimmed from the stream."""
+    first = await engine.events.first_entry_id()
+    return first is not None and Position.parse(first)[:2] > last[:2]
+
+
+async def _backlog(
+    websocket: WebSocket, engine: Engine, subscriber: Subscriber, last: Position, cutoff: Position
+) -> None:
+    """Send the client's events after `last` up to `cutoff`, where its live ones begin."""
+    position = last
+    while position < cutoff:
+        events, last_entry = await engine.events.since(position, BACKLOG_CHUNK)
+        mine = [e for e in events if e.position <= cutoff]
+        part = Batch([e for e in mine if subscriber.tenant in (None, e.tenant)]).part(None)
+        if part:
+            await websocket.send_text(frame([part]))
+        if last_entry is None or len(mine) < len(events):
+            return
+        position = Position.parse(last_entry)
+
+
+async def _pump(websocket: WebSocket, subscriber: Subscriber) -> None:
+    """Live events from the subscriber's buffer, every batch waiting in one frame; a ping after
+    PING_S of quiet."""
+    while True:
+        try:
+            first = await asyncio.wait_for(subscriber.batches.get(), PING_S)
+        except TimeoutError:
+            await _send(websocket, {"type": "ping"})
+            continue
+        parts = subscriber.take(first, FRAME_BYTES)
+        if any(parts):
+            await websocket.send_text(frame(parts))
+
+
+async def _listen(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, to notice it leaving."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(websocket.close(code, reason), CLOSE_TIMEOUT_S)
+
+
+@router.websocket("/ws")
+async def feed(websocket: WebSocket) -> None:
+    """The live event feed (see the module's docstring for the protocol)."""
+    engine: Engine = websocket.app.state.engine
+    settings: Settings = websocket.app.state.settings
+    hub: Hub = websocket.app.state.hub
+    await websocket.accept()
+    try:
+        hello = await _hello(websocket)
+        tenant = await _scope(hello, settings, engine)
+    except Refused as exc:
+        await _close(websocket, POLICY, str(exc))
+        return
+    except WebSocketDisconnect:
+        return
+    subscriber = await hub.join(tenant)
+    cutoff = Position.parse(hub.position)
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        last = Position.parse(hello.last_event_id) if hello.last_event_id else None
+        resumed = last is not None and not await _trimmed(engine, last)
+        await _send(
+            websocket,
+            FeedWelcome(tenant=tenant, resumed=resumed, last_event_id=f"{hub.position}.{LAST}"),
+        )
+        if last is not None and not resumed:
+            await _send(websocket, FeedResync(reason="events after last_event_id were trimmed"))
+        elif last is not None:
+            await _backlog(websocket, engine, subscriber, last, cutoff)
+        tasks = [
+            asyncio.create_task(_pump(websocket, subscriber)),
+            asyncio.create_task(_listen(websocket)),
+            asyncio.create_task(subscriber.dropped.wait()),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if subscriber.dropped.is_set():
+            logger.warning(
+                "feed: dropped a slow client tenant=%s reason=%s", tenant, subscriber.reason
+            )
+            for t in tasks:
+                t.cancel()
+            await _close(websocket, SLOW_CLIENT, subscriber.reason[:120])
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await hub.leave(subscriber)
