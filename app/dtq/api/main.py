@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from fastapi.routing import APIRoute
 from redis.exceptions import RedisError
 
 from dtq.api.access_log import quiet_reads
+from dtq.api.docs import install_docs
 from dtq.api.errors import install_error_handlers
 from dtq.api.feed import Hub
 from dtq.api.limits import RequestLimits
@@ -27,10 +29,11 @@ from dtq.api.routes import (
     schedules,
     stats,
     tenant,
+    workers,
 )
 from dtq.config import Environment, Settings, production_problems
 from dtq.errors import SettingsError
-from dtq.queue import Engine
+from dtq.queue import Engine, repeat
 from dtq.redis_client import create_redis
 
 logger = logging.getLogger(__name__)
@@ -62,9 +65,17 @@ def create_app(settings: Settings) -> FastAPI:
             await engine.setup()
         except RedisError as exc:
             logger.warning("redis not ready at startup; /health/ready will say so error=%s", exc)
+
+        async def sample() -> float:
+            await engine.history.record()
+            return settings.HISTORY_SAMPLE_S
+
+        sampler = asyncio.create_task(repeat("stats history sample", sample))
         try:
             yield
         finally:
+            sampler.cancel()
+            await asyncio.gather(sampler, return_exceptions=True)
             await app.state.hub.close()
             await redis.aclose()
 
@@ -74,7 +85,10 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     # A body over the limit is refused before anything reads it (CORS wraps it, so browsers
     # see those answers too).
@@ -98,6 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(queues.router)
     app.include_router(admin.router)
     app.include_router(feed.router)
+    app.include_router(workers.router)
     if settings.ENVIRONMENT != Environment.PRODUCTION:
         app.include_router(dev.router)
     return app

@@ -20,6 +20,11 @@ class QueueInfo(BaseModel):
     running: int = Field(description="Jobs taken by a worker that have not settled.")
     workers: int = Field(description="Live workers listening to the queue.")
     task_types: list[str] = Field(description="Task types live workers serve on the queue.")
+    oldest_pending_at: int | None = Field(
+        default=None,
+        description="When the oldest job on the queue's streams not yet delivered to a worker "
+        "was added (ms since the epoch; null: none). Lanes and held jobs are not looked at.",
+    )
 
 
 class QueueList(BaseModel):

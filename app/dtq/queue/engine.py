@@ -16,6 +16,7 @@ from dtq.queue.consumer import Consumer
 from dtq.queue.dependencies import Dependencies, Released
 from dtq.queue.dlq import DeadLetters
 from dtq.queue.events import Events
+from dtq.queue.history import StatsHistory
 from dtq.queue.housekeeping import HousekeepingReport, housekeep
 from dtq.queue.jobs import Jobs
 from dtq.queue.keys import Keys
@@ -54,6 +55,7 @@ class Engine:
         self.tenants = Tenants(self.lib)
         self.queues = Queues(self.lib, self.workers)
         self.events = Events(self.lib)
+        self.history = StatsHistory(self.lib, self.queues)
 
     async def setup(self, queues: Sequence[str] = (DEFAULT_QUEUE,)) -> None:
         """Load the scripts and make sure the streams of `queues` and their consumer groups

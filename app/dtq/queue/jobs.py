@@ -132,8 +132,11 @@ class Jobs:
         cursor: str | None = None,
         limit: int = 50,
         tenant: str | None = None,
+        queue: str | None = None,
+        priority: str | None = None,
     ) -> JobList:
-        """A page of jobs, newest first, optionally filtered by status and task type.
+        """A page of jobs, newest first, optionally filtered by status, task type, queue and
+        priority.
 
         `cursor` is the `next_cursor` of the previous page. A filtered page may hold fewer than
         `limit` jobs while `next_cursor` is set: the scan stops after LIST_SCAN_BUDGET jobs.
@@ -171,6 +174,8 @@ class Jobs:
                 elif (
                     (status is None or h["status"] == status)
                     and (task_type is None or h["task_type"] == task_type)
+                    and (queue is None or queue_of(h) == queue)
+                    and (priority is None or h.get("priority", "normal") == priority)
                     and owned_by(h, tenant)
                 ):
                     found.append(job_from_hash(h, served, waiting_on.get(job_id)))
@@ -182,6 +187,18 @@ class Jobs:
                 break
         next_cursor = None if exhausted or last_score is None else str(int(last_score))
         return JobList(data=found, count=len(found), next_cursor=next_cursor)
+
+    async def find_by_idempotency_key(self, key: str, tenant: str) -> JobList:
+        """The tenant's job submitted with this idempotency key (an empty list once the key's
+        record expired)."""
+        record = await self._redis.get(self._keys.idempotency(tenant, key))
+        if not record:
+            return JobList(data=[], count=0, next_cursor=None)
+        try:
+            job = await self.get(public_id(str(record).rpartition(":")[0]), tenant)
+        except JobNotFoundError:
+            return JobList(data=[], count=0, next_cursor=None)
+        return JobList(data=[job], count=1, next_cursor=None)
 
     async def cancel(self, job_id: str, tenant: str | None = None) -> None:
         """Cancel a waiting, pending, scheduled or running job (a running one is stopped at once).

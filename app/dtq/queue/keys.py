@@ -155,6 +155,16 @@ class Keys:
         return f"{self.base}:events"
 
     @property
+    def history_fine(self) -> str:
+        """Capped stream of counter samples, one per 5 s (the last hour)."""
+        return f"{self.base}:history:5s"
+
+    @property
+    def history_coarse(self) -> str:
+        """Capped stream of counter samples, one per minute (the last day)."""
+        return f"{self.base}:history:1m"
+
+    @property
     def workers(self) -> str:
         """Sorted set of worker names, score = last heartbeat in ms (Redis clock)."""
         return f"{self.base}:workers"

@@ -114,8 +114,11 @@ class Queues:
         lane_lengths = await self._lane_lengths(
             [(q, tenants) for q, (*_, tenants) in zip(queues, rows, strict=True)]
         )
+        oldest = await self._oldest_undelivered(
+            queues, [[_group_row(g, group) for g in row[: len(PRIORITY_ORDER)]] for row in rows]
+        )
         out = []
-        for q, row, lanes in zip(queues, rows, lane_lengths, strict=True):
+        for q, row, lanes, first in zip(queues, rows, lane_lengths, oldest, strict=True):
             groups = [_group_row(g, group) for g in row[: len(PRIORITY_ORDER)]]
             paused, held, bell = row[len(PRIORITY_ORDER) : len(PRIORITY_ORDER) + 3]
             by_priority = {
@@ -133,8 +136,32 @@ class Queues:
                     running=sum(int(g.get("pending") or 0) for g in groups),
                     workers=serving.listeners.get(q.name, 0),
                     task_types=sorted(t for queue, t in serving.pairs if queue == q.name),
+                    oldest_pending_at=first,
                 )
             )
+        return out
+
+    async def _oldest_undelivered(
+        self, queues: Sequence[QueueKeys], groups: list[list[dict[str, Any]]]
+    ) -> list[int | None]:
+        """Per queue, when its oldest entry not yet delivered to a worker was added (ms)."""
+        asked = [
+            (i, stream, g["last-delivered-id"])
+            for i, (q, rows) in enumerate(zip(queues, groups, strict=True))
+            for stream, g in zip(q.streams, rows, strict=True)
+            if int(g.get("lag") or 0) > 0 and g.get("last-delivered-id")
+        ]
+        out: list[int | None] = [None] * len(queues)
+        if not asked:
+            return out
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for _, stream, last in asked:
+                pipe.xrange(stream, min=f"({last}", count=1)
+            replies = await pipe.execute()
+        for (i, _, _), reply in zip(asked, replies, strict=True):
+            if reply:
+                at = int(str(reply[0][0]).partition("-")[0])
+                out[i] = at if out[i] is None else min(at, out[i] or at)
         return out
 
     async def _lane_lengths(self, queues: Sequence[tuple[QueueKeys, list[str]]]) -> list[list[int]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dtq.models import DEFAULT_QUEUE
+from dtq.models import DEFAULT_QUEUE, WorkerInfo, WorkerList
 from dtq.queue.clock import ms_of
 from dtq.queue.jobhash import Serving
 from dtq.queue.scripts.heartbeat import heartbeat
@@ -57,6 +57,34 @@ class Workers:
             pipe.zrange(self._keys.workers, 0, -1, withscores=True)
             now, workers = await pipe.execute()
         return self.alive(workers, ms_of(now))
+
+    async def all(self) -> WorkerList:
+        """Every worker heard from within FORGET_AFTER_MS, live ones first, newest beat first."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.time()
+            pipe.zrange(self._keys.workers, 0, -1, withscores=True)
+            now, rows = await pipe.execute()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name, _ in rows:
+                pipe.hgetall(self._keys.worker(name))
+            infos = await pipe.execute()
+        live = set(self.alive(rows, ms_of(now)))
+        out = [
+            WorkerInfo(
+                name=name,
+                alive=name in live,
+                last_heartbeat=int(seen),
+                host=info.get("host"),
+                pid=int(info["pid"]) if info.get("pid") else None,
+                concurrency=int(info["concurrency"]) if info.get("concurrency") else None,
+                running=int(info["inflight"]) if info.get("inflight") else None,
+                queues=[q for q in info.get("queues", "").split(",") if q],
+                task_types=[t for t in info.get("tasks", "").split(",") if t],
+            )
+            for (name, seen), info in zip(rows, infos, strict=True)
+        ]
+        out.sort(key=lambda w: (not w.alive, -w.last_heartbeat))
+        return WorkerList(data=out, count=len(out))
 
     async def serving(self) -> Serving:
         """The (queue, task type) pairs live workers serve, and the queues paused."""

@@ -91,7 +91,7 @@ def test_the_matrix_covers_every_tenant_route() -> None:
     tenant_routes = {
         (m, p)
         for m, p in routes
-        if not p.startswith(("/health", "/admin", "/stats", "/queues")) and p != "/"
+        if not p.startswith(("/health", "/admin", "/stats", "/queues", "/workers")) and p != "/"
     }
     covered = {
         (m, p.replace(JOB_ID, "{job_id}").replace("nightly", "{name}")) for m, p, _, _ in ROUTES
@@ -234,7 +234,12 @@ async def test_metrics_and_admin_routes_take_the_admin_key(tenancy: Tenancy) -> 
     assert (await t.api.get("/stats")).status_code == 401
     assert (await t.api.get("/stats", headers=t.auth("acme"))).status_code == 403
     assert (await t.api.get("/stats", headers=admin)).status_code == 200
-    for method, path in [("GET", "/queues"), ("POST", "/queues/default/pause")]:
+    for method, path in [
+        ("GET", "/queues"),
+        ("POST", "/queues/default/pause"),
+        ("GET", "/workers"),
+        ("GET", "/stats/history"),
+    ]:
         assert (await t.api.request(method, path)).status_code == 401
         assert (await t.api.request(method, path, headers=t.auth("acme"))).status_code == 403
     assert (await t.api.get("/queues/default", headers=admin)).json()["paused"] is False

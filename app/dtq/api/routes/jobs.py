@@ -11,6 +11,7 @@ from dtq.api.deps import EngineDep, JobIdPath
 from dtq.api.errors import ERROR_RESPONSES
 from dtq.errors import IdempotencyConflictError
 from dtq.models import (
+    QUEUE_PATTERN,
     TASK_TYPE_PATTERN,
     IdempotencyKey,
     Job,
@@ -22,6 +23,7 @@ from dtq.models import (
     JobResult,
     JobStatus,
     JobTimeline,
+    Priority,
 )
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
@@ -133,11 +135,20 @@ async def list_jobs(
     tenant: TenantDep,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     task_type: Annotated[str | None, Query(pattern=TASK_TYPE_PATTERN)] = None,
+    queue: Annotated[str | None, Query(pattern=QUEUE_PATTERN)] = None,
+    priority: Priority | None = None,
+    idempotency_key: Annotated[IdempotencyKey | None, Query()] = None,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,20}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JobList:
-    """Jobs, newest first. Pass `next_cursor` back as `cursor` for the next page."""
-    return await engine.jobs.list(status_, task_type, cursor, limit, tenant.name)
+    """Jobs, newest first, filtered by status, task type, queue and priority. Pass
+    `next_cursor` back as `cursor` for the next page. `idempotency_key` finds the one job
+    submitted with that key (the other filters are then ignored)."""
+    if idempotency_key:
+        return await engine.jobs.find_by_idempotency_key(idempotency_key, tenant.name)
+    return await engine.jobs.list(
+        status_, task_type, cursor, limit, tenant.name, queue=queue, priority=priority
+    )
 
 
 @router.post("/{job_id}/cancel", responses={**NOT_FOUND, 409: {"description": "Not cancelable."}})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 
 from dtq.api.auth import require_operator
 from dtq.api.deps import EngineDep
 from dtq.api.errors import ERROR_RESPONSES
-from dtq.models import QueueStats
+from dtq.models import History, QueueStats
 
 router = APIRouter(prefix="/stats", tags=["stats"], responses=ERROR_RESPONSES)
 
@@ -23,3 +25,20 @@ async def get_stats(engine: EngineDep) -> QueueStats:
     stats = await engine.stats.queue_stats()
     stats.tenants = await engine.tenants.busy()
     return stats
+
+
+@router.get(
+    "/history",
+    dependencies=[Depends(require_operator)],
+    responses={403: {"description": "A tenant key: queue-wide stats need the admin key."}},
+)
+async def get_history(
+    engine: EngineDep,
+    window: Annotated[int, Query(ge=10, le=86_400, description="Seconds back from now.")] = 900,
+    step: Annotated[int, Query(ge=5, le=3600, description="Seconds per point.")] = 5,
+) -> History:
+    """Rates (enqueued, started, succeeded, failed, retried, dead, canceled per second), pending
+    jobs per priority, lag, oldest pending age and wait/run latency percentiles, one point per
+    `step`: 5 s samples are kept for an hour, 1 min samples for a day (so a step under a minute
+    needs a window of an hour or less)."""
+    return await engine.history.window(window, step)
