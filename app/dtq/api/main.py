@@ -31,6 +31,7 @@ from dtq.api.routes import (
     tenant,
     workers,
 )
+from dtq.api.routes.feed import with_feed_schemas
 from dtq.config import Environment, Settings, production_problems
 from dtq.errors import SettingsError
 from dtq.queue import Engine, repeat
@@ -89,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     install_docs(app)
+    with_feed_schemas(app)
     app.state.settings = settings
     # A body over the limit is refused before anything reads it (CORS wraps it, so browsers
     # see those answers too).

@@ -52,9 +52,15 @@ class DeadLetters:
         self._jobs = jobs
 
     async def list(
-        self, cursor: str | None = None, limit: int = 50, tenant: str | None = None
+        self,
+        cursor: str | None = None,
+        limit: int = 50,
+        tenant: str | None = None,
+        task_type: str | None = None,
+        reason: str | None = None,
     ) -> DeadLetterList:
-        """A page of the dead-letter queue (of one tenant, or all), newest first.
+        """A page of the dead-letter queue (of one tenant, or all), newest first, optionally
+        of one task type and one reason.
 
         A tenant's page may hold fewer than `limit` entries while `next_cursor` is set: one
         request examines at most LIST_SCAN_BUDGET entries.
@@ -73,7 +79,11 @@ class DeadLetters:
                     break
                 scanned += 1
                 last = entry_id
-                if owned_by(fields, tenant):
+                if (
+                    owned_by(fields, tenant)
+                    and (task_type is None or fields.get("task_type") == task_type)
+                    and (reason is None or fields.get("reason") == reason)
+                ):
                     data.append(dead_letter(fields))
             if len(rows) < LIST_CHUNK and len(data) < limit:
                 exhausted = True

@@ -134,23 +134,28 @@ class Jobs:
         tenant: str | None = None,
         queue: str | None = None,
         priority: str | None = None,
+        created: tuple[int | None, int | None] = (None, None),
     ) -> JobList:
         """A page of jobs, newest first, optionally filtered by status, task type, queue and
-        priority.
+        priority, and created in [after, before) (`created`, ms since the epoch).
 
         `cursor` is the `next_cursor` of the previous page. A filtered page may hold fewer than
         `limit` jobs while `next_cursor` is set: the scan stops after LIST_SCAN_BUDGET jobs.
         """
         k = self._keys
         index = k.index if tenant is None else k.tenant_index(tenant)
+        after, before = created
         top: str | float = f"({cursor}" if cursor else "+inf"
+        if before is not None and (cursor is None or before * 1000 < int(cursor)):
+            top = f"({before * 1000}"  # index scores are creation times in µs
+        bottom: str | float = after * 1000 if after is not None else "-inf"
         found: list[Job] = []
         scanned = 0
         last_score: float | None = None
         exhausted = False
         while len(found) < limit and scanned < LIST_SCAN_BUDGET:
             chunk: Any = await self._redis.zrange(
-                index, top, "-inf", desc=True, byscore=True, offset=0, num=LIST_CHUNK,
+                index, top, bottom, desc=True, byscore=True, offset=0, num=LIST_CHUNK,
                 withscores=True,
             )  # fmt: skip
             if not chunk:

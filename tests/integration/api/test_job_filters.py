@@ -24,3 +24,6 @@ async def test_jobs_filter_by_queue_and_priority_and_find_by_idempotency_key(
     assert await ids(idempotency_key="k1") == ["c"]
     assert await ids(idempotency_key="never-used") == []
     assert (await api.get("/jobs", params={"priority": "urgent"})).status_code == 422
+    b = (await api.get("/jobs/b")).json()["created_at"]
+    assert await ids(created_after=b) == ["c", "b"]
+    assert await ids(created_before=b) == ["a"]

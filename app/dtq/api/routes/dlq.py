@@ -9,7 +9,14 @@ from fastapi import APIRouter, Query, Response, status
 from dtq.api.auth import TenantDep
 from dtq.api.deps import EngineDep, JobIdPath
 from dtq.api.errors import ERROR_RESPONSES
-from dtq.models import DeadLetterList, DeadLetterRetried, DeadLetterRetry, Job
+from dtq.models import (
+    TASK_TYPE_PATTERN,
+    DeadLetterList,
+    DeadLetterRetried,
+    DeadLetterRetry,
+    DeadReason,
+    Job,
+)
 
 router = APIRouter(prefix="/dlq", tags=["dlq"], responses=ERROR_RESPONSES)
 
@@ -23,11 +30,13 @@ NOT_DEAD: dict[int | str, dict[str, Any]] = {
 async def list_dead(
     engine: EngineDep,
     tenant: TenantDep,
+    task_type: Annotated[str | None, Query(pattern=TASK_TYPE_PATTERN)] = None,
+    reason: DeadReason | None = None,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}-[0-9]{1,19}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DeadLetterList:
-    """Dead jobs, newest first."""
-    return await engine.dlq.list(cursor, limit, tenant.name)
+    """Dead jobs, newest first, optionally of one task type and one reason."""
+    return await engine.dlq.list(cursor, limit, tenant.name, task_type=task_type, reason=reason)
 
 
 @router.post("/retry")

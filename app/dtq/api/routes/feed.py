@@ -16,14 +16,15 @@ import logging
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
 
 from dtq.api.auth import is_admin_key
 from dtq.api.feed import SLOW_CLIENT, Batch, Hub, Subscriber, frame
 from dtq.config import Settings
 from dtq.models import DEFAULT_TENANT
-from dtq.models.feed import FeedHello, FeedResync, FeedWelcome
+from dtq.models.feed import FeedEvent, FeedHello, FeedResync, FeedWelcome
 from dtq.queue import Engine, Position
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,26 @@ POLICY = 1008  # WebSocket close code "policy violation"
 BACKLOG_CHUNK = 500
 FRAME_BYTES = 256 * 1024  # a frame coalesces buffered batches up to about this size
 LAST = 999999  # an index after a stream entry's last job
+
+
+def with_feed_schemas(app: FastAPI) -> None:
+    """Add the feed's messages to the OpenAPI components (WebSocket routes have no operation),
+    so clients generate their types like every other model's."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = plain()
+            _, defs = models_json_schema(
+                [(m, "serialization") for m in (FeedEvent, FeedHello, FeedResync, FeedWelcome)],
+                ref_template="#/components/schemas/{model}",
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                defs.get("$defs", {})
+            )
+        return app.openapi_schema or plain()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class Refused(Exception):

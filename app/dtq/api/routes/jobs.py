@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -138,17 +139,33 @@ async def list_jobs(
     queue: Annotated[str | None, Query(pattern=QUEUE_PATTERN)] = None,
     priority: Priority | None = None,
     idempotency_key: Annotated[IdempotencyKey | None, Query()] = None,
+    created_after: Annotated[datetime | None, Query(description="Created at or after.")] = None,
+    created_before: Annotated[datetime | None, Query(description="Created before.")] = None,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,20}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JobList:
-    """Jobs, newest first, filtered by status, task type, queue and priority. Pass
+    """Jobs, newest first, filtered by status, task type, queue, priority and creation time. Pass
     `next_cursor` back as `cursor` for the next page. `idempotency_key` finds the one job
     submitted with that key (the other filters are then ignored)."""
     if idempotency_key:
         return await engine.jobs.find_by_idempotency_key(idempotency_key, tenant.name)
     return await engine.jobs.list(
-        status_, task_type, cursor, limit, tenant.name, queue=queue, priority=priority
+        status_,
+        task_type,
+        cursor,
+        limit,
+        tenant.name,
+        queue=queue,
+        priority=priority,
+        created=(_ms(created_after), _ms(created_before)),
     )
+
+
+def _ms(at: datetime | None) -> int | None:
+    """Milliseconds since the epoch (a time without a zone is UTC)."""
+    if at is None:
+        return None
+    return int((at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 @router.post("/{job_id}/cancel", responses={**NOT_FOUND, 409: {"description": "Not cancelable."}})
