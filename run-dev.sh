@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole DTQ stack for development: an embedded Redis/Valkey (unless REDIS_URL is set),
-# the HTTP control plane and one worker. Ctrl-C stops all of it.
+# the HTTP control plane, one worker and, where node and npm are installed, the dashboard (the
+# Vite dev server on UI_PORT, default 5173, proxying /api and /ws to the API). Ctrl-C stops all.
 #
 #   ./run-dev.sh            run in the foreground, following the logs; Ctrl-C stops it
 #   ./run-dev.sh --detach   run in the background; ./stop-dev.sh stops it
@@ -24,8 +25,9 @@ dev_dir="${EMBEDDED_REDIS_DIR:-.dtq}"
 export EMBEDDED_REDIS_DIR="$dev_dir"
 run_dir="$dev_dir/run"
 mkdir -p "$run_dir"
-# `pid module` per line: a process counts as ours only while its command line names the module.
-ours() { ps -o args= -p "$1" 2>/dev/null | grep -q -- "-m $2"; }
+# `pid module` per line: a process counts as ours only while its command line names the module
+# (a Python module, or the dashboard's vite.js).
+ours() { ps -o args= -p "$1" 2>/dev/null | grep -qF -- "$2"; }
 if [ -f "$run_dir/pids" ]; then
   while read -r pid module; do
     if ours "$pid" "$module"; then
@@ -49,7 +51,8 @@ export PORT="${PORT:-8000}"
 export PYTHONUNBUFFERED=1
 
 # Refuse a port someone else serves, rather than report success against their server.
-if ! "$py" - "$HOST" "$PORT" <<'PY'
+port_free() {  # port_free PORT VARIABLE
+  "$py" - "$HOST" "$1" "$2" <<'PY'
 import socket, sys
 with socket.socket() as s:
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -57,11 +60,13 @@ with socket.socket() as s:
         s.bind((sys.argv[1], int(sys.argv[2])))
     except OSError as exc:
         sys.exit(f"port {sys.argv[2]} on {sys.argv[1]} is in use ({exc.strerror}): stop what "
-                 f"serves it, or choose another, e.g. PORT=8001 ./run-dev.sh")
+                 f"serves it, or choose another, e.g. {sys.argv[3]}={int(sys.argv[2]) + 1} "
+                 "./run-dev.sh")
 PY
-then
-  exit 1
-fi
+}
+port_free "$PORT" PORT || exit 1
+ui_port="${UI_PORT:-5173}"
+if command -v node >/dev/null 2>&1; then port_free "$ui_port" UI_PORT || exit 1; fi
 
 pids=()
 stop_all() {  # the worker and the API first (they finish in-flight work), Redis last
@@ -98,7 +103,26 @@ fi
 
 start api dtq.api
 start worker dtq.worker --tasks dtq.demo_tasks  # and WORKER_TASK_MODULES, if set
-# Later issues add here: nginx in front of the API and the dashboard (ui/), see docker/.
+
+# The dashboard: its dependencies come from ui/package-lock.json, installed on the first run and
+# again whenever the lockfile changes.
+dashboard=""
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  lock_hash=$(sha256sum ui/package-lock.json | cut -d' ' -f1)
+  if [ ! -f ui/node_modules/.dtq-lock ] || [ "$(cat ui/node_modules/.dtq-lock)" != "$lock_hash" ]; then
+    echo "installing the dashboard's dependencies (npm ci, once per lockfile change)..."
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error >"../$run_dir/npm.log" 2>&1) || {
+      echo "npm ci failed; its log:" >&2; cat "$run_dir/npm.log" >&2; exit 1; }
+    echo "$lock_hash" >ui/node_modules/.dtq-lock
+  fi
+  (cd ui && DTQ_API_URL="http://$HOST:$PORT" exec setsid node node_modules/vite/bin/vite.js \
+    --host "$HOST" --port "$ui_port" --strictPort) >"$run_dir/ui.log" 2>&1 </dev/null &
+  pids+=($!)
+  echo "$! vite/bin/vite.js" >>"$run_dir/pids"
+  dashboard="http://$HOST:$ui_port"
+else
+  echo "node and npm are not installed: running without the dashboard (ui/README.md)"
+fi
 
 api="http://$HOST:$PORT"
 if ! "$py" - "$api" <<'PY'
@@ -124,13 +148,24 @@ if [ "$AUTH_DISABLED" != "true" ]; then  # keys on: the line needs one
   keys_help="
   keys       .venv/bin/dtq admin create-tenant demo && export DTQ_API_KEY=\$(.venv/bin/dtq admin create-key demo | tail -1)"
 fi
+if [ -n "$dashboard" ]; then
+  for _ in $(seq 100); do
+    grep -q "Local:" "$run_dir/ui.log" 2>/dev/null && break
+    if ! kill -0 "${pids[-1]}" 2>/dev/null; then
+      echo "the dashboard did not start; its log:" >&2; cat "$run_dir/ui.log" >&2; exit 1
+    fi
+    sleep 0.1
+  done
+fi
+
 cat <<MSG
 
-DTQ is running
+DTQ is running${dashboard:+
+  dashboard  $dashboard}
   API        $api
   API docs   $api/docs
   stats      $api/stats
-  logs       $run_dir/{api,worker,redis}.log
+  logs       $run_dir/{api,worker,redis${dashboard:+,ui}}.log
   data       $dev_dir/redis (./stop-dev.sh --wipe deletes it)${keys_help:-}
   try        $try_it -d '{"task_type":"echo","payload":{"hi":1}}'
 MSG

@@ -17,9 +17,9 @@ case "${1:-}" in
 esac
 dev_dir="${EMBEDDED_REDIS_DIR:-.dtq}"
 pids_file="$dev_dir/run/pids"
-ours() { ps -o args= -p "$1" 2>/dev/null | grep -q -- "-m $2"; }
+ours() { ps -o args= -p "$1" 2>/dev/null | grep -qF -- "$2"; }
 if [ -f "$pids_file" ]; then
-  # Workers and the API first, the embedded Redis (started first) last.
+  # The dashboard, workers and the API first, the embedded Redis (started first) last.
   tac "$pids_file" | while read -r pid module; do
     if ! ours "$pid" "$module"; then
       echo "pid $pid no longer runs $module: left alone"
