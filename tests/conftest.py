@@ -188,8 +188,9 @@ class Processes:
         self.procs.append(proc)
         return proc
 
-    def api(self, settings: Settings) -> str:
-        port = free_port()
+    def api(self, settings: Settings, port: int | None = None) -> str:
+        """An API server on `port` (default: a free one); its URL once it is ready."""
+        port = port or free_port()
         env = settings_env(settings) | {
             "PORT": str(port),
             "HOST": "127.0.0.1",

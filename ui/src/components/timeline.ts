@@ -39,8 +39,8 @@ export function layout(segs: Segment[], minPct = 1.5): { left: number; width: nu
   if (segs.length === 0) return [];
   const t0 = segs[0]!.start;
   const t1 = Math.max(...segs.map((s) => s.end), t0 + 1);
-  return segs.map((s) => ({
-    left: ((s.start - t0) / (t1 - t0)) * 100,
-    width: Math.max(((s.end - s.start) / (t1 - t0)) * 100, minPct),
-  }));
+  return segs.map((s) => {
+    const width = Math.max(((s.end - s.start) / (t1 - t0)) * 100, minPct);
+    return { left: Math.min(((s.start - t0) / (t1 - t0)) * 100, 100 - width), width };
+  });
 }
