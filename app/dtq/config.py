@@ -74,9 +74,9 @@ class Settings(BaseSettings):
     MAX_REQUEST_BYTES: int = Field(default=16 * 1024 * 1024, ge=1024)
     MAX_JSON_DEPTH: int = Field(default=32, ge=2, le=256)
     MAX_HEADER_BYTES: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
-    # The live feed (GET /ws): event batches (stream entries) buffered per client before a slow
-    # one is dropped.
-    FEED_BUFFER: int = Field(default=1000, ge=100, le=100_000)
+    # The live feed (GET /ws): bytes of events buffered per client; a client further behind gets
+    # a resync instead (and is dropped when it is not reading at all).
+    FEED_BUFFER_BYTES: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
     # Stats history for the dashboard's charts: one sample every this many seconds.
     HISTORY_SAMPLE_S: float = Field(default=5.0, gt=0, le=10)
 

@@ -22,6 +22,11 @@ object with those four keys (plus the run's parameters).
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200 --tenants 10
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200 --queues 4
+    python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200 --dashboards 200
+
+With `--dashboards N`, an API process serves N live-feed WebSocket clients during processing (one
+never reads its socket): the result adds the API's memory (start and peak), whether the stalled
+client was dropped, and the events one reader received.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "app"), str(ROOT)]  # this checkout's dtq, whatever is installed
 
+from dashboards import DashboardLoad  # noqa: E402  (beside this script)
+
 from dtq.config import Settings  # noqa: E402
 from dtq.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 from dtq.models import DEFAULT_TENANT, JobCreate, TenantCreate  # noqa: E402
@@ -68,6 +75,12 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument(
         "--queues", type=int, default=0, help="spread the jobs over this many named queues"
+    )
+    p.add_argument(
+        "--dashboards",
+        type=int,
+        default=0,
+        help="live-feed WebSocket clients on an API while the workers run (one never reads)",
     )
     return p.parse_args()
 
@@ -117,13 +130,8 @@ async def make_tenants(engine: Engine, count: int) -> dict[str, str]:
     return keys
 
 
-async def enqueue_http(
-    settings: Settings,
-    n: int,
-    stack: ExitStack,
-    keys: dict[str, str],
-    queues: list[str | None],
-) -> float:
+async def start_api(settings: Settings, stack: ExitStack) -> tuple[str, int]:
+    """An API process on a free port, ready: its URL and pid."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "dtq.api"], cwd=ROOT, env=env_for(settings) | {"PORT": str(port)}
@@ -138,6 +146,18 @@ async def enqueue_http(
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.05)
+    return url, proc.pid
+
+
+async def enqueue_http(
+    settings: Settings,
+    n: int,
+    stack: ExitStack,
+    keys: dict[str, str],
+    queues: list[str | None],
+) -> float:
+    url, _ = await start_api(settings, stack)
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
         items = [{"task_type": "noop"} | ({"queue": q} if q else {}) for q in queues]
         sem = asyncio.Semaphore(4)
         bar = tqdm(total=n, desc="enqueue (http)", unit="job", file=sys.stderr)
@@ -229,6 +249,10 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         enqueue_rate = await enqueue_http(settings, args.jobs, stack, keys, queues)
     else:
         enqueue_rate = await enqueue_inprocess(engine, args.jobs, tenants, queues)
+    load = None
+    if args.dashboards:  # every client connected before the first job starts
+        load = DashboardLoad(*await start_api(settings, stack), clients=args.dashboards)
+        await load.start()
     listen = ["--queues", ",".join(q for q in queues if q)] if args.queues else []
     env = env_for(settings)
     workers = [
@@ -253,6 +277,10 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
     for w in workers:
         stack.callback(w.kill)
     await wait_processed(engine, args.jobs, 0)
+    dashboards = {}
+    if load:  # each job's running and succeeded events, after the work is done
+        lag = await load.settle(2 * args.jobs, timeout_s=60)
+        dashboards = await load.stop() | {"feed_lag_after_work_s": round(lag, 1)}
     window_s, done_at = await processing_window(engine)
     process_rate = args.jobs / window_s
     latencies = sorted(await measure_latency(engine, args.latency_samples, tenants[0], queues[0]))
@@ -271,6 +299,7 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         "tenants": args.tenants,
         "queues": args.queues,
         **({"tenant_done_at": done_at} if args.tenants else {}),
+        **dashboards,
     }
 
 

@@ -61,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
         redis = create_redis(settings)
         engine = Engine(redis, settings)
         app.state.engine = engine
-        app.state.hub = Hub(engine, settings.FEED_BUFFER)
+        app.state.hub = Hub(engine, settings.FEED_BUFFER_BYTES)
         try:
             await engine.setup()
         except RedisError as exc:

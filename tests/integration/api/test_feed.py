@@ -52,7 +52,9 @@ class Stack:
 async def stack(
     make_settings: Callable[..., Settings], processes: Processes
 ) -> AsyncIterator[Stack]:
-    settings = make_settings(AUTH_DISABLED=False, ADMIN_API_KEY=ADMIN, FEED_BUFFER=150)
+    settings = make_settings(
+        AUTH_DISABLED=False, ADMIN_API_KEY=ADMIN, FEED_BUFFER_BYTES=4 * 1024 * 1024
+    )
     redis = create_redis(settings)
     engine = Engine(redis, settings)
     await engine.setup()

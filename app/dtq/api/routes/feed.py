@@ -35,7 +35,11 @@ PING_S = 15.0
 CLOSE_TIMEOUT_S = 2.0
 POLICY = 1008  # WebSocket close code "policy violation"
 BACKLOG_CHUNK = 500
-FRAME_BYTES = 256 * 1024  # a frame coalesces buffered batches up to about this size
+FRAME_BYTES = 64 * 1024  # a frame carries buffered batches up to about this size
+# A frame waits this long for more events, unless a full frame is buffered: under load one send
+# carries many batches (a send per batch per client would cost the API more than the feed).
+FRAME_INTERVAL_S = 0.1
+STALL_CHECK_S = 0.5
 LAST = 999999  # an index after a stream entry's last job
 
 
@@ -119,17 +123,22 @@ async def _backlog(
 
 
 async def _pump(websocket: WebSocket, subscriber: Subscriber) -> None:
-    """Live events from the subscriber's buffer, every batch waiting in one frame; a ping after
-    PING_S of quiet."""
+    """Live events from the subscriber's buffer: a frame waits up to FRAME_INTERVAL_S for more
+    unless FRAME_BYTES are buffered already (a `resync` first when some were coalesced away);
+    a ping after PING_S of quiet."""
     while True:
-        try:
-            first = await asyncio.wait_for(subscriber.batches.get(), PING_S)
-        except TimeoutError:
+        if not await subscriber.wait(PING_S):
             await _send(websocket, {"type": "ping"})
             continue
-        parts = subscriber.take(first, FRAME_BYTES)
-        if any(parts):
-            await websocket.send_text(frame(parts))
+        if subscriber.buffered < FRAME_BYTES:
+            await asyncio.sleep(FRAME_INTERVAL_S)  # what comes meanwhile joins this frame
+        skipped, parts = subscriber.take(FRAME_BYTES)
+        with subscriber.sending():
+            if skipped:
+                reason = f"{skipped} events skipped: the client fell behind; reload, then follow"
+                await _send(websocket, FeedResync(reason=reason))
+            if parts:
+                await websocket.send_text(frame(parts))
 
 
 async def _listen(websocket: WebSocket) -> None:
@@ -137,6 +146,12 @@ async def _listen(websocket: WebSocket) -> None:
     with contextlib.suppress(WebSocketDisconnect):
         while True:
             await websocket.receive_text()
+
+
+async def _watch(subscriber: Subscriber) -> None:
+    """Return once the subscriber is dropped (a stalled client, see Subscriber)."""
+    while not subscriber.check_stalled() and not subscriber.dropped.is_set():
+        await asyncio.sleep(STALL_CHECK_S)
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
@@ -176,7 +191,7 @@ async def feed(websocket: WebSocket) -> None:
         tasks = [
             asyncio.create_task(_pump(websocket, subscriber)),
             asyncio.create_task(_listen(websocket)),
-            asyncio.create_task(subscriber.dropped.wait()),
+            asyncio.create_task(_watch(subscriber)),
         ]
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if subscriber.dropped.is_set():
