@@ -56,6 +56,7 @@ class DashboardLoad:
     frames: int = 0
     events: int = 0
     resyncs: int = 0
+    last_entry: tuple[int, int] = (0, 0)  # the stream entry of the last event the reader got
     closed_early: int = 0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stalled: socket.socket | None = None
@@ -80,6 +81,9 @@ class DashboardLoad:
                     body = json.loads(message)
                     self.events += len(body.get("events", ()))
                     self.resyncs += body.get("type") == "resync"
+                    if body.get("events"):
+                        entry = body["events"][-1]["id"].partition(".")[0]
+                        self.last_entry = tuple(int(x) for x in entry.split("-"))  # type: ignore[assignment]
         except Exception:
             self.closed_early += 1
         finally:
@@ -90,11 +94,12 @@ class DashboardLoad:
             self.rss.append(rss_mb(self.api_pid))
             await asyncio.sleep(0.5)
 
-    async def settle(self, events: int, timeout_s: float) -> float:
-        """Seconds until the counting reader got `events` events (or a resync), at most
-        `timeout_s`: how far the feed lags behind the work."""
+    async def settle(self, last_entry_id: str, timeout_s: float) -> float:
+        """Seconds until the counting reader got the event of stream entry `last_entry_id` (the
+        last one the work wrote), at most `timeout_s`: how far the feed lags behind the work."""
+        target = tuple(int(x) for x in last_entry_id.split("-"))
         t0 = time.perf_counter()
-        while self.events < events and not self.resyncs and time.perf_counter() - t0 < timeout_s:
+        while self.last_entry < target and time.perf_counter() - t0 < timeout_s:
             await asyncio.sleep(0.1)
         return time.perf_counter() - t0
 
@@ -105,6 +110,7 @@ class DashboardLoad:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         dropped = False
         if self._stalled is not None:
+            await asyncio.sleep(6)  # a send stuck 5 s while events wait: the server drops it
             self._stalled.settimeout(5)
             with contextlib.suppress(OSError):
                 while chunk := self._stalled.recv(1 << 20):

@@ -278,8 +278,9 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         stack.callback(w.kill)
     await wait_processed(engine, args.jobs, 0)
     dashboards = {}
-    if load:  # each job's running and succeeded events, after the work is done
-        lag = await load.settle(2 * args.jobs, timeout_s=60)
+    if load:
+        last = await engine.redis.xrevrange(engine.keys.events, count=1)
+        lag = await load.settle(last[0][0], timeout_s=120)
         dashboards = await load.stop() | {"feed_lag_after_work_s": round(lag, 1)}
     window_s, done_at = await processing_window(engine)
     process_rate = args.jobs / window_s

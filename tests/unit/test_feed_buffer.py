@@ -41,13 +41,13 @@ def test_a_client_behind_the_bound_gets_a_resync_instead_of_the_backlog() -> Non
     assert not s.dropped.is_set()
 
 
-def test_a_client_whose_send_is_stuck_while_its_buffer_overflows_is_dropped(
+def test_a_client_whose_send_is_stuck_while_events_wait_is_dropped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(feed, "STALLED_S", 0.0)
     s = Subscriber(None, max_bytes=2000)
     with s.sending():
-        assert not s.check_stalled()  # stuck, but nothing overflowed yet
+        assert not s.check_stalled()  # stuck, but nothing waits
         for i in range(10):
             s.offer(batch(f"{i}-0", [f"job-{i}-{k}" for k in range(5)]))
         assert s.check_stalled()

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 READ_BLOCK_MS = 1000
 READ_COUNT = 100  # entries per read: at most this many batches reach a buffer at once
 SLOW_CLIENT = 1013  # WebSocket close code "try again later"
-STALLED_S = 2.0  # a send stuck this long, with the buffer full: the client is not reading
+STALLED_S = 5.0  # a send stuck this long while events wait: the client is not reading
 
 
 class Batch:
@@ -62,8 +62,8 @@ def frame(parts: list[bytes]) -> str:
 class Subscriber:
     """One client's place in the fan-out: its tenant (None: every tenant) and its buffer, bounded
     in bytes. A client that falls behind the bound while it is still reading gets the buffer
-    coalesced into one `resync` (it reloads over HTTP, then follows live); one that falls behind
-    while a send to it has been stuck for STALLED_S is not reading at all, and is dropped."""
+    coalesced into one `resync` (it reloads over HTTP, then follows live); one whose send has
+    been stuck for STALLED_S while events wait is not reading at all, and is dropped."""
 
     def __init__(self, tenant: str | None, max_bytes: int) -> None:
         self.tenant = tenant
@@ -133,10 +133,11 @@ class Subscriber:
             self._overflowed_while_sending = False
 
     def check_stalled(self) -> bool:
-        """Drop the client when a send to it has been stuck for STALLED_S while its buffer
-        overflowed: it is not reading. True when dropped."""
+        """Drop the client when a send to it has been stuck for STALLED_S while more events
+        wait: it is not reading. True when dropped."""
         since = self._sending_since
-        if since is None or not self._overflowed_while_sending:
+        waiting = self._overflowed_while_sending or self._bytes > 0 or self._skipped > 0
+        if since is None or not waiting:
             return False
         if time.monotonic() - since <= STALLED_S:
             return False
