@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
+from dtq.api.feed import STALLED_S
 from dtq.config import Settings
 from dtq.models import TenantCreate
 from dtq.queue import Engine
@@ -171,7 +172,9 @@ async def test_a_client_that_never_reads_is_dropped_and_others_keep_going(stack:
             await asyncio.sleep(0.05)
         got = events(await collect(reader, lambda m: len(events(m)) >= 100_000, timeout=30))
         assert len(got) == 100_000
-    # the server gave up on the stalled client: its socket ends after what was buffered
+    # the server gives up on the stalled client (a send stuck 5 s while events wait): its
+    # socket ends after what was buffered (reading before then would unstick it)
+    await asyncio.sleep(STALLED_S + 1.5)
     stalled.settimeout(10)
     received = 0
     while chunk := await asyncio.to_thread(stalled.recv, 1 << 20):
