@@ -10,7 +10,20 @@ export interface Series {
   color: string;
 }
 
-export function Chart({ title, times, series, unit = "" }: { title: string; times: number[]; series: Series[]; unit?: string }) {
+/** `times` in ms since the epoch; the x axis always spans the last `windowS` seconds. */
+export function Chart({
+  title,
+  times,
+  series,
+  unit = "",
+  windowS = 900,
+}: {
+  title: string;
+  times: number[];
+  series: Series[];
+  unit?: string;
+  windowS?: number;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const shape = series.map((s) => s.label).join("|");
@@ -25,6 +38,16 @@ export function Chart({ title, times, series, unit = "" }: { title: string; time
         {},
         ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, value: (_u: uPlot, v: number | null) => (v === null ? "–" : `${v.toFixed(2)}${unit}`) })),
       ],
+      scales: {
+        x: {
+          time: true,
+          range: (_u: uPlot, _min: number, max: number) => {
+            const end = Math.max(Number.isFinite(max) ? max : 0, Date.now() / 1000);
+            return [end - windowS, end];
+          },
+        },
+        y: { range: (_u: uPlot, _min: number, max: number) => [0, Number.isFinite(max) && max > 0 ? max * 1.1 : 1] },
+      },
       axes: [{ stroke: "currentColor" }, { stroke: "currentColor", size: 60 }],
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
@@ -40,7 +63,7 @@ export function Chart({ title, times, series, unit = "" }: { title: string; time
     };
     // rebuilt only when the set of series changes; data updates go through setData
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [shape, unit]);
+  }, [shape, unit, windowS]);
 
   useEffect(() => {
     plot.current?.setData([times.map((t) => t / 1000), ...series.map((s) => s.values)] as uPlot.AlignedData);
