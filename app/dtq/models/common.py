@@ -24,8 +24,11 @@ def _json_number(value: Any) -> Any:
 
 
 def _iso_text(value: Any) -> Any:
-    """Refuse what lax validation would turn into a datetime: numbers (epoch seconds)."""
-    if not isinstance(value, str | datetime):
+    """Refuse what lax validation would turn into a datetime: numbers (epoch seconds), also
+    as text (a query parameter is always text)."""
+    if not isinstance(value, str | datetime) or (
+        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+    ):
         raise ValueError("must be an ISO 8601 date-time string")
     return value
 

@@ -27,3 +27,4 @@ async def test_jobs_filter_by_queue_and_priority_and_find_by_idempotency_key(
     b = (await api.get("/jobs/b")).json()["created_at"]
     assert await ids(created_after=b) == ["c", "b"]
     assert await ids(created_before=b) == ["a"]
+    assert (await api.get("/jobs", params={"created_before": "0.5"})).status_code == 422

@@ -2837,9 +2837,9 @@ export interface operations {
                 queue?: string | null;
                 priority?: components["schemas"]["Priority"] | null;
                 idempotency_key?: string | null;
-                /** @description Created at or after. */
+                /** @description Created at or after (ISO 8601). */
                 created_after?: string | null;
-                /** @description Created before. */
+                /** @description Created before (ISO 8601). */
                 created_before?: string | null;
                 cursor?: string | null;
                 limit?: number;

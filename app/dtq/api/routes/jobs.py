@@ -15,6 +15,7 @@ from dtq.models import (
     QUEUE_PATTERN,
     TASK_TYPE_PATTERN,
     IdempotencyKey,
+    IsoText,
     Job,
     JobBatchCreate,
     JobCreate,
@@ -139,8 +140,12 @@ async def list_jobs(
     queue: Annotated[str | None, Query(pattern=QUEUE_PATTERN)] = None,
     priority: Priority | None = None,
     idempotency_key: Annotated[IdempotencyKey | None, Query()] = None,
-    created_after: Annotated[datetime | None, Query(description="Created at or after.")] = None,
-    created_before: Annotated[datetime | None, Query(description="Created before.")] = None,
+    created_after: Annotated[
+        datetime | None, IsoText, Query(description="Created at or after (ISO 8601).")
+    ] = None,
+    created_before: Annotated[
+        datetime | None, IsoText, Query(description="Created before (ISO 8601).")
+    ] = None,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,20}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JobList:
