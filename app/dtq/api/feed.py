@@ -162,11 +162,6 @@ class Hub:
         self._started = asyncio.Event()
         self.position = "0-0"  # the last stream entry fanned out
 
-    @property
-    def clients(self) -> int:
-        """Connected clients."""
-        return len(self._subscribers)
-
     async def join(self, tenant: str | None) -> Subscriber:
         """A new subscriber; live events from the moment this returns reach its buffer."""
         subscriber = Subscriber(tenant, self._buffer_bytes)
@@ -178,13 +173,15 @@ class Hub:
         return subscriber
 
     async def leave(self, subscriber: Subscriber) -> None:
-        """Forget a subscriber; the reader stops with the last one."""
+        """Forget a subscriber; the reader stops with the last one (a client joining while it
+        stops starts a new one)."""
         self._subscribers.discard(subscriber)
-        if not self._subscribers and self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        reader = self._reader
+        if not self._subscribers and reader is not None:
             self._reader = None
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
 
     async def close(self) -> None:
         """Stop the reader (at shutdown)."""

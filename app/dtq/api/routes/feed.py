@@ -1,4 +1,4 @@
-"""GET /ws: the live event feed, one message per job transition, for the dashboard.
+"""GET /ws: the live event feed (per-job events of every job transition), for the dashboard.
 
 The client's first message is a hello, `{"key": "<api key>", "last_event_id": "<id>"}` (the key
 never travels in the URL; AUTH_DISABLED needs none); the server answers `welcome`. A tenant key
