@@ -49,7 +49,7 @@ export function DeadLetters() {
     <>
       <h1>Dead letters</h1>
       <div className="filters">
-        <input aria-label="task type" placeholder="task type" defaultValue={taskType} onBlur={(e) => set("task_type", e.target.value.trim())} onKeyDown={(e) => e.key === "Enter" && set("task_type", (e.target as HTMLInputElement).value.trim())} />
+        <input key={taskType} aria-label="task type" placeholder="task type" defaultValue={taskType} onBlur={(e) => set("task_type", e.target.value.trim())} onKeyDown={(e) => e.key === "Enter" && set("task_type", (e.target as HTMLInputElement).value.trim())} />
         <select aria-label="reason" value={reason} onChange={(e) => set("reason", e.target.value)}>
           <option value="">any reason</option>
           {REASONS.map((r) => (

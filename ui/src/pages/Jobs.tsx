@@ -52,7 +52,7 @@ export function Jobs() {
           ))}
         </p>
       )}
-      <FilterForm filters={filters} limit={limit} onApply={(f, l) => go(withLimit(filtersTo(f), l))} />
+      <FilterForm key={params.toString()} filters={filters} limit={limit} onApply={(f, l) => go(withLimit(filtersTo(f), l))} />
       {jobs.isPending ? (
         <Loading what="Loading jobs" />
       ) : jobs.isError ? (
