@@ -39,13 +39,7 @@ export function Chart({
         ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, value: (_u: uPlot, v: number | null) => (v === null ? "–" : `${v.toFixed(2)}${unit}`) })),
       ],
       scales: {
-        x: {
-          time: true,
-          range: (_u: uPlot, _min: number, max: number) => {
-            const end = Math.max(Number.isFinite(max) ? max : 0, Date.now() / 1000);
-            return [end - windowS, end];
-          },
-        },
+        x: { time: true },
         y: { range: (_u: uPlot, _min: number, max: number) => [0, Number.isFinite(max) && max > 0 ? max * 1.1 : 1] },
       },
       axes: [{ stroke: "currentColor" }, { stroke: "currentColor", size: 60 }],
@@ -66,8 +60,16 @@ export function Chart({
   }, [shape, unit, windowS]);
 
   useEffect(() => {
-    plot.current?.setData([times.map((t) => t / 1000), ...series.map((s) => s.values)] as uPlot.AlignedData);
-  }, [times, series]);
+    // empty points at both ends of the window keep the x axis on the last `windowS` seconds
+    const xs = times.map((t) => t / 1000);
+    const end = Math.max(Date.now() / 1000, ...xs);
+    const keep = xs.map((_, i) => i).filter((i) => xs[i]! > end - windowS);
+    const data = [
+      [end - windowS, ...keep.map((i) => xs[i]!), end],
+      ...series.map((s) => [null, ...keep.map((i) => s.values[i] ?? null), null]),
+    ];
+    plot.current?.setData(data as uPlot.AlignedData);
+  }, [times, series, windowS]);
 
   return (
     <figure className="chart">
