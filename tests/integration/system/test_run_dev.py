@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import redis
 
 from dtq.embedded_redis import EmbeddedRedis, free_port
@@ -41,9 +42,23 @@ def test_a_port_in_use_is_refused(tmp_path: Path) -> None:
     assert "DTQ is running" not in done.stdout
 
 
+def _serves(url: str, timeout: float) -> str:
+    """The body of `url` once it answers 200 (AssertionError after `timeout` s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            r = httpx.get(url, timeout=2)
+            if r.status_code == 200:
+                return r.text
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
 def test_the_stack_stops_in_order_and_its_tools_find_the_server(tmp_path: Path) -> None:
-    port = free_port()
-    env = _env(tmp_path, port)
+    port, ui_port = free_port(), free_port()
+    env = _env(tmp_path, port) | {"UI_PORT": str(ui_port)}
     api = f"http://127.0.0.1:{port}"
     stack = subprocess.Popen(
         ["./run-dev.sh"], cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL
@@ -67,8 +82,14 @@ def test_the_stack_stops_in_order_and_its_tools_find_the_server(tmp_path: Path) 
         while httpx.get(f"{api}/jobs/{job_id}").json()["status"] != "running":
             assert time.monotonic() < deadline
             time.sleep(0.05)
+        # the dashboard (Vite, with node and npm on the machine) proxies /api to this API
+        dashboard = f"http://127.0.0.1:{ui_port}"
+        assert "<title>DTQ</title>" in _serves(dashboard + "/", timeout=120)
+        assert _serves(f"{dashboard}/api/jobs/{job_id}", timeout=10)
         os.kill(stack.pid, signal.SIGINT)  # Ctrl-C reaches the script, which stops the rest
         assert stack.wait(30) in (0, 130)
+        with pytest.raises(httpx.ConnectError):  # the dashboard stopped with the rest
+            httpx.get(dashboard + "/", timeout=2)
     finally:
         if stack.poll() is None:
             os.killpg(stack.pid, signal.SIGKILL)
