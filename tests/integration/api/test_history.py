@@ -70,3 +70,20 @@ async def test_many_apis_write_one_sample_per_step(
         await asyncio.gather(*(engine.history.record() for _ in range(4)))
     assert await engine.redis.xlen(engine.keys.history_fine) == 1
     assert await engine.redis.xlen(engine.keys.history_coarse) == 1
+
+
+async def test_a_queue_says_when_its_oldest_waiting_job_came(
+    engine: Engine, start_worker: Callable[..., object]
+) -> None:
+    assert (await engine.queues.info("default")).oldest_pending_at is None
+    first = await engine.producer.enqueue(JobCreate(task_type="noop"))
+    await engine.producer.enqueue(JobCreate(task_type="noop", priority="high"))
+    oldest = (await engine.queues.info("default")).oldest_pending_at
+    assert oldest is not None
+    assert abs(oldest - first.created_at.timestamp() * 1000) < 50
+    start_worker()
+    await wait_for(lambda: _none_waiting(engine))
+
+
+async def _none_waiting(engine: Engine) -> bool:
+    return (await engine.queues.info("default")).oldest_pending_at is None
