@@ -108,13 +108,7 @@ start worker dtq.worker --tasks dtq.demo_tasks  # and WORKER_TASK_MODULES, if se
 # again whenever the lockfile changes.
 dashboard=""
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-  lock_hash=$(sha256sum ui/package-lock.json | cut -d' ' -f1)
-  if [ ! -f ui/node_modules/.dtq-lock ] || [ "$(cat ui/node_modules/.dtq-lock)" != "$lock_hash" ]; then
-    echo "installing the dashboard's dependencies (npm ci, once per lockfile change)..."
-    (cd ui && npm ci --no-audit --no-fund --loglevel=error >"../$run_dir/npm.log" 2>&1) || {
-      echo "npm ci failed; its log:" >&2; cat "$run_dir/npm.log" >&2; exit 1; }
-    echo "$lock_hash" >ui/node_modules/.dtq-lock
-  fi
+  ./scripts/ui-deps.sh "$run_dir/npm.log"
   (cd ui && DTQ_API_URL="http://$HOST:$PORT" exec setsid node node_modules/vite/bin/vite.js \
     --host "$HOST" --port "$ui_port" --strictPort) >"$run_dir/ui.log" 2>&1 </dev/null &
   pids+=($!)

@@ -8,11 +8,7 @@ if ! command -v npm >/dev/null 2>&1; then
   echo "npm is not installed: the dashboard needs Node.js 20 and npm" >&2
   exit 1
 fi
-lock_hash=$(sha256sum ui/package-lock.json | cut -d' ' -f1)
-if [ ! -f ui/node_modules/.dtq-lock ] || [ "$(cat ui/node_modules/.dtq-lock)" != "$lock_hash" ]; then
-  (cd ui && npm ci --no-audit --no-fund --loglevel=error)
-  echo "$lock_hash" >ui/node_modules/.dtq-lock
-fi
+./scripts/ui-deps.sh
 .venv/bin/python scripts/openapi.py --check
 (
   cd ui

@@ -114,12 +114,12 @@ class Queues:
         lane_lengths = await self._lane_lengths(
             [(q, tenants) for q, (*_, tenants) in zip(queues, rows, strict=True)]
         )
-        oldest = await self._oldest_undelivered(
-            queues, [[_group_row(g, group) for g in row[: len(PRIORITY_ORDER)]] for row in rows]
-        )
+        group_rows = [[_group_row(g, group) for g in row[: len(PRIORITY_ORDER)]] for row in rows]
+        oldest = await self._oldest_undelivered(queues, group_rows)
         out = []
-        for q, row, lanes, first in zip(queues, rows, lane_lengths, oldest, strict=True):
-            groups = [_group_row(g, group) for g in row[: len(PRIORITY_ORDER)]]
+        for q, row, groups, lanes, first in zip(
+            queues, rows, group_rows, lane_lengths, oldest, strict=True
+        ):
             paused, held, bell = row[len(PRIORITY_ORDER) : len(PRIORITY_ORDER) + 3]
             by_priority = {
                 p: int(g.get("lag") or 0) + lanes[level]

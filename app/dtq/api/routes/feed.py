@@ -114,7 +114,7 @@ async def _backlog(
     while position < cutoff:
         events, last_entry = await engine.events.since(position, BACKLOG_CHUNK)
         mine = [e for e in events if e.position <= cutoff]
-        part = Batch([e for e in mine if subscriber.tenant in (None, e.tenant)]).part(None)
+        part = Batch(mine).part(subscriber.tenant)
         if part:
             await websocket.send_text(frame([part]))
         if last_entry is None or len(mine) < len(events):
