@@ -188,15 +188,24 @@ class Processes:
         self.procs.append(proc)
         return proc
 
-    def api(self, settings: Settings, port: int | None = None) -> str:
-        """An API server on `port` (default: a free one); its URL once it is ready."""
+    def api(
+        self, settings: Settings, port: int | None = None, log: Path | None = None, **env: str
+    ) -> str:
+        """An API server on `port` (default: a free one); its URL once it is ready. With `log`,
+        its output (INFO and up: the access log) goes to that file; `env` adds variables."""
         port = port or free_port()
         env = settings_env(settings) | {
             "PORT": str(port),
             "HOST": "127.0.0.1",
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": "INFO" if log else "WARNING",
+            **env,
         }
-        proc = subprocess.Popen([sys.executable, "-m", "dtq.api"], env=env, cwd=ROOT)
+        out = log.open("ab") if log else None
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dtq.api"], env=env, cwd=ROOT, stdout=out, stderr=out
+        )
+        if out:
+            out.close()  # the child has its own copy
         self.procs.append(proc)
         url = f"http://127.0.0.1:{port}"
         wait_http_ready(url, timeout=20)

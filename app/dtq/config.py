@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     # HTTP control plane.
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=8000, ge=0, le=65535)
+    # API processes on HOST:PORT (uvicorn workers sharing the socket); one per core at most.
+    API_WORKERS: int = Field(default=1, ge=1, le=64)
+    # Whose X-Forwarded-For/-Proto the API believes (the client address in logs and limits):
+    # the proxies in front of it, comma-separated IPs or networks; "*" only where nothing else
+    # can reach the API (Render's private network).
+    FORWARDED_ALLOW_IPS: str = "127.0.0.1"
     FRONTEND_ORIGIN: str = "http://localhost:5173"
     MAX_REQUEST_BYTES: int = Field(default=16 * 1024 * 1024, ge=1024)
     MAX_JSON_DEPTH: int = Field(default=32, ge=2, le=256)

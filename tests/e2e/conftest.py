@@ -1,26 +1,23 @@
 """The dashboard end to end: Redis, the API and a worker as real processes, the built UI
-(ui/dist) behind a real nginx, driven in Debian's chromium by Playwright.
+(ui/dist) behind a real nginx with the production configuration (deploy/nginx), driven in
+Debian's chromium by Playwright.
 
+The pages run under nginx's Content-Security-Policy (no string eval: waits use `expect`).
 `./scripts/test.sh` builds ui/dist first (scripts/ui.sh). Screenshots go to ui/screenshots/.
 """
 
 from __future__ import annotations
 
-import getpass
 import os
-import shutil
 import signal
-import subprocess
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from string import Template
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
+from deploy.local.nginx import LocalNginx, nginx_binary
 from dtq.config import Settings
 from dtq.embedded_redis import free_port
 from dtq.queue import Engine
@@ -38,7 +35,7 @@ FLAGS = [
     "--disable-sync",
 ]
 UI_DIST = ROOT / "ui" / "dist"
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+NGINX = nginx_binary()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -57,32 +54,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 SCREENSHOTS = ROOT / "ui" / "screenshots"
 
 
-def _nginx(tmp: Path, api_port: int) -> tuple[subprocess.Popen[bytes], str]:
-    if NGINX is None:
-        raise RuntimeError("nginx is not installed (apt-get install nginx)")
+def _nginx(tmp: Path, api_port: int) -> LocalNginx:
     if not (UI_DIST / "index.html").exists():
         raise RuntimeError(
             "ui/dist is missing: build it (./scripts/ui.sh or cd ui && npm run build)"
         )
-    port = free_port()
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (tmp / sub).mkdir(parents=True, exist_ok=True)
-    conf = Template((Path(__file__).parent / "nginx.conf.template").read_text()).substitute(
-        prefix=tmp, api=f"127.0.0.1:{api_port}", port=port, ui_root=UI_DIST, user=getpass.getuser()
-    )
-    (tmp / "nginx.conf").write_text(conf)
-    proc = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", "stderr"])
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"nginx did not start: {(tmp / 'error.log').read_text()}")
+    nginx = LocalNginx(tmp, free_port(), [f"127.0.0.1:{api_port}"], UI_DIST)
+    nginx.start()
+    return nginx
 
 
 class Stack:
@@ -96,7 +75,8 @@ class Stack:
         self.api_url = processes.api(settings, port=self.api_port)
         self.api_proc = processes.procs[-1]
         processes.worker(settings, "--concurrency", "20")
-        self.nginx, self.url = _nginx(tmp, self.api_port)
+        self.nginx = _nginx(tmp, self.api_port)
+        self.url = self.nginx.url
 
     def stop_api(self) -> None:
         """Stop the API process (nginx and the worker keep running)."""
@@ -109,8 +89,7 @@ class Stack:
         self.api_proc = self.processes.procs[-1]
 
     def close(self) -> None:
-        self.nginx.terminate()
-        self.nginx.wait(timeout=10)
+        self.nginx.stop()
 
 
 @pytest.fixture

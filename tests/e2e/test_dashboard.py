@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from playwright.async_api import Page, WebSocket
+from playwright.async_api import Page, WebSocket, expect
 
 from dtq.client import AsyncDTQClient
 from dtq.models import JobCreate, JobStatus, TenantCreate
@@ -62,9 +62,8 @@ async def test_submitted_jobs_appear_and_turn_succeeded_without_a_reload(
     await page.evaluate("window.__sameDocument = true")
     async with AsyncDTQClient(stack.url + "/api") as dtq:
         ids = await dtq.submit_many([JobCreate(task_type="noop") for _ in range(200)])
-    await page.wait_for_function(
-        "document.querySelectorAll('tr[data-job][data-status=succeeded]').length === 200",
-        timeout=30_000,
+    await expect(page.locator("tr[data-job][data-status=succeeded]")).to_have_count(
+        200, timeout=30_000
     )
     rows = await page.eval_on_selector_all("tr[data-job]", "rs => rs.map(r => r.dataset.job)")
     assert sorted(rows) == sorted(ids)
@@ -154,9 +153,8 @@ async def test_a_tenant_never_sees_another_tenants_jobs_or_events(
             await dtq.submit_many(
                 [JobCreate(id=f"{name}-job-{i}", task_type="noop") for i in range(5)]
             )
-    await page.wait_for_function(
-        "document.querySelectorAll('tr[data-job][data-status=succeeded]').length === 5",
-        timeout=20_000,
+    await expect(page.locator("tr[data-job][data-status=succeeded]")).to_have_count(
+        5, timeout=20_000
     )
     assert "globex" not in await page.content()
     # at the socket: acme's events came, none of globex's, and no key in the URL
@@ -190,9 +188,7 @@ async def test_the_page_reconnects_after_an_api_restart_and_misses_no_transition
     await live(page)
     async with AsyncDTQClient(stack.url + "/api") as dtq:
         await dtq.submit_many([JobCreate(id=f"before-{i}", task_type="noop") for i in range(20)])
-    await page.wait_for_function(
-        "document.querySelectorAll('tr[data-status=succeeded]').length === 20", timeout=20_000
-    )
+    await expect(page.locator("tr[data-status=succeeded]")).to_have_count(20, timeout=20_000)
 
     stack.stop_api()
     await page.wait_for_selector("[data-testid=feed-state]:text-is('offline')", timeout=10_000)
@@ -204,9 +200,7 @@ async def test_the_page_reconnects_after_an_api_restart_and_misses_no_transition
     stack.start_api()
 
     await live(page)
-    await page.wait_for_function(
-        "document.querySelectorAll('tr[data-status=succeeded]').length === 50", timeout=20_000
-    )
+    await expect(page.locator("tr[data-status=succeeded]")).to_have_count(50, timeout=20_000)
     await counts_match_api(page, stack)
     # the missed transitions came over the socket after the reconnect, not only by a reload
     events = [e for f in frames for e in json.loads(f).get("events", [])]

@@ -3,12 +3,44 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from dtq.api.main import create_app
-from dtq.config import configure_logging, load_service_settings
+from dtq.config import Settings, configure_logging, load_service_settings
 from dtq.errors import SettingsError
+
+
+def app_from_environment() -> FastAPI:
+    """The application for settings read from the environment (uvicorn's factory when
+    API_WORKERS > 1: each worker process builds its own)."""
+    settings = load_service_settings()
+    configure_logging(settings.LOG_LEVEL)
+    return create_app(settings)
+
+
+def _serve(settings: Settings, app: FastAPI) -> None:
+    options: dict[str, Any] = {
+        "host": settings.HOST,
+        "port": settings.PORT,
+        "log_level": settings.LOG_LEVEL.lower(),
+        "h11_max_incomplete_event_size": settings.MAX_HEADER_BYTES,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.FORWARDED_ALLOW_IPS,
+        # on SIGTERM: stop accepting, finish what is in flight, then close what is left
+        "timeout_graceful_shutdown": max(1, int(settings.SHUTDOWN_GRACE_S)),
+    }
+    if settings.API_WORKERS > 1:
+        uvicorn.run(
+            "dtq.api.__main__:app_from_environment",
+            factory=True,
+            workers=settings.API_WORKERS,
+            **options,
+        )
+    else:
+        uvicorn.run(app, **options)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,22 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = load_service_settings()
+        configure_logging(settings.LOG_LEVEL)
+        app = create_app(settings)  # refuses bad settings here, before any process starts
+        _serve(settings, app)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.LOG_LEVEL)
-    try:
-        app = create_app(settings)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    uvicorn.run(
-        app,
-        host=settings.HOST,
-        port=settings.PORT,
-        log_level=settings.LOG_LEVEL.lower(),
-        h11_max_incomplete_event_size=settings.MAX_HEADER_BYTES,
-    )
     return 0
 
 
