@@ -72,7 +72,10 @@ def start(
     """Redis (embedded unless REDIS_URL is a loopback URL), the current checkout as release
     `r1`, the stack, a `load` tenant with limits high enough for any run."""
     workdir = Path(tempfile.mkdtemp(prefix="dtq-load-"))
-    resources.callback(shutil.rmtree, workdir, ignore_errors=True)
+    if os.environ.get("DTQ_LOAD_KEEP") == "1":  # keep the processes' logs to read
+        print(f"workdir (kept): {workdir}", flush=True)
+    else:
+        resources.callback(shutil.rmtree, workdir, ignore_errors=True)
     redis_url = os.environ.get("REDIS_URL", "")
     if redis_url:
         loopback_only(redis_url.replace("redis", "http", 1))
@@ -87,7 +90,7 @@ def start(
         "ADMIN_API_KEY": admin_key,
         "AUTH_DISABLED": "false",
         "ALLOW_DEMO_TASKS": "true",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO",
         "SHUTDOWN_GRACE_S": "5",
         **(settings or {}),
     }
