@@ -2,7 +2,7 @@
 
     SubmitUser       single POST /jobs with an Idempotency-Key, nothing else (the HTTP figure)
     SubmitPollUser   single POST /jobs with an Idempotency-Key, then poll the job to its end
-    BatchUser        POST /jobs/batch of 10 keyed jobs
+    BatchUser        POST /jobs/batch of 10 keyed jobs (one sleeps 300 ms)
     ReplayUser       the same Idempotency-Key twice: the second answer must name the same job
     ReaderUser       a tenant's dashboard reads: GET /jobs, /dlq, /tenant
     TenantUser       several tenants' keys against their rate limits (429 is expected, counted
@@ -105,7 +105,10 @@ class BatchUser(DTQUser):
     @task
     def batch(self) -> None:
         keys = [uuid.uuid4().hex for _ in range(10)]
-        body = {"jobs": [{"task_type": "noop", "idempotency_key": k} for k in keys]}
+        jobs = [{"task_type": "noop", "idempotency_key": k} for k in keys]
+        # one job in ten runs for 300 ms: a worker drained by SIGTERM has jobs in flight
+        jobs[0] = {"task_type": "sleep", "payload": {"seconds": 0.3}, "idempotency_key": keys[0]}
+        body = {"jobs": jobs}
         with self.client.post(
             "/jobs/batch", json=body, headers=_headers(self.key), catch_response=True
         ) as r:
