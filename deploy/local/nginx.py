@@ -140,6 +140,13 @@ class LocalNginx:
             raise RuntimeError(f"nginx -t failed:\n{checked.stderr}")
         old = self.workers()
         self.proc.send_signal(signal.SIGHUP)
+        # wait until the master has started the new workers: a reload right after this one
+        # must count them among its old ones (signals sent close together can also coalesce)
+        deadline = time.monotonic() + 10
+        while not self.workers() - old:
+            if time.monotonic() > deadline:
+                raise TimeoutError("nginx did not start new workers after the reload")
+            time.sleep(0.01)
         return old
 
     def wait_gone(self, pids: set[int], timeout: float = 15) -> float:

@@ -9,7 +9,7 @@ import pytest
 
 from deploy.local.nginx import nginx_binary
 
-NEEDS_NGINX = ("test_nginx.py", "test_rollout.py", "test_compose.py")
+NEEDS_NGINX = ("test_nginx.py", "test_rollout.py", "test_compose_services_run_natively")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -17,5 +17,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return
     skip = pytest.mark.skip(reason="nginx not installed (apt-get install nginx)")
     for item in items:
-        if "tests/deploy/" in str(item.path) and item.path.name in NEEDS_NGINX:
+        needs = item.path.name in NEEDS_NGINX or item.name in NEEDS_NGINX
+        if "tests/deploy/" in str(item.path) and needs:
             item.add_marker(skip)
