@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     PORT: int = Field(default=8000, ge=0, le=65535)
     # API processes on HOST:PORT (uvicorn workers sharing the socket); one per core at most.
     API_WORKERS: int = Field(default=1, ge=1, le=64)
+    # How long the API keeps an idle HTTP connection: longer than the idle timeout of any proxy
+    # in front (nginx's upstream keepalive 30 s, an ALB's 60 s), or the proxy sends a request on
+    # a connection the API is closing and gets a reset.
+    HTTP_KEEPALIVE_S: int = Field(default=75, ge=1, le=3600)
     # Whose X-Forwarded-For/-Proto the API believes (the client address in logs and limits):
     # the proxies in front of it, comma-separated IPs or networks; "*" only where nothing else
     # can reach the API (Render's private network).

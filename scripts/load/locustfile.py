@@ -105,7 +105,7 @@ class BatchUser(DTQUser):
     @task
     def batch(self) -> None:
         keys = [uuid.uuid4().hex for _ in range(10)]
-        jobs = [{"task_type": "noop", "idempotency_key": k} for k in keys]
+        jobs: list[dict[str, Any]] = [{"task_type": "noop", "idempotency_key": k} for k in keys]
         # one job in ten runs for 300 ms: a worker drained by SIGTERM has jobs in flight
         jobs[0] = {"task_type": "sleep", "payload": {"seconds": 0.3}, "idempotency_key": keys[0]}
         body = {"jobs": jobs}

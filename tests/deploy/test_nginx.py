@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -172,3 +173,21 @@ def test_forwarded_headers_believed_from_the_proxy_only(
     url = processes.api(settings, log=exposed, FORWARDED_ALLOW_IPS="192.0.2.1")
     httpx.post(f"{url}/jobs", json={"task_type": "noop"}, headers=forged)
     assert _client_in_log(exposed) == "127.0.0.1"  # the caller is no trusted proxy
+
+
+def test_api_keeps_idle_connections_longer_than_nginx(
+    make_settings: Callable[..., Settings], processes: Processes
+) -> None:
+    """nginx reuses idle upstream connections for up to its keepalive_timeout; the API must not
+    close them first (uvicorn's default is 5 s), or a reused connection gets reset."""
+    nginx_idle = int(re.search(r"keepalive_timeout (\d+)s;", TEMPLATE.read_text()).group(1))
+    settings = make_settings(AUTH_DISABLED=True)
+    assert settings.HTTP_KEEPALIVE_S > max(nginx_idle, 60)  # and an ALB's default 60 s
+    host, port = processes.api(settings).removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as conn:
+        request = b"GET /health/live HTTP/1.1\r\nHost: dtq\r\n\r\n"
+        conn.sendall(request)
+        assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(6)  # past uvicorn's default keep-alive
+        conn.sendall(request)
+        assert conn.recv(4096).startswith(b"HTTP/1.1 200")

@@ -27,6 +27,7 @@ def _serve(settings: Settings, app: FastAPI) -> None:
         "port": settings.PORT,
         "log_level": settings.LOG_LEVEL.lower(),
         "h11_max_incomplete_event_size": settings.MAX_HEADER_BYTES,
+        "timeout_keep_alive": settings.HTTP_KEEPALIVE_S,
         "proxy_headers": True,
         "forwarded_allow_ips": settings.FORWARDED_ALLOW_IPS,
         # on SIGTERM: stop accepting, finish what is in flight, then close what is left
