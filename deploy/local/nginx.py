@@ -75,6 +75,18 @@ class LocalNginx:
     def conf(self) -> Path:
         return self.prefix / "nginx.conf"
 
+    @property
+    def error_log(self) -> Path:
+        """nginx's warnings and errors (also on its stderr)."""
+        return self.prefix / "error.log"
+
+    def upstream_errors(self) -> list[str]:
+        """Error-log lines about an API instance failing a request (nginx may have retried it
+        on another: a clean drain has none)."""
+        if not self.error_log.exists():
+            return []
+        return [line for line in self.error_log.read_text().splitlines() if "upstream" in line]
+
     def _write_main(self) -> None:
         (self.prefix / "conf.d").mkdir(parents=True, exist_ok=True)
         for sub in TEMP_DIRS.values():
@@ -99,7 +111,7 @@ class LocalNginx:
         (self.prefix / "conf.d" / "dtq.conf").write_text(text)
 
     def _args(self) -> list[str]:
-        globals_ = f"daemon off; pid {self.prefix / 'nginx.pid'};"
+        globals_ = f"daemon off; pid {self.prefix / 'nginx.pid'}; error_log {self.error_log} warn;"
         if os.geteuid() == 0:  # workers as this user, so they can write the temp directories
             globals_ += f" user {getpass.getuser()};"
         return [self.binary, "-p", str(self.prefix), "-c", str(self.conf), "-e", "stderr",

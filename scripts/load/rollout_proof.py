@@ -7,9 +7,11 @@ never gets ready) is tried and rolled back.
     python scripts/load/rollout_proof.py            # full length: two rollouts, ~3 minutes
     python scripts/load/rollout_proof.py --short    # what CI runs (tests/deploy)
 
-Passes (exit 0) when Locust counted 0 failed requests, every idempotency key names one job and
-that job succeeded, the stats count each of those jobs succeeded once, and the bad release was
-rolled back. Prints p50/p99 before, during and after the rollouts, and writes --report (JSON).
+Passes (exit 0) when Locust counted 0 failed requests, nginx logged no upstream error (no
+request reached a stopping API, not even one it could retry elsewhere), every idempotency key
+names one job and that job succeeded, the stats count each of those jobs succeeded once, and the
+bad release was rolled back. Prints p50/p99 before, during and after the rollouts, and writes
+--report (JSON).
 """
 
 from __future__ import annotations
@@ -147,6 +149,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         table = stats(args.out)
         latency = _phase_latency(record, phases)
+        upstream_errors = h.stack.nginx.upstream_errors()
     return {
         "locust_exit": code,
         "requests": table.get("Aggregated", {}),
@@ -156,6 +159,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "steps": [what for _, what in rollout.steps],
         "bad_release_rolled_back": rolled_back,
         "ws_closes": table.get("WS closed by server", {}).get("requests", 0),
+        "nginx_upstream_errors": upstream_errors,
         **jobs,
     }
 
@@ -171,6 +175,8 @@ def verdict(report: dict[str, Any]) -> list[str]:
         wrong.append(f"jobs not all succeeded: {report['jobs_by_status']}")
     if report["succeeded_total"] != report["jobs"]:
         wrong.append(f"{report['succeeded_total']} successes counted for {report['jobs']} jobs")
+    if report["nginx_upstream_errors"]:  # a request reached a stopping API (nginx retried it)
+        wrong.append(f"nginx saw upstream errors: {report['nginx_upstream_errors'][:3]}")
     if not report["bad_release_rolled_back"]:
         wrong.append("the bad release was not rolled back")
     return wrong

@@ -4,6 +4,7 @@ instance when the first fails (GET, and POST only with an Idempotency-Key)."""
 
 from __future__ import annotations
 
+import http.client
 import re
 import socket
 import threading
@@ -184,10 +185,13 @@ def test_api_keeps_idle_connections_longer_than_nginx(
     settings = make_settings(AUTH_DISABLED=True)
     assert settings.HTTP_KEEPALIVE_S > max(nginx_idle, 60)  # and an ALB's default 60 s
     host, port = processes.api(settings).removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port))) as conn:
-        request = b"GET /health/live HTTP/1.1\r\nHost: dtq\r\n\r\n"
-        conn.sendall(request)
-        assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        conn.request("GET", "/health/live")
+        assert conn.getresponse().read().startswith(b'{"status":"ok"')
+        first = conn.sock
         time.sleep(6)  # past uvicorn's default keep-alive
-        conn.sendall(request)
-        assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+        conn.request("GET", "/health/live")  # on the same connection, or RemoteDisconnected
+        assert conn.getresponse().status == 200 and conn.sock is first
+    finally:
+        conn.close()
