@@ -46,7 +46,9 @@ def moto_env() -> Iterator[dict[str, str]]:
                 proc.kill()
                 raise
             time.sleep(0.1)
-    yield {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing",
+    # the AWS CLI comes with the test requirements, beside this interpreter
+    yield {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing",
            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}  # fmt: skip
     proc.terminate()
     proc.wait(timeout=10)
