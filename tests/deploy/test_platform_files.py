@@ -110,8 +110,8 @@ def test_ec2_instance_files() -> None:
 def test_render_start_script_runs_api_and_worker(redis_url: str, tmp_path: Path) -> None:
     port = free_port()
     env = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PORT": str(port),
-           "REDIS_URL": redis_url, "AUTH_DISABLED": "true", "KEY_PREFIX": f"render{port}", "WEB_CONCURRENCY": "2",
-           "LOG_LEVEL": "INFO"}  # fmt: skip
+           "REDIS_URL": redis_url, "AUTH_DISABLED": "true", "KEY_PREFIX": f"render{port}",
+           "WEB_CONCURRENCY": "2", "LOG_LEVEL": "INFO"}  # fmt: skip
     log = (tmp_path / "api.log").open("w")
     api = subprocess.Popen([str(ROOT / "render_backend_start.sh")], env=env, stdout=log,
                            stderr=subprocess.STDOUT)  # fmt: skip
