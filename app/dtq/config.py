@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     SHUTDOWN_GRACE_S: float = Field(default=10.0, ge=0)
     PROMOTE_INTERVAL_MS: int = Field(default=50, ge=5)
     HEARTBEAT_INTERVAL_S: float = Field(default=5.0, gt=0)
+    # Each worker's Prometheus metrics on this port (0: not served); several workers on one host
+    # need a port each.
+    WORKER_METRICS_PORT: int = Field(default=0, ge=0, le=65535)
+    WORKER_METRICS_HOST: str = "127.0.0.1"
     HOUSEKEEPING_INTERVAL_S: float = Field(default=60.0, gt=0)
 
     # HTTP control plane.
@@ -87,6 +91,11 @@ class Settings(BaseSettings):
     # The live feed (GET /ws): bytes of events buffered per client; a client further behind gets
     # a resync instead (and is dropped when it is not reading at all).
     FEED_BUFFER_BYTES: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
+    # GET /metrics: behind the admin key (Prometheus sends it as a bearer token) unless this is
+    # true, for an API whose port only the scraper can reach. Queue gauges come from Redis at
+    # most once per METRICS_CACHE_S, whatever the number of API instances scraped.
+    METRICS_PUBLIC: bool = False
+    METRICS_CACHE_S: float = Field(default=5.0, ge=0, le=300)
     # Stats history for the dashboard's charts: one sample every this many seconds.
     HISTORY_SAMPLE_S: float = Field(default=5.0, gt=0, le=10)
 

@@ -66,10 +66,13 @@ class RateLimitedError(DTQError):
 
     code = "rate_limited"
 
-    def __init__(self, message: str, retry_after_s: int, headers: dict[str, str]) -> None:
+    def __init__(
+        self, message: str, retry_after_s: int, headers: dict[str, str], tenant: str = ""
+    ) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
         self.headers = headers
+        self.tenant = tenant
 
 
 class BatchOverBurstError(DTQError):

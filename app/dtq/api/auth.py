@@ -121,5 +121,6 @@ async def admit(engine: EngineDep, tenant: Tenant, response: Response, cost: int
             f"tenant {tenant.name} is over its submission rate limit; retry in {retry_after} s",
             retry_after,
             headers,
+            tenant.name,
         )
     response.headers.update(headers)

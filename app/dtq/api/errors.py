@@ -89,6 +89,7 @@ async def dtq_error_handler(request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = 'Bearer realm="dtq"'
     elif isinstance(exc, RateLimitedError):
         headers = exc.headers | {"Retry-After": str(exc.retry_after_s)}
+        request.app.state.metrics.rate_limited.labels(exc.tenant).inc()
     return JSONResponse(
         {"detail": str(exc), "code": exc.code}, status_code=_status_for(exc), headers=headers
     )

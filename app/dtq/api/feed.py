@@ -162,6 +162,11 @@ class Hub:
         self._started = asyncio.Event()
         self.position = "0-0"  # the last stream entry fanned out
 
+    @property
+    def clients(self) -> int:
+        """Live-feed clients on this process."""
+        return len(self._subscribers)
+
     async def join(self, tenant: str | None) -> Subscriber:
         """A new subscriber; live events from the moment this returns reach its buffer."""
         subscriber = Subscriber(tenant, self._buffer_bytes)

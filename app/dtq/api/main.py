@@ -17,6 +17,7 @@ from dtq.api.docs import install_docs
 from dtq.api.errors import install_error_handlers
 from dtq.api.feed import Hub
 from dtq.api.limits import RequestLimits
+from dtq.api.metrics import ApiMetrics, RequestMetrics
 from dtq.api.routes import (
     admin,
     dev,
@@ -25,6 +26,7 @@ from dtq.api.routes import (
     health,
     index,
     jobs,
+    metrics,
     queues,
     schedules,
     stats,
@@ -103,6 +105,8 @@ def create_app(settings: Settings) -> FastAPI:
         allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
     )
+    app.state.metrics = ApiMetrics()
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outermost: every answer
     install_error_handlers(app)
     app.include_router(index.router)
     app.include_router(jobs.router)
@@ -115,6 +119,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(feed.router)
     app.include_router(workers.router)
+    app.include_router(metrics.router)
     if settings.ENVIRONMENT != Environment.PRODUCTION:
         app.include_router(dev.router)
     return app

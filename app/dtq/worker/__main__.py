@@ -83,6 +83,8 @@ async def serve(
             queues=queues,
             weights=weights,
         )
+        if settings.WORKER_METRICS_PORT:
+            worker.metrics.serve(settings.WORKER_METRICS_PORT, settings.WORKER_METRICS_HOST)
         task = asyncio.current_task()
         assert task is not None
         install_signal_handlers(worker.stop, task)

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
@@ -32,6 +33,7 @@ class LeaseKeeper:
         concurrency: int,
         task_types: list[str],
         queues: list[str],
+        on_renewed: Callable[[int, float], None] | None = None,
     ) -> None:
         self._engine = engine
         self._task_types = ",".join(task_types)
@@ -40,6 +42,8 @@ class LeaseKeeper:
         self._inflight = inflight
         self._concurrency = concurrency
         self._next_beat = 0.0
+        self._due = 0.0
+        self._on_renewed = on_renewed
         self.lost = 0
 
     async def heartbeat(self) -> None:
@@ -73,12 +77,17 @@ class LeaseKeeper:
     async def _turn(self) -> float:
         """Extend leases, and heartbeat when one is due; the seconds until the next turn."""
         s = self._engine.settings
+        began = asyncio.get_running_loop().time()
         await self.extend()
+        if self._on_renewed:
+            self._on_renewed(len(self._inflight), began - self._due if self._due else 0.0)
         now = asyncio.get_running_loop().time()
         if now >= self._next_beat:
             self._next_beat = now + s.HEARTBEAT_INTERVAL_S
             await self.heartbeat()
-        return min(s.lease_interval_s, s.HEARTBEAT_INTERVAL_S)
+        wait = min(s.lease_interval_s, s.HEARTBEAT_INTERVAL_S)
+        self._due = now + wait
+        return wait
 
     async def run(self) -> None:
         """Extend leases and heartbeat until cancelled (the first turn waits one interval)."""

@@ -19,6 +19,7 @@ from dtq.models import DEFAULT_QUEUE
 from dtq.queue import Delivery, Engine, Entry, Failure, Settled, raise_if_cancelling, repeat
 from dtq.worker.execution import Execution
 from dtq.worker.lease import LeaseKeeper
+from dtq.worker.metrics import WorkerMetrics
 from dtq.worker.registry import TaskRegistry
 from dtq.worker.upkeep import Upkeep
 
@@ -62,6 +63,7 @@ class Worker:
             self.name, self.queues, weights=weights, serves=registry.names
         )
         self.totals = Settled()
+        self.metrics = WorkerMetrics()
         self._prefetch: asyncio.Queue[Delivery] = asyncio.Queue()
         self._inflight: dict[tuple[str, int, str], Delivery] = {}
         self._slot_freed = asyncio.Event()
@@ -74,8 +76,9 @@ class Worker:
         self._canceled: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dtq-sync")
         self._lease = LeaseKeeper(
-            engine, self.consumer, self._inflight, self.concurrency, registry.names, self.queues
-        )
+            engine, self.consumer, self._inflight, self.concurrency, registry.names, self.queues,
+            on_renewed=self.metrics.on_renewed,
+        )  # fmt: skip
         self._execution = Execution(engine, self.consumer, registry, self._pool)
         self._next_reclaim = 0.0
 
@@ -180,6 +183,8 @@ class Worker:
         if self._stopping.is_set() and not entries:
             return None
         started = await self.consumer.start(entries)
+        self.metrics.on_started(started)
+        self.metrics.in_flight.set(len(self._inflight) + len(started))
         for d in started:
             self._inflight[d.key] = d
             self._prefetch.put_nowait(d)
@@ -204,17 +209,20 @@ class Worker:
         this = asyncio.current_task()
         assert this is not None
         self._running[d.job_id] = this
+        began = time.monotonic()
         try:
             outcome = await self._execution.run(d)
         except asyncio.CancelledError:
             if d.job_id not in self._canceled:
                 raise  # shutdown: the job stays unacknowledged and is reclaimed
             self._forget_canceled(d)
+            self.metrics.canceled.inc()
             if this.uncancel() > 0:
                 raise  # the worker is being stopped as well
             return
         finally:
             self._running.pop(d.job_id, None)
+        self.metrics.on_ran(d, time.monotonic() - began, outcome)
         if isinstance(outcome, Failure):
             self._failed.append(outcome)
         else:
@@ -255,7 +263,9 @@ class Worker:
             return
         self._completed, self._failed = [], []
         try:
+            began = time.monotonic()
             settled = await self.consumer.settle(completed, failed)
+            self.metrics.on_settled(settled, time.monotonic() - began)
         except BaseException:
             self._completed[:0], self._failed[:0] = completed, failed
             self._outcome_ready.set()  # try again
@@ -275,6 +285,7 @@ class Worker:
             self._inflight.pop(d.key, None)
         for f in failed:
             self._inflight.pop(f.delivery.key, None)
+        self.metrics.in_flight.set(len(self._inflight))
         self._slot_freed.set()
         if settled.parents:
             await self._release(settled.parents)

@@ -1,0 +1,28 @@
+"""GET /metrics: Prometheus's text format (see dtq.api.metrics for what it holds)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from dtq.api.auth import AdminCredentials, _is_admin, _missing_key
+from dtq.api.deps import EngineDep, SettingsDep
+from dtq.errors import AuthenticationError
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", response_class=Response, responses={401: {"description": "No admin key."}})
+async def metrics(
+    request: Request, engine: EngineDep, settings: SettingsDep, credentials: AdminCredentials
+) -> Response:
+    """Prometheus metrics of this API process and of the queue. Needs the admin key (as a bearer
+    token: Prometheus's `authorization` setting) unless METRICS_PUBLIC or AUTH_DISABLED."""
+    if not (settings.METRICS_PUBLIC or settings.AUTH_DISABLED):
+        if credentials is None:
+            raise _missing_key(request)
+        if not _is_admin(credentials, settings):
+            raise AuthenticationError("invalid admin key")
+    state = request.app.state
+    await state.metrics.refresh(engine, settings, state.hub.clients)
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
