@@ -1,9 +1,10 @@
-"""The deploy tests run Debian's nginx: without it (a machine without apt) they are skipped,
-saying why, unless DTQ_REQUIRE_E2E=1 (.ci/run sets it) makes them fail instead."""
+"""Some deploy tests run Debian's nginx or prometheus: without them (a machine without apt) those
+are skipped, saying why, unless DTQ_REQUIRE_E2E=1 (.ci/run sets it) makes them fail instead."""
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -12,11 +13,19 @@ from deploy.local.nginx import nginx_binary
 NEEDS_NGINX = ("test_nginx.py", "test_rollout.py", "test_compose_services_run_natively")
 
 
+NEEDS_PROMETHEUS = ("test_prometheus.py",)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if nginx_binary() or os.environ.get("DTQ_REQUIRE_E2E") == "1":
+    if os.environ.get("DTQ_REQUIRE_E2E") == "1":
         return
-    skip = pytest.mark.skip(reason="nginx not installed (apt-get install nginx)")
+    missing = {
+        "nginx": (NEEDS_NGINX, nginx_binary() is None),
+        "prometheus": (NEEDS_PROMETHEUS, shutil.which("prometheus") is None),
+    }
     for item in items:
-        needs = item.path.name in NEEDS_NGINX or item.name in NEEDS_NGINX
-        if "tests/deploy/" in str(item.path) and needs:
-            item.add_marker(skip)
+        if "tests/deploy/" not in str(item.path):
+            continue
+        for name, (needs, absent) in missing.items():
+            if absent and (item.path.name in needs or item.name in needs):
+                item.add_marker(pytest.mark.skip(reason=f"{name} not installed (apt-get install)"))
