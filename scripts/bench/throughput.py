@@ -77,6 +77,11 @@ def parse_args() -> argparse.Namespace:
         "--queues", type=int, default=0, help="spread the jobs over this many named queues"
     )
     p.add_argument(
+        "--metrics",
+        action="store_true",
+        help="workers count Prometheus metrics and serve them (WORKER_METRICS_PORT)",
+    )
+    p.add_argument(
         "--dashboards",
         type=int,
         default=0,
@@ -270,7 +275,7 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
                 *listen,
             ],
             cwd=ROOT,
-            env=env,
+            env=env | ({"WORKER_METRICS_PORT": str(free_port())} if args.metrics else {}),
         )
         for _ in range(args.workers)
     ]

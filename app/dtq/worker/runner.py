@@ -63,7 +63,7 @@ class Worker:
             self.name, self.queues, weights=weights, serves=registry.names
         )
         self.totals = Settled()
-        self.metrics = WorkerMetrics()
+        self.metrics = WorkerMetrics(enabled=self.settings.WORKER_METRICS_PORT > 0)
         self._prefetch: asyncio.Queue[Delivery] = asyncio.Queue()
         self._inflight: dict[tuple[str, int, str], Delivery] = {}
         self._slot_freed = asyncio.Event()
@@ -183,8 +183,7 @@ class Worker:
         if self._stopping.is_set() and not entries:
             return None
         started = await self.consumer.start(entries)
-        self.metrics.on_started(started)
-        self.metrics.in_flight.set(len(self._inflight) + len(started))
+        self.metrics.on_started(started, len(self._inflight) + len(started))
         for d in started:
             self._inflight[d.key] = d
             self._prefetch.put_nowait(d)
@@ -216,7 +215,7 @@ class Worker:
             if d.job_id not in self._canceled:
                 raise  # shutdown: the job stays unacknowledged and is reclaimed
             self._forget_canceled(d)
-            self.metrics.canceled.inc()
+            self.metrics.on_canceled()
             if this.uncancel() > 0:
                 raise  # the worker is being stopped as well
             return
@@ -285,7 +284,7 @@ class Worker:
             self._inflight.pop(d.key, None)
         for f in failed:
             self._inflight.pop(f.delivery.key, None)
-        self.metrics.in_flight.set(len(self._inflight))
+        self.metrics.on_released(len(self._inflight))
         self._slot_freed.set()
         if settled.parents:
             await self._release(settled.parents)
