@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # The live feed (GET /ws): bytes of events buffered per client; a client further behind gets
     # a resync instead (and is dropped when it is not reading at all).
     FEED_BUFFER_BYTES: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
+    # OpenTelemetry traces (also on when OTEL_EXPORTER_OTLP_ENDPOINT is set; OTEL_* configure
+    # the exporter). TRACING_FILE: write spans as JSON lines to this file instead of OTLP.
+    TRACING_ENABLED: bool = False
+    TRACING_FILE: str | None = None
     # GET /metrics: behind the admin key (Prometheus sends it as a bearer token) unless this is
     # true, for an API whose port only the scraper can reach. Queue gauges come from Redis at
     # most once per METRICS_CACHE_S, whatever the number of API instances scraped.

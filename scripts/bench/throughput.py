@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.server
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from contextlib import ExitStack
@@ -82,12 +84,36 @@ def parse_args() -> argparse.Namespace:
         help="workers count Prometheus metrics and serve them (WORKER_METRICS_PORT)",
     )
     p.add_argument(
+        "--tracing",
+        action="store_true",
+        help="workers trace every attempt, exporting OTLP to a local sink that accepts it",
+    )
+    p.add_argument(
         "--dashboards",
         type=int,
         default=0,
         help="live-feed WebSocket clients on an API while the workers run (one never reads)",
     )
     return p.parse_args()
+
+
+def otlp_sink() -> str:
+    """A local HTTP endpoint that accepts OTLP exports (and drops them): tracing's cost without
+    a collector's."""
+
+    class Sink(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def env_for(settings: Settings) -> dict[str, str]:
@@ -275,7 +301,9 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
                 *listen,
             ],
             cwd=ROOT,
-            env=env | ({"WORKER_METRICS_PORT": str(free_port())} if args.metrics else {}),
+            env=env
+            | ({"WORKER_METRICS_PORT": str(free_port())} if args.metrics else {})
+            | ({"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_sink()} if args.tracing else {}),
         )
         for _ in range(args.workers)
     ]

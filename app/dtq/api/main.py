@@ -38,6 +38,7 @@ from dtq.config import Environment, Settings, production_problems
 from dtq.errors import SettingsError
 from dtq.queue import Engine, repeat
 from dtq.redis_client import create_redis
+from dtq.tracing import setup_tracing
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,10 @@ def create_app(settings: Settings) -> FastAPI:
         allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
     )
+    if setup_tracing(settings, "dtq-api"):
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="health/live,health/ready,metrics")
     app.state.metrics = ApiMetrics()
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outermost: every answer
     install_error_handlers(app)

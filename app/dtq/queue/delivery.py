@@ -33,6 +33,7 @@ class Delivery:
     level: int = 2
     depends_on: tuple[str, ...] = ()
     queue: str = DEFAULT_QUEUE
+    trace_id: str | None = None  # the submitter's traceparent when tracing was on
 
     @property
     def entry(self) -> Entry:

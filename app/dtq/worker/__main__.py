@@ -12,6 +12,7 @@ from dtq.errors import SettingsError
 from dtq.models import QUEUE_PATTERN
 from dtq.queue import Engine
 from dtq.redis_client import create_redis
+from dtq.tracing import setup_tracing
 from dtq.worker.registry import TaskRegistry, load_registry
 from dtq.worker.runner import Worker
 from dtq.worker.shutdown import install_signal_handlers
@@ -72,6 +73,7 @@ async def serve(
     settings: Settings, registry: TaskRegistry, worker_args: argparse.Namespace
 ) -> None:
     """Build the worker from settings and run it until a signal stops it."""
+    setup_tracing(settings, "dtq-worker")
     redis = create_redis(settings)
     try:
         queues, weights = worker_args.queues or (None, None)

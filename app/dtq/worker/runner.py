@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from dtq.models import DEFAULT_QUEUE
 from dtq.queue import Delivery, Engine, Entry, Failure, Settled, raise_if_cancelling, repeat
+from dtq.tracing import job_span, tracing_enabled
 from dtq.worker.execution import Execution
 from dtq.worker.lease import LeaseKeeper
 from dtq.worker.metrics import WorkerMetrics
@@ -81,6 +82,7 @@ class Worker:
         )  # fmt: skip
         self._execution = Execution(engine, self.consumer, registry, self._pool)
         self._next_reclaim = 0.0
+        self._tracing = tracing_enabled()
 
     def stop(self) -> None:
         """Stop taking new jobs; run() then drains in-flight work within SHUTDOWN_GRACE_S."""
@@ -210,7 +212,8 @@ class Worker:
         self._running[d.job_id] = this
         began = time.monotonic()
         try:
-            outcome = await self._execution.run(d)
+            traced = self._tracing and d.trace_id
+            outcome = await (self._run_traced(d) if traced else self._execution.run(d))
         except asyncio.CancelledError:
             if d.job_id not in self._canceled:
                 raise  # shutdown: the job stays unacknowledged and is reclaimed
@@ -227,6 +230,23 @@ class Worker:
         else:
             self._completed.append((d, outcome))
         self._outcome_ready.set()
+
+    async def _run_traced(self, d: Delivery) -> bytes | Failure:
+        """Run one attempt in a span joined to the submitter's trace (its traceparent)."""
+        attributes = {
+            "dtq.job_id": d.public_id,
+            "dtq.task_type": d.task_type,
+            "dtq.attempt": d.attempt,
+            "dtq.queue": d.queue,
+            "dtq.worker": self.name,
+        }
+        with job_span(f"dtq.job {d.task_type}", d.trace_id, attributes) as span:
+            outcome = await self._execution.run(d)
+            if span is not None:
+                span.set_attribute(
+                    "dtq.outcome", outcome.reason if isinstance(outcome, Failure) else "succeeded"
+                )
+            return outcome
 
     def cancel_running(self, job_id: str) -> None:
         """Stop the handler of a job canceled while it runs here (its entry is acked already)."""

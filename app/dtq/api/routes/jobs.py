@@ -27,6 +27,7 @@ from dtq.models import (
     JobTimeline,
     Priority,
 )
+from dtq.tracing import current_traceparent
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
@@ -75,6 +76,8 @@ async def create_job(
         if body.idempotency_key and body.idempotency_key != idempotency_key:
             raise IdempotencyConflictError("the Idempotency-Key header and body disagree")
         body = body.model_copy(update={"idempotency_key": idempotency_key})
+    if not body.trace_id and (traceparent := current_traceparent()):
+        body = body.model_copy(update={"trace_id": traceparent})  # its attempts join this trace
     await admit(engine, tenant, response, 1)
     job, created, warnings = await engine.producer.enqueue_once(body, tenant.name)
     if not created:
@@ -102,7 +105,10 @@ async def create_jobs(
     each other by `id`, in any order (they are stored parents first). Each job counts against
     the tenant's submission rate limit."""
     await admit(engine, tenant, response, len(body.jobs))
-    ids, warnings = await engine.producer.submit_many(body.jobs, tenant.name)
+    jobs = body.jobs
+    if traceparent := current_traceparent():
+        jobs = [j if j.trace_id else j.model_copy(update={"trace_id": traceparent}) for j in jobs]
+    ids, warnings = await engine.producer.submit_many(jobs, tenant.name)
     return JobIds(ids=ids, count=len(ids), warnings=warnings)
 
 

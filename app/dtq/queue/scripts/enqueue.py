@@ -20,8 +20,9 @@ from dtq.queue.tenant_ids import public_id, stored_id
 
 
 def fingerprint(job: JobCreate) -> str:
-    """What makes two submissions under one idempotency key the same request."""
-    body = job.model_dump(mode="json", exclude={"idempotency_key"})
+    """What makes two submissions under one idempotency key the same request (not its trace:
+    a client's retry comes in a new one)."""
+    body = job.model_dump(mode="json", exclude={"idempotency_key", "trace_id"})
     return hashlib.sha256(jsontext.dumps(body, sort_keys=True)).hexdigest()
 
 

@@ -28,7 +28,8 @@
     their names
 
   Returns one array per entry:
-    {C.STARTED, attempt, failures, max_retries, task_type, payload, timeout_s, depends_on}
+    {C.STARTED, attempt, failures, max_retries, task_type, payload, timeout_s, depends_on,
+     trace_id}
     {C.SKIPPED}       nothing to run (the entry was acknowledged)
     {C.RATE_LIMITED}  scheduled for its reserved start slot
     {C.POISONED}      dead-lettered as poison
@@ -87,7 +88,7 @@ for i = 1, n do
   local key = KEYS[8 + i]
   local f = redis.call('HMGET', key, 'status', 'entry', 'deliveries', 'attempt', 'failures',
     'max_retries', 'task_type', 'payload', 'depends_on', 'timeout_s', 'history', 'rate_slot',
-    'lane_slot', 'lane', 'pk_line', 'created_at', 'ready_at')
+    'lane_slot', 'lane', 'pk_line', 'created_at', 'ready_at', 'trace_id')
   local status = f[1]
   local live = (status == 'pending' or status == 'running') and f[2] == entry
   local unserved = live and served and not served[f[7]]
@@ -161,7 +162,7 @@ for i = 1, n do
       end
       bump(delta, 'started_total', 1)
       started[#started + 1] = id
-      out[i] = {C.STARTED, attempt, f[5], f[6], f[7], f[8], f[10] or '', f[9] or ''}
+      out[i] = {C.STARTED, attempt, f[5], f[6], f[7], f[8], f[10] or '', f[9] or '', f[18] or ''}
     end
   end
 end
