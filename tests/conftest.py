@@ -177,14 +177,22 @@ class Processes:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def worker(
-        self, settings: Settings, *args: str, clock_offset: str | None = None
+        self,
+        settings: Settings,
+        *args: str,
+        clock_offset: str | None = None,
+        log: Path | None = None,
     ) -> subprocess.Popen[bytes]:
-        """A worker process; `clock_offset` ("+1h") runs it under faketime with a skewed clock."""
+        """A worker process; `clock_offset` ("+1h") runs it under faketime with a skewed clock;
+        with `log`, its output goes to that file."""
         cmd = [sys.executable, "-m", "dtq.worker", *TASK_ARGS, *args]
         env = settings_env(settings)
         if clock_offset:  # libfaketime preloaded into the worker itself, so signals reach it
             env |= {"LD_PRELOAD": libfaketime(), "FAKETIME": clock_offset}
-        proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
+        out = log.open("ab") if log else None
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=out)
+        if out:
+            out.close()
         self.procs.append(proc)
         return proc
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from typing import Any
@@ -181,3 +182,9 @@ async def send_typed(ctx: JobContext, email: Email) -> str:
 @tasks.task(queue="math")
 def add(ctx: JobContext, a: int, b: int = 1) -> int:
     return a + b
+
+
+@tasks.task()
+async def logs(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Logs a line while it runs (inside its attempt's span when tracing is on); ids only."""
+    logging.getLogger("tests.tasks").info("working job_id=%s attempt=%d", ctx.job_id, ctx.attempt)

@@ -6,7 +6,7 @@ import math
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +30,8 @@ class Settings(BaseSettings):
 
     ENVIRONMENT: Environment = Environment.DEVELOPMENT
     LOG_LEVEL: str = "INFO"
+    # json: one JSON object per line (dtq.logformat); text: for people; auto: json in production.
+    LOG_FORMAT: Literal["auto", "json", "text"] = "auto"
 
     # Redis. Unset REDIS_URL means "start an embedded server" in run-dev.sh, tests and benchmarks.
     REDIS_URL: str | None = None
@@ -136,6 +138,13 @@ class Settings(BaseSettings):
         return limits
 
     @property
+    def json_logs(self) -> bool:
+        """Whether log lines are JSON (LOG_FORMAT, auto: in production)."""
+        if self.LOG_FORMAT == "auto":
+            return self.ENVIRONMENT == Environment.PRODUCTION
+        return self.LOG_FORMAT == "json"
+
+    @property
     def lease_interval_s(self) -> float:
         """How often a worker renews the leases of its running jobs (well inside the timeout)."""
         return self.VISIBILITY_TIMEOUT_MS / 1000 / 3
@@ -199,10 +208,18 @@ def _development_server_url(settings: Settings) -> str | None:
         return None
 
 
-def configure_logging(level: str) -> None:
-    """One log format for every DTQ process: time, level, logger, key=value message."""
+def configure_logging(level: str, settings: Settings | None = None, **static: str) -> None:
+    """One log format for every DTQ process: JSON lines (LOG_FORMAT=json, or auto in
+    production; `static` fields on every line) or text: time, level, logger, key=value message."""
     import logging
 
+    if settings is not None and settings.json_logs:
+        from dtq.logformat import JsonFormatter
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter(static))
+        logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+        return
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

@@ -17,7 +17,7 @@ def app_from_environment() -> FastAPI:
     """The application for settings read from the environment (uvicorn's factory when
     API_WORKERS > 1: each worker process builds its own)."""
     settings = load_service_settings()
-    configure_logging(settings.LOG_LEVEL)
+    configure_logging(settings.LOG_LEVEL, settings, service="dtq-api")
     return create_app(settings)
 
 
@@ -33,6 +33,8 @@ def _serve(settings: Settings, app: FastAPI) -> None:
         # on SIGTERM: stop accepting, finish what is in flight, then close what is left
         "timeout_graceful_shutdown": max(1, int(settings.SHUTDOWN_GRACE_S)),
     }
+    if settings.json_logs:  # uvicorn's own lines go through the JSON handler too
+        options["log_config"] = None
     if settings.API_WORKERS > 1:
         uvicorn.run(
             "dtq.api.__main__:app_from_environment",
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = load_service_settings()
-        configure_logging(settings.LOG_LEVEL)
+        configure_logging(settings.LOG_LEVEL, settings, service="dtq-api")
         app = create_app(settings)  # refuses bad settings here, before any process starts
         _serve(settings, app)
     except SettingsError as exc:

@@ -14,7 +14,7 @@ from dtq.queue import Engine
 from dtq.redis_client import create_redis
 from dtq.tracing import setup_tracing
 from dtq.worker.registry import TaskRegistry, load_registry
-from dtq.worker.runner import Worker
+from dtq.worker.runner import Worker, default_worker_name
 from dtq.worker.shutdown import install_signal_handlers
 
 DEMO_TASKS = "dtq.demo_tasks"
@@ -107,7 +107,9 @@ def main(argv: list[str] | None = None, prog: str = "dtq worker") -> int:
     if args.concurrency is not None and not 1 <= args.concurrency <= 10_000:
         print("error: --concurrency must be between 1 and 10000", file=sys.stderr)
         return 2
-    configure_logging(args.log_level or settings.LOG_LEVEL)
+    args.name = args.name or default_worker_name()
+    configure_logging(args.log_level or settings.LOG_LEVEL, settings, service="dtq-worker",
+                      worker=args.name)  # fmt: skip
     modules = [*settings.task_modules, *args.tasks]
     if (
         DEMO_TASKS in modules
