@@ -10,7 +10,8 @@ from dtq.worker.metrics import WorkerMetrics
 
 
 def _delivery(task_type: str, attempt: int = 1, failures: int = 0) -> Delivery:
-    return Delivery("j1", "1-0", attempt, failures, 3, task_type, "{}")
+    wait = 40 if attempt == 1 else None
+    return Delivery("j1", "1-0", attempt, failures, 3, task_type, "{}", wait_ms=wait)
 
 
 def _samples(metrics: WorkerMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -38,6 +39,8 @@ def test_hooks_become_families() -> None:
     assert got[("dtq_job_run_seconds_count", (("task_type", "email"),))] == 2
     assert abs(got[("dtq_job_run_seconds_sum", (("task_type", "email"),))] - 2.003) < 1e-9
     assert got[("dtq_lease_renewals_total", ())] == 3
+    assert got[("dtq_job_wait_seconds_bucket", (("le", "0.05"), ("task_type", "email")))] == 1
+    assert got[("dtq_job_wait_seconds_count", (("task_type", "resize"),))] == 1
 
 
 def test_disabled_counts_nothing() -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from dtq.models import DEFAULT_QUEUE
-from dtq.queue.tenant_ids import public_id
+from dtq.queue.tenant_ids import public_id, tenant_of
 
 
 class Entry(NamedTuple):
@@ -34,6 +34,12 @@ class Delivery:
     depends_on: tuple[str, ...] = ()
     queue: str = DEFAULT_QUEUE
     trace_id: str | None = None  # the submitter's traceparent when tracing was on
+    wait_ms: int | None = None  # ready -> started (None: a redelivery)
+
+    @property
+    def tenant(self) -> str:
+        """The tenant the job belongs to."""
+        return tenant_of(self.job_id)
 
     @property
     def entry(self) -> Entry:

@@ -55,6 +55,7 @@ class WorkerMetrics(Collector):
         self.enabled = enabled
         self.started: dict[str, int] = {}
         self.run: dict[str, Buckets] = {}
+        self.wait: dict[str, Buckets] = {}
         self.failed: dict[str, int] = {}
         self.succeeded = self.retried = self.dead = self.canceled = 0
         self.reclaimed = self.fencing_refusals = self.lease_renewals = 0
@@ -79,6 +80,11 @@ class WorkerMetrics(Collector):
             self.started[d.task_type] = self.started.get(d.task_type, 0) + 1
             if d.attempt > d.failures + 1:
                 self.reclaimed += 1
+            if d.wait_ms is not None:
+                hist = self.wait.get(d.task_type)
+                if hist is None:
+                    hist = self.wait[d.task_type] = Buckets(RUN_BUCKETS)
+                hist.observe(d.wait_ms / 1000)
 
     def on_ran(self, d: Delivery, seconds: float, outcome: object) -> None:
         """One attempt's run time, and its failure reason when it failed."""
@@ -154,6 +160,13 @@ class WorkerMetrics(Collector):
         for task_type, hist in dict(self.run).items():
             run.add_metric([task_type], hist.cumulative(), hist.sum)
         yield run
+        wait = HistogramMetricFamily(
+            "dtq_job_wait_seconds", "Enqueue (or ready) to start, by task type.",
+            labels=["task_type"],
+        )  # fmt: skip
+        for task_type, hist in dict(self.wait).items():
+            wait.add_metric([task_type], hist.cumulative(), hist.sum)
+        yield wait
         for name, doc, hist in (
             ("dtq_lease_renewal_lateness_seconds", "How late a renewal round started.",
              self.lateness),

@@ -238,6 +238,7 @@ class Worker:
             "dtq.task_type": d.task_type,
             "dtq.attempt": d.attempt,
             "dtq.queue": d.queue,
+            "dtq.tenant": d.tenant,
             "dtq.worker": self.name,
         }
         with job_span(f"dtq.job {d.task_type}", d.trace_id, attributes) as span:

@@ -40,8 +40,9 @@ async def test_unreachable_redis_is_503_never_2xx(make_settings) -> None:
 
 async def test_stats(api) -> None:
     await api.post("/jobs/batch", json={"jobs": [{"task_type": "noop"}] * 5})
-    # /metrics is left free for the Prometheus exposition: the JSON moved to /stats.
-    assert (await api.get("/metrics")).status_code == 404
+    # /metrics is the Prometheus exposition (tests/integration/api/test_metrics.py); the JSON
+    # is /stats.
+    assert (await api.get("/metrics")).headers["content-type"].startswith("text/plain")
     m = (await api.get("/stats")).json()
     assert m["jobs_by_status"]["pending"] == 5 and m["jobs_created_total"] == 5
     assert m["stream_length"] == 5 and m["consumer_group_lag"] == 5 and m["pending_entries"] == 0

@@ -59,4 +59,5 @@ async def test_a_jobs_attempts_join_the_submitters_trace(
     assert run["parent_id"] == f"0x{parent_hex}"
     assert run["attributes"]["dtq.job_id"] == job["id"]
     assert run["attributes"]["dtq.outcome"] == "succeeded"
+    assert run["attributes"]["dtq.tenant"] == "default"
     assert run["resource"]["attributes"]["service.name"] == "dtq-worker"

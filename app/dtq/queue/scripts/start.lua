@@ -29,7 +29,7 @@
 
   Returns one array per entry:
     {C.STARTED, attempt, failures, max_retries, task_type, payload, timeout_s, depends_on,
-     trace_id}
+     trace_id, wait_ms}  (wait_ms: since it became ready, '' for a redelivery)
     {C.SKIPPED}       nothing to run (the entry was acknowledged)
     {C.RATE_LIMITED}  scheduled for its reserved start slot
     {C.POISONED}      dead-lettered as poison
@@ -155,14 +155,17 @@ for i = 1, n do
       redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', attempt,
         'deliveries', deliveries, 'started_at', now)
       if f[12] and f[12] ~= '' then redis.call('HDEL', key, 'rate_slot') end
+      local wait = ''
       if status == 'pending' then
         bump(delta, 'jobs:pending', -1)
         bump(delta, 'jobs:running', 1)
-        observe(delta, 'wait', now - tonumber(f[17] or f[16] or now))
+        wait = now - tonumber(f[17] or f[16] or now)
+        observe(delta, 'wait', wait)
       end
       bump(delta, 'started_total', 1)
       started[#started + 1] = id
-      out[i] = {C.STARTED, attempt, f[5], f[6], f[7], f[8], f[10] or '', f[9] or '', f[18] or ''}
+      out[i] = {C.STARTED, attempt, f[5], f[6], f[7], f[8], f[10] or '', f[9] or '', f[18] or '',
+        wait}
     end
   end
 end

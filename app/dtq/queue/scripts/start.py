@@ -33,9 +33,17 @@ def _decode(entries: Sequence[Entry]) -> Callable[[list[Any]], Started]:
         for (level, entry_id, job_id, queue), reply in zip(entries, replies, strict=True):
             code = reply[0]
             if code == Code.STARTED:
-                attempt, failures, max_retries, task_type, payload, timeout_s, parents, trace = (
-                    reply[1:]
-                )
+                (
+                    attempt,
+                    failures,
+                    max_retries,
+                    task_type,
+                    payload,
+                    timeout_s,
+                    parents,
+                    trace,
+                    wait,
+                ) = reply[1:]
                 out.deliveries.append(
                     Delivery(
                         job_id,
@@ -50,6 +58,7 @@ def _decode(entries: Sequence[Entry]) -> Callable[[list[Any]], Started]:
                         tuple(parents.split(",")) if parents else (),
                         queue,
                         trace or None,
+                        int(wait) if wait != "" else None,
                     )
                 )
             elif code == Code.RATE_LIMITED:
