@@ -29,8 +29,16 @@ class QueueState(Collector):
         self.snapshot: dict[str, Any] = {}
         self.feed_clients = 0
 
+    def unavailable(self) -> None:
+        """Redis could not be read: no queue gauges this time, dtq_queue_state_up 0."""
+        self.snapshot = {}
+
     def collect(self) -> Iterator[Metric]:
         s = self.snapshot
+        yield GaugeMetricFamily(
+            "dtq_queue_state_up", "1 when this scrape could read the queue's state from Redis.",
+            value=1 if s else 0,
+        )  # fmt: skip
         feed = GaugeMetricFamily("dtq_feed_clients", "Live-feed WebSockets on this process.")
         feed.add_metric([], self.feed_clients)
         yield feed

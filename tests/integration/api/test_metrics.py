@@ -69,6 +69,7 @@ async def test_metrics_need_the_admin_key_and_count_what_happened(
     assert got[("dtq_tenant_queued", (("tenant", "acme"),))] == 3
     assert got[("dtq_live_workers", ())] == 0
     assert got[("dtq_feed_clients", ())] == 0
+    assert got[("dtq_queue_state_up", ())] == 1
 
 
 async def test_queue_state_is_read_once_per_interval_across_instances(
@@ -100,3 +101,28 @@ async def test_public_metrics(make_settings: Callable[..., Settings]) -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://dtq") as http:
             assert (await http.get("/metrics")).status_code == 200
+
+
+async def test_metrics_without_redis_still_count_the_api(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(AUTH_DISABLED=True, REDIS_URL="redis://127.0.0.1:1/0")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dtq") as http:
+            assert (await http.get("/health/live")).status_code == 200
+            answer = await http.get("/metrics")
+    assert answer.status_code == 200
+    got = samples(answer.text)
+    assert got[("dtq_queue_state_up", ())] == 0
+    assert ("dtq_queue_jobs", (("status", "pending"),)) not in got
+    assert (
+        got[
+            (
+                "dtq_http_requests_total",
+                (("method", "GET"), ("route", "/health/live"), ("status", "200")),
+            )
+        ]
+        == 1
+    )

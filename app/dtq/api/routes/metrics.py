@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
 
 from dtq.api.auth import AdminCredentials, _is_admin, _missing_key
 from dtq.api.deps import EngineDep, SettingsDep
@@ -24,5 +25,8 @@ async def metrics(
         if not _is_admin(credentials, settings):
             raise AuthenticationError("invalid admin key")
     state = request.app.state
-    await state.metrics.refresh(engine, settings, state.hub.clients)
+    try:
+        await state.metrics.refresh(engine, settings, state.hub.clients)
+    except RedisError:  # this process's own metrics still count: the queue's are left out
+        state.metrics.queue.unavailable()
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
