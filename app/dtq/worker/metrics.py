@@ -47,6 +47,14 @@ class Buckets:
         return out
 
 
+def _per_task(table: dict[str, Buckets], task_type: str) -> Buckets:
+    """The task type's histogram in `table`, made on first use."""
+    hist = table.get(task_type)
+    if hist is None:
+        hist = table[task_type] = Buckets(RUN_BUCKETS)
+    return hist
+
+
 class WorkerMetrics(Collector):
     """The counts of one worker process; with `enabled` false (no WORKER_METRICS_PORT) the
     hooks count nothing."""
@@ -81,19 +89,13 @@ class WorkerMetrics(Collector):
             if d.attempt > d.failures + 1:
                 self.reclaimed += 1
             if d.wait_ms is not None:
-                hist = self.wait.get(d.task_type)
-                if hist is None:
-                    hist = self.wait[d.task_type] = Buckets(RUN_BUCKETS)
-                hist.observe(d.wait_ms / 1000)
+                _per_task(self.wait, d.task_type).observe(d.wait_ms / 1000)
 
     def on_ran(self, d: Delivery, seconds: float, outcome: object) -> None:
         """One attempt's run time, and its failure reason when it failed."""
         if not self.enabled:
             return
-        hist = self.run.get(d.task_type)
-        if hist is None:
-            hist = self.run[d.task_type] = Buckets(RUN_BUCKETS)
-        hist.observe(seconds)
+        _per_task(self.run, d.task_type).observe(seconds)
         if isinstance(outcome, Failure):
             self.failed[outcome.reason] = self.failed.get(outcome.reason, 0) + 1
 
@@ -154,19 +156,14 @@ class WorkerMetrics(Collector):
             "dtq_lease_renewals", "Leases extended.", value=self.lease_renewals
         )
         yield GaugeMetricFamily("dtq_jobs_in_flight", "Jobs this worker holds.", self.in_flight)
-        run = HistogramMetricFamily(
-            "dtq_job_run_seconds", "Handler run time.", labels=["task_type"]
-        )
-        for task_type, hist in dict(self.run).items():
-            run.add_metric([task_type], hist.cumulative(), hist.sum)
-        yield run
-        wait = HistogramMetricFamily(
-            "dtq_job_wait_seconds", "Enqueue (or ready) to start, by task type.",
-            labels=["task_type"],
-        )  # fmt: skip
-        for task_type, hist in dict(self.wait).items():
-            wait.add_metric([task_type], hist.cumulative(), hist.sum)
-        yield wait
+        for name, doc, table in (
+            ("dtq_job_run_seconds", "Handler run time.", self.run),
+            ("dtq_job_wait_seconds", "Enqueue (or ready) to start, by task type.", self.wait),
+        ):
+            family = HistogramMetricFamily(name, doc, labels=["task_type"])
+            for task_type, hist in dict(table).items():
+                family.add_metric([task_type], hist.cumulative(), hist.sum)
+            yield family
         for name, doc, hist in (
             ("dtq_lease_renewal_lateness_seconds", "How late a renewal round started.",
              self.lateness),

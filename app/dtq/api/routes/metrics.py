@@ -6,9 +6,8 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
-from dtq.api.auth import AdminCredentials, _is_admin, _missing_key
+from dtq.api.auth import AdminCredentials, require_admin
 from dtq.api.deps import EngineDep, SettingsDep
-from dtq.errors import AuthenticationError
 
 router = APIRouter(tags=["metrics"])
 
@@ -20,10 +19,7 @@ async def metrics(
     """Prometheus metrics of this API process and of the queue. Needs the admin key (as a bearer
     token: Prometheus's `authorization` setting) unless METRICS_PUBLIC or AUTH_DISABLED."""
     if not (settings.METRICS_PUBLIC or settings.AUTH_DISABLED):
-        if credentials is None:
-            raise _missing_key(request)
-        if not _is_admin(credentials, settings):
-            raise AuthenticationError("invalid admin key")
+        await require_admin(credentials, settings, request)
     state = request.app.state
     try:
         await state.metrics.refresh(engine, settings, state.hub.clients)
