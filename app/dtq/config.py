@@ -89,7 +89,13 @@ class Settings(BaseSettings):
     FRONTEND_ORIGIN: str = "http://localhost:5173"
     MAX_REQUEST_BYTES: int = Field(default=16 * 1024 * 1024, ge=1024)
     MAX_JSON_DEPTH: int = Field(default=32, ge=2, le=256)
+    # The request line and headers together; more is refused with 431 while it is being read.
     MAX_HEADER_BYTES: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    # A request (line, headers and body) must arrive within this many seconds of its first
+    # byte, and a new connection must start one within it: 408 and closed otherwise.
+    REQUEST_TIMEOUT_S: float = Field(default=30.0, gt=0, le=3600)
+    # /docs, /redoc and /openapi.json: served unless false; unset means off in production.
+    API_DOCS: bool | None = None
     # The live feed (GET /ws): bytes of events buffered per client; a client further behind gets
     # a resync instead (and is dropped when it is not reading at all).
     FEED_BUFFER_BYTES: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
@@ -117,6 +123,9 @@ class Settings(BaseSettings):
     # more than this many jobs dispatched at once across all workers (0: no cap). A tenant's own
     # max_concurrency and weight override these.
     TENANT_MAX_CONCURRENCY: int = Field(default=0, ge=0, le=1_000_000)
+    # Schedules a tenant may have. Together they may not fire faster than the tenant's
+    # submission rate, and each firing takes its jobs from the tenant's rate limit.
+    SCHEDULES_PER_TENANT: int = Field(default=100, ge=0, le=100_000)
 
     @model_validator(mode="after")
     def _check_cross_field(self) -> Self:
@@ -136,6 +145,21 @@ class Settings(BaseSettings):
             name, count, unit = match.groups()
             limits[name] = max(1, math.ceil(RATE_UNITS_MS[unit] / int(count)))
         return limits
+
+    @property
+    def api_docs(self) -> bool:
+        """Whether the API serves its docs and OpenAPI document (API_DOCS, else not in
+        production)."""
+        if self.API_DOCS is None:
+            return self.ENVIRONMENT != Environment.PRODUCTION
+        return self.API_DOCS
+
+    @property
+    def dev_routes(self) -> bool:
+        """Whether /dev/* is served: only when ENVIRONMENT=development was set explicitly."""
+        return (
+            self.ENVIRONMENT == Environment.DEVELOPMENT and "ENVIRONMENT" in self.model_fields_set
+        )
 
     @property
     def json_logs(self) -> bool:

@@ -145,3 +145,23 @@ class EmbeddedRedisError(DTQError):
     """The embedded Redis/Valkey server could not be found or started."""
 
     code = "embedded_redis"
+
+
+class ReservedNameError(DTQError):
+    """A name DTQ keeps for itself (the tenant `default`, which AUTH_DISABLED serves)."""
+
+    code = "reserved_name"
+
+
+class ScheduleLimitError(DTQError):
+    """A tenant's schedules would be too many, or would fire faster than its rate limit."""
+
+    code = "schedule_limit"
+
+
+class TooManySchedulesError(ScheduleLimitError):
+    """The tenant has as many schedules as SCHEDULES_PER_TENANT allows."""
+
+
+class SchedulesTooFrequentError(ScheduleLimitError):
+    """The tenant's schedules would together fire faster than its submission rate."""

@@ -7,10 +7,15 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.supervisors import Multiprocess
 
+from dtq.api.http_protocol import ServerConfig
 from dtq.api.main import create_app
 from dtq.config import Settings, configure_logging, load_service_settings
 from dtq.errors import SettingsError
+
+# uvicorn.run's exit status when the server could not start (e.g. the port is taken).
+STARTUP_FAILURE = 3
 
 
 def app_from_environment() -> FastAPI:
@@ -26,24 +31,29 @@ def _serve(settings: Settings, app: FastAPI) -> None:
         "host": settings.HOST,
         "port": settings.PORT,
         "log_level": settings.LOG_LEVEL.lower(),
-        "h11_max_incomplete_event_size": settings.MAX_HEADER_BYTES,
         "timeout_keep_alive": settings.HTTP_KEEPALIVE_S,
         "proxy_headers": True,
         "forwarded_allow_ips": settings.FORWARDED_ALLOW_IPS,
         # on SIGTERM: stop accepting, finish what is in flight, then close what is left
         "timeout_graceful_shutdown": max(1, int(settings.SHUTDOWN_GRACE_S)),
+        "max_header_bytes": settings.MAX_HEADER_BYTES,
+        "request_timeout_s": settings.REQUEST_TIMEOUT_S,
     }
     if settings.json_logs:  # uvicorn's own lines go through the JSON handler too
         options["log_config"] = None
     if settings.API_WORKERS > 1:
-        uvicorn.run(
+        config = ServerConfig(
             "dtq.api.__main__:app_from_environment",
             factory=True,
             workers=settings.API_WORKERS,
             **options,
         )
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:
-        uvicorn.run(app, **options)
+        server = uvicorn.Server(ServerConfig(app, **options))
+        server.run()
+        if not server.started:  # e.g. the port is taken: uvicorn.run's exit status
+            raise SystemExit(STARTUP_FAILURE)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,11 @@ from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dtq.api.deps import EngineDep, SettingsDep
+from dtq.api.strict_json import excerpt
 from dtq.config import Settings
 from dtq.errors import AuthenticationError, BatchOverBurstError, ForbiddenError, RateLimitedError
 from dtq.models import DEFAULT_TENANT, Tenant
+from dtq.queue import Engine
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -29,9 +31,12 @@ AdminCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(admin_
 DEV_TENANT = Tenant(name=DEFAULT_TENANT, created_at=datetime(1970, 1, 1, tzinfo=UTC))
 
 
-def _missing_key(request: Request | None) -> AuthenticationError:
+# What authenticate_headers leaves in a request's state for the admin key.
+ADMIN = "admin"
+
+
+def _missing_key(given: str) -> AuthenticationError:
     """401 for a request without a Bearer key, saying what its Authorization header lacks."""
-    given = request.headers.get("authorization", "") if request is not None else ""
     if given.strip():
         scheme = given.strip().split(" ", 1)[0]
         if " " not in given.strip():
@@ -39,7 +44,7 @@ def _missing_key(request: Request | None) -> AuthenticationError:
                 "the Authorization header has no scheme: send Authorization: Bearer <key>"
             )
         return AuthenticationError(
-            f"the Authorization scheme is {scheme!r}: send Authorization: Bearer <key>"
+            f"the Authorization scheme is {excerpt(scheme, 40)}: send Authorization: Bearer <key>"
         )
     return AuthenticationError("missing API key: send Authorization: Bearer <key>")
 
@@ -50,8 +55,11 @@ async def current_tenant(
     """The tenant of the request's API key; 401 for a missing, malformed or revoked key."""
     if settings.AUTH_DISABLED:
         return DEV_TENANT
+    known = getattr(request.state, "caller", None)
+    if isinstance(known, Tenant):  # authenticated before the body was read (dtq.api.limits)
+        return known
     if credentials is None:
-        raise _missing_key(request)
+        raise _missing_key(request.headers.get("authorization", ""))
     tenant = await engine.tenants.authenticate(credentials.credentials)
     if tenant is None:
         raise AuthenticationError("invalid or revoked API key")
@@ -59,6 +67,26 @@ async def current_tenant(
 
 
 TenantDep = Annotated[Tenant, Depends(current_tenant)]
+
+
+async def authenticate_headers(
+    headers: dict[bytes, bytes], engine: Engine, settings: Settings
+) -> Tenant | str | None:
+    """Who sends a request, from its headers alone: a tenant, ADMIN, or None with
+    AUTH_DISABLED. AuthenticationError for no key or a wrong one (RedisError passes through)."""
+    if settings.AUTH_DISABLED:
+        return None
+    given = headers.get(b"authorization", b"").decode("latin-1")
+    scheme, _, key = given.strip().partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise _missing_key(given)
+    key = key.strip()
+    if is_admin_key(key, settings):
+        return ADMIN
+    tenant = await engine.tenants.authenticate(key)
+    if tenant is None:
+        raise AuthenticationError("invalid or revoked API key")
+    return tenant
 
 
 def is_admin_key(key: str, settings: Settings) -> bool:
@@ -81,9 +109,17 @@ async def require_admin(
     if settings.ADMIN_API_KEY is None:
         raise AuthenticationError("the admin API is disabled: ADMIN_API_KEY is not set")
     if credentials is None:
-        raise _missing_key(request)
+        raise _missing_key(request.headers.get("authorization", ""))
     if not _is_admin(credentials, settings):
         raise AuthenticationError("invalid admin key")
+
+
+async def require_admin_or_open(
+    credentials: AdminCredentials, settings: SettingsDep, request: Request
+) -> None:
+    """The admin key, or anyone with AUTH_DISABLED (no tenant key will do)."""
+    if not settings.AUTH_DISABLED:
+        await require_admin(credentials, settings, request)
 
 
 async def require_operator(

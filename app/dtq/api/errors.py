@@ -6,14 +6,18 @@ import logging
 import re
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dtq.api.strict_json import excerpt
 from dtq.errors import (
     ApiKeyNotFoundError,
     AuthenticationError,
@@ -30,6 +34,8 @@ from dtq.errors import (
     PayloadTooLargeError,
     QueueNotFoundError,
     RateLimitedError,
+    ReservedNameError,
+    ScheduleLimitError,
     ScheduleNotFoundError,
     TenantExistsError,
     TenantNotFoundError,
@@ -48,7 +54,11 @@ def _problem(description: str) -> dict[str, Any]:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _problem("The body is not valid JSON text (e.g. not UTF-8)."),
     401: _problem("No API key, a malformed one, or an unknown or revoked one."),
-    413: _problem("The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES."),
+    413: _problem(
+        "The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: "
+        "MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES."
+    ),
+    415: _problem("A body that is not JSON."),
     422: _problem("Invalid input: `detail` names the fields (nothing was changed)."),
     503: _problem("Redis is unreachable or refused the operation."),
 }
@@ -72,6 +82,8 @@ STATUS_BY_ERROR: dict[type[DTQError], int] = {
     DependencyCycleError: 422,
     BatchOverBurstError: 422,
     InvalidPayloadError: 422,
+    ReservedNameError: 422,
+    ScheduleLimitError: 422,
 }
 
 
@@ -100,6 +112,31 @@ async def redis_error_handler(request: Request, exc: Exception) -> JSONResponse:
     logger.warning("redis error path=%s error=%s", request.url.path, type(exc).__name__)
     detail = "Redis is unreachable" if unreachable else "Redis refused the operation"
     return JSONResponse({"detail": detail, "code": "storage_unavailable"}, status_code=503)
+
+
+# An error may quote this much of the input it refuses (a 422 never echoes a whole body).
+MAX_QUOTED_INPUT = 200
+
+
+def _quoted(value: Any) -> Any:
+    """The input as sent when it is short, else an excerpt of it."""
+    try:
+        if len(orjson.dumps(value, default=str)) <= MAX_QUOTED_INPUT:
+            return value
+    except TypeError:
+        pass
+    return excerpt(value, MAX_QUOTED_INPUT)
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        error = dict(error)
+        if "input" in error:
+            error["input"] = _quoted(error["input"])
+        errors.append(error)
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -140,6 +177,7 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     """Register every handler on the app."""
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(DTQError, dtq_error_handler)
     app.add_exception_handler(RedisError, redis_error_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)

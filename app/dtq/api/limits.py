@@ -1,87 +1,92 @@
-"""Request limits checked before a route sees the request: body size (413) and JSON depth (422).
+"""What a request with a body must pass before a route sees it, in this order:
 
-A body announced larger than MAX_REQUEST_BYTES is refused before a byte of it is read; a body
-sent without a length is read only up to the limit. JSON bodies nested deeper than
-MAX_JSON_DEPTH are refused before they are parsed.
+1. the caller is authenticated from its headers (401 before a byte of the body is read);
+2. the body fits the route's limit: a body announced larger is refused unread (413), one sent
+   without a length is read only up to the limit. A single job, a schedule or an admin call
+   fits in MAX_PAYLOAD_BYTES plus an envelope; only a batch may use MAX_REQUEST_BYTES;
+3. a non-empty body is JSON (415 for another media type, any case of application/json is JSON);
+4. the strict JSON reader accepts it (dtq.api.strict_json: depth, duplicates, numbers).
+
+The authenticated caller is left in the request's state for the route's dependencies, so a key
+is looked up once per request.
 """
 
 from __future__ import annotations
 
-import re
-
 import orjson
+from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+from dtq.api.auth import authenticate_headers
+from dtq.api.strict_json import StrictJsonError, is_json_media_type, read_json
+from dtq.config import Settings
+from dtq.errors import AuthenticationError
+from dtq.models import Tenant
+
 WITH_BODY = {"POST", "PUT", "PATCH"}
+# Room for a job's fields around its payload (task type, ids, queue, dependencies...).
+ENVELOPE_BYTES = 64 * 1024
+BATCH_PATHS = {"/jobs/batch"}
 
 
-def json_depth_exceeds(body: bytes, limit: int) -> bool:
-    """Whether the JSON text nests arrays/objects deeper than `limit` (strings are skipped)."""
-    brackets = JSON_STRING.sub(b"", body).translate(None, NOT_BRACKETS)
-    depth = 0
-    for c in brackets:
-        if c in b"[{":
-            depth += 1
-            if depth > limit:
-                return True
-        else:
-            depth -= 1
-    return False
+class Refusal(Exception):
+    """An answer given instead of the route's: status, code, detail and extra headers."""
+
+    def __init__(
+        self, status: int, code: str, detail: str, headers: tuple[tuple[bytes, bytes], ...] = ()
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.headers = status, code, detail, headers
+
+    async def send_to(self, send: Send) -> None:
+        """Answer with JSON and close the connection (the unread rest of the body is unwanted)."""
+        body = orjson.dumps({"detail": self.detail, "code": self.code})
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(body)),
+            (b"connection", b"close"),
+            *self.headers,
+        ]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
-async def _answer(send: Send, status: int, code: str, detail: str) -> None:
-    body = orjson.dumps({"detail": detail, "code": code})
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    if status == 413:
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+class ClientGone(Exception):
+    """The client disconnected while its body was being read."""
 
 
 class RequestLimits:
-    """ASGI middleware enforcing the body size and JSON depth limits."""
+    """ASGI middleware: authentication, body size, media type and strict JSON, before routes."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.max_bytes = max_bytes
-        self.max_depth = max_depth
+        self.settings = settings
+        self.batch_bytes = settings.MAX_REQUEST_BYTES
+        self.single_bytes = min(
+            settings.MAX_REQUEST_BYTES, settings.MAX_PAYLOAD_BYTES + ENVELOPE_BYTES
+        )
+
+    def limit_for(self, path: str) -> tuple[int, str]:
+        """The body limit of a route and the setting it comes from."""
+        if path in BATCH_PATHS:
+            return self.batch_bytes, "MAX_REQUEST_BYTES"
+        return self.single_bytes, "MAX_PAYLOAD_BYTES + 64 KiB"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in WITH_BODY:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        too_large = f"the request body is over MAX_REQUEST_BYTES ({self.max_bytes} bytes)"
-        length = headers.get(b"content-length")
-        if length is not None:
-            if not length.isdigit():
-                await _answer(send, 400, "bad_request", "Content-Length is not a number")
-                return
-            if int(length) > self.max_bytes:
-                await _answer(send, 413, "request_too_large", too_large)
-                return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await _answer(send, 413, "request_too_large", too_large)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        content_type = headers.get(b"content-type", b"")
-        if b"json" in content_type and json_depth_exceeds(body, self.max_depth):
-            detail = f"the JSON body nests deeper than MAX_JSON_DEPTH ({self.max_depth})"
-            await _answer(send, 422, "json_too_deep", detail)
+        try:
+            caller = await self._authenticate(scope, headers)
+            body = await self._read_body(scope["path"], headers, receive)
+            self._check_body(body, headers)
+        except Refusal as refusal:
+            await refusal.send_to(send)
             return
+        except ClientGone:
+            return
+        scope.setdefault("state", {})["caller"] = caller
         replayed = False
 
         async def replay() -> Message:
@@ -92,3 +97,51 @@ class RequestLimits:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+    async def _authenticate(self, scope: Scope, headers: dict[bytes, bytes]) -> Tenant | str | None:
+        try:
+            return await authenticate_headers(headers, scope["app"].state.engine, self.settings)
+        except AuthenticationError as exc:
+            www = ((b"www-authenticate", b'Bearer realm="dtq"'),)
+            raise Refusal(401, exc.code, str(exc), www) from None
+        except RedisError:  # the same answer the routes give
+            raise Refusal(503, "storage_unavailable", "Redis is unreachable") from None
+
+    async def _read_body(self, path: str, headers: dict[bytes, bytes], receive: Receive) -> bytes:
+        limit, setting = self.limit_for(path)
+        too_large = Refusal(
+            413,
+            "request_too_large",
+            f"the request body is over {setting} ({limit} bytes) for this route",
+        )
+        length = headers.get(b"content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise Refusal(400, "bad_request", "Content-Length is not a number")
+            if int(length) > limit:
+                raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _check_body(self, body: bytes, headers: dict[bytes, bytes]) -> None:
+        if not body:
+            return
+        content_type = headers.get(b"content-type")
+        if content_type is not None and not is_json_media_type(content_type):
+            detail = "the body must be JSON: send Content-Type: application/json"
+            raise Refusal(415, "unsupported_media_type", detail)
+        try:
+            read_json(body, self.settings.MAX_JSON_DEPTH)
+        except StrictJsonError as exc:
+            raise Refusal(exc.status, exc.code, exc.detail) from None

@@ -34,7 +34,7 @@ from dtq.api.routes import (
     workers,
 )
 from dtq.api.routes.feed import with_feed_schemas
-from dtq.config import Environment, Settings, production_problems
+from dtq.config import Settings, production_problems
 from dtq.errors import SettingsError
 from dtq.queue import Engine, repeat
 from dtq.redis_client import create_redis
@@ -91,15 +91,15 @@ def create_app(settings: Settings) -> FastAPI:
         generate_unique_id_function=_operation_id,
         docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.api_docs else None,
     )
-    install_docs(app)
+    if settings.api_docs:
+        install_docs(app)
     with_feed_schemas(app)
     app.state.settings = settings
-    # A body over the limit is refused before anything reads it (CORS wraps it, so browsers
-    # see those answers too).
-    app.add_middleware(
-        RequestLimits, max_bytes=settings.MAX_REQUEST_BYTES, max_depth=settings.MAX_JSON_DEPTH
-    )
+    # Callers are authenticated and bodies checked before a route parses them (CORS wraps it,
+    # so browsers see those answers too).
+    app.add_middleware(RequestLimits, settings=settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[settings.FRONTEND_ORIGIN],
@@ -125,6 +125,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(feed.router)
     app.include_router(workers.router)
     app.include_router(metrics.router)
-    if settings.ENVIRONMENT != Environment.PRODUCTION:
+    if settings.dev_routes:
         app.include_router(dev.router)
     return app

@@ -6,7 +6,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
-from dtq.models.common import JsonNumber, TaskType
+from dtq.models.common import DEFAULT_TENANT, JsonNumber, TaskType, TenantName
+
+# At most this many synthetic jobs per call.
+GENERATE_MAX = 100_000
 
 
 class GenerateJobs(BaseModel):
@@ -14,7 +17,10 @@ class GenerateJobs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    count: Annotated[int, Field(ge=1, le=1_000_000), JsonNumber]
+    count: Annotated[int, Field(ge=1, le=GENERATE_MAX), JsonNumber]
+    tenant: TenantName = Field(
+        default=DEFAULT_TENANT, description="Whose jobs they are (with the admin key)."
+    )
     task_type: TaskType = "noop"
     partition_key_prefix: Annotated[str, StringConstraints(max_length=128)] = "synthetic"
     payload_template: dict[str, JsonValue] = Field(default_factory=dict)

@@ -6,6 +6,7 @@ job, its task type, reason, attempt, failures, last error, time and tenant.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dtq.models import (
@@ -103,11 +104,15 @@ class DeadLetters:
         await retry_dead(self._lib, job_id=stored, reset_failures=reset_attempts)
 
     async def retry_matching(
-        self, ask: DeadLetterRetry, tenant: str | None = None
+        self,
+        ask: DeadLetterRetry,
+        tenant: str | None = None,
+        admit: Callable[[int], Awaitable[None]] | None = None,
     ) -> DeadLetterRetried:
         """Send every dead job matching the filter back (or, dry run, count them).
 
-        With a tenant, only that tenant's dead jobs match.
+        With a tenant, only that tenant's dead jobs match. `admit(n)` runs before n jobs are
+        sent back and may refuse them by raising (the tenant's rate limit): nothing changes.
         """
         low = f"{max(to_ms(ask.since), 0)}-0" if ask.since else "-"
         high = f"({to_ms(ask.until)}-0" if ask.until else "+"
@@ -127,6 +132,8 @@ class DeadLetters:
             low = f"({rows[-1][0]}"
         matched = matched[: ask.limit]
         retried = 0
+        if not ask.dry_run and matched and admit is not None:
+            await admit(len(matched))
         if not ask.dry_run:
             for i in range(0, len(matched), RETRY_SCAN):
                 calls = [

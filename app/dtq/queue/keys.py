@@ -175,6 +175,16 @@ class Keys:
         return f"{self.base}:schedules"
 
     @property
+    def schedule_budgets(self) -> str:
+        """Hash of each tenant's schedule budget in use: <tenant>:count, <tenant>:per_hour."""
+        return f"{self.base}:schedules:budgets"
+
+    @property
+    def schedule_rates(self) -> str:
+        """Hash of schedule names -> firings in the schedule's busiest hour."""
+        return f"{self.base}:schedules:rates"
+
+    @property
     def schedules_due(self) -> str:
         """Sorted set of schedule names, score = next fire time in ms (Redis clock)."""
         return f"{self.base}:schedules:due"

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from croniter import CroniterBadDateError, croniter
 
-from dtq.errors import ScheduleNotFoundError
+from dtq.errors import ScheduleNotFoundError, TenantNotFoundError
 from dtq.models import DEFAULT_TENANT, JobCreate, Misfire, Schedule, ScheduleCreate, ScheduleList
 from dtq.queue.clock import from_ms, ms_of, redis_now_ms, to_ms
 from dtq.queue.producer import Producer
@@ -27,6 +27,7 @@ from dtq.queue.scripts.schedule_advance import schedule_advance
 from dtq.queue.scripts.schedule_delete import schedule_delete
 from dtq.queue.scripts.schedule_put import schedule_put
 from dtq.queue.tenant_ids import stored_id, tenant_of
+from dtq.queue.tenants import Tenants
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,14 @@ logger = logging.getLogger(__name__)
 MISFIRE_GRACE_MS = 30_000
 # Under `catch_up`, at most this many missed ticks run at once.
 MAX_CATCH_UP = 1000
+
+
+def busiest_hour_firings(cron: str) -> int:
+    """How many times `cron` fires in its busiest hour: its minutes times its seconds."""
+    fields = croniter(cron).expanded
+    minutes = 60 if fields[0] == ["*"] else len(fields[0])
+    seconds = 1 if len(fields) < 6 else 60 if fields[5] == ["*"] else len(fields[5])
+    return minutes * seconds
 
 
 def next_tick(cron: str, timezone: str, after_ms: int) -> int | None:
@@ -49,18 +58,26 @@ def next_tick(cron: str, timezone: str, after_ms: int) -> int | None:
 class Schedules:
     """Create, read and delete schedules, and fire the due ones."""
 
-    def __init__(self, lib: Library, producer: Producer) -> None:
+    def __init__(self, lib: Library, producer: Producer, tenants: Tenants) -> None:
         self._lib = lib
         self._redis = lib.redis
         self._keys = lib.keys
         self._producer = producer
+        self._tenants = tenants
 
     async def put(
-        self, schedule: ScheduleCreate, tenant: str = DEFAULT_TENANT
+        self,
+        schedule: ScheduleCreate,
+        tenant: str = DEFAULT_TENANT,
+        most: int = -1,
+        most_per_hour: int = -1,
     ) -> tuple[Schedule, bool]:
         """Create or replace a tenant's schedule; returns it and whether it was created.
 
-        A cron that names no real date is stored with no `next_run_at`: it never fires.
+        ScheduleLimitError when the tenant would have more than `most` schedules, or they would
+        fire more than `most_per_hour` times in an hour, each at its busiest (negative: no
+        limit). A
+        cron that names no real date is stored with no `next_run_at`: it never fires.
         """
         due = next_tick(schedule.cron, schedule.timezone, await redis_now_ms(self._redis))
         created = await schedule_put(
@@ -68,6 +85,9 @@ class Schedules:
             schedule_id=stored_id(tenant, schedule.name),
             definition=schedule.model_dump_json(),
             next_fire_ms=due,
+            per_hour=busiest_hour_firings(schedule.cron),
+            most=most,
+            most_per_hour=most_per_hour,
         )
         next_run = from_ms(due) if due is not None else None
         return Schedule(**schedule.model_dump(), next_run_at=next_run), bool(created)
@@ -126,6 +146,28 @@ class Schedules:
                 )
         return fired
 
+    async def _admitted(self, stored: str, name: str, cost: int) -> bool:
+        """Whether the schedule's tenant may submit `cost` jobs now: a firing takes them from
+        the tenant's rate limit like any submission (the default tenant has none). A refused
+        firing is skipped, and logged."""
+        tenant_name = tenant_of(stored)
+        if tenant_name == DEFAULT_TENANT:
+            return True
+        try:
+            tenant = await self._tenants.get(tenant_name)
+        except TenantNotFoundError:
+            logger.warning("schedule tick skipped name=%s: tenant %s is gone", name, tenant_name)
+            return False
+        admission = await self._tenants.admit(tenant, cost)
+        if not admission.admitted:
+            logger.warning(
+                "schedule tick skipped name=%s tenant=%s ticks=%d: over its rate limit",
+                name,
+                tenant_name,
+                cost,
+            )
+        return admission.admitted
+
     async def _fire(self, stored: str, schedule: ScheduleCreate, due: int, now: int) -> int:
         ticks = [due]
         while len(ticks) < MAX_CATCH_UP:
@@ -137,6 +179,8 @@ class Schedules:
         upcoming = next_tick(schedule.cron, schedule.timezone, max(ticks[-1], now)) or due
         if schedule.misfire == Misfire.SKIP:
             ticks = [t for t in ticks[-1:] if now - t <= MISFIRE_GRACE_MS]
+        if ticks and not await self._admitted(stored, schedule.name, len(ticks)):
+            ticks = []
         if ticks:
             await self._producer.enqueue_many(
                 [

@@ -15,9 +15,15 @@ from typing import cast
 
 import orjson
 
-from dtq.errors import ApiKeyNotFoundError, TenantExistsError, TenantNotFoundError
+from dtq.errors import (
+    ApiKeyNotFoundError,
+    ReservedNameError,
+    TenantExistsError,
+    TenantNotFoundError,
+)
 from dtq.models import (
     DEFAULT_QUEUE,
+    DEFAULT_TENANT,
     ApiKeyCreated,
     ApiKeyInfo,
     Tenant,
@@ -62,7 +68,12 @@ class Tenants:
         self._settings = lib.settings
 
     async def create(self, tenant: TenantCreate) -> Tenant:
-        """Add a tenant; TenantExistsError if the name is taken."""
+        """Add a tenant; TenantExistsError if the name is taken, ReservedNameError for
+        `default` (AUTH_DISABLED's tenant: keys for it would reach development data)."""
+        if tenant.name == DEFAULT_TENANT:
+            raise ReservedNameError(
+                f"the tenant name {DEFAULT_TENANT!r} is reserved (AUTH_DISABLED serves it)"
+            )
         now = await redis_now_ms(self._redis)
         record = Tenant(**tenant.model_dump(), created_at=from_ms(now - now % 1000))
         body = record.model_dump_json(exclude={"name"})

@@ -47,7 +47,9 @@ async def test_schemathesis_finds_no_failures(
     make_settings: Callable[..., Settings], processes: Processes
 ) -> None:
     # Production settings: keys required, /dev off (its 1,000,000-job requests are no fuzz).
-    settings = make_settings(ENVIRONMENT="production", AUTH_DISABLED=False, ADMIN_API_KEY=ADMIN)
+    settings = make_settings(
+        ENVIRONMENT="production", AUTH_DISABLED=False, ADMIN_API_KEY=ADMIN, API_DOCS=True
+    )
     redis = create_redis(settings)
     engine = Engine(redis, settings)
     await engine.setup()

@@ -1,4 +1,4 @@
-"""Health, metrics, the dev endpoint, DLQ paging and Redis outages."""
+"""Health, metrics, DLQ paging and Redis outages."""
 
 from __future__ import annotations
 
@@ -47,32 +47,6 @@ async def test_stats(api) -> None:
     assert m["jobs_by_status"]["pending"] == 5 and m["jobs_created_total"] == 5
     assert m["stream_length"] == 5 and m["consumer_group_lag"] == 5 and m["pending_entries"] == 0
     assert m["dlq_depth"] == 0 and m["live_workers"] == 0
-
-
-async def test_dev_generate_jobs(api, engine: Engine) -> None:
-    r = await api.post(
-        "/dev/generate-jobs",
-        json={
-            "count": 2500,
-            "task_type": "echo",
-            "partition_key_prefix": "load",
-            "payload_template": {"size": 1},
-        },
-    )
-    assert r.status_code == 201 and r.json()["batches"] == 3
-    assert await engine.redis.xlen(engine.keys.stream) == 2500
-    job = (await api.get(f"/jobs/{r.json()['last_id']}")).json()
-    assert job["partition_key"] == "load-2499" and job["payload"] == {"size": 1}
-
-
-async def test_dev_endpoint_is_absent_in_production(make_settings) -> None:
-    app = create_app(make_settings(ENVIRONMENT="production", AUTH_DISABLED=False))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://dtq"
-        ) as api:
-            r = await api.post("/dev/generate-jobs", json={"count": 1})
-            assert r.status_code == 404
 
 
 async def test_dlq_pages_and_delete(api, engine: Engine, start_worker) -> None:

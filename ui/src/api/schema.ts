@@ -148,27 +148,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/dev/generate-jobs": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Generate Jobs
-         * @description Enqueue `count` synthetic jobs for the caller's tenant in batches of 1,000 (load tests,
-         *     demos). Not counted against the submission rate limit: it is off in production.
-         */
-        post: operations["dev-generate_jobs"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/dlq": {
         parameters: {
             query?: never;
@@ -201,7 +180,8 @@ export interface paths {
         /**
          * Retry Matching
          * @description Retry every dead job matching a filter (task type, reason, time range); `dry_run`
-         *     reports what would be retried without changing anything.
+         *     reports what would be retried without changing anything. Each job sent back takes one
+         *     submission from the tenant's rate limit (429, or 422 past its burst: lower `limit`).
          */
         post: operations["dlq-retry_matching"];
         delete?: never;
@@ -241,7 +221,8 @@ export interface paths {
         put?: never;
         /**
          * Retry Dead
-         * @description Run a dead job again with fresh retries.
+         * @description Run a dead job again with fresh retries (one submission from the tenant's rate
+         *     limit).
          */
         post: operations["dlq-retry_dead"];
         delete?: never;
@@ -587,6 +568,11 @@ export interface paths {
          * Put Schedule
          * @description Create a schedule (201), or replace the one with this name (200). Each tick of `cron`
          *     submits one job, exactly once however many workers and API instances run.
+         *
+         *     With keys on, the call takes one submission from the tenant's rate limit; a tenant has at
+         *     most SCHEDULES_PER_TENANT schedules, which together may not fire more often than its
+         *     submission rate (each counted at its busiest hour: 422 `schedule_limit`), and each firing
+         *     takes its job from the rate limit (a refused firing is skipped).
          */
         post: operations["schedules-put_schedule"];
         delete?: never;
@@ -972,39 +958,6 @@ export interface components {
              * @constant
              */
             type: "welcome";
-        };
-        /**
-         * GenerateJobs
-         * @description A request for synthetic jobs (development only).
-         */
-        GenerateJobs: {
-            /** Count */
-            count: number;
-            /**
-             * Partition Key Prefix
-             * @default synthetic
-             */
-            partition_key_prefix: string;
-            /** Payload Template */
-            payload_template?: {
-                [key: string]: components["schemas"]["JsonValue"];
-            };
-            /**
-             * Task Type
-             * @default noop
-             */
-            task_type: string;
-        };
-        /** GeneratedJobs */
-        GeneratedJobs: {
-            /** Batches */
-            batches: number;
-            /** Count */
-            count: number;
-            /** First Id */
-            first_id: string | null;
-            /** Last Id */
-            last_id: string | null;
         };
         /** Health */
         Health: {
@@ -1959,8 +1912,17 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2032,8 +1994,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2097,8 +2068,17 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2173,8 +2153,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2248,8 +2237,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2323,8 +2321,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2402,7 +2409,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2411,68 +2418,8 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `detail` names the fields (nothing was changed). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Redis is unreachable or refused the operation. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    "dev-generate_jobs": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["GenerateJobs"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["GeneratedJobs"];
-                };
-            };
-            /** @description The body is not valid JSON text (e.g. not UTF-8). */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No API key, a malformed one, or an unknown or revoked one. */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
-            413: {
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2541,8 +2488,17 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2610,8 +2566,17 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2690,8 +2655,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2772,8 +2746,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2898,8 +2881,17 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2992,6 +2984,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description A body that is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Invalid job, an unknown parent in `depends_on`, or the idempotency key was used with another body. */
             422: {
                 headers: {
@@ -3071,6 +3072,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description A body that is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An invalid job, an unknown parent, a dependency cycle, or more jobs than the tenant's burst. */
             422: {
                 headers: {
@@ -3142,8 +3152,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3224,8 +3243,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3299,8 +3327,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3374,8 +3411,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3449,8 +3495,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3546,8 +3601,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3628,8 +3692,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3710,8 +3783,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3802,8 +3884,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3884,8 +3975,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3949,8 +4049,17 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4027,8 +4136,17 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4044,6 +4162,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Problem"];
                 };
+            };
+            /** @description Over the tenant's submission rate limit. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Redis is unreachable or refused the operation. */
             503: {
@@ -4101,8 +4226,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4173,8 +4307,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4245,8 +4388,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4322,8 +4474,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4387,8 +4548,17 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4459,8 +4629,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is over MAX_REQUEST_BYTES, or a payload over MAX_PAYLOAD_BYTES. */
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from dtq.api.auth import TenantDep
+from dtq.api.auth import TenantDep, admit
 from dtq.api.deps import EngineDep, JobIdPath
 from dtq.api.errors import ERROR_RESPONSES
 from dtq.models import (
@@ -41,16 +41,25 @@ async def list_dead(
 
 @router.post("/retry")
 async def retry_matching(
-    body: DeadLetterRetry, engine: EngineDep, tenant: TenantDep
+    body: DeadLetterRetry, engine: EngineDep, tenant: TenantDep, response: Response
 ) -> DeadLetterRetried:
     """Retry every dead job matching a filter (task type, reason, time range); `dry_run`
-    reports what would be retried without changing anything."""
-    return await engine.dlq.retry_matching(body, tenant.name)
+    reports what would be retried without changing anything. Each job sent back takes one
+    submission from the tenant's rate limit (429, or 422 past its burst: lower `limit`)."""
+
+    async def take(count: int) -> None:
+        await admit(engine, tenant, response, count)
+
+    return await engine.dlq.retry_matching(body, tenant.name, take)
 
 
 @router.post("/{job_id}/retry", responses=NOT_DEAD)
-async def retry_dead(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> Job:
-    """Run a dead job again with fresh retries."""
+async def retry_dead(
+    job_id: JobIdPath, engine: EngineDep, tenant: TenantDep, response: Response
+) -> Job:
+    """Run a dead job again with fresh retries (one submission from the tenant's rate
+    limit)."""
+    await admit(engine, tenant, response, 1)
     await engine.dlq.retry(job_id, tenant=tenant.name)
     return await engine.jobs.get(job_id, tenant.name)
 

@@ -18,6 +18,8 @@ from dtq.errors import (
     InvalidTransitionError,
     JobNotFoundError,
     ScheduleNotFoundError,
+    SchedulesTooFrequentError,
+    TooManySchedulesError,
     UnknownParentError,
 )
 
@@ -32,6 +34,8 @@ class Code(IntEnum):
     IDEMPOTENCY_CONFLICT = -4  # an idempotency key was used with another body
     UNKNOWN_PARENT = -5  # depends_on names a job that does not exist (or is another tenant's)
     SCHEDULE_NOT_FOUND = -6  # no such schedule
+    SCHEDULE_LIMIT = -7  # the tenant has as many schedules as it may (the count follows)
+    SCHEDULE_RATE = -8  # the tenant's schedules would fire too often (firings an hour follow)
 
     # Outcomes.
     NOTHING = 0  # nothing to do (requeue, schedule_advance): the state had moved on
@@ -69,6 +73,8 @@ ERRORS: dict[Code, type[DTQError]] = {
     Code.IDEMPOTENCY_CONFLICT: IdempotencyConflictError,
     Code.UNKNOWN_PARENT: UnknownParentError,
     Code.SCHEDULE_NOT_FOUND: ScheduleNotFoundError,
+    Code.SCHEDULE_LIMIT: TooManySchedulesError,
+    Code.SCHEDULE_RATE: SchedulesTooFrequentError,
 }
 
 
