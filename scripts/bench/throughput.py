@@ -50,6 +50,7 @@ from typing import Any
 import httpx
 import orjson
 import uvloop
+from redis.asyncio import Redis
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,6 +212,16 @@ async def enqueue_http(
     return n / elapsed
 
 
+async def redis_usage(redis: Redis) -> tuple[float, int, float]:
+    """Redis's CPU seconds so far (user + sys, all threads), its used memory in bytes, and the
+    seconds its commands took (INFO commandstats: scripts included, idle polling not)."""
+    cpu = await redis.info("cpu")
+    memory = await redis.info("memory")
+    commands = await redis.info("commandstats")
+    in_commands = sum(stat["usec"] for stat in commands.values()) / 1e6
+    return cpu["used_cpu_user"] + cpu["used_cpu_sys"], int(memory["used_memory"]), in_commands
+
+
 async def wait_processed(engine: Engine, n: int, baseline: int) -> None:
     with tqdm(total=n, desc="process", unit="job", file=sys.stderr) as bar:
         done = 0
@@ -276,10 +287,12 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
     await engine.setup([q or "default" for q in queues])
     keys = await make_tenants(engine, args.tenants)
     tenants = list(keys) or [DEFAULT_TENANT]
+    before = await redis_usage(redis)
     if args.via == "http":
         enqueue_rate = await enqueue_http(settings, args.jobs, stack, keys, queues)
     else:
         enqueue_rate = await enqueue_inprocess(engine, args.jobs, tenants, queues)
+    enqueued = await redis_usage(redis)
     load = None
     if args.dashboards:  # every client connected before the first job starts
         load = DashboardLoad(*await start_api(settings, stack), clients=args.dashboards)
@@ -310,6 +323,7 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
     for w in workers:
         stack.callback(w.kill)
     await wait_processed(engine, args.jobs, 0)
+    processed = await redis_usage(redis)
     dashboards = {}
     if load:
         last = await engine.redis.xrevrange(engine.keys.events, count=1)
@@ -326,6 +340,13 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         "process_per_s": round(process_rate),
         "lat_p50_ms": round(statistics.median(latencies), 3),
         "lat_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 3),
+        # Redis's own CPU (user + sys) per job, enqueue and processing, and its memory per job
+        # once all are enqueued (pending) and once all are processed (finished, results kept).
+        "redis_cpu_us_per_job": round((processed[0] - before[0]) / args.jobs * 1e6, 1),
+        "redis_cpu_us_enqueue": round((enqueued[0] - before[0]) / args.jobs * 1e6, 1),
+        "redis_command_us_per_job": round((processed[2] - before[2]) / args.jobs * 1e6, 1),
+        "bytes_per_pending_job": round((enqueued[1] - before[1]) / args.jobs),
+        "bytes_per_finished_job": round((processed[1] - before[1]) / args.jobs),
         "jobs": args.jobs,
         "workers": args.workers,
         "concurrency": args.concurrency,
@@ -349,7 +370,10 @@ def main() -> None:
     print(
         f"enqueue {result['enqueue_per_s']:,} jobs/s ({args.via}), "
         f"process {result['process_per_s']:,} jobs/s, "
-        f"latency p50 {result['lat_p50_ms']} ms p99 {result['lat_p99_ms']} ms"
+        f"latency p50 {result['lat_p50_ms']} ms p99 {result['lat_p99_ms']} ms, "
+        f"Redis {result['redis_cpu_us_per_job']} us CPU and "
+        f"{result['bytes_per_pending_job']}/{result['bytes_per_finished_job']} bytes "
+        "(pending/finished) per job"
     )
     print(json.dumps(result))
 

@@ -13,7 +13,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import OutOfMemoryError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -61,6 +61,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     415: _problem("A body that is not JSON."),
     422: _problem("Invalid input: `detail` names the fields (nothing was changed)."),
     503: _problem("Redis is unreachable or refused the operation."),
+    507: _problem("Redis is full (maxmemory): nothing was stored; retry after Retry-After."),
 }
 
 STATUS_BY_ERROR: dict[type[DTQError], int] = {
@@ -107,7 +108,28 @@ async def dtq_error_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# How long a client refused because Redis is full should wait: workers free memory as jobs
+# finish (and retention removes the finished ones).
+STORAGE_FULL_RETRY_S = 5
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """Whether Redis refused a write because it is at maxmemory (noeviction)."""
+    return isinstance(exc, OutOfMemoryError) or "OOM command not allowed" in str(exc)
+
+
 async def redis_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    if is_storage_full(exc):
+        logger.warning("redis is full path=%s", request.url.path)
+        return JSONResponse(
+            {
+                "detail": "Redis is full (maxmemory): nothing was stored; retry once workers "
+                "have drained jobs",
+                "code": "storage_full",
+            },
+            status_code=507,
+            headers={"Retry-After": str(STORAGE_FULL_RETRY_S)},
+        )
     unreachable = isinstance(exc, RedisConnectionError | RedisTimeoutError)
     logger.warning("redis error path=%s error=%s", request.url.path, type(exc).__name__)
     detail = "Redis is unreachable" if unreachable else "Redis refused the operation"

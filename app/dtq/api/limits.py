@@ -104,7 +104,7 @@ class RequestLimits:
         except AuthenticationError as exc:
             www = ((b"www-authenticate", b'Bearer realm="dtq"'),)
             raise Refusal(401, exc.code, str(exc), www) from None
-        except RedisError:  # the same answer the routes give
+        except RedisError:  # the same answer the routes give (key_lookup runs when Redis is full)
             raise Refusal(503, "storage_unavailable", "Redis is unreachable") from None
 
     async def _read_body(self, path: str, headers: dict[bytes, bytes], receive: Receive) -> bytes:

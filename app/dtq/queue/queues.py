@@ -14,6 +14,7 @@ from dtq.queue.jobhash import Serving
 from dtq.queue.keys import QueueKeys
 from dtq.queue.scripts.library import Library
 from dtq.queue.scripts.purge_queue import purge_queue
+from dtq.queue.scripts.register import register
 from dtq.queue.scripts.resume_queue import resume_queue
 from dtq.queue.workers import Workers
 
@@ -38,13 +39,8 @@ class Queues:
     async def register(self, queues: Sequence[str], tasks: Mapping[str, str]) -> None:
         """Record the queues a worker listens to and its task types' own queues (task type ->
         queue), which submissions that name no queue go to."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            named = [q for q in {*queues, *tasks.values()} if q != DEFAULT_QUEUE]
-            if named:
-                pipe.sadd(self._keys.queues, *named)
-            if tasks:
-                pipe.hset(self._keys.tasks, mapping=cast(Any, tasks))
-            await pipe.execute()
+        named = sorted(q for q in {*queues, *tasks.values()} if q != DEFAULT_QUEUE)
+        await register(self._lib, queues=named, tasks=tasks)
 
     async def task_queues(self) -> dict[str, str]:
         """Every task type a worker has served, with the queue it was registered on."""

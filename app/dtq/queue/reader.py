@@ -7,11 +7,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from redis.exceptions import ResponseError
-
 from dtq.models import DEFAULT_QUEUE
 from dtq.queue.delivery import Entry
 from dtq.queue.keys import QueueKeys
+from dtq.queue.scripts.ensure_groups import ensure_groups
 from dtq.queue.scripts.library import Library
 from dtq.queue.scripts.read import read
 
@@ -25,16 +24,10 @@ PAUSE_CHECK_S = 1.0
 
 async def ensure_group(lib: Library, queues: Sequence[str] = (DEFAULT_QUEUE,)) -> None:
     """Create each job stream of `queues` and its consumer group if missing (from the start of
-    the stream, so jobs submitted before any worker listened are read too)."""
-    for name in queues:
-        for stream in lib.keys.queue(name).streams:
-            try:
-                await lib.redis.xgroup_create(
-                    stream, lib.settings.CONSUMER_GROUP, id="0", mkstream=True
-                )
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+    the stream, so jobs submitted before any worker listened are read too), in one script that
+    runs even when Redis is full."""
+    streams = [stream for name in queues for stream in lib.keys.queue(name).streams]
+    await ensure_groups(lib, streams=streams)
 
 
 def entries_of(queue: str, level: int, messages: Any) -> list[Entry]:

@@ -260,7 +260,8 @@ export interface paths {
         };
         /**
          * Ready
-         * @description Redis answers and every script is loaded. Warns about a Redis that would evict keys.
+         * @description Redis answers and every script is loaded. Warns about a Redis that would evict keys, and
+         *     says `storage_full` (still 200: reads and running jobs go on) while Redis is at maxmemory.
          */
         get: operations["health-ready"];
         put?: never;
@@ -1948,6 +1949,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "admin-revoke_key": {
@@ -2030,6 +2040,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "admin-list_tenants": {
@@ -2097,6 +2116,15 @@ export interface operations {
             };
             /** @description Redis is unreachable or refused the operation. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2189,6 +2217,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "admin-get_tenant": {
@@ -2273,6 +2310,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "admin-create_key": {
@@ -2350,6 +2396,15 @@ export interface operations {
             };
             /** @description Redis is unreachable or refused the operation. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2445,6 +2500,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "dlq-list_dead": {
@@ -2524,6 +2588,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "dlq-retry_matching": {
@@ -2595,6 +2668,15 @@ export interface operations {
             };
             /** @description Redis is unreachable or refused the operation. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2691,6 +2773,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "dlq-retry_dead": {
@@ -2775,6 +2866,15 @@ export interface operations {
             };
             /** @description Redis is unreachable or refused the operation. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2917,6 +3017,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "jobs-create_job": {
@@ -3016,6 +3125,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "jobs-create_jobs": {
@@ -3104,6 +3222,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "jobs-get_job": {
@@ -3181,6 +3308,15 @@ export interface operations {
             };
             /** @description Redis is unreachable or refused the operation. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3279,6 +3415,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "jobs-get_job_events": {
@@ -3356,6 +3501,15 @@ export interface operations {
             };
             /** @description Redis is unreachable or refused the operation. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3447,6 +3601,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "jobs-get_job_timeline": {
@@ -3524,6 +3687,15 @@ export interface operations {
             };
             /** @description Redis is unreachable or refused the operation. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3637,6 +3809,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "queues-get_queue": {
@@ -3728,6 +3909,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "queues-pause_queue": {
@@ -3812,6 +4002,15 @@ export interface operations {
             };
             /** @description Redis is unreachable or refused the operation. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3920,6 +4119,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "queues-resume_queue": {
@@ -4011,6 +4219,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "schedules-list_schedules": {
@@ -4078,6 +4295,15 @@ export interface operations {
             };
             /** @description Redis is unreachable or refused the operation. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4179,6 +4405,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "schedules-get_schedule": {
@@ -4255,6 +4490,15 @@ export interface operations {
             };
             /** @description Redis is unreachable or refused the operation. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4343,6 +4587,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "stats-get_stats": {
@@ -4417,6 +4670,15 @@ export interface operations {
             };
             /** @description Redis is unreachable or refused the operation. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4510,6 +4772,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "tenant-get_tenant": {
@@ -4577,6 +4848,15 @@ export interface operations {
             };
             /** @description Redis is unreachable or refused the operation. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4658,6 +4938,15 @@ export interface operations {
             };
             /** @description Redis is unreachable or refused the operation. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };

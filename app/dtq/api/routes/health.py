@@ -11,6 +11,10 @@ from dtq.models import Health
 router = APIRouter(prefix="/health", tags=["health"])
 
 EVICTING = "maxmemory-policy {policy} evicts keys: jobs can be lost; use noeviction"
+FULL = (
+    "Redis is full ({used} of maxmemory {limit} bytes): submissions get 507 storage_full while "
+    "workers drain the jobs stored"
+)
 
 
 @router.get("/live")
@@ -21,7 +25,8 @@ async def live() -> Health:
 
 @router.get("/ready", responses={503: {"model": Health, "description": "Not ready."}})
 async def ready(engine: EngineDep, response: Response) -> Health:
-    """Redis answers and every script is loaded. Warns about a Redis that would evict keys."""
+    """Redis answers and every script is loaded. Warns about a Redis that would evict keys, and
+    says `storage_full` (still 200: reads and running jobs go on) while Redis is at maxmemory."""
     try:
         await engine.redis.ping()
         if not await engine.scripts_loaded():
@@ -35,7 +40,13 @@ async def ready(engine: EngineDep, response: Response) -> Health:
             warnings.append(
                 "cannot read maxmemory-policy (CONFIG not permitted); check it is noeviction"
             )
+        memory = await engine.redis.info("memory")
+        used, limit = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
+        full = bool(limit) and used >= limit
+        if full:
+            warnings.append(FULL.format(used=used, limit=limit))
     except RedisError as exc:
         response.status_code = 503
         return Health(status="unavailable", redis=type(exc).__name__, scripts_loaded=False)
-    return Health(status="ok", redis="ok", scripts_loaded=True, warnings=warnings)
+    status = "storage_full" if full else "ok"
+    return Health(status=status, redis="ok", scripts_loaded=True, warnings=warnings)

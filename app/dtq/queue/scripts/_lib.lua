@@ -1,6 +1,13 @@
 --[[
   Prelude prepended to every DTQ script when it is loaded (not a transition by itself).
   Time always comes from the Redis server clock (invariant 5).
+
+  Every script starts with its flags line, which the loader keeps first. `#!lua flags=allow-oom`
+  marks the scripts that must run when Redis is full (maxmemory with noeviction) so that the
+  jobs already stored can finish and free memory: settling, leases, heartbeats, reading and
+  starting, retries coming due, cancels, purges and trims. The others are plain `#!lua`: when
+  Redis is full they are refused whole, before any command runs (the API answers 507
+  storage_full), never cut off halfway. key_lookup writes nothing (`no-writes`).
 ]]
 
 -- Return codes: the same table as dtq/queue/scripts/codes.py (a test checks they agree).

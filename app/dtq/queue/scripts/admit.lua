@@ -1,3 +1,4 @@
+#!lua
 --[[
   admit: a tenant's submission rate limit, a token bucket on the Redis clock shared by every API
   instance. A request of `cost` submissions is admitted whole or not at all; a refused request

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   cancel: cancel a waiting, pending, scheduled or running job. The cancel is durable: it is
   recorded on the job, so no start, completion or retry happens after it, whatever restarts in

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   complete: record successful attempts, acknowledge their stream entries.
 

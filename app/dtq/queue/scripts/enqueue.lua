@@ -1,3 +1,4 @@
+#!lua
 --[[
   enqueue: store jobs and append them to the stream of their queue and priority level (or, when
   they have a due time in the future, to the delayed set), all or none. A job with an

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   extend_lease: reset the idle time of entries this consumer is running, so that XAUTOCLAIM
   does not reclaim them while their worker is alive. Only entries that this consumer still owns

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   fail: record failed attempts, each with its error and traceback (the last 10 are kept);
   schedule a retry after the given delay, or dead-letter the job once its failures exceed

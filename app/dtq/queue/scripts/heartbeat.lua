@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   heartbeat: record that a worker is alive, on the Redis clock.
 

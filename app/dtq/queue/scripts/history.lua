@@ -1,3 +1,4 @@
+#!lua
 --[[
   history: append one sample of the counters to each history stream whose current step has none.
 

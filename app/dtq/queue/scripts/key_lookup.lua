@@ -1,3 +1,4 @@
+#!lua flags=no-writes
 --[[
   key_lookup: an API key's record and its tenant's definition, in one round trip (read only).
   The caller compares the key's hash itself, in constant time.

@@ -1,8 +1,8 @@
 """Load the Lua scripts once, call them by SHA, and batch calls into one round trip.
 
-Every `<name>.lua` in this folder is one atomic transition; `_lib.lua`, the shared prelude, is
-prepended to each at load time. A script's Python face (`<name>.py` beside it) builds one `Call`:
-the script, its KEYS and ARGV, and how to decode the reply into a typed result.
+Every `<name>.lua` in this folder is one atomic transition; `_lib.lua`, the shared prelude, goes
+into each at load time, after its flags line. A script's Python face (`<name>.py` beside it)
+builds one `Call`: the script, its KEYS and ARGV, and how to decode the reply into a typed result.
 """
 
 from __future__ import annotations
@@ -35,11 +35,13 @@ def script_names() -> list[str]:
 
 
 def script_source(name: str) -> str:
-    """A script's text as loaded: the prelude, then the script."""
+    """A script's text as loaded: its flags line (`#!lua flags=...`), the prelude, then the
+    rest of the script."""
     folder = resources.files(__package__)
-    return (
-        folder.joinpath("_lib.lua").read_text() + "\n" + folder.joinpath(f"{name}.lua").read_text()
-    )
+    flags, _, body = folder.joinpath(f"{name}.lua").read_text().partition("\n")
+    if not flags.startswith("#!lua"):
+        raise ValueError(f"{name}.lua must start with its flags line, e.g. '#!lua' (see _lib.lua)")
+    return flags + "\n" + folder.joinpath("_lib.lua").read_text() + "\n" + body
 
 
 class Library:

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   progress: record a running job's progress, fenced like complete (only its current owner and
   attempt may report).

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   promote_due: move scheduled jobs whose due time has come back onto their queue's stream.
 

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   purge: delete a dead job and its dead-letter entry for good.
 

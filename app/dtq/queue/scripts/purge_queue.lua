@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   purge_queue: cancel up to `limit` of a queue's jobs that wait for a worker, reason `purged`:
   those behind the entries of its streams that no worker has read, in its tenants' lanes, or

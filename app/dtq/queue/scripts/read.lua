@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   read: hand this consumer up to `count` new entries of one queue, taking the priority levels in
   the order given (XREADGROUP per level with the count still open). Never blocks: when nothing

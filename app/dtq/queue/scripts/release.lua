@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   release: settle the dependents of one finished parent taken from the dependency outbox.
 

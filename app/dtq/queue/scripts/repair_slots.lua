@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   repair_slots: drop from the running sets of tenants with jobs waiting the ids of jobs that no
   longer hold a slot (a job deleted or expired while dispatched, or any path that missed

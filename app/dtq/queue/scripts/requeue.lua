@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   requeue: give a job a new stream entry after its entry vanished while unacknowledged
   (XAUTOCLAIM reported it deleted: someone ran XDEL or XTRIM on the job stream).

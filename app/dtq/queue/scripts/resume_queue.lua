@@ -1,3 +1,4 @@
+#!lua
 --[[
   resume_queue: resume a paused queue. Its pause flag goes, and the jobs workers read while it
   was paused (start.lua held them) go back on its streams, or into their tenants' lanes, in the

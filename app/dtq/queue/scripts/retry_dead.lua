@@ -1,3 +1,4 @@
+#!lua
 --[[
   retry_dead: send a dead job from the dead-letter queue back to its queue's stream. With reset, its
   failures start over (fresh retries); without, it gets one more attempt. The attempt counter

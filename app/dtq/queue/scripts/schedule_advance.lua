@@ -1,3 +1,4 @@
+#!lua
 --[[
   schedule_advance: move a schedule's next fire time from the tick just fired to the next one,
   only if nobody else did (compare and set), and only while the schedule still exists.

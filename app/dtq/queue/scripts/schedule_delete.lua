@@ -1,3 +1,4 @@
+#!lua
 --[[
   schedule_delete: remove a schedule and its next fire time, and give back its budget.
 

@@ -1,3 +1,4 @@
+#!lua
 --[[
   schedule_put: create or replace a recurring schedule and set its next fire time, within its
   tenant's budget: at most ARGV[6] schedules, firing at most ARGV[7] times an hour together

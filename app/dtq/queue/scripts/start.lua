@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   start: mark delivered stream entries as running under this consumer (a new attempt).
 

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 --[[
   trim: drop acknowledged entries from the job streams. Transitions only acknowledge entries
   (XACK); this script trims, per stream, everything below the horizon: the oldest entry still
