@@ -51,7 +51,15 @@ class Settings(BaseSettings):
     MAX_BACKOFF_MS: int = Field(default=60_000, ge=1)
     VISIBILITY_TIMEOUT_MS: int = Field(default=30_000, ge=100)
     MAX_DELIVERIES: int = Field(default=5, ge=1)
+    # Retention of finished jobs, per queue unless a queue has its own policy (PUT
+    # /queues/{name}/retention): succeeded and canceled jobs are kept at most RESULT_TTL_S, and a
+    # queue keeps at most this many of each (-1: no count limit); the oldest go first. Dead jobs
+    # stay until retried or deleted. A removed job's id is remembered (GET answers 410) among the
+    # newest REMOVED_IDS_KEPT.
     RESULT_TTL_S: int = Field(default=86_400, ge=1)
+    KEEP_SUCCEEDED: int = Field(default=100_000, ge=-1)
+    KEEP_CANCELED: int = Field(default=10_000, ge=-1)
+    REMOVED_IDS_KEPT: int = Field(default=100_000, ge=0, le=10_000_000)
     MAX_PAYLOAD_BYTES: int = Field(default=1_048_576, ge=16)
     EVENTS_MAXLEN: int = Field(default=10_000, ge=100)
     IDEMPOTENCY_TTL_S: int = Field(default=86_400, ge=1)

@@ -165,3 +165,9 @@ class TooManySchedulesError(ScheduleLimitError):
 
 class SchedulesTooFrequentError(ScheduleLimitError):
     """The tenant's schedules would together fire faster than its submission rate."""
+
+
+class JobRemovedError(JobNotFoundError):
+    """The job finished and its queue's retention policy removed it (GET answers 410)."""
+
+    code = "job_removed"

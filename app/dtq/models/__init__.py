@@ -65,6 +65,8 @@ from dtq.models.queues import (
     QueueInfo,
     QueueList,
     QueuePurged,
+    QueueRetention,
+    RetentionPolicy,
 )
 from dtq.models.schedules import (
     CRON_PATTERN,
@@ -144,6 +146,8 @@ __all__ = [
     "QueueList",
     "QueueName",
     "QueuePurged",
+    "QueueRetention",
+    "RetentionPolicy",
     "QueueStats",
     "Schedule",
     "ScheduleCreate",

@@ -14,6 +14,8 @@ TASK_TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 MAX_DELAY_MS = 366 * 24 * 3600 * 1000
 MAX_TIMEOUT_S = 7 * 24 * 3600
 MAX_PARENTS = 100
+# The longest a job may ask to be kept once succeeded (keep_for_s): 30 days.
+MAX_KEEP_S = 30 * 24 * 3600
 
 
 def _json_number(value: Any) -> Any:

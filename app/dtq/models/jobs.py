@@ -11,6 +11,7 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -19,6 +20,7 @@ from dtq.models.common import (
     DEFAULT_QUEUE,
     DEFAULT_TENANT,
     MAX_DELAY_MS,
+    MAX_KEEP_S,
     MAX_PARENTS,
     MAX_TIMEOUT_S,
     DeadReason,
@@ -77,6 +79,15 @@ class JobCreate(BaseModel):
         default=None,
         description="Submitting again with the same key and body returns the original job.",
     )
+    keep_for_s: Annotated[int, Field(ge=0, le=MAX_KEEP_S), JsonNumber] | None = Field(
+        default=None,
+        description="Once succeeded, keep the job (and its result) this long instead of its "
+        "queue's retention age; 0 removes it as it succeeds. A job others wait on is kept by "
+        "its queue's policy.",
+    )
+    keep_result: StrictBool = Field(
+        default=True, description="false: the same as keep_for_s 0 (no one will read the result)."
+    )
 
     @model_validator(mode="after")
     def _one_due_time(self) -> Self:
@@ -86,7 +97,14 @@ class JobCreate(BaseModel):
             raise ValueError("depends_on lists a parent twice")
         if self.id is not None and self.id in self.depends_on:
             raise ValueError("a job cannot depend on itself")
+        if not self.keep_result and self.keep_for_s:
+            raise ValueError("keep_result false removes the job as it succeeds: no keep_for_s")
         return self
+
+    @property
+    def keep_s(self) -> int | None:
+        """How long to keep the job once succeeded, when it says (None: its queue's policy)."""
+        return 0 if not self.keep_result else self.keep_for_s
 
 
 class JobBatchCreate(BaseModel):
@@ -145,6 +163,9 @@ class Job(BaseModel):
     failures: int = Field(description="Failed attempts; retries stop after max_retries.")
     max_retries: int
     timeout_s: float | None = None
+    keep_for_s: int | None = Field(
+        default=None, description="Its own retention once succeeded (None: its queue's)."
+    )
     partition_key: str | None = None
     trace_id: str | None = None
     created_at: datetime

@@ -1,10 +1,12 @@
-"""Named queues on the wire: their state and gauges, and what purging one did."""
+"""Named queues on the wire: their state and gauges, what purging one did, its retention."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
 
-from dtq.models.common import Priority
+from pydantic import BaseModel, ConfigDict, Field
+
+from dtq.models.common import MAX_KEEP_S, JsonNumber, Priority
 
 
 class QueueInfo(BaseModel):
@@ -39,3 +41,24 @@ class QueuePurged(BaseModel):
 
     name: str
     purged: int = Field(description="Pending jobs canceled (reason `purged`).")
+
+
+class RetentionPolicy(BaseModel):
+    """How many finished jobs a queue keeps and for how long, by kind. Unset (null) fields
+    follow the settings (KEEP_SUCCEEDED, KEEP_CANCELED, RESULT_TTL_S); a count of -1 keeps any
+    number. Dead jobs are not in it: they stay until retried or deleted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    succeeded_count: Annotated[int, Field(ge=-1, le=100_000_000), JsonNumber] | None = None
+    succeeded_s: Annotated[int, Field(ge=0, le=MAX_KEEP_S), JsonNumber] | None = None
+    canceled_count: Annotated[int, Field(ge=-1, le=100_000_000), JsonNumber] | None = None
+    canceled_s: Annotated[int, Field(ge=0, le=MAX_KEEP_S), JsonNumber] | None = None
+
+
+class QueueRetention(BaseModel):
+    """A queue's retention: its own policy and what is in force (own values, else defaults)."""
+
+    name: str
+    own: RetentionPolicy
+    effective: RetentionPolicy

@@ -24,6 +24,7 @@ from dtq.queue.producer import Producer
 from dtq.queue.queues import Queues
 from dtq.queue.reader import ensure_group
 from dtq.queue.resilience import raise_if_cancelling
+from dtq.queue.retention import Retention
 from dtq.queue.schedules import Schedules
 from dtq.queue.scripts.library import Library, run_all
 from dtq.queue.scripts.promote_due import promote_due
@@ -54,6 +55,7 @@ class Engine:
         self.tenants = Tenants(self.lib)
         self.schedules = Schedules(self.lib, self.producer, self.tenants)
         self.queues = Queues(self.lib, self.workers)
+        self.retention = Retention(self.lib)
         self.events = Events(self.lib)
         self.history = StatsHistory(self.lib, self.queues)
 

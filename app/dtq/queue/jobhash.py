@@ -11,7 +11,8 @@ one place that reads it back into the wire models. Fields (absent when unset):
     errors (JSON: the last 10 {attempt, error, at}) result (JSON)
     dead_reason dlq_entry cancel_reason failed_parent progress progress_message progress_at
     depends_on (comma-separated stored ids) deps_left dependents (others wait on it)
-    partition_key trace_id rate_slot (reserved start slot, ms)
+    partition_key trace_id rate_slot (reserved start slot, ms) keep (seconds to keep it once
+      succeeded, when the job says: 0 removes it as it succeeds)
     lane (tenant whose lane it waits in) lane_slot (the running set holding its slot)
     pk_line (the line of its partition key) parked_to parked_lanes (while parked in that line)
     history: every transition as "status,at,worker,attempt,reason;" once anything beyond the
@@ -226,6 +227,7 @@ def job_from_hash(
         failures=int(h["failures"]),
         max_retries=int(h["max_retries"]),
         timeout_s=float(h["timeout_s"]) if h.get("timeout_s") else None,
+        keep_for_s=int(h["keep"]) if h.get("keep") else None,
         partition_key=_opt(h.get("partition_key")),
         trace_id=_opt(h.get("trace_id")),
         created_at=from_ms(h["created_at"]),

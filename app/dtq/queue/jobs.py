@@ -10,8 +10,9 @@ from typing import Any, cast
 
 import orjson
 
-from dtq.errors import JobNotFoundError, ResultNotReadyError
+from dtq.errors import JobNotFoundError, JobRemovedError, ResultNotReadyError
 from dtq.models import DEFAULT_TENANT, Job, JobList, JobResult, JobStatus, JobTimeline
+from dtq.queue.clock import from_ms
 from dtq.queue.dependencies import Dependencies
 from dtq.queue.jobhash import (
     TIMELINE_FIELDS,
@@ -42,9 +43,16 @@ class Jobs:
         self._dependencies = dependencies
 
     async def _hash(self, job_id: str, tenant: str | None) -> dict[str, str]:
-        h = cast(
-            dict[str, str], await self._redis.hgetall(self._keys.job(stored_id(tenant, job_id)))
-        )
+        stored = stored_id(tenant, job_id)
+        h = cast(dict[str, str], await self._redis.hgetall(self._keys.job(stored)))
+        if not h:
+            removed = await self._redis.zscore(self._keys.gone, stored)
+            if removed is not None:
+                raise JobRemovedError(
+                    f"job {public_id(job_id)} finished and was removed at "
+                    f"{from_ms(int(removed)).isoformat()} by its queue's retention policy "
+                    "(GET /queues/{name}/retention)"
+                )
         if not h or not owned_by(h, tenant):
             raise JobNotFoundError(f"job {public_id(job_id)} not found")
         return h

@@ -31,6 +31,11 @@ class QueueKeys:
             return self.stream
         return f"{self.stream}:{priority.value}"
 
+    def finished(self, kind: str) -> str:
+        """Sorted set of this queue's finished jobs of `kind` (succeeded, canceled) kept by
+        retention, score = finish time in ms."""
+        return f"{self.root}:finished:{kind}"
+
     @property
     def streams(self) -> tuple[str, ...]:
         """Every job stream, highest priority first (the order scripts take them in)."""
@@ -139,6 +144,16 @@ class Keys:
     def index(self) -> str:
         """Sorted set of every job id, score = a unique, increasing creation sequence."""
         return f"{self.base}:jobs"
+
+    @property
+    def retention(self) -> str:
+        """Hash of queues' own retention policies: queue -> CSV (see dtq.queue.retention)."""
+        return f"{self.base}:retention"
+
+    @property
+    def gone(self) -> str:
+        """Sorted set of the ids of jobs retention removed (the newest, capped), score = ms."""
+        return f"{self.base}:gone"
 
     def tenant_index(self, tenant: str) -> str:
         """The job index of one tenant (`default`, the unnamed tenant, uses `index`)."""

@@ -552,6 +552,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/queues/{name}/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Retention
+         * @description How many succeeded and canceled jobs the queue keeps and how long: its own policy and
+         *     the one in force (its own values, else the settings').
+         */
+        get: operations["queues-get_retention"];
+        /**
+         * Put Retention
+         * @description Replace the queue's own retention policy (null fields follow the settings; a count of -1
+         *     keeps any number). It applies to jobs finishing from now on; a queue may be given one
+         *     before its first job.
+         */
+        put: operations["queues-put_retention"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/schedules": {
         parameters: {
             query?: never;
@@ -1131,6 +1158,11 @@ export interface components {
             finished_at?: string | null;
             /** Id */
             id: string;
+            /**
+             * Keep For S
+             * @description Its own retention once succeeded (None: its queue's).
+             */
+            keep_for_s?: number | null;
             /** Last Error */
             last_error?: string | null;
             /** Max Retries */
@@ -1206,6 +1238,17 @@ export interface components {
              * @description Submitting again with the same key and body returns the original job.
              */
             idempotency_key?: string | null;
+            /**
+             * Keep For S
+             * @description Once succeeded, keep the job (and its result) this long instead of its queue's retention age; 0 removes it as it succeeds. A job others wait on is kept by its queue's policy.
+             */
+            keep_for_s?: number | null;
+            /**
+             * Keep Result
+             * @description false: the same as keep_for_s 0 (no one will read the result).
+             * @default true
+             */
+            keep_result: boolean;
             /** Max Retries */
             max_retries?: number | null;
             /** Partition Key */
@@ -1289,6 +1332,11 @@ export interface components {
             finished_at?: string | null;
             /** Id */
             id: string;
+            /**
+             * Keep For S
+             * @description Its own retention once succeeded (None: its queue's).
+             */
+            keep_for_s?: number | null;
             /** Last Error */
             last_error?: string | null;
             /** Max Retries */
@@ -1536,6 +1584,16 @@ export interface components {
             purged: number;
         };
         /**
+         * QueueRetention
+         * @description A queue's retention: its own policy and what is in force (own values, else defaults).
+         */
+        QueueRetention: {
+            effective: components["schemas"]["RetentionPolicy"];
+            /** Name */
+            name: string;
+            own: components["schemas"]["RetentionPolicy"];
+        };
+        /**
          * QueueStats
          * @description Counters and gauges of one queue.
          */
@@ -1587,6 +1645,22 @@ export interface components {
              * @description Tenants with jobs queued in lanes or running, by name.
              */
             tenants?: components["schemas"]["TenantUsage"][];
+        };
+        /**
+         * RetentionPolicy
+         * @description How many finished jobs a queue keeps and for how long, by kind. Unset (null) fields
+         *     follow the settings (KEEP_SUCCEEDED, KEEP_CANCELED, RESULT_TTL_S); a count of -1 keeps any
+         *     number. Dead jobs are not in it: they stay until retried or deleted.
+         */
+        RetentionPolicy: {
+            /** Canceled Count */
+            canceled_count?: number | null;
+            /** Canceled S */
+            canceled_s?: number | null;
+            /** Succeeded Count */
+            succeeded_count?: number | null;
+            /** Succeeded S */
+            succeeded_s?: number | null;
         };
         /**
          * Schedule
@@ -4178,6 +4252,196 @@ export interface operations {
             };
             /** @description No such queue (no job was ever put in it, no worker listens to it). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `detail` names the fields (nothing was changed). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is unreachable or refused the operation. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "queues-get_retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A queue name: 1-64 letters, digits, _ . or -. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueRetention"];
+                };
+            };
+            /** @description The body is not valid JSON text (e.g. not UTF-8). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, a malformed one, or an unknown or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A tenant key: queues are shared, so they need the admin key. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body is over the route's limit (MAX_PAYLOAD_BYTES + 64 KiB; a batch: MAX_REQUEST_BYTES), or a payload over MAX_PAYLOAD_BYTES. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body that is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `detail` names the fields (nothing was changed). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is unreachable or refused the operation. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is full (maxmemory): nothing was stored; retry after Retry-After. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "queues-put_retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A queue name: 1-64 letters, digits, _ . or -. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetentionPolicy"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueRetention"];
+                };
+            };
+            /** @description The body is not valid JSON text (e.g. not UTF-8). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, a malformed one, or an unknown or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A tenant key: queues are shared, so they need the admin key. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -99,6 +99,11 @@ function FilterForm({ filters, limit, onApply }: { filters: JobFilters; limit: n
         navigate(`/jobs/${encodeURIComponent(find)}`);
         return;
       } catch (err) {
+        if (err instanceof ApiError && err.status === 410) {
+          // removed by retention: its page says so
+          navigate(`/jobs/${encodeURIComponent(find)}`);
+          return;
+        }
         if (!(err instanceof ApiError && err.status === 404)) throw err;
       } finally {
         setFinding(null);

@@ -1,4 +1,5 @@
-"""Named queues: list them with their gauges, pause and resume them, purge their pending jobs.
+"""Named queues: list them with their gauges, pause and resume them, purge their pending jobs,
+set their retention.
 
 Queues are shared by every tenant, so these routes need the admin key."""
 
@@ -11,7 +12,14 @@ from fastapi import APIRouter, Depends, Path, Query
 from dtq.api.auth import require_operator
 from dtq.api.deps import EngineDep
 from dtq.api.errors import ERROR_RESPONSES
-from dtq.models import QUEUE_PATTERN, QueueInfo, QueueList, QueuePurged
+from dtq.models import (
+    QUEUE_PATTERN,
+    QueueInfo,
+    QueueList,
+    QueuePurged,
+    QueueRetention,
+    RetentionPolicy,
+)
 
 router = APIRouter(
     prefix="/queues",
@@ -72,3 +80,20 @@ async def purge_queue(
     """Cancel every job of the queue that waits for a worker (reason `purged`); jobs running
     finish, scheduled and waiting jobs stay. Without `confirm=true`, says how many would go."""
     return QueuePurged(name=name, purged=await engine.queues.purge(name, confirm=confirm))
+
+
+@router.get("/{name}/retention")
+async def get_retention(name: QueuePath, engine: EngineDep) -> QueueRetention:
+    """How many succeeded and canceled jobs the queue keeps and how long: its own policy and
+    the one in force (its own values, else the settings')."""
+    return await engine.retention.get(name)
+
+
+@router.put("/{name}/retention")
+async def put_retention(
+    name: QueuePath, body: RetentionPolicy, engine: EngineDep
+) -> QueueRetention:
+    """Replace the queue's own retention policy (null fields follow the settings; a count of -1
+    keeps any number). It applies to jobs finishing from now on; a queue may be given one
+    before its first job."""
+    return await engine.retention.put(name, body)

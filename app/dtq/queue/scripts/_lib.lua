@@ -45,6 +45,10 @@ function keyname.queue(base, stream_name, queue)
   for level, suffix in ipairs(STREAM_SUFFIX) do streams[level] = s .. suffix end
   return {streams = streams, lanes = root .. ':lanes', root = root}
 end
+-- A queue's finished jobs of one kind kept by retention (`succeeded`, `canceled`), a zset of
+-- ids scored by finish time (keys.py's QueueKeys.finished).
+function keyname.finished(root, kind) return root .. ':finished:' .. kind end
+
 -- The line of one partition key in a queue (its root): the key is hashed, never put in a name.
 function keyname.line(root, partition_key)
   return root .. ':pk:' .. redis.sha1hex(partition_key)
@@ -261,4 +265,93 @@ local function leave_line(job_key, id, line)
   else
     redis.call('HSET', key, 'entry', redis.call('XADD', f[1], '*', 'id', next_id))
   end
+end
+
+-- Retention (dtq/queue/retention.py): how many finished jobs of a kind a queue keeps and for how
+-- long, enforced here as jobs finish, never by a sweeper. A queue's own policy is a CSV in the
+-- retention hash, "succeeded count,succeeded s,canceled count,canceled s" (-2: the default);
+-- `defaults` holds the settings' values. A count of -1 keeps any number.
+local function policy_of(retention, queue, kind, defaults)
+  local count, age = defaults[kind .. '_count'], defaults[kind .. '_s']
+  local raw = redis.call('HGET', retention, queue or 'default')
+  if raw then
+    local t = {}
+    for v in string.gmatch(raw, '[^,]+') do t[#t + 1] = tonumber(v) end
+    local at = kind == 'succeeded' and 1 or 3
+    if t[at] and t[at] ~= -2 then count = t[at] end
+    if t[at + 1] and t[at + 1] ~= -2 then age = t[at + 1] end
+  end
+  return count, age
+end
+
+-- Defaults from four ARGV values starting at `at`: succeeded count, succeeded s, canceled count,
+-- canceled s.
+local function retention_defaults(at)
+  return {succeeded_count = tonumber(ARGV[at]), succeeded_s = tonumber(ARGV[at + 1]),
+          canceled_count = tonumber(ARGV[at + 2]), canceled_s = tonumber(ARGV[at + 3])}
+end
+
+-- Remove finished jobs for good: their hashes, their index entries (the shard's and their
+-- tenant's, `<index>:<tenant>` for an id stored as `<tenant>/<id>`), and leave a tombstone in
+-- `gone` (a zset capped at gone_max, newest kept) so that GET says the job was removed.
+local function remove_jobs(job_prefix, index, gone, gone_max, ids, now)
+  local keys, tombs, by_tenant = {}, {}, {}
+  for i, id in ipairs(ids) do
+    keys[i] = keyname.job(job_prefix, id)
+    tombs[#tombs + 1] = now
+    tombs[#tombs + 1] = id
+    local slash = string.find(id, '/', 1, true)
+    if slash then
+      local tenant = string.sub(id, 1, slash - 1)
+      by_tenant[tenant] = by_tenant[tenant] or {}
+      table.insert(by_tenant[tenant], id)
+    end
+  end
+  for i = 1, #keys, 500 do
+    local last = math.min(i + 499, #keys)
+    redis.call('DEL', unpack(keys, i, last))
+    redis.call('ZREM', index, unpack(ids, i, last))
+  end
+  for tenant, members in pairs(by_tenant) do
+    for i = 1, #members, 500 do
+      redis.call('ZREM', index .. ':' .. tenant, unpack(members, i, math.min(i + 499, #members)))
+    end
+  end
+  for i = 1, #tombs, 1000 do redis.call('ZADD', gone, unpack(tombs, i, math.min(i + 999, #tombs))) end
+  redis.call('ZREMRANGEBYRANK', gone, 0, -(gone_max + 1))
+end
+
+-- Keep the jobs of one queue that just finished as `kind` by its policy: each expires after the
+-- policy's age (or its own `keep` seconds; 0 removes it at once), and the queue keeps at most the
+-- policy's count of them (the oldest go first). `keeps[i]` is job i's own `keep` field or nil.
+-- `r` = {retention hash, finished zset, job prefix, index, gone, gone max, defaults}.
+local function retain(r, queue, kind, ids, keeps, now)
+  local count, age = policy_of(r.retention, queue, kind, r.defaults)
+  local members, drop = {}, {}
+  for i, id in ipairs(ids) do
+    local keep = keeps[i] and tonumber(keeps[i]) or age
+    if keep <= 0 then
+      drop[#drop + 1] = id
+    else
+      redis.call('EXPIRE', keyname.job(r.job_prefix, id), keep)
+      members[#members + 1] = now
+      members[#members + 1] = id
+    end
+  end
+  for i = 1, #members, 1000 do
+    redis.call('ZADD', r.finished, unpack(members, i, math.min(i + 999, #members)))
+  end
+  if count >= 0 and #members > 0 then
+    local excess = redis.call('ZCARD', r.finished) - count
+    if excess > 0 then
+      -- An id may have been reused since (a client's own id, after the old job expired): only a
+      -- hash that still records this very finish is removed.
+      local popped = redis.call('ZPOPMIN', r.finished, excess)
+      for i = 1, #popped, 2 do
+        local at = redis.call('HGET', keyname.job(r.job_prefix, popped[i]), 'finished_at')
+        if at and tonumber(at) == tonumber(popped[i + 1]) then drop[#drop + 1] = popped[i] end
+      end
+    end
+  end
+  if #drop > 0 then remove_jobs(r.job_prefix, r.index, r.gone, r.gone_max, drop, now) end
 end

@@ -6,14 +6,16 @@
 
   A pending job's stream entry is deleted at once unless a worker has it in hand (that worker's
   start script then sees `canceled` and acks it). A running job's entry is acked here, and the job id is published on the cancel channel so that its worker stops the
-  handler at once; its late completion, if any, is refused by fencing. A canceled job expires
-  after the result TTL like any finished job. A job that others wait on goes to the dependency
+  handler at once; its late completion, if any, is refused by fencing. A canceled job is kept by
+  its queue's retention (_lib.lua's retain). A job that others wait on goes to the dependency
   outbox, from which release.lua cancels its dependents.
 
   KEYS[1] job hash   KEYS[2] delayed (zset)   KEYS[3] stats   KEYS[4] events
-  KEYS[5] dependency outbox
-  ARGV[1] consumer group   ARGV[2] job id   ARGV[3] result ttl (s)   ARGV[4] events maxlen
+  KEYS[5] dependency outbox   KEYS[6] retention policies (hash)   KEYS[7] job index (zset)
+  KEYS[8] tombstones (zset)
+  ARGV[1] consumer group   ARGV[2] job id   ARGV[3] job key prefix   ARGV[4] events maxlen
   ARGV[5] cancel channel   ARGV[6] the shard's key base   ARGV[7] the stream name
+  ARGV[8..11] retention defaults   ARGV[12] most tombstones
 
   Returns C.CANCELED (plus C.WITH_DEPENDENTS when jobs wait on it: release them, to be canceled)
   Errors  C.NOT_FOUND no such job
@@ -46,12 +48,15 @@ redis.call('HSET', KEYS[1], 'status', 'canceled', 'cancel_reason', 'requested',
 redis.call('HDEL', KEYS[1], 'deps_left')
 leave_line(KEYS[1], ARGV[2], f[10])
 if free_slot(KEYS[1], ARGV[2], f[8]) then wake_lanes(q.lanes, q.streams[3]) end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('HINCRBY', KEYS[3], 'jobs:' .. status, -1)
 redis.call('HINCRBY', KEYS[3], 'jobs:canceled', 1)
 emit(KEYS[4], ARGV[4], ARGV[2], 'canceled', now, 'was', status, 'worker', f[3] or '')
 if f[7] then
   notify_dependents(KEYS[5], ARGV[2], now)
-  return C.CANCELED + C.WITH_DEPENDENTS
 end
+retain({retention = KEYS[6], finished = keyname.finished(q.root, 'canceled'),
+        job_prefix = ARGV[3], index = KEYS[7], gone = KEYS[8], gone_max = tonumber(ARGV[12]),
+        defaults = retention_defaults(8)},
+       f[9], 'canceled', {ARGV[2]}, {f[7] and false}, now)
+if f[7] then return C.CANCELED + C.WITH_DEPENDENTS end
 return C.CANCELED

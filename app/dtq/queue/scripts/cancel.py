@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dtq.queue.retention import retention_defaults
 from dtq.queue.scripts.codes import Outcome, checked
 from dtq.queue.scripts.library import Call, Library
 from dtq.queue.tenant_ids import public_id
@@ -16,15 +17,26 @@ def cancel(lib: Library, *, job_id: str) -> Call[Outcome]:
     subject = f"job {public_id(job_id)}"
     return Call(
         lib.script("cancel"),
-        [k.job(job_id), k.delayed, k.stats, k.events, k.dependency_outbox],
+        [
+            k.job(job_id),
+            k.delayed,
+            k.stats,
+            k.events,
+            k.dependency_outbox,
+            k.retention,
+            k.index,
+            k.gone,
+        ],
         [
             s.CONSUMER_GROUP,
             job_id,
-            s.RESULT_TTL_S,
+            k.job_prefix,
             s.EVENTS_MAXLEN,
             k.cancel_channel,
             k.base,
             k.stream_name,
+            *retention_defaults(s),
+            s.REMOVED_IDS_KEPT,
         ],
         lambda reply: Outcome.of(checked(reply, subject)),
     )

@@ -7,33 +7,40 @@
   goes to the dependency outbox, from which release.lua lets its dependents go. A job with a
   partition key leaves its key's line, letting the next one go.
 
+  Succeeded jobs are kept by retention (_lib.lua's retain): the queue's count and age, or a job's
+  own `keep` seconds (0: removed at once).
+
   KEYS[1..4] job streams, critical to low   KEYS[5] stats   KEYS[6] events
-  KEYS[7] dependency outbox   KEYS[8] lanes (zset)   KEYS[8+i] hash of job i
-  ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] result ttl (s)   ARGV[4] events maxlen
-  ARGV[5] n
-  ARGV[6 + 5(i-1) ..] job i: job id, stream level (1-4), stream entry id, attempt, result (JSON)
+  KEYS[7] dependency outbox   KEYS[8] lanes (zset)   KEYS[9] the queue's succeeded jobs (zset)
+  KEYS[10] retention policies (hash)   KEYS[11] job index (zset)   KEYS[12] tombstones (zset)
+  KEYS[12+i] hash of job i
+  ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] queue name   ARGV[4] events maxlen
+  ARGV[5] n   ARGV[6..9] retention defaults (succeeded count, s, canceled count, s)
+  ARGV[10] job key prefix   ARGV[11] most tombstones
+  ARGV[12 + 5(i-1) ..] job i: job id, stream level (1-4), stream entry id, attempt, result (JSON)
 
   Returns one code per job: C.SUCCEEDED (plus C.WITH_DEPENDENTS when jobs wait on it: release
     them), or C.STALE (another owner or attempt holds the job; nothing changed)
 ]]
-local group, consumer, ttl = ARGV[1], ARGV[2], ARGV[3]
+local group, consumer, queue = ARGV[1], ARGV[2], ARGV[3]
 local n = tonumber(ARGV[5])
+local FIRST_JOB_KEY, FIRST_JOB_ARG = 12, 11
 local streams = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
 local stats, events, outbox = KEYS[5], KEYS[6], KEYS[7]
 local now = now_ms()
 local out = {}
 local done = 0
 local finished = {}
-local ids = {}
+local ids, keeps = {}, {}
 local freed = false
 local delta = {}
 
 for i = 1, n do
-  local o = 5 + (i - 1) * 5
+  local o = FIRST_JOB_ARG + (i - 1) * 5
   local id, level, entry, attempt = ARGV[o + 1], tonumber(ARGV[o + 2]), ARGV[o + 3], ARGV[o + 4]
-  local key = KEYS[8 + i]
+  local key = KEYS[FIRST_JOB_KEY + i]
   local f = redis.call('HMGET', key, 'status', 'worker', 'attempt', 'entry', 'history',
-    'dependents', 'lane_slot', 'pk_line', 'started_at')
+    'dependents', 'lane_slot', 'pk_line', 'started_at', 'keep')
   if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
     out[i] = C.STALE
   else
@@ -42,13 +49,13 @@ for i = 1, n do
     end
     redis.call('HSET', key, 'status', 'succeeded', 'result', ARGV[o + 5], 'finished_at', now,
       'entry', '')
-    redis.call('EXPIRE', key, ttl)
     if free_slot(key, id, f[7]) then freed = true end
     leave_line(key, id, f[8])
     add_entry(finished, level, entry)
     observe(delta, 'run', now - tonumber(f[9] or now))
     done = done + 1
     ids[done] = id
+    keeps[done] = (not f[6]) and f[10]  -- a job others wait on stays for release.lua
     out[i] = C.SUCCEEDED
     if f[6] then
       notify_dependents(outbox, id, now)
@@ -59,6 +66,9 @@ end
 
 if freed then wake_lanes(KEYS[8], KEYS[3]) end
 if done > 0 then
+  retain({retention = KEYS[10], finished = KEYS[9], job_prefix = ARGV[10], index = KEYS[11],
+          gone = KEYS[12], gone_max = tonumber(ARGV[11]), defaults = retention_defaults(6)},
+         queue, 'succeeded', ids, keeps, now)
   ack_by_level(streams, group, finished)
   emit(events, ARGV[4], table.concat(ids, ','), 'succeeded', now, 'worker', consumer)
   redis.call('HINCRBY', stats, 'jobs:running', -done)

@@ -9,6 +9,7 @@ from redis.typing import EncodableT
 
 from dtq.queue.delivery import Delivery
 from dtq.queue.keys import QueueKeys
+from dtq.queue.retention import retention_defaults, retention_keys
 from dtq.queue.scripts.codes import Outcome
 from dtq.queue.scripts.library import Call, Library
 
@@ -24,17 +25,21 @@ def complete(
     consumer: str,
     completed: Sequence[tuple[Delivery, bytes]],
 ) -> Call[list[Outcome]]:
-    """Record each (delivery of `queue`, result JSON) as succeeded; per job SUCCEEDED or
-    STALE."""
+    """Record each (delivery of `queue`, result JSON) as succeeded, kept by the queue's
+    retention; per job SUCCEEDED or STALE."""
     k, s = lib.keys, lib.settings
     keys = [*queue.streams, k.stats, k.events, k.dependency_outbox, queue.lanes]
+    keys += retention_keys(k, queue, "succeeded")
     keys += [k.job(d.job_id) for d, _ in completed]
     args: list[EncodableT] = [
         s.CONSUMER_GROUP,
         consumer,
-        s.RESULT_TTL_S,
+        queue.name,
         s.EVENTS_MAXLEN,
         len(completed),
+        *retention_defaults(s),
+        k.job_prefix,
+        s.REMOVED_IDS_KEPT,
     ]
     for d, result in completed:
         args += (d.job_id, d.level + 1, d.entry_id, d.attempt, result)

@@ -200,7 +200,7 @@ for i = 1, n do
     end
     if opt then
       if opt.delay_ms then due = now + opt.delay_ms elseif opt.run_at_ms then due = opt.run_at_ms end
-      for _, name in ipairs({'priority', 'partition_key', 'trace_id', 'timeout_s'}) do
+      for _, name in ipairs({'priority', 'partition_key', 'trace_id', 'timeout_s', 'keep'}) do
         if opt[name] then
           fields[#fields + 1] = name
           fields[#fields + 1] = opt[name]

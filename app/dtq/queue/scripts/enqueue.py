@@ -45,6 +45,8 @@ def _options(job: JobCreate, tenant: str) -> bytes:
         o["run_at_ms"] = to_ms(job.run_at)
     if job.timeout_s is not None:
         o["timeout_s"] = job.timeout_s
+    if job.keep_s is not None:
+        o["keep"] = job.keep_s
     if job.idempotency_key:
         o["fingerprint"] = fingerprint(job)
     return orjson.dumps(o) if o else b""

@@ -2,23 +2,26 @@
 --[[
   purge_queue: cancel up to `limit` of a queue's jobs that wait for a worker, reason `purged`:
   those behind the entries of its streams that no worker has read, in its tenants' lanes, or
-  held while it is paused. Jobs a worker has taken are left to finish. A purged job expires
-  after the result TTL; one that others wait on goes to the dependency outbox (its dependents
-  are then canceled). The stream entries looked at are marked read for the group (XGROUP
+  held while it is paused. Jobs a worker has taken are left to finish. A purged job is kept by
+  the queue's retention of canceled jobs; one that others wait on goes to the dependency outbox
+  (its dependents are then canceled). The stream entries looked at are marked read for the group (XGROUP
   SETID), so that workers skip them and trim.lua drops them (deleted, when the stream has no
   group yet).
 
   KEYS[1..4] the queue's job streams, critical to low   KEYS[5] its lanes (zset)
   KEYS[6] its held list   KEYS[7] stats   KEYS[8] events   KEYS[9] dependency outbox
+  KEYS[10] its canceled jobs (zset)   KEYS[11] retention policies (hash)   KEYS[12] job index
+  KEYS[13] tombstones (zset)
   ARGV[1] consumer group   ARGV[2] limit   ARGV[3] the prefix of job hash names
-  ARGV[4] result ttl (s)   ARGV[5] events maxlen
+  ARGV[4] queue name   ARGV[5] events maxlen   ARGV[6..9] retention defaults
+  ARGV[10] most tombstones
 
   Returns {purged, looked_at}: call again while looked_at > 0.
 ]]
-local group, limit, jobs, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local group, limit, jobs = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local lanes, held, stats, events, outbox = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local now = now_ms()
-local purged, looked = {}, 0
+local purged, keeps, looked = {}, {}, 0
 
 local function purge(id, entry, tenant)
   local key = keyname.job(jobs, id)
@@ -30,9 +33,9 @@ local function purge(id, entry, tenant)
     'entry', '', 'history', appended(f[3], 'canceled', now, '', '', 'purged'))
   free_slot(key, id, f[5])
   leave_line(key, id, f[7])
-  redis.call('EXPIRE', key, ttl)
   if f[4] then notify_dependents(outbox, id, now) end
   purged[#purged + 1] = id
+  keeps[#purged] = false
 end
 
 -- Stream entries no worker has read: after the group's last delivered id.
@@ -89,6 +92,9 @@ while looked < limit do
 end
 
 if #purged > 0 then
+  retain({retention = KEYS[11], finished = KEYS[10], job_prefix = jobs, index = KEYS[12],
+          gone = KEYS[13], gone_max = tonumber(ARGV[10]), defaults = retention_defaults(6)},
+         ARGV[4], 'canceled', purged, keeps, now)
   redis.call('HINCRBY', stats, 'jobs:pending', -#purged)
   redis.call('HINCRBY', stats, 'jobs:canceled', #purged)
   emit(events, ARGV[5], table.concat(purged, ','), 'canceled', now, 'reason', 'purged')

@@ -7,6 +7,7 @@ from typing import Any
 from redis.typing import EncodableT
 
 from dtq.queue.keys import QueueKeys
+from dtq.queue.retention import retention_defaults, retention_keys
 from dtq.queue.scripts.library import Call, Library
 
 
@@ -19,11 +20,14 @@ def purge_queue(lib: Library, *, queue: QueueKeys, limit: int) -> Call[tuple[int
     while looked at is above 0."""
     k, s = lib.keys, lib.settings
     keys = [*queue.streams, queue.lanes, queue.held, k.stats, k.events, k.dependency_outbox]
+    keys += retention_keys(k, queue, "canceled")
     args: list[EncodableT] = [
         s.CONSUMER_GROUP,
         limit,
         k.job_prefix,
-        s.RESULT_TTL_S,
+        queue.name,
         s.EVENTS_MAXLEN,
+        *retention_defaults(s),
+        s.REMOVED_IDS_KEPT,
     ]
     return Call(lib.script("purge_queue"), keys, args, _decode)

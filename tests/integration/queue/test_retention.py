@@ -1,0 +1,176 @@
+"""Retention of finished jobs, enforced by the scripts that finish them: a queue keeps at most
+its count of succeeded (and canceled) jobs, each for at most its age or the job's own keep_for_s;
+removed jobs answer 410; dead jobs always stay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from dtq.api.main import create_app
+from dtq.config import Settings
+from dtq.queue import Engine
+from tests.conftest import wait_for
+
+
+async def _count(api: httpx.AsyncClient, status: str) -> int:
+    counts: dict[str, int] = (await api.get("/stats")).json()["jobs_by_status"]
+    return counts.get(status, 0)
+
+
+async def _job_hashes(engine: Engine) -> int:
+    return sum([1 async for _ in engine.redis.scan_iter(match=engine.keys.job("*"), count=1000)])
+
+
+async def test_a_queue_keeps_its_newest_succeeded_jobs_and_every_dead_one(
+    api: httpx.AsyncClient, engine: Engine, start_worker: Callable[..., Any]
+) -> None:
+    r = await api.put("/queues/default/retention", json={"succeeded_count": 5})
+    assert r.status_code == 200 and r.json()["effective"]["succeeded_count"] == 5
+    assert r.json()["own"] == {
+        "succeeded_count": 5,
+        "succeeded_s": None,
+        "canceled_count": None,
+        "canceled_s": None,
+    }
+    dead = (
+        await api.post("/jobs/batch", json={"jobs": [{"task_type": "fail", "max_retries": 0}] * 10})
+    ).json()["ids"]
+    ok = []
+    for _ in range(4):  # in several runs: each completion batch trims the oldest beyond 5
+        ok += (await api.post("/jobs/batch", json={"jobs": [{"task_type": "noop"}] * 5})).json()[
+            "ids"
+        ]
+    start_worker()
+
+    async def settled() -> bool:
+        return await _count(api, "succeeded") == 20 and await _count(api, "dead") == 10
+
+    await wait_for(settled)
+    finished = await engine.redis.zrange(engine.keys.queue().finished("succeeded"), 0, -1)
+    assert len(finished) == 5
+    kept = [j for j in ok if (await api.get(f"/jobs/{j}")).status_code == 200]
+    assert set(kept) == set(finished)
+    gone = await api.get(f"/jobs/{next(j for j in ok if j not in kept)}")
+    assert gone.status_code == 410 and gone.json()["code"] == "job_removed"
+    assert "retention" in gone.json()["detail"]
+    for job_id in dead:  # every dead job stays, with its dead letter
+        assert (await api.get(f"/jobs/{job_id}")).json()["status"] == "dead"
+    assert (await api.get("/stats")).json()["dlq_depth"] == 10
+    listed = (await api.get("/jobs", params={"limit": 100})).json()["data"]
+    assert len(listed) == 15  # the index lost the removed jobs too
+    assert await _job_hashes(engine) == 15
+
+
+async def test_keep_result_false_removes_a_job_as_it_succeeds(
+    api: httpx.AsyncClient, engine: Engine, start_worker: Callable[..., Any]
+) -> None:
+    start_worker()
+    gone = (await api.post("/jobs", json={"task_type": "echo", "keep_result": False})).json()
+    short = (await api.post("/jobs", json={"task_type": "echo", "keep_for_s": 30})).json()
+    kept = (await api.post("/jobs", json={"task_type": "echo"})).json()
+
+    async def done() -> bool:
+        return await _count(api, "succeeded") == 3
+
+    await wait_for(done)
+    r = await api.get(f"/jobs/{gone['id']}")
+    assert r.status_code == 410
+    assert (await api.get(f"/jobs/{gone['id']}/result")).status_code == 410
+    assert not await engine.redis.exists(engine.keys.job(gone["id"]))
+    assert 0 < await engine.redis.ttl(engine.keys.job(short["id"])) <= 30
+    assert (await api.get(f"/jobs/{short['id']}")).json()["keep_for_s"] == 30
+    assert await engine.redis.ttl(engine.keys.job(kept["id"])) > 30
+    r = await api.post("/jobs", json={"task_type": "echo", "keep_result": False, "keep_for_s": 5})
+    assert r.status_code == 422
+
+
+async def test_a_parent_with_dependents_is_kept_until_they_are_released(
+    api: httpx.AsyncClient, start_worker: Callable[..., Any]
+) -> None:
+    parent = (await api.post("/jobs", json={"task_type": "noop", "keep_result": False})).json()
+    child = (
+        await api.post("/jobs", json={"task_type": "noop", "depends_on": [parent["id"]]})
+    ).json()
+    start_worker()
+
+    async def child_done() -> bool:
+        return (await api.get(f"/jobs/{child['id']}")).json()["status"] == "succeeded"
+
+    await wait_for(child_done)
+
+
+async def test_a_queue_keeps_its_newest_canceled_jobs(
+    make_settings: Callable[..., Settings],
+) -> None:
+    app = create_app(make_settings(KEEP_CANCELED=2))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dtq") as api:
+            ids = (
+                await api.post("/jobs/batch", json={"jobs": [{"task_type": "noop"}] * 5})
+            ).json()["ids"]
+            for job_id in ids[:3]:
+                assert (await api.post(f"/jobs/{job_id}/cancel")).status_code == 200
+            purged = await api.post("/queues/default/purge", params={"confirm": "true"})
+            assert purged.json()["purged"] == 2
+            statuses = [(await api.get(f"/jobs/{j}")).status_code for j in ids]
+            assert statuses == [410, 410, 410, 200, 200]
+
+
+async def test_memory_stays_bounded_by_the_count(
+    make_settings: Callable[..., Settings], start_worker: Callable[..., Any]
+) -> None:
+    settings = make_settings(KEEP_SUCCEEDED=100, REMOVED_IDS_KEPT=50)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        engine: Engine = app.state.engine
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dtq") as api:
+            start_worker(concurrency=50, engine_=engine)
+            for _ in range(10):
+                batch = {"jobs": [{"task_type": "noop"}] * 200}
+                assert (await api.post("/jobs/batch", json=batch)).status_code == 201
+
+            async def done() -> bool:
+                return await _count(api, "succeeded") == 2000
+
+            await wait_for(done, timeout=30)
+            assert await _job_hashes(engine) == 100
+            assert await engine.redis.zcard(engine.keys.gone) == 50
+            assert await engine.redis.zcard(engine.keys.index) == 100
+
+
+async def test_the_retention_routes_are_for_operators(
+    make_settings: Callable[..., Settings],
+) -> None:
+    from dtq.models import TenantCreate
+
+    app = create_app(make_settings(AUTH_DISABLED=False, ADMIN_API_KEY="r" * 40))
+    async with app.router.lifespan_context(app):
+        engine: Engine = app.state.engine
+        await engine.tenants.create(TenantCreate(name="acme"))
+        key = (await engine.tenants.create_key("acme")).key
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dtq") as api:
+            tenant = {"Authorization": f"Bearer {key}"}
+            admin = {"Authorization": "Bearer " + "r" * 40}
+            r = await api.put("/queues/emails/retention", json={"succeeded_s": 60}, headers=tenant)
+            assert r.status_code == 403
+            r = await api.put(
+                "/queues/emails/retention",
+                json={"succeeded_s": 60, "canceled_count": -1},
+                headers=admin,
+            )
+            assert r.status_code == 200
+            effective = (await api.get("/queues/emails/retention", headers=admin)).json()
+            assert effective["effective"] == {
+                "succeeded_count": 100_000,
+                "succeeded_s": 60,
+                "canceled_count": -1,
+                "canceled_s": 86_400,
+            }
+            bad = await api.put("/queues/emails/retention", json={"succeeded_s": -5}, headers=admin)
+            assert bad.status_code == 422
