@@ -32,8 +32,8 @@ class QueueKeys:
         return f"{self.stream}:{priority.value}"
 
     def finished(self, kind: str) -> str:
-        """Sorted set of this queue's finished jobs of `kind` (succeeded, canceled) kept by
-        retention, score = finish time in ms."""
+        """List of this queue's finished jobs of `kind` (succeeded, canceled) kept by
+        retention, "<finish ms> <stored id>", oldest first."""
         return f"{self.root}:finished:{kind}"
 
     @property

@@ -49,7 +49,8 @@ async def test_a_queue_keeps_its_newest_succeeded_jobs_and_every_dead_one(
         return await _count(api, "succeeded") == 20 and await _count(api, "dead") == 10
 
     await wait_for(settled)
-    finished = await engine.redis.zrange(engine.keys.queue().finished("succeeded"), 0, -1)
+    entries = await engine.redis.lrange(engine.keys.queue().finished("succeeded"), 0, -1)
+    finished = [entry.split(" ")[1] for entry in entries]
     assert len(finished) == 5
     kept = [j for j in ok if (await api.get(f"/jobs/{j}")).status_code == 200]
     assert set(kept) == set(finished)

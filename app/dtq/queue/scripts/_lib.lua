@@ -45,8 +45,8 @@ function keyname.queue(base, stream_name, queue)
   for level, suffix in ipairs(STREAM_SUFFIX) do streams[level] = s .. suffix end
   return {streams = streams, lanes = root .. ':lanes', root = root}
 end
--- A queue's finished jobs of one kind kept by retention (`succeeded`, `canceled`), a zset of
--- ids scored by finish time (keys.py's QueueKeys.finished).
+-- A queue's finished jobs of one kind kept by retention (`succeeded`, `canceled`), a list of
+-- "<finish ms> <id>", oldest first (keys.py's QueueKeys.finished).
 function keyname.finished(root, kind) return root .. ':finished:' .. kind end
 
 -- The line of one partition key in a queue (its root): the key is hashed, never put in a name.
@@ -324,32 +324,33 @@ end
 -- Keep the jobs of one queue that just finished as `kind` by its policy: each expires after the
 -- policy's age (or its own `keep` seconds; 0 removes it at once), and the queue keeps at most the
 -- policy's count of them (the oldest go first). `keeps[i]` is job i's own `keep` field or nil.
--- `r` = {retention hash, finished zset, job prefix, index, gone, gone max, defaults}.
+-- The queue's finished list holds "<finish ms> <id>" oldest first (a list: ~50 bytes an entry,
+-- O(1) to add and to pop).
+-- `r` = {retention hash, finished list, job prefix, index, gone, gone max, defaults}.
 local function retain(r, queue, kind, ids, keeps, now)
   local count, age = policy_of(r.retention, queue, kind, r.defaults)
-  local members, drop = {}, {}
+  local entries, drop = {}, {}
   for i, id in ipairs(ids) do
     local keep = keeps[i] and tonumber(keeps[i]) or age
     if keep <= 0 then
       drop[#drop + 1] = id
     else
       redis.call('EXPIRE', keyname.job(r.job_prefix, id), keep)
-      members[#members + 1] = now
-      members[#members + 1] = id
+      entries[#entries + 1] = now .. ' ' .. id
     end
   end
-  for i = 1, #members, 1000 do
-    redis.call('ZADD', r.finished, unpack(members, i, math.min(i + 999, #members)))
+  local length = 0
+  for i = 1, #entries, 1000 do
+    length = redis.call('RPUSH', r.finished, unpack(entries, i, math.min(i + 999, #entries)))
   end
-  if count >= 0 and #members > 0 then
-    local excess = redis.call('ZCARD', r.finished) - count
-    if excess > 0 then
-      -- An id may have been reused since (a client's own id, after the old job expired): only a
-      -- hash that still records this very finish is removed.
-      local popped = redis.call('ZPOPMIN', r.finished, excess)
-      for i = 1, #popped, 2 do
-        local at = redis.call('HGET', keyname.job(r.job_prefix, popped[i]), 'finished_at')
-        if at and tonumber(at) == tonumber(popped[i + 1]) then drop[#drop + 1] = popped[i] end
+  if count >= 0 and length > count then
+    -- An id may have been reused since (a client's own id, after the old job expired): only a
+    -- hash that still records this very finish is removed.
+    for _, entry in ipairs(redis.call('LPOP', r.finished, length - count)) do
+      local space = string.find(entry, ' ', 1, true)
+      local at, id = string.sub(entry, 1, space - 1), string.sub(entry, space + 1)
+      if redis.call('HGET', keyname.job(r.job_prefix, id), 'finished_at') == at then
+        drop[#drop + 1] = id
       end
     end
   end

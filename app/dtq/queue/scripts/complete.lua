@@ -11,7 +11,7 @@
   own `keep` seconds (0: removed at once).
 
   KEYS[1..4] job streams, critical to low   KEYS[5] stats   KEYS[6] events
-  KEYS[7] dependency outbox   KEYS[8] lanes (zset)   KEYS[9] the queue's succeeded jobs (zset)
+  KEYS[7] dependency outbox   KEYS[8] lanes (zset)   KEYS[9] the queue's succeeded jobs (list)
   KEYS[10] retention policies (hash)   KEYS[11] job index (zset)   KEYS[12] tombstones (zset)
   KEYS[12+i] hash of job i
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] queue name   ARGV[4] events maxlen

@@ -10,7 +10,7 @@
 
   KEYS[1..4] the queue's job streams, critical to low   KEYS[5] its lanes (zset)
   KEYS[6] its held list   KEYS[7] stats   KEYS[8] events   KEYS[9] dependency outbox
-  KEYS[10] its canceled jobs (zset)   KEYS[11] retention policies (hash)   KEYS[12] job index
+  KEYS[10] its canceled jobs (list)   KEYS[11] retention policies (hash)   KEYS[12] job index
   KEYS[13] tombstones (zset)
   ARGV[1] consumer group   ARGV[2] limit   ARGV[3] the prefix of job hash names
   ARGV[4] queue name   ARGV[5] events maxlen   ARGV[6..9] retention defaults
