@@ -168,3 +168,44 @@ async def test_memory_stays_bounded_under_16_mib_bodies_without_a_key(
     grown_mib = (peak - baseline) / 1024
     print(f"API RSS: {baseline / 1024:.0f} MiB idle, peak +{grown_mib:.1f} MiB")
     assert grown_mib < 32, (grown_mib, time.monotonic() - started)
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.add(int(status.parent.name))
+    return found
+
+
+async def test_several_api_processes_share_the_port_and_the_guards(
+    make_settings: Callable[..., Settings], processes: Processes
+) -> None:
+    url = processes.api(make_settings(REQUEST_TIMEOUT_S=1.0), API_WORKERS="2")
+    supervisor = processes.procs[-1]
+    workers = _children(supervisor.pid) - {supervisor.pid}
+    assert (
+        len([p for p in workers if "multiprocessing" in Path(f"/proc/{p}/cmdline").read_text()])
+        >= 2
+    )
+    async with httpx.AsyncClient(base_url=url) as client:
+        answers = [await client.post("/jobs", json={"task_type": "noop"}) for _ in range(20)]
+    assert {a.status_code for a in answers} == {201}
+    # The guards hold in every process (their settings travel to the spawned ones).
+    for _ in range(4):
+        request = b"GET /health/live HTTP/1.1\r\nHost: dtq\r\nX-Pad: %s\r\n\r\n" % (b"p" * 20_000)
+        assert (await _raw(url, request)).startswith(b"HTTP/1.1 431")
+        assert (await _raw(url, b"GET /health/live HTTP/1.1\r\n")).startswith(b"HTTP/1.1 408")
+    # SIGTERM to the supervisor stops them all.
+    supervisor.terminate()
+    supervisor.wait(timeout=20)
+    for pid in workers:
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
