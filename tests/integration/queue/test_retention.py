@@ -8,11 +8,18 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from dtq.api.main import create_app
 from dtq.config import Settings
 from dtq.queue import Engine
 from tests.conftest import wait_for
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    """This module's settings: small limits, so that a test can go past them."""
+    return make_settings(KEEP_SUCCEEDED=100, REMOVED_IDS_KEPT=50)
 
 
 async def _count(api: httpx.AsyncClient, status: str) -> int:
@@ -122,26 +129,20 @@ async def test_a_queue_keeps_its_newest_canceled_jobs(
 
 
 async def test_memory_stays_bounded_by_the_count(
-    make_settings: Callable[..., Settings], start_worker: Callable[..., Any]
+    api: httpx.AsyncClient, engine: Engine, start_worker: Callable[..., Any]
 ) -> None:
-    settings = make_settings(KEEP_SUCCEEDED=100, REMOVED_IDS_KEPT=50)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        engine: Engine = app.state.engine
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://dtq") as api:
-            start_worker(concurrency=50, engine_=engine)
-            for _ in range(10):
-                batch = {"jobs": [{"task_type": "noop"}] * 200}
-                assert (await api.post("/jobs/batch", json=batch)).status_code == 201
+    start_worker(concurrency=50)  # KEEP_SUCCEEDED 100, REMOVED_IDS_KEPT 50 (this module's)
+    for _ in range(10):
+        batch = {"jobs": [{"task_type": "noop"}] * 200}
+        assert (await api.post("/jobs/batch", json=batch)).status_code == 201
 
-            async def done() -> bool:
-                return await _count(api, "succeeded") == 2000
+    async def done() -> bool:
+        return await _count(api, "succeeded") == 2000
 
-            await wait_for(done, timeout=30)
-            assert await _job_hashes(engine) == 100
-            assert await engine.redis.zcard(engine.keys.gone) == 50
-            assert await engine.redis.zcard(engine.keys.index) == 100
+    await wait_for(done, timeout=30)
+    assert await _job_hashes(engine) == 100
+    assert await engine.redis.zcard(engine.keys.gone) == 50
+    assert await engine.redis.zcard(engine.keys.index) == 100
 
 
 async def test_the_retention_routes_are_for_operators(

@@ -40,11 +40,15 @@ async def ready(engine: EngineDep, response: Response) -> Health:
             warnings.append(
                 "cannot read maxmemory-policy (CONFIG not permitted); check it is noeviction"
             )
-        memory = await engine.redis.info("memory")
-        used, limit = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
-        full = bool(limit) and used >= limit
-        if full:
-            warnings.append(FULL.format(used=used, limit=limit))
+        full = False
+        try:
+            memory = await engine.redis.info("memory")
+            used, limit = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
+            full = bool(limit) and used >= limit
+            if full:
+                warnings.append(FULL.format(used=used, limit=limit))
+        except ResponseError:  # INFO is @dangerous: an ACL user may not have it
+            pass
     except RedisError as exc:
         response.status_code = 503
         return Health(status="unavailable", redis=type(exc).__name__, scripts_loaded=False)
