@@ -88,6 +88,7 @@ async def test_a_failing_job_shows_its_errors_then_is_retried_from_dead_letters(
     assert "ValueError" in await page.locator("ol.errors").inner_text()
     await page.locator("ol.errors details summary").first.click()
     assert "_parse" in await page.locator("ol.errors details pre").first.inner_text()
+    await page.wait_for_selector(".timeline .track .seg")  # the timeline is its own request
     assert await page.locator(".timeline .track .seg").count() >= 4  # pending, running x2, ...
     await screenshot(page, "job-detail")
 
