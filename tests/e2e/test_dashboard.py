@@ -145,7 +145,7 @@ async def test_a_tenant_never_sees_another_tenants_jobs_or_events(
     await screenshot(page, "login")
     await page.get_by_label("API key").fill(keys["acme"])
     await page.get_by_role("button", name="Sign in").click()
-    await page.get_by_text("tenant acme").wait_for()
+    await page.get_by_text("tenant acme", exact=True).wait_for()
     await page.get_by_role("link", name="Jobs").click()
     await live(page)
 
