@@ -72,6 +72,8 @@ class SubmitOptions(TypedDict, total=False):
     timeout_s: float
     idempotency_key: str
     trace_id: str
+    keep_for_s: int
+    keep_result: bool
 
 
 class InvalidRequestError(DTQError, ValueError):
