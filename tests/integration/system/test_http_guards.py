@@ -202,10 +202,17 @@ async def test_several_api_processes_share_the_port_and_the_guards(
         request = b"GET /health/live HTTP/1.1\r\nHost: dtq\r\nX-Pad: %s\r\n\r\n" % (b"p" * 20_000)
         assert (await _raw(url, request)).startswith(b"HTTP/1.1 431")
         assert (await _raw(url, b"GET /health/live HTTP/1.1\r\n")).startswith(b"HTTP/1.1 408")
-    # SIGTERM to the supervisor stops them all.
+    # SIGTERM to the supervisor stops them all (each finishes its graceful shutdown first).
     supervisor.terminate()
     supervisor.wait(timeout=20)
-    for pid in workers:
-        assert (
-            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
-        )
+
+    def running(pid: int) -> bool:
+        try:
+            return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 15
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not [pid for pid in workers if running(pid)]
