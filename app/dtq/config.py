@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     # only: the API refuses to start that way with ENVIRONMENT=production).
     AUTH_DISABLED: bool = False
     ADMIN_API_KEY: SecretStr | None = None
+    # An API process remembers a key it has found valid for this many seconds (0: it looks every
+    # key up). A key revoked, or a tenant's limits changed, through another process takes effect
+    # here within this time; through this one, at once.
+    AUTH_CACHE_S: float = Field(default=1.0, ge=0, le=60)
     # Submission rate limit per tenant (token bucket shared by every API instance); a tenant's
     # own limits override these.
     RATE_LIMIT_PER_SECOND: float = Field(default=100.0, gt=0, le=1_000_000)

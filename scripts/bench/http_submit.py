@@ -103,6 +103,22 @@ async def _tenant_key(settings: Settings) -> str:
     return key
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children, from /proc (Linux)."""
+    total = 0.0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pids += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
@@ -160,9 +176,11 @@ def main() -> None:
             )
             for _ in range(args.clients)
         ]
+        cpu_before = _cpu_s(api.pid)
         for c in clients:
             c.start()
         results = [queue.get(timeout=args.duration + 60) for _ in clients]
+        api_cpu_s = _cpu_s(api.pid) - cpu_before
         for c in clients:
             c.join()
     latencies = sorted(x for lat, _ in results for x in lat)
@@ -172,6 +190,9 @@ def main() -> None:
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
         "not_201": bad,
+        # The API processes' own CPU per answered request (user + system): what one submission
+        # costs the server, whatever else shares the machine.
+        "api_cpu_us_per_request": round(api_cpu_s / max(len(latencies), 1) * 1e6),
         "api_workers": args.api_workers,
         "clients": args.clients,
         "connections": args.clients * args.connections,
@@ -179,7 +200,8 @@ def main() -> None:
     }
     print(
         f"POST /jobs: {result['requests_per_s']:,}/s, p50 {result['p50_ms']} ms, "
-        f"p99 {result['p99_ms']} ms ({args.api_workers} API process(es), "
+        f"p99 {result['p99_ms']} ms, API CPU {result['api_cpu_us_per_request']} us each "
+        f"({args.api_workers} API process(es), "
         f"{result['connections']} connections, {bad} not 201)"
     )
     print(json.dumps(result))

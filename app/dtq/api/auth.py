@@ -12,9 +12,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from dtq.api.deps import EngineDep, SettingsDep
 from dtq.api.strict_json import excerpt
 from dtq.config import Settings
-from dtq.errors import AuthenticationError, BatchOverBurstError, ForbiddenError, RateLimitedError
+from dtq.errors import (
+    AuthenticationError,
+    BatchOverBurstError,
+    DTQError,
+    ForbiddenError,
+    RateLimitedError,
+)
 from dtq.models import DEFAULT_TENANT, Tenant
 from dtq.queue import Engine
+from dtq.queue.scripts.admit import Admission
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -141,22 +148,32 @@ async def admit(engine: EngineDep, tenant: Tenant, response: Response, cost: int
     if tenant is DEV_TENANT:
         return
     a = await engine.tenants.admit(tenant, cost)
-    if not a.admitted and cost > a.limit:
-        raise BatchOverBurstError(
-            f"a batch of {cost} jobs exceeds tenant {tenant.name}'s burst of {a.limit}: "
-            "split it into smaller batches"
-        )
-    headers = {
+    if not a.admitted:
+        raise refusal(tenant, cost, a)
+    response.headers.update(rate_limit_headers(a))
+
+
+def rate_limit_headers(a: Admission) -> dict[str, str]:
+    """The RateLimit-* headers of an admission."""
+    return {
         "RateLimit-Limit": str(a.limit),
         "RateLimit-Remaining": str(a.remaining),
         "RateLimit-Reset": str(-(-a.reset_ms // 1000)),
     }
-    if not a.admitted:
-        retry_after = max(1, -(-a.retry_after_ms // 1000))
-        raise RateLimitedError(
-            f"tenant {tenant.name} is over its submission rate limit; retry in {retry_after} s",
-            retry_after,
-            headers,
-            tenant.name,
+
+
+def refusal(tenant: Tenant, cost: int, a: Admission) -> DTQError:
+    """The error for `cost` submissions the tenant's rate limit refused: 429 with Retry-After,
+    or 422 when they are more than its burst (they could never pass)."""
+    if cost > a.limit:
+        return BatchOverBurstError(
+            f"a batch of {cost} jobs exceeds tenant {tenant.name}'s burst of {a.limit}: "
+            "split it into smaller batches"
         )
-    response.headers.update(headers)
+    retry_after = max(1, -(-a.retry_after_ms // 1000))
+    return RateLimitedError(
+        f"tenant {tenant.name} is over its submission rate limit; retry in {retry_after} s",
+        retry_after,
+        rate_limit_headers(a),
+        tenant.name,
+    )

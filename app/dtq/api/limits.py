@@ -13,6 +13,8 @@ is looked up once per request.
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -78,27 +80,19 @@ class RequestLimits:
             return
         headers = dict(scope["headers"])
         try:
-            caller = await self._authenticate(scope, headers)
-            body = await self._read_body(scope["path"], headers, receive)
-            self._check_body(body, headers)
+            caller = await self.authenticate(scope, headers)
+            body = await self.read_body(scope["path"], headers, receive)
+            self.parse_body(body, headers)
         except Refusal as refusal:
             await refusal.send_to(send)
             return
         except ClientGone:
             return
         scope.setdefault("state", {})["caller"] = caller
-        replayed = False
+        await self.app(scope, replaying(body, receive), send)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    async def _authenticate(self, scope: Scope, headers: dict[bytes, bytes]) -> Tenant | str | None:
+    async def authenticate(self, scope: Scope, headers: dict[bytes, bytes]) -> Tenant | str | None:
+        """Step 1: the caller (see authenticate_headers), else Refusal (401, or 503)."""
         try:
             return await authenticate_headers(headers, scope["app"].state.engine, self.settings)
         except AuthenticationError as exc:
@@ -107,7 +101,8 @@ class RequestLimits:
         except RedisError:  # the same answer the routes give (key_lookup runs when Redis is full)
             raise Refusal(503, "storage_unavailable", "Redis is unreachable") from None
 
-    async def _read_body(self, path: str, headers: dict[bytes, bytes], receive: Receive) -> bytes:
+    async def read_body(self, path: str, headers: dict[bytes, bytes], receive: Receive) -> bytes:
+        """Step 2: the whole body within the route's limit, else Refusal (413) or ClientGone."""
         limit, setting = self.limit_for(path)
         too_large = Refusal(
             413,
@@ -134,14 +129,29 @@ class RequestLimits:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    def _check_body(self, body: bytes, headers: dict[bytes, bytes]) -> None:
+    def parse_body(self, body: bytes, headers: dict[bytes, bytes]) -> Any:
+        """Steps 3 and 4: the parsed JSON body (None when empty), else Refusal (415, 400, 422)."""
         if not body:
-            return
+            return None
         content_type = headers.get(b"content-type")
         if content_type is not None and not is_json_media_type(content_type):
             detail = "the body must be JSON: send Content-Type: application/json"
             raise Refusal(415, "unsupported_media_type", detail)
         try:
-            read_json(body, self.settings.MAX_JSON_DEPTH)
+            return read_json(body, self.settings.MAX_JSON_DEPTH)
         except StrictJsonError as exc:
             raise Refusal(exc.status, exc.code, exc.detail) from None
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the app a body already read, whole, then defers to `receive`."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from redis.exceptions import RedisError
@@ -34,6 +34,8 @@ from dtq.api.routes import (
     workers,
 )
 from dtq.api.routes.feed import with_feed_schemas
+from dtq.api.submit_path import PATH as FAST_PATH
+from dtq.api.submit_path import FastSubmit
 from dtq.config import Settings, production_problems
 from dtq.errors import SettingsError
 from dtq.queue import Engine, repeat
@@ -47,6 +49,14 @@ def _operation_id(route: APIRoute) -> str:
     """Stable OpenAPI operation ids, "{tag}-{name}", for generated clients."""
     tag = route.tags[0] if route.tags else "default"
     return f"{tag}-{route.name}"
+
+
+def _route(router: APIRouter, method: str, path: str) -> APIRoute:
+    """A router's route for a method and path."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.path == path and method in (route.methods or ()):
+            return route
+    raise LookupError(f"no route {method} {path}")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -97,22 +107,6 @@ def create_app(settings: Settings) -> FastAPI:
         install_docs(app)
     with_feed_schemas(app)
     app.state.settings = settings
-    # Callers are authenticated and bodies checked before a route parses them (CORS wraps it,
-    # so browsers see those answers too).
-    app.add_middleware(RequestLimits, settings=settings)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=[settings.FRONTEND_ORIGIN],
-        allow_methods=["GET", "POST", "PUT", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-    )
-    if setup_tracing(settings, "dtq-api"):
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="health/live,health/ready,metrics")
-    app.state.metrics = ApiMetrics()
-    app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outermost: every answer
-    install_error_handlers(app)
     app.include_router(index.router)
     app.include_router(jobs.router)
     app.include_router(dlq.router)
@@ -127,4 +121,24 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(metrics.router)
     if settings.dev_routes:
         app.include_router(dev.router)
+    # Callers are authenticated and bodies checked before a route parses them (CORS wraps it,
+    # so browsers see those answers too).
+    app.add_middleware(RequestLimits, settings=settings)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[settings.FRONTEND_ORIGIN],
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+    )
+    if setup_tracing(settings, "dtq-api"):
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="health/live,health/ready,metrics")
+    else:  # plain single submissions skip the framework (with tracing on, they need its spans)
+        app.add_middleware(
+            FastSubmit, settings=settings, route=_route(jobs.router, "POST", FAST_PATH)
+        )
+    app.state.metrics = ApiMetrics()
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outermost: every answer
+    install_error_handlers(app)
     return app

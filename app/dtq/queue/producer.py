@@ -11,6 +11,7 @@ from dtq.errors import DependencyCycleError, PayloadTooLargeError
 from dtq.models import DEFAULT_TENANT, Job, JobCreate, JobStatus
 from dtq.queue.clock import from_ms
 from dtq.queue.jobhash import job_from_hash
+from dtq.queue.scripts.admit import Admission, Bucket
 from dtq.queue.scripts.codes import Code
 from dtq.queue.scripts.enqueue import Enqueued, enqueue
 from dtq.queue.scripts.library import Call, Library, run_all
@@ -62,6 +63,7 @@ class Submitted(NamedTuple):
     job: Job
     created: bool
     warnings: list[str]
+    admission: Admission | None = None  # submitted with a bucket: how the rate limit stands
 
 
 class SubmittedMany(NamedTuple):
@@ -92,7 +94,13 @@ class Producer:
         self._lib = lib
         self._settings = lib.settings
 
-    def _call(self, tenant: str, ids: Sequence[str], jobs: Sequence[JobCreate]) -> Call[Enqueued]:
+    def _call(
+        self,
+        tenant: str,
+        ids: Sequence[str],
+        jobs: Sequence[JobCreate],
+        bucket: Bucket | None = None,
+    ) -> Call[Enqueued]:
         """The enqueue call for these jobs; every payload is checked for size first."""
         limit = self._settings.MAX_PAYLOAD_BYTES
         payloads = [jsontext.dumps(job.payload) for job in jobs]
@@ -100,7 +108,15 @@ class Producer:
             if len(payload) > limit:
                 raise PayloadTooLargeError(f"payload is {len(payload)} bytes; the limit is {limit}")
         lanes = not self._settings.AUTH_DISABLED
-        return enqueue(self._lib, tenant=tenant, ids=ids, jobs=jobs, payloads=payloads, lanes=lanes)
+        return enqueue(
+            self._lib,
+            tenant=tenant,
+            ids=ids,
+            jobs=jobs,
+            payloads=payloads,
+            lanes=lanes,
+            bucket=bucket,
+        )
 
     async def warnings_for(self, task_types: Iterable[str]) -> list[str]:
         """The warnings a submission of these task types would carry (e.g. for a schedule)."""
@@ -112,20 +128,26 @@ class Producer:
         """Store one job and queue it (or schedule it, or make it wait); returns its state."""
         return (await self.enqueue_once(job, tenant)).job
 
-    async def enqueue_once(self, job: JobCreate, tenant: str = DEFAULT_TENANT) -> Submitted:
+    async def enqueue_once(
+        self, job: JobCreate, tenant: str = DEFAULT_TENANT, bucket: Bucket | None = None
+    ) -> Submitted:
         """enqueue(), also saying whether the job was created, with warnings.
 
         Not created means its idempotency key was used before with the same body: the original
         job is returned. The same key with another body raises IdempotencyConflictError.
-        Idempotency keys and parents (depends_on) are the tenant's own.
+        Idempotency keys and parents (depends_on) are the tenant's own. With a `bucket`, the
+        job is admitted by the tenant's rate limit in the same round trip (NotAdmitted when
+        refused); `admission` says how it stands.
         """
         job_id = job.id or new_job_id()
-        done: Enqueued = await self._call(tenant, [job_id], [job])
+        done: Enqueued = await self._call(tenant, [job_id], [job], bucket)
         (code,), (value,), (queue,) = done.codes, done.values, done.queues
         warnings = unserved_warnings(done.unknown_task_types)
         if code == Code.REPLAYED:
             h = await self._lib.redis.hgetall(self._lib.keys.job(str(value)))
-            return Submitted(job_from_hash(cast(dict[str, str], h)), False, warnings)
+            return Submitted(
+                job_from_hash(cast(dict[str, str], h)), False, warnings, done.admission
+            )
         created = from_ms(done.created_at_ms)
         return Submitted(
             Job(
@@ -152,6 +174,7 @@ class Producer:
             ),
             True,
             warnings,
+            done.admission,
         )
 
     async def enqueue_many(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from typing import cast
 
 import orjson
@@ -32,13 +33,15 @@ from dtq.models import (
     TenantUsage,
 )
 from dtq.queue.clock import from_ms, redis_now_ms
-from dtq.queue.scripts.admit import Admission, admit
+from dtq.queue.scripts.admit import Admission, Bucket, admit
 from dtq.queue.scripts.key_lookup import key_lookup
 from dtq.queue.scripts.library import Library
 
 KEY_PREFIX = "dtq"
 KEY_ID_BYTES = 8
 SECRET_BYTES = 32
+# Keys an API process remembers at most (see Tenants.authenticate); past it, it starts afresh.
+KNOWN_KEYS_MAX = 10_000
 
 
 def _digest(key: str) -> str:
@@ -66,6 +69,8 @@ class Tenants:
         self._redis = lib.redis
         self._keys = lib.keys
         self._settings = lib.settings
+        # Keys found valid lately (AUTH_CACHE_S): their digest -> (monotonic expiry, tenant).
+        self._known: dict[str, tuple[float, Tenant]] = {}
 
     async def create(self, tenant: TenantCreate) -> Tenant:
         """Add a tenant; TenantExistsError if the name is taken, ReservedNameError for
@@ -98,6 +103,7 @@ class Tenants:
         tenant = await self.get(name)
         updated = tenant.model_copy(update=limits.model_dump())
         await self._redis.hset(self._keys.tenants, name, updated.model_dump_json(exclude={"name"}))
+        self._known.clear()
         return updated
 
     async def create_key(self, tenant: str) -> ApiKeyCreated:
@@ -112,7 +118,9 @@ class Tenants:
         return ApiKeyCreated(key_id=key_id, tenant=tenant, created_at=created, key=key)
 
     async def revoke_key(self, key_id: str) -> None:
-        """Delete a key; every API instance refuses it from the next request on."""
+        """Delete a key: this process refuses it from the next request on, every other API
+        process within AUTH_CACHE_S."""
+        self._known.clear()
         if not await self._redis.hdel(self._keys.api_keys, key_id):
             raise ApiKeyNotFoundError(f"API key {key_id} not found")
 
@@ -130,19 +138,32 @@ class Tenants:
         )
 
     async def authenticate(self, key: str) -> Tenant | None:
-        """The tenant a presented key belongs to; None for a malformed, unknown or revoked key."""
+        """The tenant a presented key belongs to; None for a malformed, unknown or revoked key.
+
+        A key found valid is remembered for AUTH_CACHE_S (unknown keys are always looked up);
+        revoke_key and set_limits on this object forget every key at once.
+        """
         key_id = split_key(key)
         if key_id is None:
             return None
+        digest = _digest(key)
+        known = self._known.get(digest)
+        if known is not None and known[0] > time.monotonic():
+            return known[1]
         found = await key_lookup(self._lib, key_id=key_id)
         raw, body = found.record, found.tenant
         if raw is None:
-            hmac.compare_digest(_digest(key), "0" * 64)  # the same work as a known id
+            hmac.compare_digest(digest, "0" * 64)  # the same work as a known id
             return None
         record = orjson.loads(raw)
-        if not hmac.compare_digest(_digest(key), record["sha256"]):
+        if not hmac.compare_digest(digest, record["sha256"]) or not body:
             return None
-        return Tenant(name=record["tenant"], **orjson.loads(body)) if body else None
+        tenant = Tenant(name=record["tenant"], **orjson.loads(body))
+        if self._settings.AUTH_CACHE_S > 0:
+            if len(self._known) >= KNOWN_KEYS_MAX:
+                self._known.clear()
+            self._known[digest] = (time.monotonic() + self._settings.AUTH_CACHE_S, tenant)
+        return tenant
 
     async def usage(self, tenant: Tenant) -> TenantUsage:
         """A tenant's effective limits, the jobs in its lanes and the slots it holds."""
@@ -183,9 +204,13 @@ class Tenants:
         usages = await self.usages(await self.list_tenants())
         return [u for u in usages if u.queued or u.running]
 
-    async def admit(self, tenant: Tenant, cost: int) -> Admission:
-        """Take `cost` submissions from the tenant's bucket, or none if they are not all there."""
+    def bucket(self, tenant: Tenant, cost: int) -> Bucket:
+        """`cost` submissions of the tenant's, at its rate limit (its own, else the settings')."""
         s = self._settings
         rate = tenant.rate_per_s or s.RATE_LIMIT_PER_SECOND
         burst = tenant.burst or s.RATE_LIMIT_BURST
-        return await admit(self._lib, tenant=tenant.name, rate_per_s=rate, burst=burst, cost=cost)
+        return Bucket(self._keys.submit_bucket(tenant.name), rate, burst, cost)
+
+    async def admit(self, tenant: Tenant, cost: int) -> Admission:
+        """Take `cost` submissions from the tenant's bucket, or none if they are not all there."""
+        return await admit(self._lib, self.bucket(tenant, cost))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from dtq.api.auth import TenantDep, admit
+from dtq.api.auth import DEV_TENANT, TenantDep, admit, rate_limit_headers, refusal
 from dtq.api.deps import EngineDep, JobIdPath
 from dtq.api.errors import ERROR_RESPONSES
 from dtq.errors import IdempotencyConflictError
@@ -26,7 +26,10 @@ from dtq.models import (
     JobStatus,
     JobTimeline,
     Priority,
+    Tenant,
 )
+from dtq.queue import Engine
+from dtq.queue.scripts.admit import NotAdmitted
 from dtq.tracing import current_traceparent
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
@@ -72,14 +75,33 @@ async def create_job(
     `Idempotency-Key` header (or `idempotency_key` in the body), submitting the same body again
     returns the original job with 200 instead of creating another.
     """
+    return await submit_job(engine, tenant, body, idempotency_key, response)
+
+
+async def submit_job(
+    engine: Engine,
+    tenant: Tenant,
+    body: JobCreate,
+    idempotency_key: str | None,
+    response: Response,
+) -> JobCreated:
+    """create_job's work, also done by the fast path (dtq.api.submit_path): admit, store, and
+    set the answer's status (200 for a replay) and rate-limit headers on `response`."""
     if idempotency_key:
         if body.idempotency_key and body.idempotency_key != idempotency_key:
             raise IdempotencyConflictError("the Idempotency-Key header and body disagree")
         body = body.model_copy(update={"idempotency_key": idempotency_key})
     if not body.trace_id and (traceparent := current_traceparent()):
         body = body.model_copy(update={"trace_id": traceparent})  # its attempts join this trace
-    await admit(engine, tenant, response, 1)
-    job, created, warnings = await engine.producer.enqueue_once(body, tenant.name)
+    bucket = None if tenant is DEV_TENANT else engine.tenants.bucket(tenant, 1)
+    try:  # admitted and stored in one round trip
+        job, created, warnings, admission = await engine.producer.enqueue_once(
+            body, tenant.name, bucket
+        )
+    except NotAdmitted as exc:
+        raise refusal(tenant, 1, exc.admission) from None
+    if admission is not None:
+        response.headers.update(rate_limit_headers(admission))
     if not created:
         response.status_code = status.HTTP_200_OK
     return JobCreated(**job.model_dump(), warnings=warnings)

@@ -15,6 +15,7 @@
 local C = {
   NOT_FOUND = -1, WRONG_STATUS = -2, DUPLICATE = -3, IDEMPOTENCY_CONFLICT = -4,
   UNKNOWN_PARENT = -5, SCHEDULE_NOT_FOUND = -6, SCHEDULE_LIMIT = -7, SCHEDULE_RATE = -8,
+  OVER_RATE = -9,
   NOTHING = 0, DONE = 1,
   PENDING = 10, SCHEDULED = 11, WAITING = 12, CANCELED = 13, REPLAYED = 14,
   STARTED = 20, SKIPPED = 21, RATE_LIMITED = 22, POISONED = 23, HANDED_BACK = 24, HELD = 25,
@@ -70,6 +71,31 @@ end
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- A tenant's submission rate limit, a token bucket on the Redis clock shared by every API
+-- instance (admit.lua; enqueue.lua when it admits its own jobs). `cost` submissions are taken
+-- whole or not at all; a refused request takes no tokens. The bucket is a hash (tokens, at).
+-- Returns {admitted (1 or 0), tokens left (floor), ms until `cost` tokens are there (0 when
+-- admitted), ms until the bucket is full again}.
+local function take_tokens(bucket, rate, burst, cost, now)
+  local b = redis.call('HMGET', bucket, 'tokens', 'at')
+  local tokens = tonumber(b[1]) or burst
+  local at = tonumber(b[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+  local admitted = 0
+  local wait = 0
+  if cost <= tokens then
+    tokens = tokens - cost
+    admitted = 1
+  else
+    wait = math.ceil((cost - tokens) * 1000 / rate)
+  end
+  local full = math.ceil((burst - tokens) * 1000 / rate)
+  -- Lua numbers are doubles: store the fraction as a string so no precision is lost.
+  redis.call('HSET', bucket, 'tokens', string.format('%.6f', tokens), 'at', now)
+  redis.call('PEXPIRE', bucket, full + 1000)
+  return {admitted, math.floor(tokens), wait, full}
 end
 
 -- Append a state transition to the capped events stream. `job_ids` is one id, or the

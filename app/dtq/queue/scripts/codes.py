@@ -36,6 +36,7 @@ class Code(IntEnum):
     SCHEDULE_NOT_FOUND = -6  # no such schedule
     SCHEDULE_LIMIT = -7  # the tenant has as many schedules as it may (the count follows)
     SCHEDULE_RATE = -8  # the tenant's schedules would fire too often (firings an hour follow)
+    OVER_RATE = -9  # enqueue: the tenant's rate limit refused the jobs (the admission follows)
 
     # Outcomes.
     NOTHING = 0  # nothing to do (requeue, schedule_advance): the state had moved on

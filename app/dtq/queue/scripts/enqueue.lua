@@ -30,13 +30,18 @@
   ARGV[9 + 5(i-1) ..] job i: id, task_type, payload (JSON), max_retries, options: '' or a JSON
     object of the options given: queue, priority, depends_on (array), partition_key, trace_id,
     delay_ms, run_at_ms, timeout_s and, with an idempotency key, fingerprint (of the body)
+  Admission (optional): when ARGV[10 + 5n] is given, the jobs first take that many submissions
+    from the tenant's rate limit (_lib.lua's take_tokens), ARGV[11 + 5n] the rate per second
+    and ARGV[12 + 5n] the burst, the bucket being the last key; refused, nothing is stored.
 
-  Returns {created_at_ms, unknown, code_1, value_1, queue_1, ..., code_n, value_n, queue_n}:
+  Returns {created_at_ms, unknown, admission, code_1, value_1, queue_1, ..., code_n, value_n,
+    queue_n}: admission is take_tokens's answer (empty without admission);
     unknown lists the task types no worker has served; code_i is C.PENDING, C.SCHEDULED
     (value: the due time, Redis clock), C.WAITING, C.CANCELED (at birth: a parent had failed)
     or C.REPLAYED (value: the original job's id); value_i is 0 otherwise; queue_i is the job's
     queue ('' for default)
-  Errors  {C.DUPLICATE}: a job id exists already (DuplicateJobError); nothing is written
+  Errors  {C.OVER_RATE, admission}: the rate limit refused the jobs; nothing is written
+          {C.DUPLICATE}: a job id exists already (DuplicateJobError); nothing is written
           {C.IDEMPOTENCY_CONFLICT, i}: job i reuses an idempotency key with another body
           {C.UNKNOWN_PARENT, i, parent}: job i names a parent that does not exist or belongs
             to another tenant (the two look the same)
@@ -56,6 +61,13 @@ local FIRST_JOB_KEY = 7
 local scheduled_record = appended(nil, 'scheduled', now, '', 0, 'delayed')
 local out = {now}  -- then the code of each job (C.PENDING ...)
 local value = {}  -- per job: its due time (scheduled) or original id (replayed)
+local admission = {}
+local cost = ARGV[J + WIDTH * n + 1]
+if cost then
+  admission = take_tokens(KEYS[#KEYS], tonumber(ARGV[J + WIDTH * n + 2]),
+    tonumber(ARGV[J + WIDTH * n + 3]), tonumber(cost), now)
+  if admission[1] == 0 then return {C.OVER_RATE, admission} end
+end
 local opts = {}
 for i = 1, n do
   local raw = ARGV[J + i * WIDTH]
@@ -281,7 +293,7 @@ if fresh > 0 then
   if #waiting > 0 then redis.call('HINCRBY', stats, 'jobs:waiting', #waiting) end
   if #canceled > 0 then redis.call('HINCRBY', stats, 'jobs:canceled', #canceled) end
 end
-local reply = {now, unknown}
+local reply = {now, unknown, admission}
 for i = 1, n do
   reply[#reply + 1] = out[i + 1]
   reply[#reply + 1] = value[i] or 0

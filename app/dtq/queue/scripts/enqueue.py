@@ -14,6 +14,7 @@ from dtq import jsontext
 from dtq.errors import DuplicateJobError, IdempotencyConflictError, UnknownParentError
 from dtq.models import DEFAULT_QUEUE, JobCreate, Priority
 from dtq.queue.clock import to_ms
+from dtq.queue.scripts.admit import Admission, Bucket, NotAdmitted
 from dtq.queue.scripts.codes import CODES, Code
 from dtq.queue.scripts.library import Call, Library
 from dtq.queue.tenant_ids import public_id, stored_id
@@ -64,11 +65,16 @@ class Enqueued:
     values: list[int | str]
     queues: list[str]
     unknown_task_types: list[str]
+    admission: Admission | None  # with a bucket: the jobs' admission (RateLimit-* headers)
 
 
-def _decode(ids: Sequence[str], jobs: Sequence[JobCreate]) -> Callable[[list[Any]], Enqueued]:
+def _decode(
+    ids: Sequence[str], jobs: Sequence[JobCreate], bucket: Bucket | None
+) -> Callable[[list[Any]], Enqueued]:
     def decode(reply: list[Any]) -> Enqueued:
         code = reply[0]
+        if code == Code.OVER_RATE and bucket is not None:
+            raise NotAdmitted(Admission.of(bucket, reply[1]))
         if code == Code.IDEMPOTENCY_CONFLICT:
             key = jobs[reply[1] - 1].idempotency_key
             raise IdempotencyConflictError(f"idempotency key {key!r} was used with another body")
@@ -82,13 +88,14 @@ def _decode(ids: Sequence[str], jobs: Sequence[JobCreate]) -> Callable[[list[Any
                     f"a job with one of the ids {', '.join(chosen[:10])} exists"
                 )
             raise DuplicateJobError("a generated job id exists already")
-        triples = reply[2:]
+        triples = reply[3:]
         return Enqueued(
             int(code),
             [CODES[c] for c in triples[0::3]],
             triples[1::3],
             [q or DEFAULT_QUEUE for q in triples[2::3]],
             list(reply[1]),
+            Admission.of(bucket, reply[2]) if bucket is not None else None,
         )
 
     return decode
@@ -102,14 +109,16 @@ def enqueue(
     jobs: Sequence[JobCreate],
     payloads: Sequence[bytes],
     lanes: bool,
+    bucket: Bucket | None = None,
 ) -> Call[Enqueued]:
     """Store `jobs` of `tenant` under `ids` (the tenant's own), with `payloads` (their JSON,
     checked already), and queue each in its queue (named, else its task type's, else default):
     on its stream, in the tenant's lane (`lanes`: fair dispatch, keys on), in the delayed set,
-    or waiting on parents (in the same tenant).
+    or waiting on parents (in the same tenant). With a `bucket`, the jobs first take its cost
+    from the tenant's rate limit, in the same script (one round trip for the API).
 
-    Raises DuplicateJobError, IdempotencyConflictError or UnknownParentError; nothing is then
-    written.
+    Raises NotAdmitted, DuplicateJobError, IdempotencyConflictError or UnknownParentError;
+    nothing is then written (but for the tokens taken by an admitted submission).
     """
     k, s = lib.keys, lib.settings
     stored = [stored_id(tenant, i) for i in ids]
@@ -141,4 +150,7 @@ def enqueue(
         for parent in job.depends_on:
             parent_id = stored_id(tenant, parent)
             keys += (k.job(parent_id), k.children(parent_id))
-    return Call(lib.script("enqueue"), keys, args, _decode(ids, jobs))
+    if bucket is not None:
+        keys.append(bucket.key)
+        args += bucket.args()
+    return Call(lib.script("enqueue"), keys, args, _decode(ids, jobs, bucket))

@@ -1,0 +1,103 @@
+"""The fast path of `POST /jobs`: a single submission answered without the framework's routing,
+dependency injection and response machinery, which cost more CPU than the submission itself.
+
+It does what RequestLimits and the create_job route do, in the same order and with the same
+code: authenticate from the headers, read the body within its limit, parse it strictly,
+validate it as JobCreate, then `submit_job` (admit, store) and answer 201 (200 for a replay)
+with the same JSON. Whatever it does not serve itself it hands to the full stack with the body
+replayed, before anything is stored, so those answers are the route's own: a body that fails
+validation, an empty body, a bad Idempotency-Key header, the admin key, and browser requests
+(an Origin header: CORS). With tracing on it is not installed at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Response
+from fastapi.routing import APIRoute
+from pydantic import TypeAdapter, ValidationError
+from redis.exceptions import RedisError
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dtq.api.auth import DEV_TENANT
+from dtq.api.errors import dtq_error_handler, redis_error_handler
+from dtq.api.limits import ClientGone, Refusal, RequestLimits, replaying
+from dtq.api.routes.jobs import submit_job
+from dtq.config import Settings
+from dtq.errors import DTQError
+from dtq.models import IdempotencyKey, JobCreate, Tenant
+
+PATH = "/jobs"
+_idempotency_key: TypeAdapter[str] = TypeAdapter(IdempotencyKey)
+
+
+class FastSubmit:
+    """ASGI middleware serving plain `POST /jobs` itself (see the module's docstring)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, route: APIRoute) -> None:
+        self.app = app
+        self.limits = RequestLimits(app, settings)  # its steps (not its app) are used here
+        self.route = route  # the create_job route: what metrics name the request by
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"] != PATH
+            or any(name == b"origin" for name, _ in scope["headers"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        try:
+            caller = await self.limits.authenticate(scope, headers)
+            body = await self.limits.read_body(PATH, headers, receive)
+            parsed = self.limits.parse_body(body, headers)
+        except Refusal as refusal:
+            await refusal.send_to(send)
+            return
+        except ClientGone:
+            return
+        job, key = _valid(parsed, headers)
+        if job is None or not (caller is None or isinstance(caller, Tenant)):
+            await self.app(scope, replaying(body, receive), send)  # the route answers
+            return
+        scope["route"] = self.route
+        answer = await self._submit(scope, caller or DEV_TENANT, job, key)
+        await answer(scope, receive, send)
+
+    async def _submit(
+        self, scope: Scope, tenant: Tenant, job: JobCreate, key: str | None
+    ) -> Response:
+        engine = scope["app"].state.engine
+        sub = Response(status_code=201)
+        del sub.headers["content-length"]
+        try:
+            created = await submit_job(engine, tenant, job, key, sub)
+        except DTQError as exc:
+            return await dtq_error_handler(Request(scope), exc)
+        except RedisError as exc:
+            return await redis_error_handler(Request(scope), exc)
+        answer = Response(
+            created.model_dump_json().encode(),
+            status_code=sub.status_code,
+            media_type="application/json",
+        )
+        answer.headers.update(sub.headers)
+        return answer
+
+
+def _valid(parsed: Any, headers: dict[bytes, bytes]) -> tuple[JobCreate | None, str | None]:
+    """The job and Idempotency-Key header, or (None, None) when either is invalid (or the body
+    is empty): the route then answers with its own 422."""
+    if parsed is None:
+        return None, None
+    try:
+        job = JobCreate.model_validate(parsed)
+        raw = headers.get(b"idempotency-key")
+        key = _idempotency_key.validate_python(raw.decode("latin-1")) if raw is not None else None
+    except ValidationError:
+        return None, None
+    return job, key
