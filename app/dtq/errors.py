@@ -67,11 +67,15 @@ class RateLimitedError(DTQError):
     code = "rate_limited"
 
     def __init__(
-        self, message: str, retry_after_s: int, headers: dict[str, str], tenant: str = ""
+        self,
+        message: str,
+        retry_after_s: int = 1,
+        headers: dict[str, str] | None = None,
+        tenant: str = "",
     ) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
-        self.headers = headers
+        self.headers = headers or {}
         self.tenant = tenant
 
 

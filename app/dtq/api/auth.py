@@ -20,8 +20,7 @@ from dtq.errors import (
     RateLimitedError,
 )
 from dtq.models import DEFAULT_TENANT, Tenant
-from dtq.queue import Engine
-from dtq.queue.scripts.admit import Admission
+from dtq.queue import Admission, Engine
 
 bearer = HTTPBearer(
     auto_error=False,

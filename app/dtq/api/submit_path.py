@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Response
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from redis.exceptions import RedisError
@@ -65,28 +64,23 @@ class FastSubmit:
             await self.app(scope, replaying(body, receive), send)  # the route answers
             return
         scope["route"] = self.route
-        answer = await self._submit(scope, caller or DEV_TENANT, job, key)
-        await answer(scope, receive, send)
-
-    async def _submit(
-        self, scope: Scope, tenant: Tenant, job: JobCreate, key: str | None
-    ) -> Response:
         engine = scope["app"].state.engine
-        sub = Response(status_code=201)
-        del sub.headers["content-length"]
         try:
-            created = await submit_job(engine, tenant, job, key, sub)
+            created, status, extra = await submit_job(engine, caller or DEV_TENANT, job, key)
         except DTQError as exc:
-            return await dtq_error_handler(Request(scope), exc)
+            await (await dtq_error_handler(Request(scope), exc))(scope, receive, send)
+            return
         except RedisError as exc:
-            return await redis_error_handler(Request(scope), exc)
-        answer = Response(
-            created.model_dump_json().encode(),
-            status_code=sub.status_code,
-            media_type="application/json",
-        )
-        answer.headers.update(sub.headers)
-        return answer
+            await (await redis_error_handler(Request(scope), exc))(scope, receive, send)
+            return
+        body = created.model_dump_json().encode()
+        answer = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(body)),
+            *((name.lower().encode(), value.encode()) for name, value in extra.items()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": answer})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _valid(parsed: Any, headers: dict[bytes, bytes]) -> tuple[JobCreate | None, str | None]:

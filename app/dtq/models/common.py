@@ -25,12 +25,18 @@ def _json_number(value: Any) -> Any:
     return value
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _iso_text(value: Any) -> Any:
     """Refuse what lax validation would turn into a datetime: numbers (epoch seconds), also
-    as text (a query parameter is always text)."""
-    if not isinstance(value, str | datetime) or (
-        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
-    ):
+    as text in any notation (a query parameter is always text: "-1.4e-45" too)."""
+    if not isinstance(value, str | datetime) or (isinstance(value, str) and _is_number(value)):
         raise ValueError("must be an ISO 8601 date-time string")
     return value
 

@@ -12,7 +12,7 @@ from dtq.queue.events import Position, TenantEvent, split_entry
 from dtq.queue.housekeeping import HousekeepingReport
 from dtq.queue.keys import Keys
 from dtq.queue.resilience import raise_if_cancelling, repeat
-from dtq.queue.scripts.admit import Admission
+from dtq.queue.scripts.admit import Admission, NotAdmitted
 from dtq.queue.tenant_ids import public_id
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Failure",
     "HousekeepingReport",
     "Keys",
+    "NotAdmitted",
     "Position",
     "Settled",
     "TenantEvent",

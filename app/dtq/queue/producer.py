@@ -12,6 +12,7 @@ from dtq.models import DEFAULT_TENANT, Job, JobCreate, JobStatus
 from dtq.queue.clock import from_ms
 from dtq.queue.jobhash import job_from_hash
 from dtq.queue.scripts.admit import Admission, Bucket
+from dtq.queue.scripts.coalescer import Coalescer
 from dtq.queue.scripts.codes import Code
 from dtq.queue.scripts.enqueue import Enqueued, enqueue
 from dtq.queue.scripts.library import Call, Library, run_all
@@ -93,6 +94,7 @@ class Producer:
     def __init__(self, lib: Library) -> None:
         self._lib = lib
         self._settings = lib.settings
+        self._single = Coalescer(lib.redis)  # single submissions made at once go together
 
     def _call(
         self,
@@ -140,7 +142,7 @@ class Producer:
         refused); `admission` says how it stands.
         """
         job_id = job.id or new_job_id()
-        done: Enqueued = await self._call(tenant, [job_id], [job], bucket)
+        done: Enqueued = await self._single.run(self._call(tenant, [job_id], [job], bucket))
         (code,), (value,), (queue,) = done.codes, done.values, done.queues
         warnings = unserved_warnings(done.unknown_task_types)
         if code == Code.REPLAYED:

@@ -28,3 +28,5 @@ async def test_jobs_filter_by_queue_and_priority_and_find_by_idempotency_key(
     assert await ids(created_after=b) == ["c", "b"]
     assert await ids(created_before=b) == ["a"]
     assert (await api.get("/jobs", params={"created_before": "0.5"})).status_code == 422
+    for number in ("-1.401298464324817e-45", "1e3", "nan", " 17 "):  # epoch seconds, any notation
+        assert (await api.get("/jobs", params={"created_after": number})).status_code == 422

@@ -28,8 +28,7 @@ from dtq.models import (
     Priority,
     Tenant,
 )
-from dtq.queue import Engine
-from dtq.queue.scripts.admit import NotAdmitted
+from dtq.queue import Engine, NotAdmitted
 from dtq.tracing import current_traceparent
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
@@ -75,7 +74,10 @@ async def create_job(
     `Idempotency-Key` header (or `idempotency_key` in the body), submitting the same body again
     returns the original job with 200 instead of creating another.
     """
-    return await submit_job(engine, tenant, body, idempotency_key, response)
+    created, code, headers = await submit_job(engine, tenant, body, idempotency_key)
+    response.status_code = code
+    response.headers.update(headers)
+    return created
 
 
 async def submit_job(
@@ -83,10 +85,9 @@ async def submit_job(
     tenant: Tenant,
     body: JobCreate,
     idempotency_key: str | None,
-    response: Response,
-) -> JobCreated:
-    """create_job's work, also done by the fast path (dtq.api.submit_path): admit, store, and
-    set the answer's status (200 for a replay) and rate-limit headers on `response`."""
+) -> tuple[JobCreated, int, dict[str, str]]:
+    """create_job's work, also done by the fast path (dtq.api.submit_path): admit and store;
+    the job, the answer's status (201, or 200 for a replay) and its rate-limit headers."""
     if idempotency_key:
         if body.idempotency_key and body.idempotency_key != idempotency_key:
             raise IdempotencyConflictError("the Idempotency-Key header and body disagree")
@@ -100,11 +101,9 @@ async def submit_job(
         )
     except NotAdmitted as exc:
         raise refusal(tenant, 1, exc.admission) from None
-    if admission is not None:
-        response.headers.update(rate_limit_headers(admission))
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return JobCreated(**job.model_dump(), warnings=warnings)
+    headers = rate_limit_headers(admission) if admission is not None else {}
+    code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return JobCreated(**job.model_dump(), warnings=warnings), code, headers
 
 
 @router.post(

@@ -17,6 +17,7 @@ from dtq.errors import (
     IdempotencyConflictError,
     InvalidTransitionError,
     JobNotFoundError,
+    RateLimitedError,
     ScheduleNotFoundError,
     SchedulesTooFrequentError,
     TooManySchedulesError,
@@ -76,6 +77,7 @@ ERRORS: dict[Code, type[DTQError]] = {
     Code.SCHEDULE_NOT_FOUND: ScheduleNotFoundError,
     Code.SCHEDULE_LIMIT: TooManySchedulesError,
     Code.SCHEDULE_RATE: SchedulesTooFrequentError,
+    Code.OVER_RATE: RateLimitedError,
 }
 
 
