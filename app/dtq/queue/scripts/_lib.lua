@@ -68,6 +68,18 @@ local function queue_keys(base, stream_name, queue)
   return q
 end
 
+-- A number handed to redis.call is formatted as text on every call (Lua's %.14g: about 1 us
+-- each, the largest cost of some scripts); `text` formats an integer once per script call.
+local texts = {}
+local function text(n)
+  local s = texts[n]
+  if not s then
+    s = string.format('%d', n)
+    texts[n] = s
+  end
+  return s
+end
+
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -113,10 +125,21 @@ end
 -- Latency histograms live in the stats hash as cumulative counts, `lat:<kind>:<bin>` (kinds:
 -- `wait`, pending to started; `run`, started to succeeded). Bin 0 holds durations under 1 ms,
 -- bin b >= 1 those from 2^((b-1)/2) up to 2^(b/2) ms (half powers of two); history.py reads them.
+local lat_fields = {}  -- kind -> bin -> field name, built once per script call
 local function observe(delta, kind, ms)
   local bin = 0
   if ms >= 1 then bin = math.min(math.floor(2 * math.log(ms) / math.log(2)) + 1, 60) end
-  delta['lat:' .. kind .. ':' .. bin] = (delta['lat:' .. kind .. ':' .. bin] or 0) + 1
+  local names = lat_fields[kind]
+  if not names then
+    names = {}
+    lat_fields[kind] = names
+  end
+  local field = names[bin]
+  if not field then
+    field = 'lat:' .. kind .. ':' .. bin
+    names[bin] = field
+  end
+  delta[field] = (delta[field] or 0) + 1
 end
 
 local function flush(stats, delta)
@@ -361,8 +384,8 @@ local function retain(r, queue, kind, ids, keeps, now)
     if keep <= 0 then
       drop[#drop + 1] = id
     else
-      redis.call('EXPIRE', keyname.job(r.job_prefix, id), keep)
-      entries[#entries + 1] = now .. ' ' .. id
+      redis.call('EXPIRE', keyname.job(r.job_prefix, id), text(keep))
+      entries[#entries + 1] = text(now) .. ' ' .. id
     end
   end
   local length = 0

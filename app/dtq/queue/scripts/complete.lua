@@ -47,7 +47,7 @@ for i = 1, n do
     if f[5] and f[5] ~= '' then
       redis.call('HSET', key, 'history', appended(f[5], 'succeeded', now, consumer, attempt, ''))
     end
-    redis.call('HSET', key, 'status', 'succeeded', 'result', ARGV[o + 5], 'finished_at', now,
+    redis.call('HSET', key, 'status', 'succeeded', 'result', ARGV[o + 5], 'finished_at', text(now),
       'entry', '')
     if free_slot(key, id, f[7]) then freed = true end
     leave_line(key, id, f[8])

@@ -153,8 +153,8 @@ for i = 1, n do
         redis.call('HSET', key, 'history',
           appended(written_out(f[11], key), 'running', now, consumer, attempt, reason))
       end
-      redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', attempt,
-        'deliveries', deliveries, 'started_at', now)
+      redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
+        'deliveries', text(deliveries), 'started_at', text(now))
       if f[12] and f[12] ~= '' then redis.call('HDEL', key, 'rate_slot') end
       local wait = ''
       if status == 'pending' then
