@@ -215,6 +215,10 @@ class Hub:
                 continue
             for entry_id, fields in entries:
                 self.position = entry_id
-                batch = Batch(split_entry(entry_id, fields))
+                try:
+                    batch = Batch(split_entry(entry_id, fields))
+                except Exception:  # one entry this build cannot read must not stop the feed
+                    logger.exception("feed: skipped an unreadable event entry_id=%s", entry_id)
+                    continue
                 for subscriber in list(self._subscribers):
                     subscriber.offer(batch)

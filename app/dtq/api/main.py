@@ -84,7 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
             await engine.history.record()
             return settings.HISTORY_SAMPLE_S
 
-        sampler = asyncio.create_task(repeat("stats history sample", sample))
+        sampler = asyncio.create_task(repeat("stats history sample", sample, carry_on=True))
         try:
             yield
         finally:

@@ -1,7 +1,9 @@
 """Loops that talk to Redis and must outlive its hiccups: one helper instead of a copy per loop.
 
 A loop step that fails with a RedisError is logged and tried again after a pause; any other
-error ends the loop (and its TaskGroup) loudly. Cancellation always ends it.
+error ends the loop (and its TaskGroup) loudly, or, for a loop that runs on its own
+(`carry_on`), is logged with its traceback and tried again: no loop dies quietly.
+Cancellation always ends it.
 """
 
 from __future__ import annotations
@@ -28,11 +30,17 @@ def raise_if_cancelling() -> None:
 
 
 async def repeat(
-    what: str, step: Callable[[], Awaitable[float | None]], retry_after_s: float = 1.0
+    what: str,
+    step: Callable[[], Awaitable[float | None]],
+    retry_after_s: float = 1.0,
+    *,
+    carry_on: bool = False,
 ) -> None:
     """Run `step` until it returns None; it returns the seconds to wait before the next turn.
 
     A RedisError is logged as "<what> failed" and the step runs again after `retry_after_s`.
+    With `carry_on` (a task nobody awaits until shutdown), so is any other exception, logged
+    with its traceback at error level; without it, any other exception ends the loop.
     """
     while True:
         raise_if_cancelling()
@@ -41,6 +49,12 @@ async def repeat(
         except RedisError as exc:
             raise_if_cancelling()
             logger.warning("%s failed, retrying in %g s error=%s", what, retry_after_s, exc)
+            wait = retry_after_s
+        except Exception:
+            if not carry_on:
+                raise
+            raise_if_cancelling()
+            logger.exception("%s failed unexpectedly, retrying in %g s", what, retry_after_s)
             wait = retry_after_s
         if wait is None:
             return

@@ -124,6 +124,9 @@ class Worker:
                 await _cancel_all(executors)
                 await self._close_settler(settler)
                 await _cancel_all(background, STOP_BACKGROUND_S)
+        except Exception:  # a loop failed: the worker stops (and its jobs are reclaimed)
+            logger.critical("worker stopping: a loop failed unexpectedly", exc_info=True)
+            raise
         finally:
             await self._lease.forget()
             self._pool.shutdown(wait=False, cancel_futures=True)

@@ -201,3 +201,16 @@ async def test_a_bad_hello_is_refused_with_a_reason(
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1008
     assert reason in closed.value.rcvd.reason
+
+
+async def test_an_unreadable_event_is_skipped_and_the_feed_goes_on(stack: Stack) -> None:
+    """An entry this build cannot read (another version's, or a hand-made one) is logged and
+    skipped; the reader does not die quietly with the clients still connected."""
+    async with connect(stack.ws_url) as acme:
+        await hello(acme, key=stack.keys["acme"])
+        await stack.engine.redis.xadd(
+            stack.engine.keys.events, {"job_ids": "acme/x", "status": "pending", "at": "soon"}
+        )
+        ids = await stack.submit("acme", 2, "after")
+        got = events(await collect(acme, lambda m: len(events(m)) >= 2))
+        assert [e["job_id"] for e in got] == ids
