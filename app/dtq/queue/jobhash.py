@@ -5,7 +5,9 @@ one place that reads it back into the wire models. Fields (absent when unset):
 
     id task_type payload (JSON) status tenant (absent: default) queue (absent: default)
     priority (absent: normal)
-    attempt (times started) failures deliveries (without an outcome) max_retries timeout_s
+    attempt (times started) failures deliveries (without an outcome): absent until the first
+      start, failure and delivery (a pending job's hash is smaller without them)
+    max_retries timeout_s
     created_at started_at finished_at due_at (ms, Redis clock)
     worker (last owner) entry (stream entry id while pending/running) last_error
     errors (JSON: the last 10 {attempt, error, at}) result (JSON)
@@ -223,8 +225,8 @@ def job_from_hash(
         status=JobStatus(h["status"]),
         priority=Priority(h.get("priority") or Priority.NORMAL),
         depends_on=[public_id(p) for p in parents_of(h)],
-        attempt=int(h["attempt"]),
-        failures=int(h["failures"]),
+        attempt=int(h.get("attempt") or 0),
+        failures=int(h.get("failures") or 0),
         max_retries=int(h["max_retries"]),
         timeout_s=float(h["timeout_s"]) if h.get("timeout_s") else None,
         keep_for_s=int(h["keep"]) if h.get("keep") else None,

@@ -264,6 +264,14 @@ local function free_slot(job_key, id, slot)
   return false
 end
 
+-- Settled jobs' slots given back together, one SREM per running set (`slots`: set -> ids; the
+-- caller set each job's lane_slot to '' in its own HSET).
+local function free_slots(slots)
+  for set, ids in pairs(slots) do
+    for i = 1, #ids, 500 do redis.call('SREM', set, unpack(ids, i, math.min(i + 499, #ids))) end
+  end
+end
+
 -- Slots were freed: if jobs wait in lanes, wake a blocked worker to dispatch them.
 local function wake_lanes(lanes, stream)
   if redis.call('EXISTS', lanes) == 1 then ring(lanes, stream) end

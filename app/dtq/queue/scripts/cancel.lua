@@ -44,7 +44,8 @@ elseif status == 'pending' and entry and entry ~= '' then
 end
 redis.call('HSET', KEYS[1], 'status', 'canceled', 'cancel_reason', 'requested',
   'finished_at', now, 'entry', '',
-  'history', appended(written_out(f[5], KEYS[1]), 'canceled', now, f[3], f[4], 'was ' .. status))
+  'history', appended(written_out(f[5], KEYS[1]), 'canceled', now, f[3], f[4] or '0',
+    'was ' .. status))
 redis.call('HDEL', KEYS[1], 'deps_left')
 leave_line(KEYS[1], ARGV[2], f[10])
 if free_slot(KEYS[1], ARGV[2], f[8]) then wake_lanes(q.lanes, q.streams[3]) end

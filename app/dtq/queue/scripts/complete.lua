@@ -33,6 +33,7 @@ local done = 0
 local finished = {}
 local ids, keeps = {}, {}
 local freed = false
+local slots = {}  -- running set -> ids of jobs that held a slot in it
 local delta = {}
 
 for i = 1, n do
@@ -47,9 +48,15 @@ for i = 1, n do
     if f[5] and f[5] ~= '' then
       redis.call('HSET', key, 'history', appended(f[5], 'succeeded', now, consumer, attempt, ''))
     end
-    redis.call('HSET', key, 'status', 'succeeded', 'result', ARGV[o + 5], 'finished_at', text(now),
-      'entry', '')
-    if free_slot(key, id, f[7]) then freed = true end
+    if f[7] and f[7] ~= '' then  -- it held a slot of its tenant's: given back below
+      redis.call('HSET', key, 'status', 'succeeded', 'result', ARGV[o + 5],
+        'finished_at', text(now), 'entry', '', 'lane_slot', '')
+      add_entry(slots, f[7], id)
+      freed = true
+    else
+      redis.call('HSET', key, 'status', 'succeeded', 'result', ARGV[o + 5],
+        'finished_at', text(now), 'entry', '')
+    end
     leave_line(key, id, f[8])
     add_entry(finished, level, entry)
     observe(delta, 'run', now - tonumber(f[9] or now))
@@ -64,7 +71,10 @@ for i = 1, n do
   end
 end
 
-if freed then wake_lanes(KEYS[8], KEYS[3]) end
+if freed then
+  free_slots(slots)
+  wake_lanes(KEYS[8], KEYS[3])
+end
 if done > 0 then
   retain({retention = KEYS[10], finished = KEYS[9], job_prefix = ARGV[10], index = KEYS[11],
           gone = KEYS[12], gone_max = tonumber(ARGV[11]), defaults = retention_defaults(6)},

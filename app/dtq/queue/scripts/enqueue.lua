@@ -191,8 +191,7 @@ for i = 1, n do
     local due = 0
     local level = 3
     local fields = {'id', id, 'task_type', ARGV[o + 2], 'payload', ARGV[o + 3],
-      'attempt', '0', 'failures', '0', 'deliveries', '0', 'max_retries', ARGV[o + 4],
-      'created_at', text(now)}
+      'max_retries', ARGV[o + 4], 'created_at', text(now)}  -- no attempt yet (absent: 0)
     local left, failed_parent = 0, nil
     if tenant ~= 'default' then
       fields[#fields + 1] = 'tenant'

@@ -43,7 +43,7 @@ for i = 1, n do
   if f[1] ~= 'running' or f[2] ~= consumer or f[3] ~= attempt or f[4] ~= entry then
     out[i] = {C.STALE}
   else
-    local failures = tonumber(f[5]) + 1
+    local failures = tonumber(f[5] or '0') + 1
     local errors = {}
     if f[7] then errors = cjson.decode(f[7]) end
     local record = {attempt = tonumber(attempt), error = err, at = now}

@@ -30,18 +30,47 @@ local has_lanes = redis.call('EXISTS', lanes)
 if redis.call('EXISTS', KEYS[7]) == 1 then return {has_lanes, 1} end
 local work_left = false  -- dispatchable jobs stay in lanes after this read
 
+-- A lane's ids are popped a few at a time (one LPOP for up to POP_AHEAD of them) into
+-- `ahead`; what this call did not dispatch goes back to the lane's head, in order, at the end.
+local POP_AHEAD = 16
+local drained = {}  -- list name -> true: nothing left in Redis (what was popped may remain)
+local ahead = {}  -- list name -> {ids = popped ids, at = the next one to hand out}
+local function next_in(list, want)
+  local a = ahead[list]
+  if not a or a.at > #a.ids then
+    if drained[list] then return nil end
+    local ids = redis.call('LPOP', list, want)
+    if not ids then
+      drained[list] = true
+      return nil
+    end
+    if #ids < want then drained[list] = true end
+    a = {ids = ids, at = 1}
+    ahead[list] = a
+  end
+  a.at = a.at + 1
+  return a.ids[a.at - 1]
+end
+
+local function put_back_ahead()
+  for list, a in pairs(ahead) do
+    if a.at <= #a.ids then
+      local back = {}
+      for j = #a.ids, a.at, -1 do back[#back + 1] = a.ids[j] end
+      redis.call('LPUSH', list, unpack(back))
+    end
+  end
+end
+
 -- The next job of a tenant's lane that is still waiting there (canceled ones are dropped).
-local drained = {}  -- list name -> true: found empty in this call
-local function pop(tenant)
+-- `want`: how many this call may still dispatch.
+local function pop(tenant, want)
   for pos = 1, #order do
     local level = tonumber(string.sub(order, pos, pos))
     local list = keyname.lane(lanes, tenant, level)
-    while not drained[list] do
-      local id = redis.call('LPOP', list)
-      if not id then
-        drained[list] = true
-        break
-      end
+    while true do
+      local id = next_in(list, math.max(1, math.min(POP_AHEAD, want)))
+      if not id then break end
       local f = redis.call('HMGET', keyname.job(jobs, id), 'status', 'entry', 'lane')
       if f[1] == 'pending' and (not f[2] or f[2] == '') and f[3] == tenant then
         return id, level
@@ -75,6 +104,7 @@ if has_lanes == 1 and remaining > 0 then
   end
   local more, from = load(0), 0
   local dispatched, floor = 0, nil
+  local taken = {}  -- tenant's index -> ids dispatched
   while dispatched < remaining do
     local best
     for i = 1, #names do
@@ -85,11 +115,11 @@ if has_lanes == 1 and remaining > 0 then
       from = from + PAGE
       more = load(from)
     else
-      local id, level = pop(names[best])
+      local id, level = pop(names[best], remaining - dispatched)
       if id then
         local entry = redis.call('XADD', KEYS[level], '*', 'id', id)
         redis.call('HSET', keyname.job(jobs, id), 'entry', entry, 'lane_slot', slot[best])
-        redis.call('SADD', slot[best], id)
+        add_entry(taken, best, id)  -- into its running set below, one SADD per tenant
         running[best] = running[best] + 1
         floor = vt[best]
         vt[best] = vt[best] + 1 / weight[best]
@@ -98,6 +128,10 @@ if has_lanes == 1 and remaining > 0 then
         empty[best] = true
       end
     end
+  end
+  put_back_ahead()
+  for i, ids in pairs(taken) do
+    for j = 1, #ids, 500 do redis.call('SADD', slot[i], unpack(ids, j, math.min(j + 499, #ids))) end
   end
   work_left = more
   for i = 1, #names do

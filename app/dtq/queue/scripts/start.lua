@@ -122,7 +122,7 @@ for i = 1, n do
     out[i] = {C.PARKED}
   elseif slot then
     redis.call('HSET', key, 'status', 'scheduled', 'due_at', slot, 'rate_slot', slot, 'entry', '',
-      'history', appended(written_out(f[11], key), 'scheduled', now, consumer, f[4],
+      'history', appended(written_out(f[11], key), 'scheduled', now, consumer, f[4] or '0',
         'rate_limited'))
     redis.call('ZADD', delayed, slot, id)
     if free_slot(key, id, f[13]) then freed = true end
@@ -131,11 +131,11 @@ for i = 1, n do
     bump(delta, 'jobs:scheduled', 1)
     out[i] = {C.RATE_LIMITED}
   else
-    local deliveries = tonumber(f[3]) + 1
+    local deliveries = tonumber(f[3] or '0') + 1
     if deliveries > max_deliveries then
       local last = redis.call('HMGET', key, 'last_error', 'dependents')
-      dead_letter(key, dlq, id, f[7], 'poison', f[4], f[5], last[1] or '', now,
-        appended(written_out(f[11], key), 'dead', now, consumer, f[4], 'poison'))
+      dead_letter(key, dlq, id, f[7], 'poison', f[4] or '0', f[5] or '0', last[1] or '', now,
+        appended(written_out(f[11], key), 'dead', now, consumer, f[4] or '0', 'poison'))
       redis.call('HSET', key, 'deliveries', deliveries)
       if free_slot(key, id, f[13]) then freed = true end
       add_entry(finished, level, entry)
@@ -143,11 +143,11 @@ for i = 1, n do
       leave_line(key, id, f[15])
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
-      emit(events, ARGV[4], id, 'dead', now, 'reason', 'poison', 'attempt', f[4])
+      emit(events, ARGV[4], id, 'dead', now, 'reason', 'poison', 'attempt', f[4] or '0')
       if last[2] then notify_dependents(outbox, id, now) end
       out[i] = {C.POISONED}
     else
-      local attempt = tonumber(f[4]) + 1
+      local attempt = tonumber(f[4] or '0') + 1
       if status == 'running' or (f[11] and f[11] ~= '') then  -- a redelivery, or a history
         local reason = status == 'running' and 'reclaimed' or ''
         redis.call('HSET', key, 'history',
@@ -165,7 +165,8 @@ for i = 1, n do
       end
       bump(delta, 'started_total', 1)
       started[#started + 1] = id
-      out[i] = {C.STARTED, attempt, f[5], f[6], f[7], f[8], f[10] or '', f[9] or '', f[18] or '',
+      out[i] = {C.STARTED, attempt, f[5] or '0', f[6], f[7], f[8], f[10] or '', f[9] or '',
+        f[18] or '',
         wait}
     end
   end

@@ -12,7 +12,11 @@ async def test_enqueue_writes_hash_stream_entry_and_index(engine: Engine) -> Non
     )
     k, r = engine.keys, engine.redis
     h = await r.hgetall(k.job(job.id))
-    assert h["status"] == "pending" and h["max_retries"] == "2" and h["attempt"] == "0"
+    assert h["status"] == "pending" and h["max_retries"] == "2"
+    assert "attempt" not in h and "failures" not in h and "deliveries" not in h  # absent: 0
+    assert (job.attempt, job.failures) == (0, 0)
+    got = await engine.jobs.get(job.id)
+    assert (got.attempt, got.failures) == (0, 0)
     entries = await r.xrange(k.stream)
     assert entries == [(h["entry"], {"id": job.id})]
     assert await r.zscore(k.index, job.id) is not None
