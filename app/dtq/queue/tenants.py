@@ -120,8 +120,9 @@ class Tenants:
     async def revoke_key(self, key_id: str) -> None:
         """Delete a key: this process refuses it from the next request on, every other API
         process within AUTH_CACHE_S."""
-        self._known.clear()
-        if not await self._redis.hdel(self._keys.api_keys, key_id):
+        deleted = await self._redis.hdel(self._keys.api_keys, key_id)
+        self._known.clear()  # after the delete: a lookup racing it cannot be remembered
+        if not deleted:
             raise ApiKeyNotFoundError(f"API key {key_id} not found")
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
