@@ -107,20 +107,9 @@ def create_app(settings: Settings) -> FastAPI:
         install_docs(app)
     with_feed_schemas(app)
     app.state.settings = settings
-    app.include_router(index.router)
-    app.include_router(jobs.router)
-    app.include_router(dlq.router)
-    app.include_router(schedules.router)
-    app.include_router(tenant.router)
-    app.include_router(health.router)
-    app.include_router(stats.router)
-    app.include_router(queues.router)
-    app.include_router(admin.router)
-    app.include_router(feed.router)
-    app.include_router(workers.router)
-    app.include_router(metrics.router)
-    if settings.dev_routes:
-        app.include_router(dev.router)
+    routes = [index, jobs, dlq, schedules, tenant, health, stats, queues, admin, feed, workers]
+    for module in [*routes, metrics, *([dev] if settings.dev_routes else [])]:
+        app.include_router(module.router)
     # Callers are authenticated and bodies checked before a route parses them (CORS wraps it,
     # so browsers see those answers too).
     app.add_middleware(RequestLimits, settings=settings)
