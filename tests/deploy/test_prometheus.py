@@ -66,7 +66,9 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[[list[str], list[str]], str]
              f"--storage.tsdb.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))  # fmt: skip
-        return f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url)
+        return url
 
     yield start
     for proc in procs:
@@ -74,8 +76,24 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[[list[str], list[str]], str]
         proc.wait(timeout=20)
 
 
+def wait_ready(url: str, timeout: float = 60) -> None:
+    """Waits until Prometheus answers /-/ready with 200 (it says 503 while its TSDB opens)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/-/ready", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"Prometheus at {url} not ready within {timeout} s")
+
+
 def query(url: str, promql: str) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=5).json()
+    response = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=5)
+    if response.status_code == 503:  # not ready (yet): an HTTPError, so wait_value tries again
+        response.raise_for_status()
+    answer = response.json()
     assert answer["status"] == "success", answer
     result: list[dict[str, Any]] = answer["data"]["result"]
     return result
