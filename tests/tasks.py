@@ -15,13 +15,29 @@ from pydantic import BaseModel
 from dtq.worker.registry import JobContext, Retry, TaskRegistry
 
 tasks = TaskRegistry()
+# On the tests' local cluster (DTQ_TEST_CLUSTER=1) the URL names any node: a cluster client.
+CLUSTER = os.environ.get("DTQ_TEST_CLUSTER") == "1"
+
+
+def sync_client(url: str) -> sync_redis.Redis:
+    """A plain client of the tests' server, or a cluster client of the tests' cluster."""
+    if CLUSTER:
+        return sync_redis.RedisCluster.from_url(url)
+    return sync_redis.Redis.from_url(url)
+
+
+def async_client(url: str) -> async_redis.Redis:
+    """sync_client's asyncio twin."""
+    if CLUSTER:
+        return async_redis.RedisCluster.from_url(url)
+    return async_redis.Redis.from_url(url)
 
 
 @tasks.task()
 async def record(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Sleep payload["seconds"], then count this run in the Redis list payload["key"]."""
     await asyncio.sleep(float(payload.get("seconds", 0)))
-    client = sync_redis.Redis.from_url(os.environ.get("REDIS_URL", payload.get("url", "")))
+    client = sync_client(os.environ.get("REDIS_URL", payload.get("url", "")))
     try:
         client.rpush(payload["key"], f"{ctx.job_id}:{ctx.worker}:{ctx.attempt}")
     finally:
@@ -63,7 +79,7 @@ async def slow_with_task_timeout(ctx: JobContext, payload: dict[str, Any]) -> No
 @tasks.task(isolated=True)
 def spin(ctx: JobContext, payload: dict[str, Any]) -> None:
     """CPU-bound forever, in a child process; writes its pid to payload["key"] first."""
-    client = sync_redis.Redis.from_url(payload["url"])
+    client = sync_client(payload["url"])
     client.set(payload["key"], os.getpid())
     client.close()
     while True:
@@ -94,7 +110,7 @@ def sync_progress(ctx: JobContext, payload: dict[str, Any]) -> str:
 async def mark_start(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Push payload["label"] to the Redis list payload["key"] as the job starts, then sleep
     payload["seconds"]; returns the label and the parents' results."""
-    client = async_redis.Redis.from_url(payload["url"])
+    client = async_client(payload["url"])
     try:
         await client.rpush(payload["key"], payload["label"])
     finally:
@@ -107,7 +123,7 @@ async def mark_start(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]
 async def occupy(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Count this job in the Redis counter payload["key"] for payload["seconds"]; every count
     reached is pushed to the list `<key>:seen` (its maximum: the most jobs running at once)."""
-    client = async_redis.Redis.from_url(payload["url"])
+    client = async_client(payload["url"])
     try:
         now = await client.incr(payload["key"])
         await client.rpush(f"{payload['key']}:seen", now)

@@ -4,9 +4,10 @@
     dtq worker --tasks MODULE     a worker serving the task modules given
     dtq admin COMMAND ...         tenants and API keys
     dtq redis [--dir D]           an embedded Redis/Valkey for development (REDIS_URL=... printed)
+    dtq cluster [--dir D]         a local cluster, 3 masters and 3 replicas (REDIS_URL=... printed)
 
-`python -m dtq.api`, `python -m dtq.worker`, `python -m dtq.admin` and
-`python -m dtq.embedded_redis` run the same.
+`python -m dtq.api`, `python -m dtq.worker`, `python -m dtq.admin`,
+`python -m dtq.embedded_redis` and `python -m dtq.local_cluster` run the same.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ def _admin(argv: list[str]) -> int:
     return main(argv)
 
 
+def _cluster(argv: list[str]) -> int:
+    from dtq.local_cluster import main
+
+    return main(argv)
+
+
 def _redis(argv: list[str]) -> int:
     from dtq.embedded_redis import main
 
@@ -46,6 +53,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "worker": _worker,
     "admin": _admin,
     "redis": _redis,
+    "cluster": _cluster,
 }
 
 

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     # Redis. Unset REDIS_URL means "start an embedded server" in run-dev.sh, tests and benchmarks.
     REDIS_URL: str | None = None
     REDIS_MAX_CONNECTIONS: int = Field(default=64, ge=4)
+    # Replica-acknowledged writes: after each state-changing script, WAIT until this many
+    # replicas have it (0: off; then a failover may lose the last writes, see the README).
+    REPLICA_ACKS: int = Field(default=0, ge=0, le=16)
+    REPLICA_ACK_TIMEOUT_MS: int = Field(default=1000, ge=1, le=60_000)
     EMBEDDED_REDIS_DIR: str = ".dtq"
 
     # Key layout.

@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -58,11 +59,17 @@ class EmbeddedRedis:
     """A server subprocess on 127.0.0.1; use as a context manager or call start()/stop()."""
 
     def __init__(
-        self, data_dir: str | Path, port: int | None = None, binary: str | None = None
+        self,
+        data_dir: str | Path,
+        port: int | None = None,
+        binary: str | None = None,
+        options: Sequence[str] = (),
     ) -> None:
+        """:param options: more command-line options for the server (e.g. cluster mode)."""
         self.data_dir = Path(data_dir).resolve()
         self.port = port or self._remembered_port() or free_port()
         self.binary = binary
+        self.options = tuple(options)
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -81,6 +88,11 @@ class EmbeddedRedis:
             except OSError:
                 return None
         return port
+
+    @property
+    def running(self) -> bool:
+        """True while the server process lives."""
+        return self._proc is not None and self._proc.poll() is None
 
     @property
     def pid(self) -> int | None:
@@ -126,6 +138,7 @@ class EmbeddedRedis:
             "no",
             "--logfile",
             str(self.data_dir / "server.log"),
+            *self.options,
         ]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout_s

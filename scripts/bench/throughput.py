@@ -16,13 +16,15 @@ The latency probes then go through the first tenant's lane.
 With `--queues Q`, the jobs are spread evenly over Q named queues (q0 .. q<Q-1>, a batch to
 each in turn) and every worker listens to all of them (`--queues q0,q1,..`, in that order).
 
-Starts an embedded Redis/Valkey server when REDIS_URL is unset. The last line printed is one JSON
-object with those four keys (plus the run's parameters).
+Starts an embedded Redis/Valkey server when REDIS_URL is unset (with `--cluster`, a local cluster
+of 3 masters and 3 replicas; Redis's figures are then those of the master serving DTQ's slot).
+The last line printed is one JSON object with those four keys (plus the run's parameters).
 
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200 --tenants 10
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200 --queues 4
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200 --dashboards 200
+    python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200 --cluster
 
 With `--dashboards N`, an API process serves N live-feed WebSocket clients during processing (one
 never reads its socket): the result adds the API's memory (start and peak), whether the stalled
@@ -60,6 +62,7 @@ from dashboards import DashboardLoad  # noqa: E402  (beside this script)
 
 from dtq.config import Settings  # noqa: E402
 from dtq.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from dtq.local_cluster import LocalCluster  # noqa: E402
 from dtq.models import DEFAULT_TENANT, JobCreate, TenantCreate  # noqa: E402
 from dtq.queue import Engine  # noqa: E402
 from dtq.queue.tenant_ids import stored_id  # noqa: E402
@@ -94,6 +97,18 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=0,
         help="live-feed WebSocket clients on an API while the workers run (one never reads)",
+    )
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="a local cluster (3 masters, 3 replicas) instead of one server; REDIS_URL names a "
+        "node that does not serve DTQ's slot",
+    )
+    p.add_argument(
+        "--replica-acks",
+        type=int,
+        default=0,
+        help="REPLICA_ACKS: WAIT for this many replicas after each write (with --cluster)",
     )
     return p.parse_args()
 
@@ -277,6 +292,7 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         KEY_PREFIX=f"bench{uuid.uuid4().hex[:8]}",
         # Without --tenants: one tenant, no keys, no submission limit (--via http).
         AUTH_DISABLED=not args.tenants,
+        REPLICA_ACKS=args.replica_acks,
     )
     redis = create_redis(settings)
     engine = Engine(redis, settings)
@@ -349,6 +365,8 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         "via": args.via,
         "tenants": args.tenants,
         "queues": args.queues,
+        "cluster": args.cluster,
+        "replica_acks": args.replica_acks,
         **({"tenant_done_at": done_at} if args.tenants else {}),
         **dashboards,
     }
@@ -358,7 +376,13 @@ def main() -> None:
     args = parse_args()
     with ExitStack() as stack:
         redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
+        if args.cluster:
+            cluster = LocalCluster(tempfile.mkdtemp(prefix="dtq-bench-cluster-"))
+            cluster.start()
+            stack.callback(cluster.stop)
+            owner = cluster.master_of("{0}")
+            redis_url = next(n.url for n in cluster.nodes if n is not owner)
+        elif not redis_url:
             server = EmbeddedRedis(tempfile.mkdtemp(prefix="dtq-bench-"))
             redis_url = server.start()
             stack.callback(server.stop)

@@ -43,6 +43,7 @@ from dtq.errors import (
     UnknownParentError,
 )
 from dtq.models import Problem
+from dtq.queue import NotReplicatedError
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,17 @@ async def redis_error_handler(request: Request, exc: Exception) -> JSONResponse:
             },
             status_code=507,
             headers={"Retry-After": str(STORAGE_FULL_RETRY_S)},
+        )
+    if isinstance(exc, NotReplicatedError):
+        logger.warning("write not replicated path=%s error=%s", request.url.path, exc)
+        return JSONResponse(
+            {
+                "detail": f"stored on the Redis master, not yet on enough replicas: {exc}; "
+                "retry with the same Idempotency-Key",
+                "code": "not_replicated",
+            },
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
     unreachable = isinstance(exc, RedisConnectionError | RedisTimeoutError)
     logger.warning("redis error path=%s error=%s", request.url.path, type(exc).__name__)

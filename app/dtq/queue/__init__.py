@@ -13,6 +13,7 @@ from dtq.queue.housekeeping import HousekeepingReport
 from dtq.queue.keys import Keys
 from dtq.queue.resilience import raise_if_cancelling, repeat
 from dtq.queue.scripts.admit import Admission, NotAdmitted
+from dtq.queue.scripts.library import NotReplicatedError
 from dtq.queue.tenant_ids import public_id
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "HousekeepingReport",
     "Keys",
     "NotAdmitted",
+    "NotReplicatedError",
     "Position",
     "Settled",
     "TenantEvent",

@@ -176,7 +176,7 @@ async def occupy_capped(
     """A tenant `capped` with this cap, `jobs` occupy jobs of `seconds` each and three workers
     of concurrency 10; returns the jobs' counter key (see tests.tasks.occupy) and their ids."""
     await tenants(engine, capped={"max_concurrency": cap})
-    key = f"{engine.settings.KEY_PREFIX}:occupied"
+    key = f"{engine.keys.base}:occupied"
     payload = {"url": redis_url, "key": key, "seconds": seconds}
     for _ in range(3):
         start_worker(concurrency=10)

@@ -29,8 +29,13 @@ async def test_10_per_second_holds_across_two_workers(make_settings, redis, proc
     in_window = sum(1 for t in starts if t < first + 10_000)
     assert 90 <= in_window <= 110, f"{in_window} starts in 10 s"
     assert {j.worker for j in jobs} == {"w1", "w2"}  # both workers shared the one limit
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert min(gaps) >= 50  # spaced by the limit (100 ms, less promotion jitter)
+    # Spaced by the limit: 100 ms apart. A start is stamped when the worker runs the job, a
+    # little after the limiter let it go, so one late start may land close to the next (seen
+    # once, a 1 ms gap, on a loaded CI machine): no 1 s window holds more than 10 + 2 starts.
+    gaps = sorted(b - a for a, b in zip(starts, starts[1:], strict=False))
+    assert gaps[len(gaps) // 2] >= 90, gaps
+    busiest = max(sum(1 for t in starts if s <= t < s + 1000) for s in starts)
+    assert busiest <= 12, f"{busiest} starts within 1 s"
     # Other task types are not limited.
     assert (await engine.jobs.get(other.id)).status == JobStatus.SUCCEEDED
     waited = [

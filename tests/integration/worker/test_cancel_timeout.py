@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from dtq.models import DeadReason, JobCreate, JobStatus
-from dtq.queue import Engine
+from dtq.queue import Engine, Keys
 from tests.conftest import stream_events, wait_for
 
 
@@ -47,7 +47,7 @@ async def test_cancel_of_an_isolated_cpu_bound_job_kills_its_process(
     engine: Engine, settings, start_worker
 ) -> None:
     start_worker()
-    pid_key = f"{settings.KEY_PREFIX}:pid"
+    pid_key = f"{Keys.from_settings(settings).base}:pid"
     job = await engine.producer.enqueue(
         JobCreate(task_type="spin", payload={"url": settings.REDIS_URL, "key": pid_key})
     )
@@ -116,7 +116,7 @@ async def test_an_isolated_job_past_its_timeout_is_killed(
     engine: Engine, settings, start_worker
 ) -> None:
     start_worker()
-    pid_key = f"{settings.KEY_PREFIX}:pid"
+    pid_key = f"{Keys.from_settings(settings).base}:pid"
     job = await engine.producer.enqueue(
         JobCreate(
             task_type="spin",

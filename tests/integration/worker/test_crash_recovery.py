@@ -9,7 +9,7 @@ import asyncio
 import signal
 
 from dtq.models import JobCreate, JobStatus
-from dtq.queue import Engine
+from dtq.queue import Engine, Keys
 from tests.conftest import stream_entries, stream_events, wait_for
 
 
@@ -52,7 +52,7 @@ async def _running_on(engine: Engine, worker: str) -> bool:
 async def test_frozen_worker_loses_its_job_and_its_late_completion_is_refused(
     engine: Engine, settings, processes
 ) -> None:
-    runs_key = f"{settings.KEY_PREFIX}:runs"
+    runs_key = f"{Keys.from_settings(settings).base}:runs"
     job = await engine.producer.enqueue(
         JobCreate(task_type="record", payload={"seconds": 1.5, "key": runs_key})
     )
@@ -119,7 +119,7 @@ async def _count_running(engine: Engine, n: int) -> bool:
 async def test_lease_keeps_a_long_job_with_its_live_worker(
     engine: Engine, settings, start_worker
 ) -> None:
-    runs_key = f"{settings.KEY_PREFIX}:runs"
+    runs_key = f"{Keys.from_settings(settings).base}:runs"
     start_worker(name="a")
     start_worker(name="b")
     job = await engine.producer.enqueue(

@@ -14,9 +14,8 @@ import asyncio
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
-from dtq.queue.scripts.library import Call
+from dtq.queue.scripts.library import Call, send
 
 T = TypeVar("T")
 
@@ -57,29 +56,18 @@ class Coalescer:
             self._sender = None
 
     async def _round_trip(self, calls: list[tuple[Call[Any], asyncio.Future[Any]]]) -> None:
-        """One pipeline of calls; a call refused with NOSCRIPT is sent again once its script
-        is loaded (see Batch.run)."""
-        while calls:
-            if len(calls) == 1:  # redis-py's Script reloads on NOSCRIPT itself
-                call = calls[0][0]
-                replies: list[Any] = [await call.script(call.keys, call.args)]
+        """One pipeline of calls (see library.send)."""
+        if len(calls) == 1 and calls[0][0].script.acks is None:  # no pipeline for one call
+            replies: list[Any] = [await calls[0][0].script(calls[0][0].keys, calls[0][0].args)]
+        else:
+            replies = await send(self._redis, [call for call, _ in calls])
+        for (call, future), reply in zip(calls, replies, strict=True):
+            if future.done():  # its caller gave up (cancelled)
+                continue
+            if isinstance(reply, Exception):
+                future.set_exception(reply)
             else:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for call, _ in calls:
-                        call.queue(pipe)
-                    replies = await pipe.execute(raise_on_error=False)
-            again = []
-            for (call, future), reply in zip(calls, replies, strict=True):
-                if future.done():  # its caller gave up (cancelled)
-                    continue
-                if isinstance(reply, NoScriptError):
-                    call.script.sha = await self._redis.script_load(call.script.script)
-                    again.append((call, future))
-                elif isinstance(reply, Exception):
-                    future.set_exception(reply)
-                else:
-                    try:
-                        future.set_result(call.decode(reply))
-                    except Exception as exc:  # e.g. DuplicateJobError: this caller's alone
-                        future.set_exception(exc)
-            calls = again
+                try:
+                    future.set_result(call.decode(reply))
+                except Exception as exc:  # e.g. DuplicateJobError: this caller's alone
+                    future.set_exception(exc)

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 from redis.typing import EncodableT
 
 from dtq.config import Settings
@@ -44,6 +44,33 @@ def script_source(name: str) -> str:
     return flags + "\n" + folder.joinpath("_lib.lua").read_text() + "\n" + body
 
 
+class NotReplicatedError(RedisError):
+    """A write ran on the master but fewer replicas than REPLICA_ACKS confirmed it in time: a
+    failover now could lose it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaAcks:
+    """How many replicas must confirm a script's writes (WAIT), and how long to wait for them."""
+
+    replicas: int
+    timeout_ms: int
+
+
+class Script(AsyncScript):
+    """A registered script that knows whether its writes wait for replica acknowledgements."""
+
+    def __init__(self, redis: Redis, source: str, acks: ReplicaAcks | None) -> None:
+        super().__init__(redis, source)
+        self.redis = redis
+        self.acks = acks
+
+
+def writes(source: str) -> bool:
+    """Whether a script (as loaded) may write: its flags line does not say `no-writes`."""
+    return "no-writes" not in source.partition("\n")[0]
+
+
 class Library:
     """Every DTQ script registered on one client, with the keys and settings their faces need."""
 
@@ -51,11 +78,15 @@ class Library:
         self.redis = redis
         self.keys = keys
         self.settings = settings
-        self._scripts = {
-            name: redis.register_script(script_source(name)) for name in script_names()
-        }
+        acks = None
+        if settings.REPLICA_ACKS:
+            acks = ReplicaAcks(settings.REPLICA_ACKS, settings.REPLICA_ACK_TIMEOUT_MS)
+        self._scripts: dict[str, Script] = {}
+        for name in script_names():
+            source = script_source(name)
+            self._scripts[name] = Script(redis, source, acks if writes(source) else None)
 
-    def script(self, name: str) -> AsyncScript:
+    def script(self, name: str) -> Script:
         """The registered script of that stem (for its face only)."""
         return self._scripts[name]
 
@@ -74,14 +105,19 @@ class Library:
 class Call(Generic[T]):
     """One script call, ready to run: await it, or add it to a Batch."""
 
-    script: AsyncScript
+    script: Script
     keys: Sequence[str]
     args: Sequence[EncodableT]
     decode: Callable[[Any], T]
 
     async def run(self) -> T:
         """Run the call alone (one round trip) and decode its reply."""
-        return self.decode(await self.script(self.keys, self.args))
+        if self.script.acks is None:  # redis-py's Script reloads on NOSCRIPT
+            return self.decode(await self.script(self.keys, self.args))
+        (reply,) = await send(self.script.redis, [self])
+        if isinstance(reply, Exception):
+            raise reply
+        return self.decode(reply)
 
     def __await__(self) -> Generator[Any, None, T]:
         return self.run().__await__()
@@ -134,28 +170,59 @@ class Batch:
         raised once every reply is in (the calls are independent: each ran or did not).
         """
         calls, self._calls = self._calls, []
-        if len(calls) == 1:  # no pipeline for one call (redis-py's Script reloads on NOSCRIPT)
+        if len(calls) == 1:  # no pipeline for one call
             call, pending = calls[0]
             pending._fill(await call.run())
             return
-        while calls:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for call, _ in calls:
-                    call.queue(pipe)
-                replies = await pipe.execute(raise_on_error=False)
-            again: list[tuple[Call[Any], Pending[Any]]] = []
-            failure: Exception | None = None
-            for (call, pending), reply in zip(calls, replies, strict=True):
-                if isinstance(reply, NoScriptError):
-                    call.script.sha = await self._redis.script_load(call.script.script)
-                    again.append((call, pending))
-                elif isinstance(reply, Exception):
-                    failure = failure or reply
-                else:
-                    pending._fill(call.decode(reply))
-            if failure is not None:
-                raise failure
-            calls = again
+        failure: Exception | None = None
+        replies = await send(self._redis, [call for call, _ in calls])
+        for (call, pending), reply in zip(calls, replies, strict=True):
+            if isinstance(reply, Exception):
+                failure = failure or reply
+            else:
+                pending._fill(call.decode(reply))
+        if failure is not None:
+            raise failure
+
+
+async def send(redis: Redis, calls: Sequence[Call[Any]]) -> list[Any]:
+    """Each call's raw reply, or its error, from one pipelined round trip.
+
+    A call refused with NOSCRIPT (the server lost its script cache: a restart, SCRIPT FLUSH, a
+    failover) did not run: its script is loaded and it is sent again. When a call's script
+    waits for replica acknowledgements, a WAIT follows the calls on the same connection; if
+    fewer replicas confirm in time, each writing call's reply is a NotReplicatedError.
+    """
+    replies: list[Any] = [None] * len(calls)
+    todo = list(range(len(calls)))
+    while todo:
+        acks = next((calls[i].script.acks for i in todo if calls[i].script.acks), None)
+        async with redis.pipeline(transaction=False) as pipe:
+            for i in todo:
+                calls[i].queue(pipe)
+            if acks is not None:
+                pipe.execute_command("WAIT", acks.replicas, acks.timeout_ms)
+            got = await pipe.execute(raise_on_error=False)
+        shortfall = None
+        if acks is not None:
+            confirmed = got.pop()
+            if isinstance(confirmed, Exception) or int(confirmed) < acks.replicas:
+                shortfall = NotReplicatedError(
+                    f"{confirmed} of {acks.replicas} replicas confirmed the write within "
+                    f"{acks.timeout_ms} ms (REPLICA_ACKS)"
+                )
+        again = []
+        for i, reply in zip(todo, got, strict=True):
+            script = calls[i].script
+            if isinstance(reply, NoScriptError):
+                script.sha = await redis.script_load(script.script)
+                again.append(i)
+            elif shortfall is not None and script.acks and not isinstance(reply, Exception):
+                replies[i] = shortfall
+            else:
+                replies[i] = reply
+        todo = again
+    return replies
 
 
 async def run_all(redis: Redis, calls: Sequence[Call[T]]) -> list[T]:

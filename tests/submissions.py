@@ -1,0 +1,52 @@
+"""Steady submissions through the API while a test breaks something: every answer noted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import httpx
+
+
+@dataclass
+class Answer:
+    """One POST /jobs: when it was sent and answered, its status (0: no answer), its job."""
+
+    sent_at: float
+    answered_at: float
+    status: int
+    job_id: str | None
+
+
+async def submit(url: str, answers: list[Answer], rate_per_s: int, run_s: float) -> None:
+    """POST /jobs (a no-op job) at `rate_per_s` for `run_s`, each answer noted."""
+
+    async def one(client: httpx.AsyncClient, sent_at: float) -> None:
+        try:
+            response = await client.post("/jobs", json={"task_type": "noop"})
+            job_id = response.json().get("id") if response.status_code < 300 else None
+            answers.append(Answer(sent_at, time.monotonic(), response.status_code, job_id))
+        except httpx.HTTPError:
+            answers.append(Answer(sent_at, time.monotonic(), 0, None))
+
+    limits = httpx.Limits(max_connections=64)
+    async with httpx.AsyncClient(base_url=url, timeout=10, limits=limits) as client:
+        start = time.monotonic()
+        tasks = []
+        for n in range(int(rate_per_s * run_s)):
+            await asyncio.sleep(max(0.0, start + n / rate_per_s - time.monotonic()))
+            tasks.append(asyncio.create_task(one(client, time.monotonic())))
+        await asyncio.gather(*tasks)
+
+
+def longest_failing_run_s(answers: list[Answer]) -> float:
+    """The longest stretch (by send time) in which every submission failed (5xx or none)."""
+    longest, since = 0.0, None
+    for answer in sorted(answers, key=lambda a: a.sent_at):
+        if answer.status == 0 or answer.status >= 500:
+            since = answer.sent_at if since is None else since
+            longest = max(longest, answer.sent_at - since)
+        else:
+            since = None
+    return longest
