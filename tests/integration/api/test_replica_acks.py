@@ -52,6 +52,10 @@ async def test_a_write_no_replica_confirms_is_answered_503_not_replicated(
             assert answer.headers["retry-after"] == "1"
             stored = await api.get("/jobs/j1")  # on the master all the same (a read: no WAIT)
             assert stored.status_code == 200 and stored.json()["status"] == "pending"
+            ready = await api.get("/health/ready")  # an operator is told why
+            assert ready.status_code == 200
+            assert any("REPLICA_ACKS=1 but the master has 0 replica" in w
+                       for w in ready.json()["warnings"]), ready.json()  # fmt: skip
 
     redis = create_redis(settings)
     engine = Engine(redis, settings)

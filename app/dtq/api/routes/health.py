@@ -16,6 +16,11 @@ FULL = (
     "workers drain the jobs stored"
 )
 
+FEW_REPLICAS = (
+    "REPLICA_ACKS={acks} but the master has {replicas} replica(s) connected: writes are refused "
+    "with 503 not_replicated until enough replicas are back"
+)
+
 
 @router.get("/live")
 async def live() -> Health:
@@ -25,8 +30,9 @@ async def live() -> Health:
 
 @router.get("/ready", responses={503: {"model": Health, "description": "Not ready."}})
 async def ready(engine: EngineDep, response: Response) -> Health:
-    """Redis answers and every script is loaded. Warns about a Redis that would evict keys, and
-    says `storage_full` (still 200: reads and running jobs go on) while Redis is at maxmemory."""
+    """Redis answers and every script is loaded. Warns about a Redis that would evict keys or
+    has fewer replicas than REPLICA_ACKS, and says `storage_full` (still 200: reads and running
+    jobs go on) while Redis is at maxmemory."""
     try:
         await engine.redis.ping()
         if not await engine.scripts_loaded():
@@ -47,6 +53,11 @@ async def ready(engine: EngineDep, response: Response) -> Health:
             full = bool(limit) and used >= limit
             if full:
                 warnings.append(FULL.format(used=used, limit=limit))
+            acks = engine.settings.REPLICA_ACKS
+            if acks:
+                replicas = int((await engine.redis.info("replication")).get("connected_slaves", 0))
+                if replicas < acks:
+                    warnings.append(FEW_REPLICAS.format(acks=acks, replicas=replicas))
         except ResponseError:  # INFO is @dangerous: an ACL user may not have it
             pass
     except RedisError as exc:
