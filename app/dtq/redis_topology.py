@@ -3,12 +3,13 @@
 Every DTQ key carries the `{shard}` hash tag, so one shard lives in one cluster slot and every
 command of a process goes to one node: the master that owns that slot. `SlotOwner` finds it by
 asking any known node `CLUSTER SLOTS` (a server with cluster support disabled is simply used as
-it is), and `SlotConnection` connects there. A connection that finds the slot elsewhere
-(`MOVED`), the cluster busy (`TRYAGAIN`, `ASK` during a slot migration, `CLUSTERDOWN` during a
-failover) or its node gone (refused, reset) raises a ConnectionError, which redis-py's retry
-policy answers by reconnecting: to the address MOVED named, or to the master a new `CLUSTER
-SLOTS` finds. So REDIS_URL may name any node of the cluster, and a failover or a slot move is
-followed without a restart.
+it is), and `SlotConnection` connects there. A command refused because the slot is elsewhere
+(`MOVED`) or the cluster is busy (`ASK`/`TRYAGAIN` during a slot migration, `CLUSTERDOWN` during
+a failover) did not run: it raises SlotMovedError, which redirect_retry() sends again after
+reconnecting, to the address MOVED named or to the master a new `CLUSTER SLOTS` finds. A lost
+node makes the next connection ask again (and keep asking while a failover runs); a command
+whose connection broke is not sent again, since it may have run. So REDIS_URL may name any node
+of the cluster, and a failover or a slot move is followed without a restart.
 """
 
 from __future__ import annotations
