@@ -162,6 +162,15 @@ class EmbeddedRedis:
         self.stop()
         raise EmbeddedRedisError(f"server did not answer within {timeout_s} s")
 
+    def kill(self) -> None:
+        """SIGKILL the server (a crash: no shutdown, no last write) and reap it; start() may
+        start it again on the same port and data."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+            (self.data_dir / "url").unlink(missing_ok=True)
+
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 5 s)."""
         if self._proc is not None:

@@ -153,9 +153,9 @@ class LocalCluster:
         return [n for n in self.nodes if n.port in ports]
 
     def kill(self, node: EmbeddedRedis) -> None:
-        """SIGKILL a node (a crash: no shutdown, no last write)."""
-        if node.pid is not None:
-            os.kill(node.pid, signal.SIGKILL)
+        """SIGKILL a node (a crash: no shutdown, no last write); `node.start()` brings it back
+        (it rejoins the cluster, as a replica if it was failed over)."""
+        node.kill()
 
     def pause(self, node: EmbeddedRedis) -> None:
         """SIGSTOP a node: it stays connected but answers nothing (a stalled replica)."""
