@@ -71,44 +71,46 @@ async def test_dtq_follows_the_master_a_sentinel_promotes(
     processes.worker(settings)
     api = processes.api(settings)
     redis_client = create_redis(settings)
-    engine = Engine(redis_client, settings)
+    try:
+        engine = Engine(redis_client, settings)
 
-    async def run_jobs(n: int) -> None:
-        ids = []
-        async with httpx.AsyncClient(base_url=api, timeout=10) as client:
-            for _ in range(n):
-                answer = await client.post("/jobs", json={"task_type": "noop"})
-                assert answer.status_code == 201, answer.text
-                ids.append(answer.json()["id"])
+        async def run_jobs(n: int) -> None:
+            ids = []
+            async with httpx.AsyncClient(base_url=api, timeout=10) as client:
+                for _ in range(n):
+                    answer = await client.post("/jobs", json={"task_type": "noop"})
+                    assert answer.status_code == 201, answer.text
+                    ids.append(answer.json()["id"])
 
-        async def all_done() -> bool:
-            jobs = [await engine.jobs.get(i) for i in ids]
-            return all(j.status == JobStatus.SUCCEEDED for j in jobs)
+            async def all_done() -> bool:
+                jobs = [await engine.jobs.get(i) for i in ids]
+                return all(j.status == JobStatus.SUCCEEDED for j in jobs)
 
-        await wait_for(all_done, timeout=30)
+            await wait_for(all_done, timeout=30)
 
-    await run_jobs(20)
-    replicated = await engine.producer.enqueue(JobCreate(task_type="noop"))
-    await redis_client.execute_command("WAIT", 1, 5000)
+        await run_jobs(20)
+        replicated = await engine.producer.enqueue(JobCreate(task_type="noop"))
+        await redis_client.execute_command("WAIT", 1, 5000)
 
-    assert master.pid is not None
-    os.kill(master.pid, signal.SIGKILL)
-    killed_at = time.monotonic()
-    sentinel = redis.Redis(port=sentinel_port, decode_responses=True)
+        assert master.pid is not None
+        os.kill(master.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        sentinel = redis.Redis(port=sentinel_port, decode_responses=True)
 
-    def promoted() -> bool:
-        address: Any = sentinel.sentinel_get_master_addr_by_name("dtq")
-        return int(address[1]) != master.port
+        def promoted() -> bool:
+            address: Any = sentinel.sentinel_get_master_addr_by_name("dtq")
+            return int(address[1]) != master.port
 
-    while not promoted():
-        assert time.monotonic() - killed_at < 30, "the sentinel promoted no replica"
-        await asyncio.sleep(0.2)
-    sentinel.close()
-
-    async with httpx.AsyncClient(base_url=api, timeout=10) as client:  # the API recovers
-        while (await client.post("/jobs", json={"task_type": "noop"})).status_code != 201:
-            assert time.monotonic() - killed_at < 30, "the API did not recover"
+        while not promoted():
+            assert time.monotonic() - killed_at < 30, "the sentinel promoted no replica"
             await asyncio.sleep(0.2)
-    await run_jobs(20)  # and the worker runs jobs on the new master
-    assert (await engine.jobs.get(replicated.id)).status == JobStatus.SUCCEEDED
-    await redis_client.aclose()
+        sentinel.close()
+
+        async with httpx.AsyncClient(base_url=api, timeout=10) as client:  # the API recovers
+            while (await client.post("/jobs", json={"task_type": "noop"})).status_code != 201:
+                assert time.monotonic() - killed_at < 30, "the API did not recover"
+                await asyncio.sleep(0.2)
+        await run_jobs(20)  # and the worker runs jobs on the new master
+        assert (await engine.jobs.get(replicated.id)).status == JobStatus.SUCCEEDED
+    finally:
+        await redis_client.aclose()

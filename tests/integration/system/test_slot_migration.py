@@ -54,20 +54,22 @@ async def test_dtq_follows_its_slot_to_another_master_under_load(
         assert longest_failing_run_s(answers) <= 1.0, longest_failing_run_s(answers)
         assert {a.status for a in answers} <= {201, 503, 0}
         engine = Engine(create_redis(settings), settings)
-        deadline = time.monotonic() + 60
-        while accepted and time.monotonic() < deadline:
-            statuses = []
-            for job_id in accepted:
-                try:
-                    statuses.append((await engine.jobs.get(job_id)).status)
-                except JobNotFoundError:
-                    raise AssertionError(f"job {job_id}, answered 2xx, is gone") from None
-            accepted = [j for j, s in zip(accepted, statuses, strict=True)
-                        if s != JobStatus.SUCCEEDED]  # fmt: skip
-            await asyncio.sleep(0.5)
-        assert not accepted, f"{len(accepted)} jobs stuck"
-        with cluster.client(target) as dst:
-            assert dst.dbsize() > 0 and cluster.master_of("{0}") is target
-        await engine.redis.aclose()
+        try:
+            deadline = time.monotonic() + 60
+            while accepted and time.monotonic() < deadline:
+                statuses = []
+                for job_id in accepted:
+                    try:
+                        statuses.append((await engine.jobs.get(job_id)).status)
+                    except JobNotFoundError:
+                        raise AssertionError(f"job {job_id}, answered 2xx, is gone") from None
+                accepted = [j for j, s in zip(accepted, statuses, strict=True)
+                            if s != JobStatus.SUCCEEDED]  # fmt: skip
+                await asyncio.sleep(0.5)
+            assert not accepted, f"{len(accepted)} jobs stuck"
+            with cluster.client(target) as dst:
+                assert dst.dbsize() > 0 and cluster.master_of("{0}") is target
+        finally:
+            await engine.redis.aclose()
     finally:
         cluster.stop()
