@@ -260,8 +260,9 @@ export interface paths {
         };
         /**
          * Ready
-         * @description Redis answers and every script is loaded. Warns about a Redis that would evict keys, and
-         *     says `storage_full` (still 200: reads and running jobs go on) while Redis is at maxmemory.
+         * @description Redis answers and every script is loaded. Warns about a Redis that would evict keys or
+         *     has fewer replicas than REPLICA_ACKS, and says `storage_full` (still 200: reads and running
+         *     jobs go on) while Redis is at maxmemory.
          */
         get: operations["health-ready"];
         put?: never;
