@@ -8,6 +8,10 @@ from dataclasses import dataclass
 
 import httpx
 
+from dtq.errors import JobNotFoundError
+from dtq.models import JobStatus
+from dtq.queue import Engine
+
 
 @dataclass
 class Answer:
@@ -50,3 +54,24 @@ def longest_failing_run_s(answers: list[Answer]) -> float:
         else:
             since = None
     return longest
+
+
+async def outcome(engine: Engine, job_id: str) -> JobStatus | None:
+    """A job's status, None when it is gone."""
+    try:
+        return (await engine.jobs.get(job_id)).status
+    except JobNotFoundError:
+        return None
+
+
+async def unfinished(engine: Engine, job_ids: list[str], within_s: float = 60) -> list[str]:
+    """The jobs that have not succeeded within `within_s` (AssertionError if one is gone)."""
+    deadline = time.monotonic() + within_s
+    waiting = list(job_ids)
+    while waiting and time.monotonic() < deadline:
+        statuses = [await outcome(engine, job_id) for job_id in waiting]
+        assert None not in statuses, "a job answered 2xx is gone"
+        waiting = [j for j, s in zip(waiting, statuses, strict=True) if s != JobStatus.SUCCEEDED]
+        if waiting:
+            await asyncio.sleep(0.5)
+    return waiting

@@ -22,7 +22,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -210,6 +210,11 @@ def main(argv: list[str] | None = None, prog: str = "dtq redis") -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"REDIS_URL={url}", flush=True)
+    return run_in_foreground(lambda: server.running, server.stop)
+
+
+def run_in_foreground(running: Callable[[], bool], stop: Callable[[], None]) -> int:
+    """Wait while `running()` says so, until SIGINT or SIGTERM; then `stop()`. Exit status 0."""
 
     def _stop(signum: int, frame: object) -> None:
         raise SystemExit(0)
@@ -217,10 +222,10 @@ def main(argv: list[str] | None = None, prog: str = "dtq redis") -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
-        while server._proc is not None and server._proc.poll() is None:
+        while running():
             time.sleep(0.5)
     finally:
-        server.stop()
+        stop()
     return 0
 
 

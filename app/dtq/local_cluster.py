@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-from dtq.embedded_redis import EmbeddedRedis, free_port
+from dtq.embedded_redis import EmbeddedRedis, free_port, run_in_foreground
 from dtq.errors import EmbeddedRedisError
 
 SLOTS = 16384
@@ -202,18 +202,7 @@ def main(argv: list[str] | None = None, prog: str = "dtq cluster") -> int:
     print(f"REDIS_URL={url}", flush=True)
     for node in cluster.nodes:
         print(f"  node {node.url} (data in {node.data_dir})", flush=True)
-
-    def _stop(signum: int, frame: object) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    try:
-        while all(node.running for node in cluster.nodes):
-            time.sleep(0.5)
-    finally:
-        cluster.stop()
-    return 0
+    return run_in_foreground(lambda: all(node.running for node in cluster.nodes), cluster.stop)
 
 
 if __name__ == "__main__":

