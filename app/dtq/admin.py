@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from dtq.config import load_service_settings
 from dtq.errors import DTQError, SettingsError
 from dtq.models import QUEUE_PATTERN, QueueInfo, TenantCreate, TenantLimits, TenantUsage
-from dtq.queue import Engine
+from dtq.queue import Shards, shard_views
 from dtq.redis_client import create_redis
 
 
@@ -100,11 +100,11 @@ def _usage_line(u: TenantUsage) -> str:
     return f"{u.name}  {limits}"
 
 
-async def _drain(engine: Engine, queue: str, timeout: float) -> int:
+async def _drain(shards: Shards, queue: str, timeout: float) -> int:
     """Wait until the queue has nothing pending or running, showing what is left."""
     deadline = time.monotonic() + timeout
     while True:
-        q = await engine.queues.info(queue)
+        q = await shard_views.queue_info(shards, queue)
         left = q.pending + q.running
         print(f"\r{queue}: {q.pending} pending, {q.running} running   ", end="", flush=True)
         if left == 0:
@@ -118,17 +118,18 @@ async def _drain(engine: Engine, queue: str, timeout: float) -> int:
 
 async def run(args: argparse.Namespace) -> int:
     settings = load_service_settings()
-    redis = create_redis(settings)
-    engine = Engine(redis, settings)
+    shards = Shards(settings, lambda tag: create_redis(settings, shard=tag))
     try:
-        await engine.load_scripts()
-        tenants = engine.tenants
+        await shards.check_count()
+        await shards.load_scripts()
+        tenants = shards.control.tenants
         if args.command == "create-tenant":
-            made = await tenants.create(TenantCreate(name=args.name, **_limits(args).model_dump()))
+            body = TenantCreate(name=args.name, **_limits(args).model_dump())
+            made = await shards.create_tenant(body)
             print(f"created tenant {made.name}")
         elif args.command == "set-limits":
-            await tenants.set_limits(args.name, _limits(args))
-            (usage,) = await tenants.usages([await tenants.get(args.name)])
+            tenant = await shards.set_tenant_limits(args.name, _limits(args))
+            (usage,) = await shards.of(tenant).tenants.usages([tenant])
             print(f"set the limits of tenant {args.name}; in effect now:")
             print(_usage_line(usage))
         elif args.command == "create-key":
@@ -140,25 +141,26 @@ async def run(args: argparse.Namespace) -> int:
             print(f"revoked key {args.key_id}")
         elif args.command == "list":
             keys = await tenants.list_keys()
-            for u in await tenants.usages(await tenants.list_tenants()):
+            for t in await tenants.list_tenants():
+                (u,) = await shards.of(t).tenants.usages([t])
                 print(_usage_line(u))
                 for k in (k for k in keys if k.tenant == u.name):
                     print(f"  key {k.key_id}  created {k.created_at.isoformat()}")
         elif args.command == "queues":
-            for q in await engine.queues.all():
+            for q in await shard_views.all_queues(shards):
                 print(_queue_line(q))
         elif args.command == "pause":
-            print(_queue_line(await engine.queues.pause(args.queue)))
+            print(_queue_line(await shard_views.pause_queue(shards, args.queue)))
         elif args.command == "resume":
-            print(_queue_line(await engine.queues.resume(args.queue)))
+            print(_queue_line(await shard_views.resume_queue(shards, args.queue)))
         elif args.command == "purge":
-            purged = await engine.queues.purge(args.queue, confirm=args.yes)
+            purged = await shard_views.purge_queue(shards, args.queue, confirm=args.yes)
             print(f"purged {purged} pending jobs of queue {args.queue}")
         else:
-            return await _drain(engine, args.queue, args.timeout)
+            return await _drain(shards, args.queue, args.timeout)
         return 0
     finally:
-        await redis.aclose()
+        await shards.aclose()
 
 
 def main(argv: list[str] | None = None, prog: str = "dtq admin") -> int:

@@ -111,13 +111,14 @@ def _sentinel_master(url: str, options: dict[str, Any]) -> Redis:
     return client
 
 
-def create_redis(settings: Settings, url: str | None = None) -> Redis:
+def create_redis(settings: Settings, url: str | None = None, shard: str | None = None) -> Redis:
     """An asyncio client for REDIS_URL (redis://, rediss:// with TLS, user:password@ for ACLs).
     The URL may name a single server or any node of a Redis/Valkey Cluster: commands go to the
     master that serves DTQ's slot, followed across failovers and slot moves (redis_topology).
     `redis+sentinel://host:26379[,host:26379]/master-name` follows a Sentinel set's master.
 
     :param url: overrides REDIS_URL, e.g. for an embedded server.
+    :param shard: the hash tag whose slot's master the client follows (default SHARD).
     """
     target = url or settings.REDIS_URL
     if not target:
@@ -140,7 +141,7 @@ def create_redis(settings: Settings, url: str | None = None) -> Redis:
     if base in _SLOT_CONNECTIONS:
         kwargs = dict(pool.connection_kwargs)
         seed = (str(kwargs.get("host", "localhost")), int(kwargs.get("port", 6379)))
-        slot = key_slot(f"{{{settings.SHARD}}}".encode())
+        slot = key_slot(f"{{{shard or settings.SHARD}}}".encode())
         pool.connection_kwargs["slot_owner"] = SlotOwner(seed, slot, base, kwargs)
         pool.connection_kwargs["retry"] = redirect_retry()
         pool.connection_class = _SLOT_CONNECTIONS[base]

@@ -17,7 +17,9 @@ With `--queues Q`, the jobs are spread evenly over Q named queues (q0 .. q<Q-1>,
 each in turn) and every worker listens to all of them (`--queues q0,q1,..`, in that order).
 
 Starts an embedded Redis/Valkey server when REDIS_URL is unset (with `--cluster`, a local cluster
-of 3 masters and 3 replicas; Redis's figures are then those of the master serving DTQ's slot).
+of 3 masters and 3 replicas; Redis's figures are then those of the masters serving DTQ's shards).
+With `--shards N` (SHARDS), the queue spreads over N shards, the tenants placed evenly; the
+result adds, per server, its shards, its share of the jobs and its Redis CPU seconds.
 The last line printed is one JSON object with those four keys (plus the run's parameters).
 
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200
@@ -25,6 +27,8 @@ The last line printed is one JSON object with those four keys (plus the run's pa
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200 --queues 4
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200 --dashboards 200
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200 --cluster
+    python scripts/bench/throughput.py --jobs 100000 --workers 3 --concurrency 200 --cluster \
+        --shards 8 --tenants 10
 
 With `--dashboards N`, an API process serves N live-feed WebSocket clients during processing (one
 never reads its socket): the result adds the API's memory (start and peak), whether the stalled
@@ -64,7 +68,7 @@ from dtq.config import Settings  # noqa: E402
 from dtq.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 from dtq.local_cluster import LocalCluster  # noqa: E402
 from dtq.models import DEFAULT_TENANT, JobCreate, TenantCreate  # noqa: E402
-from dtq.queue import Engine  # noqa: E402
+from dtq.queue import Engine, Shards  # noqa: E402
 from dtq.queue.tenant_ids import stored_id  # noqa: E402
 from dtq.redis_client import create_redis  # noqa: E402
 
@@ -109,6 +113,13 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=0,
         help="REPLICA_ACKS: WAIT for this many replicas after each write (with --cluster)",
+    )
+    p.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="SHARDS: spread the queue over this many shards (tenants placed evenly; with "
+        "--cluster, over the masters); reports the jobs and Redis CPU of each server",
     )
     return p.parse_args()
 
@@ -156,24 +167,25 @@ def batches(n: int, tenants: list[str], step: int) -> list[tuple[str, int]]:
 
 
 async def enqueue_inprocess(
-    engine: Engine, n: int, tenants: list[str], queues: list[str | None]
+    shards: Shards, n: int, tenants: list[str], queues: list[str | None]
 ) -> float:
     jobs = [JobCreate(task_type="noop", queue=q) for q in queues]
+    homes = {t: await shards.locate(t) for t in tenants}
     t0 = time.perf_counter()
     with tqdm(total=n, desc="enqueue", unit="job", file=sys.stderr) as bar:
         for i, (tenant, size) in enumerate(batches(n, tenants, 10_000 // len(tenants))):
-            await engine.producer.enqueue_many([jobs[i % len(jobs)]] * size, tenant)
+            await homes[tenant].producer.enqueue_many([jobs[i % len(jobs)]] * size, tenant)
             bar.update(size)
     return n / (time.perf_counter() - t0)
 
 
-async def make_tenants(engine: Engine, count: int) -> dict[str, str]:
+async def make_tenants(shards: Shards, count: int) -> dict[str, str]:
     """Tenants t0..t<count-1> without a submission limit to speak of, and a key for each."""
     keys = {}
     for i in range(count):
         name = f"t{i}"
-        await engine.tenants.create(TenantCreate(name=name, rate_per_s=1e6, burst=10_000_000))
-        keys[name] = (await engine.tenants.create_key(name)).key
+        await shards.create_tenant(TenantCreate(name=name, rate_per_s=1e6, burst=10_000_000))
+        keys[name] = (await shards.control.tenants.create_key(name)).key
     return keys
 
 
@@ -227,41 +239,60 @@ async def enqueue_http(
     return n / elapsed
 
 
-async def redis_usage(redis: Redis) -> tuple[float, int]:
-    """Redis's CPU seconds so far (user + sys, all threads) and its used memory in bytes."""
-    cpu = await redis.info("cpu")
-    memory = await redis.info("memory")
-    return cpu["used_cpu_user"] + cpu["used_cpu_sys"], int(memory["used_memory"])
+async def servers(shards: Shards) -> dict[str, tuple[Redis, list[Engine]]]:
+    """The servers holding the shards (by their port): a client of each, and its shards."""
+    found: dict[str, tuple[Redis, list[Engine]]] = {}
+    for engine in shards.engines:
+        port = str((await engine.redis.info("server"))["tcp_port"])
+        found.setdefault(port, (engine.redis, []))[1].append(engine)
+    return found
 
 
-async def wait_processed(engine: Engine, n: int, baseline: int) -> None:
+async def redis_usage(held: dict[str, tuple[Redis, list[Engine]]]) -> dict[str, tuple[float, int]]:
+    """Each server's CPU seconds so far (user + sys, all threads) and used memory in bytes."""
+    out = {}
+    for port, (redis, _) in held.items():
+        cpu = await redis.info("cpu")
+        memory = await redis.info("memory")
+        out[port] = (cpu["used_cpu_user"] + cpu["used_cpu_sys"], int(memory["used_memory"]))
+    return out
+
+
+async def created_on(engines: list[Engine]) -> int:
+    """Jobs created on these shards."""
+    return sum([int(await e.redis.hget(e.keys.stats, "created_total") or 0) for e in engines])
+
+
+async def wait_processed(shards: Shards, n: int, baseline: int) -> None:
     with tqdm(total=n, desc="process", unit="job", file=sys.stderr) as bar:
         done = 0
         while done < n:
             await asyncio.sleep(0.2)
-            now = (await engine.stats.queue_stats()).jobs_completed_total - baseline
+            totals = await shards.each(lambda e: e.redis.hget(e.keys.stats, "completed_total"))
+            now = sum(int(t or 0) for t in totals) - baseline
             bar.update(now - done)
             done = now
 
 
-async def processing_window(engine: Engine) -> tuple[float, dict[str, float]]:
+async def processing_window(shards: Shards) -> tuple[float, dict[str, float]]:
     """First start to last finish over every finished job, from the job hashes (Redis clock),
     in seconds; and when each tenant's last job finished, as a fraction of that window."""
     first, last = float("inf"), 0.0
     last_of: dict[str, int] = {}
-    ids: list[str] = [
-        job_id async for job_id, _ in engine.redis.zscan_iter(engine.keys.index, count=5000)
-    ]
-    for i in range(0, len(ids), 5000):
-        async with engine.redis.pipeline(transaction=False) as pipe:
-            for job_id in ids[i : i + 5000]:
-                pipe.hmget(engine.keys.job(job_id), "started_at", "finished_at", "tenant")
-            for started, finished, tenant in await pipe.execute():
-                if started and finished:
-                    first = min(first, int(started))
-                    last = max(last, int(finished))
-                    name = tenant or DEFAULT_TENANT
-                    last_of[name] = max(last_of.get(name, 0), int(finished))
+    for engine in shards.engines:
+        ids: list[str] = [
+            job_id async for job_id, _ in engine.redis.zscan_iter(engine.keys.index, count=5000)
+        ]
+        for i in range(0, len(ids), 5000):
+            async with engine.redis.pipeline(transaction=False) as pipe:
+                for job_id in ids[i : i + 5000]:
+                    pipe.hmget(engine.keys.job(job_id), "started_at", "finished_at", "tenant")
+                for started, finished, tenant in await pipe.execute():
+                    if started and finished:
+                        first = min(first, int(started))
+                        last = max(last, int(finished))
+                        name = tenant or DEFAULT_TENANT
+                        last_of[name] = max(last_of.get(name, 0), int(finished))
     window = max(last - first, 1)
     done_at = {t: round((at - first) / window, 3) for t, at in sorted(last_of.items())}
     return window / 1000, done_at
@@ -293,19 +324,21 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         # Without --tenants: one tenant, no keys, no submission limit (--via http).
         AUTH_DISABLED=not args.tenants,
         REPLICA_ACKS=args.replica_acks,
+        SHARDS=args.shards,
     )
-    redis = create_redis(settings)
-    engine = Engine(redis, settings)
+    shards = Shards(settings, lambda tag: create_redis(settings, shard=tag))
+    engine = shards.control
+    held = await servers(shards)
     queues: list[str | None] = [f"q{i}" for i in range(args.queues)] or [None]
-    await engine.setup([q or "default" for q in queues])
-    keys = await make_tenants(engine, args.tenants)
+    await shards.setup([q or "default" for q in queues])
+    keys = await make_tenants(shards, args.tenants)
     tenants = list(keys) or [DEFAULT_TENANT]
-    before = await redis_usage(redis)
+    before = await redis_usage(held)
     if args.via == "http":
         enqueue_rate = await enqueue_http(settings, args.jobs, stack, keys, queues)
     else:
-        enqueue_rate = await enqueue_inprocess(engine, args.jobs, tenants, queues)
-    enqueued = await redis_usage(redis)
+        enqueue_rate = await enqueue_inprocess(shards, args.jobs, tenants, queues)
+    enqueued = await redis_usage(held)
     load = None
     if args.dashboards:  # every client connected before the first job starts
         load = DashboardLoad(*await start_api(settings, stack), clients=args.dashboards)
@@ -335,19 +368,31 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
     ]
     for w in workers:
         stack.callback(w.kill)
-    await wait_processed(engine, args.jobs, 0)
-    processed = await redis_usage(redis)
+    await wait_processed(shards, args.jobs, 0)
+    processed = await redis_usage(held)
     dashboards = {}
     if load:
         last = await engine.redis.xrevrange(engine.keys.events, count=1)
         lag = await load.settle(last[0][0], timeout_s=120)
         dashboards = await load.stop() | {"feed_lag_after_work_s": round(lag, 1)}
-    window_s, done_at = await processing_window(engine)
+    window_s, done_at = await processing_window(shards)
     process_rate = args.jobs / window_s
-    latencies = sorted(await measure_latency(engine, args.latency_samples, tenants[0], queues[0]))
+    probe = await shards.locate(tenants[0])
+    latencies = sorted(await measure_latency(probe, args.latency_samples, tenants[0], queues[0]))
     for w in workers:
         w.terminate()
-    await redis.aclose()
+    per_server = {
+        port: {
+            "shards": len(on),
+            "jobs_share": round(await created_on(on) / args.jobs, 3),
+            "redis_cpu_s": round(processed[port][0] - before[port][0], 2),
+        }
+        for port, (_, on) in held.items()
+    }
+    await shards.aclose()
+    cpu = sum(processed[p][0] - before[p][0] for p in held)
+    cpu_enqueue = sum(enqueued[p][0] - before[p][0] for p in held)
+    memory = [sum(at[p][1] - before[p][1] for p in held) for at in (enqueued, processed)]
     return {
         "enqueue_per_s": round(enqueue_rate),
         "process_per_s": round(process_rate),
@@ -355,10 +400,11 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         "lat_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 3),
         # Redis's own CPU (user + sys) per job, enqueue and processing, and its memory per job
         # once all are enqueued (pending) and once all are processed (finished, results kept).
-        "redis_cpu_us_per_job": round((processed[0] - before[0]) / args.jobs * 1e6, 1),
-        "redis_cpu_us_enqueue": round((enqueued[0] - before[0]) / args.jobs * 1e6, 1),
-        "bytes_per_pending_job": round((enqueued[1] - before[1]) / args.jobs),
-        "bytes_per_finished_job": round((processed[1] - before[1]) / args.jobs),
+        # (Over every server holding a shard: with --cluster --shards N, the masters.)
+        "redis_cpu_us_per_job": round(cpu / args.jobs * 1e6, 1),
+        "redis_cpu_us_enqueue": round(cpu_enqueue / args.jobs * 1e6, 1),
+        "bytes_per_pending_job": round(memory[0] / args.jobs),
+        "bytes_per_finished_job": round(memory[1] / args.jobs),
         "jobs": args.jobs,
         "workers": args.workers,
         "concurrency": args.concurrency,
@@ -367,6 +413,8 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         "queues": args.queues,
         "cluster": args.cluster,
         "replica_acks": args.replica_acks,
+        "shards": args.shards,
+        **({"servers": per_server} if len(held) > 1 else {}),
         **({"tenant_done_at": done_at} if args.tenants else {}),
         **dashboards,
     }

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from redis.exceptions import RedisError
 from uvicorn.supervisors import Multiprocess
 
 from dtq.api.http_protocol import ServerConfig
 from dtq.api.main import create_app
 from dtq.config import Settings, configure_logging, load_service_settings
 from dtq.errors import SettingsError
+from dtq.queue import Shards
+from dtq.redis_client import create_redis
 
 # uvicorn.run's exit status when the server could not start (e.g. the port is taken).
 STARTUP_FAILURE = 3
+# How long the API waits for Redis to check SHARDS before it starts anyway.
+SHARD_CHECK_S = 3.0
 
 
 def app_from_environment() -> FastAPI:
@@ -24,6 +30,18 @@ def app_from_environment() -> FastAPI:
     settings = load_service_settings()
     configure_logging(settings.LOG_LEVEL, settings, service="dtq-api")
     return create_app(settings)
+
+
+async def _check_shards(settings: Settings) -> None:
+    """ShardCountError (a SettingsError) when SHARDS differs from the stored count; nothing when
+    Redis cannot be reached yet (the app checks again at startup; /health/ready tells)."""
+    shards = Shards(settings, lambda tag: create_redis(settings, shard=tag))
+    try:
+        await asyncio.wait_for(shards.check_count(), SHARD_CHECK_S)
+    except (RedisError, TimeoutError):
+        pass
+    finally:
+        await shards.aclose()
 
 
 def _serve(settings: Settings, app: FastAPI) -> None:
@@ -70,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_service_settings()
         configure_logging(settings.LOG_LEVEL, settings, service="dtq-api")
         app = create_app(settings)  # refuses bad settings here, before any process starts
+        if settings.REDIS_URL:
+            asyncio.run(_check_shards(settings))
         _serve(settings, app)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)

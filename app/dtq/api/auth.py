@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dtq.api.deps import EngineDep, SettingsDep
+from dtq.api.deps import EngineDep, SettingsDep, ShardsDep
 from dtq.api.strict_json import excerpt
 from dtq.config import Settings
 from dtq.errors import (
@@ -75,6 +75,14 @@ async def current_tenant(
 TenantDep = Annotated[Tenant, Depends(current_tenant)]
 
 
+async def tenant_engine(tenant: TenantDep, shards: ShardsDep) -> Engine:
+    """The engine of the shard holding the caller's jobs (see dtq.queue.shards)."""
+    return shards.of(tenant)
+
+
+TenantEngineDep = Annotated[Engine, Depends(tenant_engine)]
+
+
 async def authenticate_headers(
     headers: dict[bytes, bytes], engine: Engine, settings: Settings
 ) -> Tenant | str | None:
@@ -138,7 +146,7 @@ async def require_operator(
     raise ForbiddenError("queue-wide views span every tenant: they need the admin key")
 
 
-async def admit(engine: EngineDep, tenant: Tenant, response: Response, cost: int) -> None:
+async def admit(engine: Engine, tenant: Tenant, response: Response, cost: int) -> None:
     """Take `cost` submissions from the tenant's rate limit: RateLimit-* headers, or 429.
 
     The limit is checked before anything is stored, so a refused request changes nothing. A

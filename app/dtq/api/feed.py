@@ -152,7 +152,8 @@ class Subscriber:
 
 
 class Hub:
-    """The process's one events-stream reader, running while any client is connected."""
+    """The process's one reader of a shard's events stream, running while any client is
+    connected."""
 
     def __init__(self, engine: Engine, buffer_bytes: int) -> None:
         self._engine = engine
@@ -167,9 +168,10 @@ class Hub:
         """Live-feed clients on this process."""
         return len(self._subscribers)
 
-    async def join(self, tenant: str | None) -> Subscriber:
-        """A new subscriber; live events from the moment this returns reach its buffer."""
-        subscriber = Subscriber(tenant, self._buffer_bytes)
+    async def join(self, tenant: str | None, subscriber: Subscriber | None = None) -> Subscriber:
+        """A new subscriber (or one of another shard's hub too); live events from the moment
+        this returns reach its buffer."""
+        subscriber = subscriber or Subscriber(tenant, self._buffer_bytes)
         self._subscribers.add(subscriber)
         if self._reader is None or self._reader.done():
             self._started.clear()

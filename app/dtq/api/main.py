@@ -38,7 +38,7 @@ from dtq.api.submit_path import PATH as FAST_PATH
 from dtq.api.submit_path import FastSubmit
 from dtq.config import Settings, production_problems
 from dtq.errors import SettingsError
-from dtq.queue import Engine, repeat
+from dtq.queue import Shards, repeat
 from dtq.redis_client import create_redis
 from dtq.tracing import setup_tracing
 
@@ -71,17 +71,17 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         quiet_reads()  # after uvicorn has set up its loggers
-        redis = create_redis(settings)
-        engine = Engine(redis, settings)
-        app.state.engine = engine
-        app.state.hub = Hub(engine, settings.FEED_BUFFER_BYTES)
+        shards = Shards(settings, lambda tag: create_redis(settings, shard=tag))
+        app.state.shards = shards
+        app.state.engine = shards.control  # tenants, keys, schedules, workers
+        app.state.hubs = [Hub(e, settings.FEED_BUFFER_BYTES) for e in shards.engines]
         try:
-            await engine.setup()
+            await shards.setup()
         except RedisError as exc:
             logger.warning("redis not ready at startup; /health/ready will say so error=%s", exc)
 
         async def sample() -> float:
-            await engine.history.record()
+            await shards.each(lambda e: e.history.record())
             return settings.HISTORY_SAMPLE_S
 
         sampler = asyncio.create_task(repeat("stats history sample", sample, carry_on=True))
@@ -90,8 +90,9 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             sampler.cancel()
             await asyncio.gather(sampler, return_exceptions=True)
-            await app.state.hub.close()
-            await redis.aclose()
+            for hub in app.state.hubs:
+                await hub.close()
+            await shards.aclose()
 
     app = FastAPI(
         title="DTQ",

@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dtq.config import Settings
-from dtq.queue import Engine
+from dtq.queue import Shards, shard_views
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -122,18 +122,19 @@ class ApiMetrics:
         self.queue = QueueState()
         r.register(self.queue)
 
-    async def refresh(self, engine: Engine, settings: Settings, feed_clients: int) -> None:
-        """Load the queue-state snapshot (from Redis's cache, or read and cache it)."""
+    async def refresh(self, shards: Shards, settings: Settings, feed_clients: int) -> None:
+        """Load the queue-state snapshot of every shard (from Redis's cache on the control
+        shard, or read and cache it)."""
         self.queue.feed_clients = feed_clients
+        engine = shards.control
         key = f"{engine.keys.base}:metrics:snapshot"
         if settings.METRICS_CACHE_S > 0:
             cached = await engine.redis.get(key)
             if cached:
                 self.queue.snapshot = orjson.loads(cached)
                 return
-        stats = await engine.stats.queue_stats()
-        stats.tenants = await engine.tenants.busy()  # those with jobs queued or running
-        queues = await engine.queues.all()
+        stats = await shard_views.all_stats(shards)  # tenants: those with jobs queued or running
+        queues = await shard_views.all_queues(shards)
         seconds, micros = await engine.redis.time()
         now_ms = seconds * 1000 + micros // 1000
         snapshot = stats.model_dump(mode="json", include={

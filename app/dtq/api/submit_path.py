@@ -64,9 +64,10 @@ class FastSubmit:
             await self.app(scope, replaying(body, receive), send)  # the route answers
             return
         scope["route"] = self.route
-        engine = scope["app"].state.engine
+        tenant = caller or DEV_TENANT
+        engine = scope["app"].state.shards.of(tenant)
         try:
-            created, status, extra = await submit_job(engine, caller or DEV_TENANT, job, key)
+            created, status, extra = await submit_job(engine, tenant, job, key)
         except DTQError as exc:
             await (await dtq_error_handler(Request(scope), exc))(scope, receive, send)
             return

@@ -39,6 +39,12 @@ class Tenant(TenantCreate):
     """A tenant and its limits."""
 
     created_at: datetime
+    shard: int = Field(
+        default=0,
+        ge=0,
+        description="The shard holding the tenant's jobs: chosen when it is created (the one "
+        "with the fewest tenants), fixed for good; always 0 with one shard (SHARDS).",
+    )
 
 
 class TenantUsage(BaseModel):

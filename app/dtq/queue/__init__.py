@@ -4,6 +4,7 @@ This module's __all__ is the engine's border: the API and the worker import thes
 others (tests/unit/test_layout.py fails otherwise).
 """
 
+from dtq.queue import shard_views
 from dtq.queue.backoff import backoff_ms
 from dtq.queue.consumer import Consumer, Settled
 from dtq.queue.delivery import Delivery, Entry, Failure
@@ -14,6 +15,7 @@ from dtq.queue.keys import Keys
 from dtq.queue.resilience import raise_if_cancelling, repeat
 from dtq.queue.scripts.admit import Admission, NotAdmitted
 from dtq.queue.scripts.library import NotReplicatedError
+from dtq.queue.shards import ShardCountError, Shards
 from dtq.queue.tenant_ids import public_id
 
 __all__ = [
@@ -29,8 +31,11 @@ __all__ = [
     "NotReplicatedError",
     "Position",
     "Settled",
+    "ShardCountError",
+    "Shards",
     "TenantEvent",
     "backoff_ms",
+    "shard_views",
     "public_id",
     "raise_if_cancelling",
     "repeat",

@@ -39,12 +39,12 @@ PROMOTE_BATCH = 500
 
 class Engine:
     """Producer, jobs, DLQ, stats, queues, dependencies, schedules, tenants, workers and
-    consumers of one shard."""
+    consumers of one shard (`shard`: its hash tag, default SHARD)."""
 
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(self, redis: Redis, settings: Settings, shard: str | None = None) -> None:
         self.redis = redis
         self.settings = settings
-        self.keys = Keys.from_settings(settings)
+        self.keys = Keys.from_settings(settings, shard)
         self.lib = Library(redis, self.keys, settings)  # the scripts, for their faces
         self.workers = Workers(self.lib)
         self.dependencies = Dependencies(self.lib)

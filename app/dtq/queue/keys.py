@@ -92,9 +92,11 @@ class Keys:
     dlq_name: str = "dlq"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Keys:
-        """Keys for the shard the settings name."""
-        return cls(settings.KEY_PREFIX, settings.SHARD, settings.JOB_STREAM, settings.DLQ_STREAM)
+    def from_settings(cls, settings: Settings, shard: str | None = None) -> Keys:
+        """Keys for `shard` (a hash tag; default the one the settings name)."""
+        return cls(
+            settings.KEY_PREFIX, shard or settings.SHARD, settings.JOB_STREAM, settings.DLQ_STREAM
+        )
 
     @property
     def base(self) -> str:
@@ -240,6 +242,11 @@ class Keys:
     def tenants(self) -> str:
         """Hash of tenants: name -> definition (JSON)."""
         return f"{self.base}:tenants"
+
+    @property
+    def shard_count(self) -> str:
+        """The number of shards chosen at setup (on the first shard; see dtq.queue.shards)."""
+        return f"{self.base}:shards"
 
     @property
     def api_keys(self) -> str:

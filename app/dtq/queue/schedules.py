@@ -11,6 +11,7 @@ tenant_ids), and their jobs are the tenant's.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -62,8 +63,14 @@ class Schedules:
         self._lib = lib
         self._redis = lib.redis
         self._keys = lib.keys
-        self._producer = producer
         self._tenants = tenants
+        # Where a tenant's jobs are submitted and its rate limit taken: this shard, unless
+        # dtq.queue.shards places tenants on several.
+        self.place: Callable[[str], Awaitable[tuple[Producer, Tenants]]] = self._here
+        self._here_is = (producer, tenants)
+
+    async def _here(self, tenant: str) -> tuple[Producer, Tenants]:
+        return self._here_is
 
     async def put(
         self,
@@ -158,7 +165,7 @@ class Schedules:
         except TenantNotFoundError:
             logger.warning("schedule tick skipped name=%s: tenant %s is gone", name, tenant_name)
             return False
-        admission = await self._tenants.admit(tenant, cost)
+        admission = await (await self.place(tenant_name))[1].admit(tenant, cost)
         if not admission.admitted:
             logger.warning(
                 "schedule tick skipped name=%s tenant=%s ticks=%d: over its rate limit",
@@ -182,7 +189,8 @@ class Schedules:
         if ticks and not await self._admitted(stored, schedule.name, len(ticks)):
             ticks = []
         if ticks:
-            await self._producer.enqueue_many(
+            producer, _ = await self.place(tenant_of(stored))
+            await producer.enqueue_many(
                 [
                     JobCreate(
                         task_type=schedule.task_type,

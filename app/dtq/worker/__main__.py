@@ -10,9 +10,11 @@ import sys
 from dtq.config import Environment, Settings, configure_logging, load_service_settings
 from dtq.errors import SettingsError
 from dtq.models import QUEUE_PATTERN
-from dtq.queue import Engine
+from dtq.queue import Shards
 from dtq.redis_client import create_redis
 from dtq.tracing import setup_tracing
+from dtq.worker.capacity import Capacity
+from dtq.worker.metrics import WorkerMetrics
 from dtq.worker.registry import TaskRegistry, load_registry
 from dtq.worker.runner import Worker, default_worker_name
 from dtq.worker.shutdown import install_signal_handlers
@@ -72,27 +74,45 @@ def parse_queues(text: str) -> tuple[list[str], list[int] | None]:
 async def serve(
     settings: Settings, registry: TaskRegistry, worker_args: argparse.Namespace
 ) -> None:
-    """Build the worker from settings and run it until a signal stops it."""
+    """Build the worker from settings and run it until a signal stops it: one Worker per shard,
+    sharing the process's job slots and metrics."""
     setup_tracing(settings, "dtq-worker")
-    redis = create_redis(settings)
+    shards = Shards(settings, lambda tag: create_redis(settings, shard=tag))
     try:
+        await shards.check_count()
         queues, weights = worker_args.queues or (None, None)
-        worker = Worker(
-            Engine(redis, settings),
-            registry,
-            concurrency=worker_args.concurrency,
-            name=worker_args.name,
-            queues=queues,
-            weights=weights,
-        )
+        capacity = Capacity(worker_args.concurrency or settings.WORKER_CONCURRENCY)
+        metrics = WorkerMetrics(enabled=settings.WORKER_METRICS_PORT > 0)
+        workers = [
+            Worker(
+                engine,
+                registry,
+                name=worker_args.name,
+                queues=queues,
+                weights=weights,
+                capacity=capacity,
+                metrics=metrics,
+            )
+            for engine in shards.engines
+        ]
         if settings.WORKER_METRICS_PORT:
-            worker.metrics.serve(settings.WORKER_METRICS_PORT, settings.WORKER_METRICS_HOST)
+            metrics.serve(settings.WORKER_METRICS_PORT, settings.WORKER_METRICS_HOST)
         task = asyncio.current_task()
         assert task is not None
-        install_signal_handlers(worker.stop, task)
-        await worker.run()
+
+        def stop() -> None:
+            for w in workers:
+                w.stop()
+
+        install_signal_handlers(stop, task)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for w in workers:
+                    tg.create_task(w.run(), name=f"shard {w.engine.keys.shard}")
+        finally:
+            capacity.close()
     finally:
-        await redis.aclose()
+        await shards.aclose()
 
 
 def main(argv: list[str] | None = None, prog: str = "dtq worker") -> int:
@@ -138,6 +158,9 @@ def main(argv: list[str] | None = None, prog: str = "dtq worker") -> int:
         run(serve(settings, registry, args))
     except asyncio.CancelledError:
         return 1
+    except SettingsError as exc:  # found on the server, e.g. another number of shards
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

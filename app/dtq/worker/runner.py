@@ -10,7 +10,6 @@ import os
 import socket
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -18,6 +17,7 @@ from redis.exceptions import RedisError
 from dtq.models import DEFAULT_QUEUE
 from dtq.queue import Delivery, Engine, Entry, Failure, Settled, raise_if_cancelling, repeat
 from dtq.tracing import job_span, tracing_enabled
+from dtq.worker.capacity import Capacity
 from dtq.worker.execution import Execution
 from dtq.worker.lease import LeaseKeeper
 from dtq.worker.metrics import WorkerMetrics
@@ -38,7 +38,8 @@ def default_worker_name() -> str:
 
 
 class Worker:
-    """One consumer running up to `concurrency` jobs at once from the queues it listens to.
+    """One consumer of one shard, running up to `concurrency` jobs at once from the queues it
+    listens to (with `capacity`, the slots it shares with the Workers of the other shards).
 
     `queues` (default: its tasks' queues, see TaskRegistry.listen_to) are read in order, or
     drawn by `weights`; it runs only the task types of `registry` and hands back any other.
@@ -53,21 +54,26 @@ class Worker:
         name: str | None = None,
         queues: Sequence[str] | None = None,
         weights: Sequence[int] | None = None,
+        capacity: Capacity | None = None,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.engine = engine
         self.settings = engine.settings
         self.registry = registry
-        self.concurrency = concurrency or self.settings.WORKER_CONCURRENCY
+        self._capacity = capacity or Capacity(concurrency or self.settings.WORKER_CONCURRENCY)
+        self._owns_capacity = capacity is None
+        self.concurrency = self._capacity.size
         self.name = name or default_worker_name()
         self.queues = list(queues or registry.listen_to or [DEFAULT_QUEUE])
         self.consumer = engine.consumer(
             self.name, self.queues, weights=weights, serves=registry.names
         )
         self.totals = Settled()
-        self.metrics = WorkerMetrics(enabled=self.settings.WORKER_METRICS_PORT > 0)
+        self.metrics = metrics or WorkerMetrics(enabled=self.settings.WORKER_METRICS_PORT > 0)
         self._prefetch: asyncio.Queue[Delivery] = asyncio.Queue()
         self._inflight: dict[tuple[str, int, str], Delivery] = {}
-        self._slot_freed = asyncio.Event()
+        self._capacity.hold(self._inflight)
+        self._slot_freed = self._capacity.freed
         self._completed: list[tuple[Delivery, bytes]] = []
         self._failed: list[Failure] = []
         self._outcome_ready = asyncio.Event()
@@ -75,7 +81,7 @@ class Worker:
         self._closing = False
         self._running: dict[str, asyncio.Task[Any]] = {}
         self._canceled: set[str] = set()
-        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dtq-sync")
+        self._pool = self._capacity.pool
         self._lease = LeaseKeeper(
             engine, self.consumer, self._inflight, self.concurrency, registry.names, self.queues,
             on_renewed=self.metrics.on_renewed,
@@ -129,7 +135,8 @@ class Worker:
             raise
         finally:
             await self._lease.forget()
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            if self._owns_capacity:
+                self._capacity.close()
             logger.info("worker stopped name=%s %s", self.name, self._summary())
 
     async def _close_settler(self, settler: asyncio.Task[None]) -> None:
@@ -166,7 +173,7 @@ class Worker:
         """One fetch: reclaim (now and then) or read, then start; None once stopping."""
         if self._stopping.is_set():
             return None
-        free = self.concurrency - len(self._inflight)
+        free = self._capacity.free()
         if free <= 0:
             self._slot_freed.clear()
             await self._slot_freed.wait()
@@ -188,7 +195,7 @@ class Worker:
         if self._stopping.is_set() and not entries:
             return None
         started = await self.consumer.start(entries)
-        self.metrics.on_started(started, len(self._inflight) + len(started))
+        self.metrics.on_started(started, self._capacity.held() + len(started))
         for d in started:
             self._inflight[d.key] = d
             self._prefetch.put_nowait(d)
@@ -308,7 +315,7 @@ class Worker:
             self._inflight.pop(d.key, None)
         for f in failed:
             self._inflight.pop(f.delivery.key, None)
-        self.metrics.on_released(len(self._inflight))
+        self.metrics.on_released(self._capacity.held())
         self._slot_freed.set()
         if settled.parents:
             await self._release(settled.parents)

@@ -79,7 +79,8 @@ export interface paths {
         put?: never;
         /**
          * Create Tenant
-         * @description Add a tenant, optionally with its own submission rate limit.
+         * @description Add a tenant, optionally with its own submission rate limit. Its jobs live on the shard
+         *     with the fewest tenants (`shard`; always 0 with one shard).
          */
         post: operations["admin-create_tenant"];
         delete?: never;
@@ -260,9 +261,9 @@ export interface paths {
         };
         /**
          * Ready
-         * @description Redis answers and every script is loaded. Warns about a Redis that would evict keys or
-         *     has fewer replicas than REPLICA_ACKS, and says `storage_full` (still 200: reads and running
-         *     jobs go on) while Redis is at maxmemory.
+         * @description Redis answers and every script is loaded (on every shard's master). Warns about a Redis
+         *     that would evict keys or has fewer replicas than REPLICA_ACKS, and says `storage_full`
+         *     (still 200: reads and running jobs go on) while Redis is at maxmemory.
          */
         get: operations["health-ready"];
         put?: never;
@@ -1779,6 +1780,12 @@ export interface components {
              * @description Submissions per second (token refill rate).
              */
             rate_per_s?: number | null;
+            /**
+             * Shard
+             * @description The shard holding the tenant's jobs: chosen when it is created (the one with the fewest tenants), fixed for good; always 0 with one shard (SHARDS).
+             * @default 0
+             */
+            shard: number;
             /**
              * Weight
              * @description Share of the workers against other busy tenants (default 1).

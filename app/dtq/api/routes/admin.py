@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from dtq.api.auth import require_admin
-from dtq.api.deps import EngineDep
+from dtq.api.deps import EngineDep, ShardsDep
 from dtq.api.errors import ERROR_RESPONSES
 from dtq.models import (
     TENANT_PATTERN,
@@ -36,9 +36,10 @@ NO_TENANT: dict[int | str, dict[str, Any]] = {404: {"description": "No such tena
     status_code=status.HTTP_201_CREATED,
     responses={409: {"description": "The tenant exists already."}},
 )
-async def create_tenant(body: TenantCreate, engine: EngineDep) -> Tenant:
-    """Add a tenant, optionally with its own submission rate limit."""
-    return await engine.tenants.create(body)
+async def create_tenant(body: TenantCreate, shards: ShardsDep) -> Tenant:
+    """Add a tenant, optionally with its own submission rate limit. Its jobs live on the shard
+    with the fewest tenants (`shard`; always 0 with one shard)."""
+    return await shards.create_tenant(body)
 
 
 @router.get("/tenants")
@@ -55,9 +56,9 @@ async def get_tenant(name: TenantPath, engine: EngineDep) -> Tenant:
 
 
 @router.post("/tenants/{name}/limits", responses=NO_TENANT)
-async def set_tenant_limits(name: TenantPath, body: TenantLimits, engine: EngineDep) -> Tenant:
+async def set_tenant_limits(name: TenantPath, body: TenantLimits, shards: ShardsDep) -> Tenant:
     """Replace the tenant's own limits (an unset one follows the RATE_LIMIT_* settings)."""
-    return await engine.tenants.set_limits(name, body)
+    return await shards.set_tenant_limits(name, body)
 
 
 @router.post("/tenants/{name}/keys", status_code=status.HTTP_201_CREATED, responses=NO_TENANT)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, status
 
 from dtq.api.auth import require_admin_or_open
-from dtq.api.deps import EngineDep
+from dtq.api.deps import ShardsDep
 from dtq.api.errors import ERROR_RESPONSES
 from dtq.models import GeneratedJobs, GenerateJobs, JobCreate
 
@@ -21,10 +21,11 @@ BATCH = 1000
 
 
 @router.post("/generate-jobs", status_code=status.HTTP_201_CREATED)
-async def generate_jobs(body: GenerateJobs, engine: EngineDep) -> GeneratedJobs:
+async def generate_jobs(body: GenerateJobs, shards: ShardsDep) -> GeneratedJobs:
     """Enqueue `count` synthetic jobs for `tenant` in batches of 1,000 (load tests, demos). It
     takes no tenant's rate limit, so it answers only the admin key (or any caller with
     AUTH_DISABLED)."""
+    producer = (await shards.locate(body.tenant)).producer
     first: str | None = None
     last: str | None = None
     batches = 0
@@ -39,7 +40,7 @@ async def generate_jobs(body: GenerateJobs, engine: EngineDep) -> GeneratedJobs:
             )
             for i in range(start, min(start + BATCH, body.count))
         ]
-        ids = await engine.producer.enqueue_many(jobs, body.tenant)
+        ids = await producer.enqueue_many(jobs, body.tenant)
         first = first or ids[0]
         last = ids[-1]
         batches += 1

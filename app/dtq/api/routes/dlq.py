@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from dtq.api.auth import TenantDep, admit
-from dtq.api.deps import EngineDep, JobIdPath
+from dtq.api.auth import TenantDep, TenantEngineDep, admit
+from dtq.api.deps import JobIdPath
 from dtq.api.errors import ERROR_RESPONSES
 from dtq.models import (
     TASK_TYPE_PATTERN,
@@ -28,7 +28,7 @@ NOT_DEAD: dict[int | str, dict[str, Any]] = {
 
 @router.get("")
 async def list_dead(
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     task_type: Annotated[str | None, Query(pattern=TASK_TYPE_PATTERN)] = None,
     reason: DeadReason | None = None,
@@ -41,7 +41,7 @@ async def list_dead(
 
 @router.post("/retry")
 async def retry_matching(
-    body: DeadLetterRetry, engine: EngineDep, tenant: TenantDep, response: Response
+    body: DeadLetterRetry, engine: TenantEngineDep, tenant: TenantDep, response: Response
 ) -> DeadLetterRetried:
     """Retry every dead job matching a filter (task type, reason, time range); `dry_run`
     reports what would be retried without changing anything. Each job sent back takes one
@@ -55,7 +55,7 @@ async def retry_matching(
 
 @router.post("/{job_id}/retry", responses=NOT_DEAD)
 async def retry_dead(
-    job_id: JobIdPath, engine: EngineDep, tenant: TenantDep, response: Response
+    job_id: JobIdPath, engine: TenantEngineDep, tenant: TenantDep, response: Response
 ) -> Job:
     """Run a dead job again with fresh retries (one submission from the tenant's rate
     limit)."""
@@ -65,7 +65,7 @@ async def retry_dead(
 
 
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_DEAD)
-async def delete_dead(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> Response:
+async def delete_dead(job_id: JobIdPath, engine: TenantEngineDep, tenant: TenantDep) -> Response:
     """Delete a dead job and its dead-letter entry."""
     await engine.dlq.purge(job_id, tenant.name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

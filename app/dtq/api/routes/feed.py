@@ -23,9 +23,9 @@ from pydantic.json_schema import models_json_schema
 from dtq.api.auth import is_admin_key
 from dtq.api.feed import SLOW_CLIENT, Batch, Hub, Subscriber, frame
 from dtq.config import Settings
-from dtq.models import DEFAULT_TENANT
+from dtq.models import DEFAULT_TENANT, Tenant
 from dtq.models.feed import FeedEvent, FeedHello, FeedResync, FeedWelcome
-from dtq.queue import Engine, Position
+from dtq.queue import Engine, Position, Shards
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["feed"])
@@ -67,18 +67,21 @@ class Refused(Exception):
     """The hello is refused: close with POLICY and this reason."""
 
 
-async def _scope(hello: FeedHello, settings: Settings, engine: Engine) -> str | None:
-    """The tenant whose events the client may see (None: every tenant); Refused otherwise."""
+async def _scope(
+    hello: FeedHello, settings: Settings, engine: Engine
+) -> tuple[str | None, Tenant | None]:
+    """The tenant whose events the client may see (None: every tenant), and its definition
+    (None for `default` and for every tenant); Refused otherwise."""
     if settings.AUTH_DISABLED:
-        return DEFAULT_TENANT
+        return DEFAULT_TENANT, None
     if not hello.key:
         raise Refused('missing API key: send {"key": "<api key>"} as the first message')
     if is_admin_key(hello.key, settings):
-        return None
+        return None, None
     tenant = await engine.tenants.authenticate(hello.key)
     if tenant is None:
         raise Refused("invalid or revoked API key")
-    return tenant.name
+    return tenant.name, tenant
 
 
 async def _hello(websocket: WebSocket) -> FeedHello:
@@ -162,29 +165,41 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
 @router.websocket("/ws")
 async def feed(websocket: WebSocket) -> None:
     """The live event feed (see the module's docstring for the protocol)."""
-    engine: Engine = websocket.app.state.engine
+    shards: Shards = websocket.app.state.shards
     settings: Settings = websocket.app.state.settings
-    hub: Hub = websocket.app.state.hub
+    hubs: list[Hub] = websocket.app.state.hubs
     await websocket.accept()
     try:
         hello = await _hello(websocket)
-        tenant = await _scope(hello, settings, engine)
+        tenant, definition = await _scope(hello, settings, shards.control)
     except Refused as exc:
         await _close(websocket, POLICY, str(exc))
         return
     except WebSocketDisconnect:
         return
+    # A tenant's events are on its shard; every tenant's on every shard's stream.
+    everywhere = tenant is None and len(hubs) > 1
+    engine = shards.of(definition)
+    hub = hubs[shards.engines.index(engine)]
     subscriber = await hub.join(tenant)
-    cutoff = Position.parse(hub.position)
+    joined = [hub]
     tasks: list[asyncio.Task[Any]] = []
     try:
+        if everywhere:
+            for other in hubs[1:]:
+                joined.append(other)
+                await other.join(tenant, subscriber)
+        cutoff = Position.parse(hub.position)
         last = Position.parse(hello.last_event_id) if hello.last_event_id else None
-        resumed = last is not None and not await _trimmed(engine, last)
+        resumed = last is not None and not everywhere and not await _trimmed(engine, last)
         await _send(
             websocket,
             FeedWelcome(tenant=tenant, resumed=resumed, last_event_id=f"{hub.position}.{LAST}"),
         )
-        if last is not None and not resumed:
+        if last is not None and everywhere:
+            reason = "every tenant's events come from several shards: reload, then follow"
+            await _send(websocket, FeedResync(reason=reason))
+        elif last is not None and not resumed:
             await _send(websocket, FeedResync(reason="events after last_event_id were trimmed"))
         elif last is not None:
             await _backlog(websocket, engine, subscriber, last, cutoff)
@@ -207,4 +222,5 @@ async def feed(websocket: WebSocket) -> None:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await hub.leave(subscriber)
+        for each in joined:
+            await each.leave(subscriber)

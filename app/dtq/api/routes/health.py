@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from redis.exceptions import RedisError, ResponseError
 
-from dtq.api.deps import EngineDep
+from dtq.api.deps import ShardsDep
 from dtq.models import Health
+from dtq.queue import Engine
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -16,6 +17,7 @@ FULL = (
     "workers drain the jobs stored"
 )
 
+NO_CONFIG = "cannot read maxmemory-policy (CONFIG not permitted); check it is noeviction"
 FEW_REPLICAS = (
     "REPLICA_ACKS={acks} but the master has {replicas} replica(s) connected: writes are refused "
     "with 503 not_replicated until enough replicas are back"
@@ -29,39 +31,46 @@ async def live() -> Health:
 
 
 @router.get("/ready", responses={503: {"model": Health, "description": "Not ready."}})
-async def ready(engine: EngineDep, response: Response) -> Health:
-    """Redis answers and every script is loaded. Warns about a Redis that would evict keys or
-    has fewer replicas than REPLICA_ACKS, and says `storage_full` (still 200: reads and running
-    jobs go on) while Redis is at maxmemory."""
+async def ready(shards: ShardsDep, response: Response) -> Health:
+    """Redis answers and every script is loaded (on every shard's master). Warns about a Redis
+    that would evict keys or has fewer replicas than REPLICA_ACKS, and says `storage_full`
+    (still 200: reads and running jobs go on) while Redis is at maxmemory."""
     try:
-        await engine.redis.ping()
-        if not await engine.scripts_loaded():
-            await engine.setup()
-        warnings = []
-        try:
-            policy = (await engine.redis.config_get("maxmemory-policy")).get("maxmemory-policy")
-            if policy and policy != "noeviction":
-                warnings.append(EVICTING.format(policy=policy))
-        except ResponseError:
-            warnings.append(
-                "cannot read maxmemory-policy (CONFIG not permitted); check it is noeviction"
-            )
-        full = False
-        try:
-            memory = await engine.redis.info("memory")
-            used, limit = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
-            full = bool(limit) and used >= limit
-            if full:
-                warnings.append(FULL.format(used=used, limit=limit))
-            acks = engine.settings.REPLICA_ACKS
-            if acks:
-                replicas = int((await engine.redis.info("replication")).get("connected_slaves", 0))
-                if replicas < acks:
-                    warnings.append(FEW_REPLICAS.format(acks=acks, replicas=replicas))
-        except ResponseError:  # INFO is @dangerous: an ACL user may not have it
-            pass
+        checks = await shards.each(_check)
     except RedisError as exc:
         response.status_code = 503
         return Health(status="unavailable", redis=type(exc).__name__, scripts_loaded=False)
-    status = "storage_full" if full else "ok"
+    warnings = list(dict.fromkeys(w for _, found in checks for w in found))
+    status = "storage_full" if any(full for full, _ in checks) else "ok"
     return Health(status=status, redis="ok", scripts_loaded=True, warnings=warnings)
+
+
+async def _check(engine: Engine) -> tuple[bool, list[str]]:
+    """One shard's server: whether it is full, and what to warn of (RedisError if it is down)."""
+    await engine.redis.ping()
+    if not await engine.scripts_loaded():
+        await engine.setup()
+    warnings = []
+    try:
+        policy = (await engine.redis.config_get("maxmemory-policy")).get("maxmemory-policy")
+        if policy and policy != "noeviction":
+            warnings.append(EVICTING.format(policy=policy))
+    except ResponseError:
+        warnings.append(
+            "cannot read maxmemory-policy (CONFIG not permitted); check it is noeviction"
+        )
+    full = False
+    try:
+        memory = await engine.redis.info("memory")
+        used, limit = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
+        full = bool(limit) and used >= limit
+        if full:
+            warnings.append(FULL.format(used=used, limit=limit))
+        acks = engine.settings.REPLICA_ACKS
+        if acks:
+            replicas = int((await engine.redis.info("replication")).get("connected_slaves", 0))
+            if replicas < acks:
+                warnings.append(FEW_REPLICAS.format(acks=acks, replicas=replicas))
+    except ResponseError:  # INFO is @dangerous: an ACL user may not have it
+        pass
+    return full, warnings

@@ -7,8 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from dtq.api.auth import DEV_TENANT, TenantDep, admit, rate_limit_headers, refusal
-from dtq.api.deps import EngineDep, JobIdPath
+from dtq.api.auth import (
+    DEV_TENANT,
+    TenantDep,
+    TenantEngineDep,
+    admit,
+    rate_limit_headers,
+    refusal,
+)
+from dtq.api.deps import JobIdPath
 from dtq.api.errors import ERROR_RESPONSES
 from dtq.errors import IdempotencyConflictError
 from dtq.models import (
@@ -60,7 +67,7 @@ RATE_LIMITED: dict[str, Any] = {
 )
 async def create_job(
     body: JobCreate,
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     response: Response,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
@@ -120,7 +127,7 @@ async def submit_job(
     },
 )
 async def create_jobs(
-    body: JobBatchCreate, engine: EngineDep, tenant: TenantDep, response: Response
+    body: JobBatchCreate, engine: TenantEngineDep, tenant: TenantDep, response: Response
 ) -> JobIds:
     """Submit up to 1,000 jobs, all or none; returns their ids in order. Jobs may depend on
     each other by `id`, in any order (they are stored parents first). Each job counts against
@@ -134,25 +141,31 @@ async def create_jobs(
 
 
 @router.get("/{job_id}", responses=NOT_FOUND)
-async def get_job(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> Job:
+async def get_job(job_id: JobIdPath, engine: TenantEngineDep, tenant: TenantDep) -> Job:
     """One job's whole state."""
     return await engine.jobs.get(job_id, tenant.name)
 
 
 @router.get("/{job_id}/result", responses=NOT_FOUND)
-async def get_job_result(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> JobResult:
+async def get_job_result(
+    job_id: JobIdPath, engine: TenantEngineDep, tenant: TenantDep
+) -> JobResult:
     """The outcome of a finished job (404 until it is succeeded, dead or canceled)."""
     return await engine.jobs.result(job_id, tenant.name)
 
 
 @router.get("/{job_id}/timeline", responses=NOT_FOUND)
-async def get_job_timeline(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> JobTimeline:
+async def get_job_timeline(
+    job_id: JobIdPath, engine: TenantEngineDep, tenant: TenantDep
+) -> JobTimeline:
     """Every transition of the job: time, status, worker, attempt, reason."""
     return await engine.jobs.timeline(job_id, tenant.name)
 
 
 @router.get("/{job_id}/events", responses=NOT_FOUND, deprecated=True)
-async def get_job_events(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> JobTimeline:
+async def get_job_events(
+    job_id: JobIdPath, engine: TenantEngineDep, tenant: TenantDep
+) -> JobTimeline:
     """The job's timeline under its old path: use /jobs/{id}/timeline (this path goes away in
     a later release; "events" will name the live feed)."""
     return await engine.jobs.timeline(job_id, tenant.name)
@@ -160,7 +173,7 @@ async def get_job_events(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep
 
 @router.get("")
 async def list_jobs(
-    engine: EngineDep,
+    engine: TenantEngineDep,
     tenant: TenantDep,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     task_type: Annotated[str | None, Query(pattern=TASK_TYPE_PATTERN)] = None,
@@ -201,7 +214,7 @@ def _ms(at: datetime | None) -> int | None:
 
 
 @router.post("/{job_id}/cancel", responses={**NOT_FOUND, 409: {"description": "Not cancelable."}})
-async def cancel_job(job_id: JobIdPath, engine: EngineDep, tenant: TenantDep) -> Job:
+async def cancel_job(job_id: JobIdPath, engine: TenantEngineDep, tenant: TenantDep) -> Job:
     """Cancel a waiting, pending, scheduled or running job; a finished one answers 409."""
     await engine.jobs.cancel(job_id, tenant.name)
     return await engine.jobs.get(job_id, tenant.name)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from dtq.api.auth import require_operator
-from dtq.api.deps import EngineDep
+from dtq.api.deps import EngineDep, ShardsDep
 from dtq.api.errors import ERROR_RESPONSES
 from dtq.models import (
     QUEUE_PATTERN,
@@ -20,6 +20,7 @@ from dtq.models import (
     QueueRetention,
     RetentionPolicy,
 )
+from dtq.queue import shard_views
 
 router = APIRouter(
     prefix="/queues",
@@ -40,29 +41,29 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("")
-async def list_queues(engine: EngineDep) -> QueueList:
+async def list_queues(shards: ShardsDep) -> QueueList:
     """Every queue in use, with its jobs waiting and taken, pause state and live workers."""
-    queues = await engine.queues.all()
+    queues = await shard_views.all_queues(shards)
     return QueueList(data=queues, count=len(queues))
 
 
 @router.get("/{name}", responses=NOT_FOUND)
-async def get_queue(name: QueuePath, engine: EngineDep) -> QueueInfo:
+async def get_queue(name: QueuePath, shards: ShardsDep) -> QueueInfo:
     """One queue's state and gauges."""
-    return await engine.queues.info(name)
+    return await shard_views.queue_info(shards, name)
 
 
 @router.post("/{name}/pause", responses=NOT_FOUND)
-async def pause_queue(name: QueuePath, engine: EngineDep) -> QueueInfo:
+async def pause_queue(name: QueuePath, shards: ShardsDep) -> QueueInfo:
     """Pause the queue: its jobs stay (and new ones are accepted), but no worker starts one
     until it is resumed. Jobs already running finish."""
-    return await engine.queues.pause(name)
+    return await shard_views.pause_queue(shards, name)
 
 
 @router.post("/{name}/resume", responses=NOT_FOUND)
-async def resume_queue(name: QueuePath, engine: EngineDep) -> QueueInfo:
+async def resume_queue(name: QueuePath, shards: ShardsDep) -> QueueInfo:
     """Resume a paused queue (a no-op for a running one)."""
-    return await engine.queues.resume(name)
+    return await shard_views.resume_queue(shards, name)
 
 
 @router.post(
@@ -74,12 +75,13 @@ async def resume_queue(name: QueuePath, engine: EngineDep) -> QueueInfo:
 )
 async def purge_queue(
     name: QueuePath,
-    engine: EngineDep,
+    shards: ShardsDep,
     confirm: Annotated[bool, Query(description="Must be true: purging cannot be undone.")] = False,
 ) -> QueuePurged:
     """Cancel every job of the queue that waits for a worker (reason `purged`); jobs running
     finish, scheduled and waiting jobs stay. Without `confirm=true`, says how many would go."""
-    return QueuePurged(name=name, purged=await engine.queues.purge(name, confirm=confirm))
+    purged = await shard_views.purge_queue(shards, name, confirm=confirm)
+    return QueuePurged(name=name, purged=purged)
 
 
 @router.get("/{name}/retention")
@@ -91,9 +93,9 @@ async def get_retention(name: QueuePath, engine: EngineDep) -> QueueRetention:
 
 @router.put("/{name}/retention")
 async def put_retention(
-    name: QueuePath, body: RetentionPolicy, engine: EngineDep
+    name: QueuePath, body: RetentionPolicy, shards: ShardsDep
 ) -> QueueRetention:
     """Replace the queue's own retention policy (null fields follow the settings; a count of -1
     keeps any number). It applies to jobs finishing from now on; a queue may be given one
     before its first job."""
-    return await engine.retention.put(name, body)
+    return await shard_views.put_retention(shards, name, body)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dtq.api.auth import TenantDep
-from dtq.api.deps import EngineDep
+from dtq.api.auth import TenantDep, TenantEngineDep
 from dtq.api.errors import ERROR_RESPONSES
 from dtq.models import TenantUsage
 
@@ -13,7 +12,7 @@ router = APIRouter(prefix="/tenant", tags=["tenant"], responses=ERROR_RESPONSES)
 
 
 @router.get("")
-async def get_tenant(engine: EngineDep, tenant: TenantDep) -> TenantUsage:
+async def get_tenant(engine: TenantEngineDep, tenant: TenantDep) -> TenantUsage:
     """The key's tenant: its rate limit, concurrency cap and weight in effect, the jobs waiting
     in its lanes and the jobs it has running (across all workers)."""
     return await engine.tenants.usage(tenant)
