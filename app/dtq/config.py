@@ -156,14 +156,16 @@ class Settings(BaseSettings):
 
     @property
     def rate_limits(self) -> dict[str, int]:
-        """RATE_LIMITS as task type -> whole milliseconds between two starts (rounded up)."""
+        """RATE_LIMITS as task type -> whole milliseconds between two starts on one shard
+        (rounded up): with SHARDS=n, each shard spaces them n times as far apart, so that
+        together they never pass the rate."""
         limits = {}
         for item in filter(None, (part.strip() for part in self.RATE_LIMITS.split(","))):
             match = RATE_LIMIT_ITEM.fullmatch(item)
             if not match:
                 raise ValueError(f"RATE_LIMITS item {item!r} is not like name=10/s")
             name, count, unit = match.groups()
-            limits[name] = max(1, math.ceil(RATE_UNITS_MS[unit] / int(count)))
+            limits[name] = max(1, math.ceil(RATE_UNITS_MS[unit] * self.SHARDS / int(count)))
         return limits
 
     @property

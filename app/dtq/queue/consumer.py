@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 from dtq.models import DEFAULT_QUEUE, Priority
 from dtq.queue.delivery import Delivery, Entry, Failure
 from dtq.queue.keys import QueueKeys
-from dtq.queue.reader import PAUSE_CHECK_S, QueueReader, entries_of
+from dtq.queue.reader import PAUSE_CHECK_S, QueueReader, entries_of, group_row
 from dtq.queue.scripts.codes import Code, Outcome
 from dtq.queue.scripts.complete import complete
 from dtq.queue.scripts.extend_lease import extend_lease
@@ -133,6 +133,27 @@ class Consumer:
             queue, level = self._stream_of[stream]
             entries += entries_of(queue, level, messages)
         return entries
+
+    async def wait(self, block_ms: int) -> None:
+        """Wait up to block_ms until one of its open queues' streams has an entry not yet
+        delivered to the group (XREAD from the group's last-delivered id), claiming nothing:
+        a worker whose slots are shared with other shards waits here holding none."""
+        now = time.monotonic()
+        streams = [
+            s for r in self._readers.values() if r.paused_until <= now for s in r.keys.streams
+        ]
+        if not streams:
+            await asyncio.sleep(block_ms / 1000)
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for stream in streams:
+                pipe.xinfo_groups(stream)
+            replies = await pipe.execute(raise_on_error=False)
+        since: dict[Any, Any] = {
+            stream: group_row(groups, self._group).get("last-delivered-id") or "0-0"
+            for stream, groups in zip(streams, replies, strict=True)
+        }
+        await self._redis.xread(since, count=1, block=block_ms)
 
     async def reclaim(self, count: int) -> tuple[list[Entry], list[Entry]]:
         """Take over entries idle past the visibility timeout (XAUTOCLAIM), queue by queue and

@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from redis.exceptions import ResponseError
-
 from dtq.errors import ConfirmationRequiredError, QueueNotFoundError
 from dtq.models import DEFAULT_QUEUE, PRIORITY_ORDER, Priority, QueueInfo
 from dtq.queue.jobhash import Serving
 from dtq.queue.keys import QueueKeys
+from dtq.queue.reader import group_row
 from dtq.queue.scripts.library import Library
 from dtq.queue.scripts.purge_queue import purge_queue
 from dtq.queue.scripts.register import register
@@ -110,7 +109,7 @@ class Queues:
         lane_lengths = await self._lane_lengths(
             [(q, tenants) for q, (*_, tenants) in zip(queues, rows, strict=True)]
         )
-        group_rows = [[_group_row(g, group) for g in row[: len(PRIORITY_ORDER)]] for row in rows]
+        group_rows = [[group_row(g, group) for g in row[: len(PRIORITY_ORDER)]] for row in rows]
         oldest = await self._oldest_undelivered(queues, group_rows)
         out = []
         for q, row, groups, lanes, first in zip(
@@ -176,10 +175,3 @@ class Queues:
                     per_level[level] += next(lengths)
             out.append(per_level)
         return out
-
-
-def _group_row(groups: Any, group: str) -> dict[str, Any]:
-    """The consumer group's XINFO GROUPS row ({} when the stream or group is missing)."""
-    if isinstance(groups, ResponseError):
-        return {}
-    return next((g for g in groups if g["name"] == group), {})

@@ -7,6 +7,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from dtq.models import DEFAULT_QUEUE
 from dtq.queue.delivery import Entry
 from dtq.queue.keys import QueueKeys
@@ -115,3 +117,10 @@ class QueueReader:
             claimed += entries_of(self.keys.name, level, messages)
             deleted += [Entry(level, entry_id, "", self.keys.name) for entry_id in gone]
         return claimed, deleted
+
+
+def group_row(groups: Any, group: str) -> dict[str, Any]:
+    """The consumer group's XINFO GROUPS row ({} when the stream or group is missing)."""
+    if isinstance(groups, ResponseError):
+        return {}
+    return next((g for g in groups if g["name"] == group), {})

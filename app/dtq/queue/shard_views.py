@@ -106,10 +106,10 @@ def merge_history(parts: Sequence[History]) -> History:
     not a percentile of the whole)."""
     if len(parts) == 1:
         return parts[0]
-    length = min(len(p.data) for p in parts)
+    length = max(len(p.data) for p in parts)
     points: list[HistoryPoint] = []
-    for i in range(length):
-        row = [p.data[len(p.data) - length + i] for p in parts]
+    for i in range(length):  # a shard with a shorter history adds nothing to its older points
+        row = [p.data[at] for p in parts if (at := len(p.data) - length + i) >= 0]
         fields: dict[str, Any] = {"at": max(r.at for r in row)}
         for f in ("enqueued", "started", "succeeded", "failed", "retried", "dead", "canceled",
                   "running", "lag"):  # fmt: skip

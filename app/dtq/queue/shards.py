@@ -130,8 +130,11 @@ class Shards:
         from what is stored (a tenant's jobs would be looked for on the wrong shard)."""
         control = self.control
         key = control.keys.shard_count
-        await control.redis.set(key, len(self.engines), nx=True)
-        stored = int(await control.redis.get(key) or 1)
+        found = await control.redis.get(key)  # a read first: a full Redis refuses SET
+        if found is None:
+            await control.redis.set(key, len(self.engines), nx=True)
+            found = await control.redis.get(key)
+        stored = int(found or 1)
         if stored != len(self.engines):
             raise ShardCountError(
                 f"SHARDS={len(self.engines)}, but this data was written with SHARDS={stored}: "

@@ -13,10 +13,9 @@ from dtq.models import QUEUE_PATTERN
 from dtq.queue import Shards
 from dtq.redis_client import create_redis
 from dtq.tracing import setup_tracing
-from dtq.worker.capacity import Capacity
-from dtq.worker.metrics import WorkerMetrics
+from dtq.worker.group import WorkerGroup
 from dtq.worker.registry import TaskRegistry, load_registry
-from dtq.worker.runner import Worker, default_worker_name
+from dtq.worker.runner import default_worker_name
 from dtq.worker.shutdown import install_signal_handlers
 
 DEMO_TASKS = "dtq.demo_tasks"
@@ -81,36 +80,20 @@ async def serve(
     try:
         await shards.check_count()
         queues, weights = worker_args.queues or (None, None)
-        capacity = Capacity(worker_args.concurrency or settings.WORKER_CONCURRENCY)
-        metrics = WorkerMetrics(enabled=settings.WORKER_METRICS_PORT > 0)
-        workers = [
-            Worker(
-                engine,
-                registry,
-                name=worker_args.name,
-                queues=queues,
-                weights=weights,
-                capacity=capacity,
-                metrics=metrics,
-            )
-            for engine in shards.engines
-        ]
+        group = WorkerGroup(
+            shards,
+            registry,
+            concurrency=worker_args.concurrency,
+            name=worker_args.name,
+            queues=queues,
+            weights=weights,
+        )
         if settings.WORKER_METRICS_PORT:
-            metrics.serve(settings.WORKER_METRICS_PORT, settings.WORKER_METRICS_HOST)
+            group.metrics.serve(settings.WORKER_METRICS_PORT, settings.WORKER_METRICS_HOST)
         task = asyncio.current_task()
         assert task is not None
-
-        def stop() -> None:
-            for w in workers:
-                w.stop()
-
-        install_signal_handlers(stop, task)
-        try:
-            async with asyncio.TaskGroup() as tg:
-                for w in workers:
-                    tg.create_task(w.run(), name=f"shard {w.engine.keys.shard}")
-        finally:
-            capacity.close()
+        install_signal_handlers(group.stop, task)
+        await group.run()
     finally:
         await shards.aclose()
 

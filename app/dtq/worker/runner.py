@@ -22,12 +22,11 @@ from dtq.worker.execution import Execution
 from dtq.worker.lease import LeaseKeeper
 from dtq.worker.metrics import WorkerMetrics
 from dtq.worker.registry import TaskRegistry
+from dtq.worker.report import Report
 from dtq.worker.upkeep import Upkeep
 
 logger = logging.getLogger(__name__)
 
-SUMMARY_INTERVAL_S = 10.0
-IDLE_SUMMARY_S = 600.0
 CLOSE_SETTLE_S = 10.0
 STOP_BACKGROUND_S = 5.0
 
@@ -89,6 +88,7 @@ class Worker:
         self._execution = Execution(engine, self.consumer, registry, self._pool)
         self._next_reclaim = 0.0
         self._tracing = tracing_enabled()
+        self._report = Report(self.name, engine.keys.shard, self.totals, self._inflight)
 
     def stop(self) -> None:
         """Stop taking new jobs; run() then drains in-flight work within SHUTDOWN_GRACE_S."""
@@ -103,8 +103,9 @@ class Worker:
         await self.engine.queues.register(self.queues, self.registry.queues)
         await self._lease.heartbeat()
         logger.info(
-            "worker started name=%s concurrency=%d queues=%s tasks=%s",
+            "worker started name=%s shard=%s concurrency=%d queues=%s tasks=%s",
             self.name,
+            self.engine.keys.shard,
             self.concurrency,
             ",".join(self.queues),
             ",".join(self.registry.names),
@@ -118,7 +119,7 @@ class Worker:
                     tg.create_task(upkeep.tidy(), name="tidy"),
                     tg.create_task(upkeep.housekeeping(), name="housekeeping"),
                     tg.create_task(upkeep.cancels(self.cancel_running), name="cancels"),
-                    tg.create_task(self._summary_loop(), name="summary"),
+                    tg.create_task(self._report.run(), name="summary"),
                 ]
                 executors = [
                     tg.create_task(self._execute_loop(), name=f"executor-{i}")
@@ -137,7 +138,7 @@ class Worker:
             await self._lease.forget()
             if self._owns_capacity:
                 self._capacity.close()
-            logger.info("worker stopped name=%s %s", self.name, self._summary())
+            logger.info("worker stopped name=%s %s", self.name, self._report.line())
 
     async def _close_settler(self, settler: asyncio.Task[None]) -> None:
         """Let the settle task record every outcome gathered so far, then end it."""
@@ -173,11 +174,24 @@ class Worker:
         """One fetch: reclaim (now and then) or read, then start; None once stopping."""
         if self._stopping.is_set():
             return None
-        free = self._capacity.free()
+        free = self._capacity.reserve(self.concurrency)
         if free <= 0:
             self._slot_freed.clear()
             await self._slot_freed.wait()
             return 0
+        held = [free]  # slots still reserved (a shared wait gives them back)
+        try:
+            entries = await self._take(free, held)
+            if self._stopping.is_set() and not entries:
+                return None
+            await self._start(entries)
+        finally:
+            self._capacity.release(held[0])
+        return 0
+
+    async def _take(self, free: int, held: list[int]) -> list[Entry]:
+        """Reclaimed entries (now and then) or new ones, up to `free` (reserved; `held[0]` says
+        how many still are)."""
         reclaim_every = min(self.settings.VISIBILITY_TIMEOUT_MS / 2000, 5.0)
         entries: list[Entry] = []
         if time.monotonic() >= self._next_reclaim:
@@ -190,10 +204,22 @@ class Worker:
                     len(deleted),
                     requeued,
                 )
-        if not entries:
-            entries = await self.consumer.read(free, int(min(1000, reclaim_every * 1000)))
-        if self._stopping.is_set() and not entries:
-            return None
+        if entries:
+            return entries
+        block_ms = int(min(1000, reclaim_every * 1000))
+        if not self._capacity.shared:
+            return await self.consumer.read(free, block_ms)
+        # Shared slots: read what is there now; wait for more holding none of them, so that
+        # other shards' Workers may use them meanwhile (the next fetch reads what came).
+        entries = await self.consumer.read(free, 0)
+        if not entries and not self._stopping.is_set():
+            self._capacity.release(free)
+            held[0] = 0
+            await self.consumer.wait(block_ms)
+        return entries
+
+    async def _start(self, entries: list[Entry]) -> None:
+        """Start the entries read and hand them to the executors."""
         started = await self.consumer.start(entries)
         self.metrics.on_started(started, self._capacity.held() + len(started))
         for d in started:
@@ -207,7 +233,6 @@ class Worker:
                     d.task_type,
                     d.attempt,
                 )
-        return 0
 
     # --- executing ----------------------------------------------------------------------
 
@@ -326,38 +351,6 @@ class Worker:
         except RedisError as exc:  # they stay in the outbox, which the tidy loop sweeps
             raise_if_cancelling()
             logger.warning("releasing dependents failed, tidy will sweep error=%s", exc)
-
-    # --- reporting ----------------------------------------------------------------------
-
-    def _summary(self) -> str:
-        t = self.totals
-        return (
-            f"completed={t.completed} retried={t.retried} dead={t.dead} stale={t.stale} "
-            f"inflight={len(self._inflight)}"
-        )
-
-    async def _summary_loop(self) -> None:
-        """A summary every SUMMARY_INTERVAL_S while jobs move; an idle worker stays quiet but
-        for one line every IDLE_SUMMARY_S (so that its log still shows it alive)."""
-        last = self._progress()
-        quiet_since = time.monotonic()
-        while True:
-            await asyncio.sleep(SUMMARY_INTERVAL_S)
-            now = self._progress()
-            idle = now == last and not self._inflight
-            if idle and time.monotonic() - quiet_since < IDLE_SUMMARY_S:
-                continue
-            logger.info(
-                "worker summary name=%s %s rate=%.1f/s",
-                self.name,
-                self._summary(),
-                (now[0] - last[0]) / SUMMARY_INTERVAL_S,
-            )
-            last, quiet_since = now, time.monotonic()
-
-    def _progress(self) -> tuple[int, int, int, int]:
-        t = self.totals
-        return (t.completed, t.retried, t.dead, t.stale)
 
 
 def _log_settled(completed: list[tuple[Delivery, bytes]], failed: list[Failure]) -> None:

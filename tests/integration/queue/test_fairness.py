@@ -18,7 +18,7 @@ from dtq.models import JobCreate, JobStatus, Priority, TenantCreate
 from dtq.queue import Engine, Failure
 from dtq.queue.jobhash import Serving, blocked_reason
 from dtq.queue.tenant_ids import public_id, stored_id
-from tests.conftest import wait_for
+from tests.conftest import SHARDS, wait_for
 
 
 @pytest.fixture
@@ -223,10 +223,11 @@ async def test_workers_wait_without_spinning_while_every_lane_is_capped(
     await asyncio.sleep(1.0)
     # One job runs, two wait on the cap: each idle worker blocks on the streams (up to half a
     # visibility timeout here) instead of asking again and again. A spinning worker would make
-    # thousands of script calls a second; heartbeats, lease extension and reclaim make a few.
+    # thousands of script calls a second; heartbeats, lease extension and reclaim make a few
+    # (per shard: about 27 on one, 99 on four).
     made = await calls() - before
     print(f"{made} script calls in 1 s")
-    assert made < 60, made
+    assert made < 60 * SHARDS, made
     assert int(await redis.get(key)) == 1
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dtq.models import JobCreate, JobStatus
 from dtq.queue import Engine
 from dtq.queue.clock import to_ms
-from tests.conftest import wait_for
+from tests.conftest import SHARDS, wait_for
 
 
+@pytest.mark.skipif(SHARDS > 1, reason="each shard takes 1/SHARDS of a rate (README: Shards)")
 async def test_10_per_second_holds_across_two_workers(make_settings, redis, processes) -> None:
     settings = make_settings(RATE_LIMITS="echo=10/s", PROMOTE_INTERVAL_MS=50)
     engine = Engine(redis, settings)
