@@ -46,8 +46,8 @@ class Settings(BaseSettings):
     KEY_PREFIX: str = Field(default="dtq", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     SHARD: str = Field(default="0", pattern=r"^[A-Za-z0-9]{1,16}$")
     # Shards one logical queue spreads over (each its own hash tag, so its own Cluster slot);
-    # tenants are placed on them by name. Fixed once chosen: a process started with another
-    # number refuses to run (see the README's "Shards").
+    # each tenant is placed on one. It can grow but never shrink: a process started with a
+    # smaller number than the data has refuses to run (see the README's "Shards").
     SHARDS: int = Field(default=1, ge=1, le=64)
     JOB_STREAM: str = Field(default="stream", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     DLQ_STREAM: str = Field(default="dlq", pattern=r"^[A-Za-z0-9_.-]{1,64}$")

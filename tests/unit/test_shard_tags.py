@@ -1,4 +1,5 @@
-"""Shard tags spread over the Cluster slot space, and what SHARDS changes in the settings."""
+"""Shard tags spread evenly over the Cluster slot space whatever their number, a larger number
+keeps the tags of a smaller one, and RATE_LIMITS are shared by the shards."""
 
 from __future__ import annotations
 
@@ -9,18 +10,40 @@ from dtq.config import Settings
 from dtq.queue.shards import shard_tags
 
 
-@pytest.mark.parametrize("count", [1, 2, 3, 8, 16, 64])
-def test_each_tag_falls_in_its_own_equal_range_of_slots(count: int) -> None:
+def _slots(tags: tuple[str, ...]) -> list[int]:
+    return sorted(key_slot(f"{{{t}}}".encode()) for t in tags)
+
+
+@pytest.mark.parametrize("count", [2, 4, 8, 16, 64])
+def test_the_tags_spread_evenly_round_the_slots(count: int) -> None:
     tags = shard_tags("0", count)
     assert tags[0] == "0"  # one shard keeps the names DTQ always had
     assert len(set(tags)) == count
-    width = REDIS_CLUSTER_HASH_SLOTS / count
-    ranges = {int(key_slot(f"{{{t}}}".encode()) // width) for t in tags}
-    assert ranges == set(range(count))
+    slots = _slots(tags)
+    gaps = [
+        b - a for a, b in zip(slots, [*slots[1:], slots[0] + REDIS_CLUSTER_HASH_SLOTS], strict=True)
+    ]
+    even = REDIS_CLUSTER_HASH_SLOTS / count
+    assert all(0.85 * even <= gap <= 1.15 * even for gap in gaps), gaps  # (64: 228-281)
+
+
+def test_eight_shards_spread_over_three_masters_splitting_the_slots() -> None:
+    thirds = [0, 0, 0]
+    for slot in _slots(shard_tags("0", 8)):
+        thirds[slot * 3 // REDIS_CLUSTER_HASH_SLOTS] += 1
+    assert sorted(thirds) == [2, 3, 3]
+
+
+def test_a_larger_number_keeps_the_tags_of_a_smaller_one() -> None:
+    """SHARDS can grow: shard i keeps its tag (and its tenants' jobs their keys)."""
+    largest = shard_tags("0", 64)
+    for count in (1, 2, 3, 5, 8, 13, 32):
+        assert shard_tags("0", count) == largest[:count]
 
 
 def test_tags_are_the_same_every_time() -> None:
-    assert shard_tags("7", 8) == shard_tags("7", 8)
+    shard_tags.cache_clear()
+    assert shard_tags("7", 8) == shard_tags.__wrapped__("7", 8)
     assert shard_tags("7", 8)[0] == "7"
 
 

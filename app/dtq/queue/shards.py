@@ -12,14 +12,16 @@ copied to its own shard too, where the dispatch scripts read its weight and cap.
 Workers read every shard; upkeep (promotion, reclaim, trimming, leases, housekeeping) runs per
 shard; the operator's views (stats, queues, history, workers, the live feed) add up the shards.
 
-The number of shards is fixed once chosen: a tenant's shard follows from it. `check_count`
-refuses to run with another number than the one stored on the control shard.
+SHARDS can grow (the first n tags of a larger number are the same, and new tenants fill the new
+shards first) but never shrink: `check_count` refuses a number smaller than the one stored on
+the control shard.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from functools import lru_cache
 from typing import TypeVar
 
 from redis.asyncio import Redis
@@ -30,30 +32,53 @@ from dtq.errors import SettingsError, TenantNotFoundError
 from dtq.models import DEFAULT_QUEUE, DEFAULT_TENANT, Tenant, TenantCreate, TenantLimits
 from dtq.queue.engine import Engine
 from dtq.queue.producer import Producer
-from dtq.queue.tenant_ids import stored_id, tenant_of
 from dtq.queue.tenants import Tenants
 
 T = TypeVar("T")
 
 
+# How many `<SHARD>.<k>` tags shard_tags looks among for each shard's (enough to land within a
+# few slots of where it aims).
+CANDIDATES = 1024
+
+
+def _van_der_corput(i: int) -> float:
+    """The i-th number of the base-2 van der Corput sequence: 1/2, 1/4, 3/4, 1/8, 5/8, ..."""
+    x, scale = 0.0, 1.0
+    while i:
+        scale /= 2
+        x += (i & 1) * scale
+        i >>= 1
+    return x
+
+
+@lru_cache(maxsize=8)
 def shard_tags(first: str, count: int) -> tuple[str, ...]:
     """The hash tags of `count` shards. The first is `first` (SHARD: with one shard DTQ keeps the
-    names it always had); each other one is the first `<first>.<k>` whose slot falls in one of
-    the `count` equal ranges of the 16,384 Cluster slots the tags before it left free, so a
-    cluster whose masters split the slots evenly gets the shards evenly too."""
-    if count == 1:
-        return (first,)
-    width = REDIS_CLUSTER_HASH_SLOTS / count
-    taken = int(key_slot(f"{{{first}}}".encode()) // width)
-    found: dict[int, str] = {}
-    k = 0
-    while len(found) < count - 1:
-        tag = f"{first}.{k}"
-        at = int(key_slot(f"{{{tag}}}".encode()) // width)
-        if at != taken and at not in found:
-            found[at] = tag
-        k += 1
-    return (first, *(found[at] for at in sorted(found)))
+    names it always had); shard i is the `<first>.<k>` tag whose slot is nearest to the i-th
+    point of the van der Corput sequence around the 16,384 Cluster slots from the first's
+    (1/2 of the way round, then 1/4, 3/4, 1/8 ...). So the tags of n shards spread evenly over
+    the slots (a cluster whose masters split the slots evenly gets them evenly: 8 shards on 3
+    masters, 2, 3 and 3), and the first n tags of a larger number are the same: SHARDS can
+    grow."""
+
+    def slot(tag: str) -> int:
+        return key_slot(f"{{{tag}}}".encode())
+
+    origin = slot(first)
+    candidates = {f"{first}.{k}": slot(f"{first}.{k}") for k in range(CANDIDATES)}
+    tags = [first]
+    for i in range(1, count):
+        aim = (origin + _van_der_corput(i) * REDIS_CLUSTER_HASH_SLOTS) % REDIS_CLUSTER_HASH_SLOTS
+
+        def distance(tag: str, aim: float = aim) -> float:
+            gap = abs(candidates[tag] - aim)
+            return min(gap, REDIS_CLUSTER_HASH_SLOTS - gap)
+
+        nearest = min(candidates, key=distance)
+        del candidates[nearest]
+        tags.append(nearest)
+    return tuple(tags)
 
 
 class ShardCountError(SettingsError):
@@ -95,24 +120,16 @@ class Shards:
             except TenantNotFoundError:
                 return self.control
             self._placed[tenant] = index  # a tenant's shard never changes
-        return self.of_index(index, tenant)
+        return self._of_index(index, tenant)
 
     async def _home(self, tenant: str) -> tuple[Producer, Tenants]:
         engine = await self.locate(tenant)
         return engine.producer, engine.tenants
 
-    def of_index(self, index: int, tenant: str) -> Engine:
+    def _of_index(self, index: int, tenant: str) -> Engine:
         if index >= len(self.engines):
             raise ShardCountError(f"tenant {tenant} lives on shard {index}")
         return self.engines[index]
-
-    async def of_job(self, job_id: str, tenant: Tenant | None) -> Engine:
-        """The engine of the shard a job lives on: its tenant's (a stored id, which the default
-        tenant may give, names its tenant)."""
-        owner = tenant_of(stored_id(tenant.name if tenant else None, job_id))
-        if tenant is not None and owner == tenant.name:
-            return self.of(tenant)
-        return await self.locate(owner)
 
     async def aclose(self) -> None:
         """Close every shard's client (the control shard's last: tools may share it)."""
@@ -126,20 +143,19 @@ class Shards:
     # --- setup ----------------------------------------------------------------------------
 
     async def check_count(self) -> None:
-        """Store SHARDS on the control shard the first time; ShardCountError when it differs
-        from what is stored (a tenant's jobs would be looked for on the wrong shard)."""
+        """Store SHARDS on the control shard, the first time and whenever it grows;
+        ShardCountError when it is smaller than the number stored (tenants may live on the
+        shards it would leave out)."""
         control = self.control
         key = control.keys.shard_count
-        found = await control.redis.get(key)  # a read first: a full Redis refuses SET
-        if found is None:
-            await control.redis.set(key, len(self.engines), nx=True)
-            found = await control.redis.get(key)
-        stored = int(found or 1)
-        if stored != len(self.engines):
+        stored = int(await control.redis.get(key) or 0)  # a read first: a full Redis refuses SET
+        if stored > len(self.engines):
             raise ShardCountError(
-                f"SHARDS={len(self.engines)}, but this data was written with SHARDS={stored}: "
-                'the number of shards is fixed once chosen (see the README\'s "Shards")'
+                f"SHARDS={len(self.engines)}, but this data has SHARDS={stored}: tenants may live "
+                'on any of them, so SHARDS can grow but never shrink (see the README\'s "Shards")'
             )
+        if stored < len(self.engines):
+            await control.redis.set(key, len(self.engines))
 
     async def setup(self, queues: Sequence[str] = (DEFAULT_QUEUE,)) -> None:
         """check_count, then load the scripts and the streams of `queues` on every shard, and
@@ -165,7 +181,7 @@ class Shards:
             if t.shard:
                 by_shard.setdefault(t.shard, {})[t.name] = t.model_dump_json(exclude={"name"})
         for index, rows in by_shard.items():
-            engine = self.of_index(index, next(iter(rows)))
+            engine = self._of_index(index, next(iter(rows)))
             await engine.redis.hset(engine.keys.tenants, mapping=rows)  # type: ignore[arg-type]
 
     async def create_tenant(self, tenant: TenantCreate) -> Tenant:

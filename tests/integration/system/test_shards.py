@@ -17,8 +17,8 @@ import pytest
 
 from dtq.api.main import create_app
 from dtq.config import Settings
-from dtq.models import TenantCreate
-from dtq.queue import ShardCountError, Shards
+from dtq.models import JobCreate, TenantCreate
+from dtq.queue import Engine, ShardCountError, Shards
 from dtq.redis_client import create_redis
 from tests.conftest import ROOT, Processes, settings_env, wait_for
 
@@ -195,13 +195,14 @@ async def test_a_schedule_fires_into_its_tenants_shard(
     assert int(await control.redis.hget(control.keys.stats, "created_total") or 0) == 0
 
 
-async def test_the_number_of_shards_is_fixed_once_chosen(
-    fleet: Fleet, sharded: Settings, make_settings: Callable[..., Settings]
+async def test_shards_can_grow_but_never_shrink(
+    fleet: Fleet, sharded: Settings, make_settings: Callable[..., Settings], processes: Processes
 ) -> None:
+    before = {name: await fleet.submit(name, {"task_type": "noop"}) for name in TENANTS}
     fewer = make_settings(SHARDS=2, KEY_PREFIX=sharded.KEY_PREFIX)
     shards = Shards(fewer, lambda tag: create_redis(fewer, shard=tag))
     try:
-        with pytest.raises(ShardCountError, match="SHARDS=4"):
+        with pytest.raises(ShardCountError, match="can grow but never shrink"):
             await shards.check_count()
     finally:
         await shards.aclose()
@@ -214,7 +215,35 @@ async def test_the_number_of_shards_is_fixed_once_chosen(
         timeout=30,
     )
     assert worker.returncode == 2
-    assert "written with SHARDS=4" in worker.stderr
+    assert "this data has SHARDS=4" in worker.stderr
+
+    more = make_settings(SHARDS=2 * SHARDS, KEY_PREFIX=sharded.KEY_PREFIX)
+    grown = Shards(more, lambda tag: create_redis(more, shard=tag))
+    try:
+        await grown.setup()
+        assert grown.tags[:SHARDS] == fleet.shards.tags  # the old shards keep their names
+        late = [await grown.create_tenant(TenantCreate(name=f"late{i}")) for i in range(SHARDS)]
+        assert sorted(t.shard for t in late) == list(range(SHARDS, 2 * SHARDS))  # the new ones
+        processes.worker(more)
+
+        async def all_done() -> bool:
+            totals = await grown.each(lambda e: e.redis.hget(e.keys.stats, "completed_total"))
+            return sum(int(t or 0) for t in totals) == len(TENANTS)
+
+        await wait_for(all_done, timeout=30)  # the jobs placed before it grew run where they are
+        for name, job_id in before.items():
+            assert (await fleet.job(name, job_id))["status"] == "succeeded"
+        for t in late:
+            home = await grown.locate(t.name)
+            job = await home.producer.enqueue(JobCreate(task_type="noop"), t.name)
+            assert grown.engines.index(home) == t.shard
+
+            async def ran(home: Engine = home, job_id: str = job.id, tenant: str = t.name) -> bool:
+                return (await home.jobs.get(job_id, tenant)).status == "succeeded"
+
+            await wait_for(ran, timeout=15)
+    finally:
+        await grown.aclose()
 
 
 async def test_tenants_are_placed_the_same_through_the_cli(sharded: Settings) -> None:
