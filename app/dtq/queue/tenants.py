@@ -201,11 +201,6 @@ class Tenants:
             for i, tenant in enumerate(tenants)
         ]
 
-    async def busy(self) -> list[TenantUsage]:
-        """The usage of every stored tenant with jobs queued in lanes or running."""
-        usages = await self.usages(await self.list_tenants())
-        return [u for u in usages if u.queued or u.running]
-
     def bucket(self, tenant: Tenant, cost: int) -> Bucket:
         """`cost` submissions of the tenant's, at its rate limit (its own, else the settings')."""
         s = self._settings
