@@ -82,7 +82,7 @@ def shard_tags(first: str, count: int) -> tuple[str, ...]:
 
 
 class ShardCountError(SettingsError):
-    """SHARDS differs from the number of shards the data was written with."""
+    """SHARDS is smaller than the number of shards the data has (tenants may live on any)."""
 
 
 class Shards:

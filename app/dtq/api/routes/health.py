@@ -56,9 +56,7 @@ async def _check(engine: Engine) -> tuple[bool, list[str]]:
         if policy and policy != "noeviction":
             warnings.append(EVICTING.format(policy=policy))
     except ResponseError:
-        warnings.append(
-            "cannot read maxmemory-policy (CONFIG not permitted); check it is noeviction"
-        )
+        warnings.append(NO_CONFIG)
     full = False
     try:
         memory = await engine.redis.info("memory")
