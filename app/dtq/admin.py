@@ -143,7 +143,7 @@ async def run(args: argparse.Namespace) -> int:
             keys = await tenants.list_keys()
             for t in await tenants.list_tenants():
                 (u,) = await shards.of(t).tenants.usages([t])
-                print(_usage_line(u))
+                print(_usage_line(u) + (f" shard={t.shard}" if len(shards) > 1 else ""))
                 for k in (k for k in keys if k.tenant == u.name):
                     print(f"  key {k.key_id}  created {k.created_at.isoformat()}")
         elif args.command == "queues":

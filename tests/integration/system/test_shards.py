@@ -262,5 +262,15 @@ async def test_tenants_are_placed_the_same_through_the_cli(sharded: Settings) ->
         )
         assert cli.returncode == 0, cli.stderr
         assert (await shards.control.tenants.get("late")).shard == 0
+        listed = subprocess.run(
+            [sys.executable, "-m", "dtq.admin", "list"],
+            env=settings_env(sharded),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        shard_of = {line.split()[0]: line.split()[-1] for line in listed.stdout.splitlines()}
+        assert shard_of == {"late": "shard=0"} | {t.name: f"shard={t.shard}" for t in made}
     finally:
         await shards.aclose()
