@@ -116,12 +116,12 @@ class Queues:
             queues, rows, group_rows, lane_lengths, oldest, strict=True
         ):
             paused, held, bell = row[len(PRIORITY_ORDER) : len(PRIORITY_ORDER) + 3]
-            by_priority = {
-                p: int(g.get("lag") or 0) + lanes[level]
-                for level, (p, g) in enumerate(zip(PRIORITY_ORDER, groups, strict=True))
-            }
-            if bell:  # a bell on the normal stream (see read.lua) is no job
-                by_priority[Priority.NORMAL] = max(by_priority[Priority.NORMAL] - 1, 0)
+            by_priority = {}
+            for level, (p, g) in enumerate(zip(PRIORITY_ORDER, groups, strict=True)):
+                lag = int(g.get("lag") or 0)
+                if bell and p is Priority.NORMAL:  # a bell on the normal stream is no job
+                    lag = max(lag - 1, 0)  # (from the lag only: no group yet, no lag to count it)
+                by_priority[p] = lag + lanes[level]
             out.append(
                 QueueInfo(
                     name=q.name,

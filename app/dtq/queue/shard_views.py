@@ -20,6 +20,7 @@ from dtq.models import (
     WorkerInfo,
     WorkerList,
 )
+from dtq.queue.engine import Engine
 from dtq.queue.shards import Shards
 
 K = TypeVar("K")
@@ -164,9 +165,22 @@ async def all_queues(shards: Shards) -> list[QueueInfo]:
 
 
 async def queue_info(shards: Shards, name: str) -> QueueInfo:
-    """One queue's state and gauges over every shard that knows it."""
-    await _everywhere(shards, name)
-    return merge_queues([[i] for i in await shards.each(lambda e: e.queues.info(name))])[0]
+    """One queue's state and gauges over every shard that knows it (QueueNotFoundError when
+    none does)."""
+    if len(shards) == 1:
+        return await shards.control.queues.info(name)
+
+    async def known(engine: Engine) -> QueueInfo | QueueNotFoundError:
+        try:
+            return await engine.queues.info(name)
+        except QueueNotFoundError as exc:
+            return exc
+
+    found = await shards.each(known)
+    infos = [i for i in found if isinstance(i, QueueInfo)]
+    if not infos:
+        raise next(e for e in found if isinstance(e, QueueNotFoundError))
+    return merge_queues([infos])[0]
 
 
 async def pause_queue(shards: Shards, name: str) -> QueueInfo:
@@ -186,6 +200,7 @@ async def purge_queue(shards: Shards, name: str, *, confirm: bool) -> int:
     if len(shards) == 1:
         return await shards.control.queues.purge(name, confirm=confirm)
     info = await queue_info(shards, name)
+    await _everywhere(shards, name)
     if not confirm:
         raise ConfirmationRequiredError(
             f"purging queue {name!r} cancels its {info.pending} pending jobs; to go ahead, "

@@ -274,3 +274,21 @@ async def test_tenants_are_placed_the_same_through_the_cli(sharded: Settings) ->
         assert shard_of == {"late": "shard=0"} | {t.name: f"shard={t.shard}" for t in made}
     finally:
         await shards.aclose()
+
+
+async def test_a_queue_known_on_one_shard_is_read_there_and_paused_everywhere(
+    fleet: Fleet,
+) -> None:
+    far = await fleet.far_tenant()
+    home = await fleet.shards.locate(far)
+    await fleet.submit(far, {"task_type": "noop", "queue": "emails"})
+    admin = fleet.auth("admin")
+    info = (await fleet.api.get("/queues/emails", headers=admin)).json()
+    assert (info["name"], info["pending"], info["paused"]) == ("emails", 1, False)
+    knows = [await e.redis.sismember(e.keys.queues, "emails") for e in fleet.shards.engines]
+    assert knows == [e is home for e in fleet.shards.engines]  # a read wrote nothing elsewhere
+    assert (await fleet.api.get("/queues/nope", headers=admin)).status_code == 404
+    paused = await fleet.api.post("/queues/emails/pause", headers=admin)
+    assert paused.json()["paused"] is True
+    for e in fleet.shards.engines:  # where later jobs of other tenants land, too
+        assert await e.redis.exists(e.keys.queue("emails").paused) == 1
