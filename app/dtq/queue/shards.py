@@ -104,9 +104,7 @@ class Shards:
         """The engine of a tenant's shard (None: the first, `default`'s)."""
         if tenant is None or len(self.engines) == 1:
             return self.control
-        if tenant.shard >= len(self.engines):  # cannot happen while check_count holds
-            raise ShardCountError(f"tenant {tenant.name} lives on shard {tenant.shard}")
-        return self.engines[tenant.shard]
+        return self._of_index(tenant.shard, tenant.name)
 
     async def locate(self, tenant: str) -> Engine:
         """The engine of a tenant's shard, by its name (`default` and names never created as
@@ -127,7 +125,7 @@ class Shards:
         return engine.producer, engine.tenants
 
     def _of_index(self, index: int, tenant: str) -> Engine:
-        if index >= len(self.engines):
+        if index >= len(self.engines):  # cannot happen while check_count holds
             raise ShardCountError(f"tenant {tenant} lives on shard {index}")
         return self.engines[index]
 

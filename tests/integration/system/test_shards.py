@@ -27,6 +27,18 @@ SHARDS = 4
 TENANTS = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka"]
 
 
+def dtq(settings: Settings, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m dtq.<command> args` with these settings, run to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", f"dtq.{command}", *args],
+        env=settings_env(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 class Fleet:
     """An API over SHARDS shards, eight tenants with a key each, and the admin key."""
 
@@ -206,14 +218,7 @@ async def test_shards_can_grow_but_never_shrink(
             await shards.check_count()
     finally:
         await shards.aclose()
-    worker = subprocess.run(
-        [sys.executable, "-m", "dtq.worker", "--tasks", "dtq.demo_tasks"],
-        env=settings_env(fewer),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    worker = dtq(fewer, "worker", "--tasks", "dtq.demo_tasks")
     assert worker.returncode == 2
     assert "this data has SHARDS=4" in worker.stderr
 
@@ -252,24 +257,10 @@ async def test_tenants_are_placed_the_same_through_the_cli(sharded: Settings) ->
         await shards.setup()
         made = [await shards.create_tenant(TenantCreate(name=f"t{i}")) for i in range(SHARDS)]
         assert sorted(t.shard for t in made) == list(range(SHARDS))
-        cli = subprocess.run(
-            [sys.executable, "-m", "dtq.admin", "create-tenant", "late"],
-            env=settings_env(sharded),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        cli = dtq(sharded, "admin", "create-tenant", "late")
         assert cli.returncode == 0, cli.stderr
         assert (await shards.control.tenants.get("late")).shard == 0
-        listed = subprocess.run(
-            [sys.executable, "-m", "dtq.admin", "list"],
-            env=settings_env(sharded),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        listed = dtq(sharded, "admin", "list")
         shard_of = {line.split()[0]: line.split()[-1] for line in listed.stdout.splitlines()}
         assert shard_of == {"late": "shard=0"} | {t.name: f"shard={t.shard}" for t in made}
     finally:
