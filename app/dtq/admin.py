@@ -59,6 +59,9 @@ def parse_args(argv: list[str], prog: str = "dtq admin") -> argparse.Namespace:
     sub = p.add_subparsers(dest="command", required=True)
     tenant = sub.add_parser("create-tenant", help="add a tenant")
     tenant.add_argument("name")
+    tenant.add_argument(
+        "--spread", action="store_true", help="its jobs over every shard (SHARDS > 1), for good"
+    )
     _limit_options(tenant)
     limits = sub.add_parser("set-limits", help="replace a tenant's limits (unset: the defaults)")
     limits.add_argument("name")
@@ -124,12 +127,12 @@ async def run(args: argparse.Namespace) -> int:
         await shards.load_scripts()
         tenants = shards.control.tenants
         if args.command == "create-tenant":
-            body = TenantCreate(name=args.name, **_limits(args).model_dump())
+            body = TenantCreate(name=args.name, spread=args.spread, **_limits(args).model_dump())
             made = await shards.create_tenant(body)
             print(f"created tenant {made.name}")
         elif args.command == "set-limits":
             tenant = await shards.set_tenant_limits(args.name, _limits(args))
-            (usage,) = await shards.of(tenant).tenants.usages([tenant])
+            usage = await shards.for_tenant(tenant).usage()
             print(f"set the limits of tenant {args.name}; in effect now:")
             print(_usage_line(usage))
         elif args.command == "create-key":
@@ -142,8 +145,9 @@ async def run(args: argparse.Namespace) -> int:
         elif args.command == "list":
             keys = await tenants.list_keys()
             for t in await tenants.list_tenants():
-                (u,) = await shards.of(t).tenants.usages([t])
-                print(_usage_line(u) + (f" shard={t.shard}" if len(shards) > 1 else ""))
+                u = await shards.for_tenant(t).usage()
+                where = "all" if shards.spreads(t) else t.shard
+                print(_usage_line(u) + (f" shard={where}" if len(shards) > 1 else ""))
                 for k in (k for k in keys if k.tenant == u.name):
                     print(f"  key {k.key_id}  created {k.created_at.isoformat()}")
         elif args.command == "queues":

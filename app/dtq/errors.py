@@ -115,6 +115,13 @@ class UnknownParentError(DTQError):
     code = "unknown_parent"
 
 
+class ShardPlacementError(DTQError):
+    """Jobs that must share a shard (a batch, a job and its parents) of a tenant spread over
+    several shards cannot: their chosen ids or parents belong to different shards."""
+
+    code = "shard_placement"
+
+
 class DependencyCycleError(DTQError):
     """Jobs submitted together depend on each other in a cycle."""
 

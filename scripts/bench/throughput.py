@@ -18,8 +18,9 @@ each in turn) and every worker listens to all of them (`--queues q0,q1,..`, in t
 
 Starts an embedded Redis/Valkey server when REDIS_URL is unset (with `--cluster`, a local cluster
 of 3 masters and 3 replicas; Redis's figures are then those of the masters serving DTQ's shards).
-With `--shards N` (SHARDS), the queue spreads over N shards, the tenants placed evenly; the
-result adds, per server, its shards, its share of the jobs and its Redis CPU seconds.
+With `--shards N` (SHARDS), the queue spreads over N shards, the tenants placed evenly (with
+`--spread`, every tenant's jobs, `default`'s too, over every shard by id); the result adds, per
+server, its shards, its share of the jobs and its Redis CPU seconds.
 The last line printed is one JSON object with those four keys (plus the run's parameters).
 
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200
@@ -121,6 +122,12 @@ def parse_args() -> argparse.Namespace:
         help="SHARDS: spread the queue over this many shards (tenants placed evenly; with "
         "--cluster, over the masters); reports the jobs and Redis CPU of each server",
     )
+    p.add_argument(
+        "--spread",
+        action="store_true",
+        help="with --shards: spread every tenant (and `default`: SPREAD_DEFAULT) over every "
+        "shard by job id, instead of placing each on one",
+    )
     return p.parse_args()
 
 
@@ -174,17 +181,21 @@ async def enqueue_inprocess(
     t0 = time.perf_counter()
     with tqdm(total=n, desc="enqueue", unit="job", file=sys.stderr) as bar:
         for i, (tenant, size) in enumerate(batches(n, tenants, 10_000 // len(tenants))):
-            await homes[tenant].producer.enqueue_many([jobs[i % len(jobs)]] * size, tenant)
+            batch = [jobs[i % len(jobs)]] * size
+            engine, new_ids = await homes[tenant].place_many(batch)  # spread: a shard a batch
+            await engine.producer.submit_many(batch, tenant, new_ids)
             bar.update(size)
     return n / (time.perf_counter() - t0)
 
 
-async def make_tenants(shards: Shards, count: int) -> dict[str, str]:
+async def make_tenants(shards: Shards, count: int, spread: bool) -> dict[str, str]:
     """Tenants t0..t<count-1> without a submission limit to speak of, and a key for each."""
     keys = {}
     for i in range(count):
         name = f"t{i}"
-        await shards.create_tenant(TenantCreate(name=name, rate_per_s=1e6, burst=10_000_000))
+        await shards.create_tenant(
+            TenantCreate(name=name, rate_per_s=1e6, burst=10_000_000, spread=spread)
+        )
         keys[name] = (await shards.control.tenants.create_key(name)).key
     return keys
 
@@ -325,13 +336,14 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         AUTH_DISABLED=not args.tenants,
         REPLICA_ACKS=args.replica_acks,
         SHARDS=args.shards,
+        SPREAD_DEFAULT=args.spread,
     )
     shards = Shards(settings, lambda tag: create_redis(settings, shard=tag))
     engine = shards.control
     held = await servers(shards)
     queues: list[str | None] = [f"q{i}" for i in range(args.queues)] or [None]
     await shards.setup([q or "default" for q in queues])
-    keys = await make_tenants(shards, args.tenants)
+    keys = await make_tenants(shards, args.tenants, args.spread)
     tenants = list(keys) or [DEFAULT_TENANT]
     before = await redis_usage(held)
     if args.via == "http":
@@ -378,7 +390,9 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
     window_s, done_at = await processing_window(shards)
     process_rate = args.jobs / window_s
     probe = await shards.locate(tenants[0])
-    latencies = sorted(await measure_latency(probe, args.latency_samples, tenants[0], queues[0]))
+    latencies = sorted(
+        await measure_latency(probe.home, args.latency_samples, tenants[0], queues[0])
+    )
     for w in workers:
         w.terminate()
     per_server = {

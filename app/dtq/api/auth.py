@@ -20,7 +20,7 @@ from dtq.errors import (
     RateLimitedError,
 )
 from dtq.models import DEFAULT_TENANT, Tenant
-from dtq.queue import Admission, Engine
+from dtq.queue import Admission, Engine, TenantShards
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -75,12 +75,13 @@ async def current_tenant(
 TenantDep = Annotated[Tenant, Depends(current_tenant)]
 
 
-async def tenant_engine(tenant: TenantDep, shards: ShardsDep) -> Engine:
-    """The engine of the shard holding the caller's jobs (see dtq.queue.shards)."""
-    return shards.of(tenant)
+async def tenant_shards(tenant: TenantDep, shards: ShardsDep) -> TenantShards:
+    """Where the caller's jobs are: its shard, or every shard for a spread tenant (see
+    dtq.queue.spread)."""
+    return shards.for_tenant(tenant)
 
 
-TenantEngineDep = Annotated[Engine, Depends(tenant_engine)]
+TenantShardsDep = Annotated[TenantShards, Depends(tenant_shards)]
 
 
 async def authenticate_headers(

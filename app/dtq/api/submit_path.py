@@ -65,9 +65,9 @@ class FastSubmit:
             return
         scope["route"] = self.route
         tenant = caller or DEV_TENANT
-        engine = scope["app"].state.shards.of(tenant)
+        where = scope["app"].state.shards.for_tenant(tenant)
         try:
-            created, status, extra = await submit_job(engine, tenant, job, key)
+            created, status, extra = await submit_job(where, tenant, job, key)
         except DTQError as exc:
             await (await dtq_error_handler(Request(scope), exc))(scope, receive, send)
             return

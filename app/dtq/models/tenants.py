@@ -33,6 +33,12 @@ class TenantCreate(TenantLimits):
     """A new tenant."""
 
     name: TenantName = Field(description="1-32 of a-z, 0-9, _ and -, starting alphanumeric.")
+    spread: bool = Field(
+        default=False,
+        description="Spread the tenant's jobs over every shard (SHARDS > 1), each on the shard "
+        "its id hashes to, instead of keeping them on one: for a tenant too large for one "
+        "master. Fixed when the tenant is created.",
+    )
 
 
 class Tenant(TenantCreate):

@@ -16,6 +16,7 @@ from dtq.queue.resilience import raise_if_cancelling, repeat
 from dtq.queue.scripts.admit import Admission, NotAdmitted
 from dtq.queue.scripts.library import NotReplicatedError
 from dtq.queue.shards import ShardCountError, Shards
+from dtq.queue.spread import TenantShards
 from dtq.queue.tenant_ids import public_id
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "ShardCountError",
     "Shards",
     "TenantEvent",
+    "TenantShards",
     "backoff_ms",
     "shard_views",
     "public_id",

@@ -20,6 +20,7 @@ from dtq.models import (
 from dtq.queue.clock import from_ms, to_ms
 from dtq.queue.jobhash import owned_by
 from dtq.queue.jobs import LIST_CHUNK, LIST_SCAN_BUDGET, Jobs
+from dtq.queue.page import Page
 from dtq.queue.scripts.library import Library, run_all
 from dtq.queue.scripts.purge import purge
 from dtq.queue.scripts.retry_dead import retry_dead
@@ -41,6 +42,12 @@ def dead_letter(fields: dict[str, str]) -> DeadLetter:
         traceback=fields.get("traceback") or None,
         failed_at=from_ms(fields["failed_at"]),
     )
+
+
+def entry_key(entry_id: str) -> tuple[int, int]:
+    """A stream entry id as (ms, sequence), which orders as the stream does."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 class DeadLetters:
@@ -66,10 +73,24 @@ class DeadLetters:
         A tenant's page may hold fewer than `limit` entries while `next_cursor` is set: one
         request examines at most LIST_SCAN_BUDGET entries.
         """
+        page = await self.page(cursor, limit, tenant, task_type, reason)
+        data = [entry for _, entry in page.items]
+        return DeadLetterList(data=data, count=len(data), next_cursor=page.next_cursor)
+
+    async def page(
+        self,
+        cursor: str | None = None,
+        limit: int = 50,
+        tenant: str | None = None,
+        task_type: str | None = None,
+        reason: str | None = None,
+    ) -> Page[DeadLetter]:
+        """list()'s page with each entry's DLQ stream id as (ms, sequence): what a listing over
+        several shards merges by (see dtq.queue.spread)."""
         if cursor is not None and cursor.strip("0-") == "":
-            return DeadLetterList(data=[], count=0, next_cursor=None)  # nothing is older than 0-0
+            return Page([], None, None)  # nothing is older than 0-0
         top = f"({cursor}" if cursor else "+"
-        data: list[DeadLetter] = []
+        data: list[tuple[tuple[int, int], DeadLetter]] = []
         last: str | None = None
         scanned = 0
         exhausted = False
@@ -85,13 +106,14 @@ class DeadLetters:
                     and (task_type is None or fields.get("task_type") == task_type)
                     and (reason is None or fields.get("reason") == reason)
                 ):
-                    data.append(dead_letter(fields))
+                    data.append((entry_key(entry_id), dead_letter(fields)))
             if len(rows) < LIST_CHUNK and len(data) < limit:
                 exhausted = True
                 break
             top = f"({last}"
-        next_cursor = None if exhausted or last is None else last
-        return DeadLetterList(data=data, count=len(data), next_cursor=next_cursor)
+        if exhausted or last is None:
+            return Page(data, None, None)
+        return Page(data, entry_key(last), last)
 
     async def retry(
         self, job_id: str, reset_attempts: bool = True, tenant: str | None = None

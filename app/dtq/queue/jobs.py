@@ -22,6 +22,7 @@ from dtq.queue.jobhash import (
     queue_of,
     timeline,
 )
+from dtq.queue.page import Page
 from dtq.queue.scripts.cancel import cancel
 from dtq.queue.scripts.library import Library
 from dtq.queue.tenant_ids import public_id, stored_id
@@ -78,8 +79,8 @@ class Jobs:
         return job_from_hash(h, served, waiting_on.get(h["id"]), lane)
 
     async def _lane_cap(self, h: dict[str, str]) -> tuple[int, int] | None:
-        """For a job waiting in its tenant's lane: (the tenant's cap, its jobs dispatched in the
-        job's queue); None for any other job."""
+        """For a job waiting in its tenant's lane: (the tenant's cap on this shard, its jobs
+        dispatched in the job's queue here); None for any other job."""
         if not h.get("lane") or h.get("entry") or h.get("parked_to"):
             return None
         queue = self._keys.queue(queue_of(h))
@@ -88,10 +89,15 @@ class Jobs:
             pipe.scard(queue.running(h["lane"]))
             definition, running = await pipe.execute()
         try:
-            cap = int(orjson.loads(definition or "{}").get("max_concurrency") or 0)
+            known = orjson.loads(definition or "{}")
+            cap = int(known.get("max_concurrency") or 0)
+            spread = known.get("spread") is True
         except (ValueError, AttributeError, TypeError):
-            cap = 0
-        return (cap or self._lib.settings.TENANT_MAX_CONCURRENCY, int(running))
+            cap, spread = 0, False
+        cap = cap or self._lib.settings.TENANT_MAX_CONCURRENCY
+        if spread:  # split over the shards, as read.lua does
+            cap = -(-cap // self._lib.settings.SHARDS)
+        return (cap, int(running))
 
     async def _waiting_on(self, hashes: list[dict[str, str]]) -> dict[str, str]:
         """For each waiting job among these, the first of its parents that has not succeeded."""
@@ -150,6 +156,23 @@ class Jobs:
         `cursor` is the `next_cursor` of the previous page. A filtered page may hold fewer than
         `limit` jobs while `next_cursor` is set: the scan stops after LIST_SCAN_BUDGET jobs.
         """
+        page = await self.page(status, task_type, cursor, limit, tenant, queue, priority, created)
+        found = [job for _, job in page.items]
+        return JobList(data=found, count=len(found), next_cursor=page.next_cursor)
+
+    async def page(
+        self,
+        status: JobStatus | None = None,
+        task_type: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+        tenant: str | None = None,
+        queue: str | None = None,
+        priority: str | None = None,
+        created: tuple[int | None, int | None] = (None, None),
+    ) -> Page[Job]:
+        """list()'s page with each job's index score (its creation, in µs): what a listing over
+        several shards merges by (see dtq.queue.spread)."""
         k = self._keys
         index = k.index if tenant is None else k.tenant_index(tenant)
         after, before = created
@@ -157,7 +180,7 @@ class Jobs:
         if before is not None and (cursor is None or before * 1000 < int(cursor)):
             top = f"({before * 1000}"  # index scores are creation times in µs
         bottom: str | float = after * 1000 if after is not None else "-inf"
-        found: list[Job] = []
+        found: list[tuple[int, Job]] = []
         scanned = 0
         last_score: float | None = None
         exhausted = False
@@ -191,15 +214,15 @@ class Jobs:
                     and (priority is None or h.get("priority", "normal") == priority)
                     and owned_by(h, tenant)
                 ):
-                    found.append(job_from_hash(h, served, waiting_on.get(job_id)))
+                    found.append((int(score), job_from_hash(h, served, waiting_on.get(job_id))))
             if gone:
                 await self._redis.zrem(index, *gone)
             top = f"({int(last_score)}" if last_score is not None else top
             if len(chunk) < LIST_CHUNK and len(found) < limit:
                 exhausted = True
                 break
-        next_cursor = None if exhausted or last_score is None else str(int(last_score))
-        return JobList(data=found, count=len(found), next_cursor=next_cursor)
+        last = None if exhausted or last_score is None else int(last_score)
+        return Page(found, last, None if last is None else str(last))
 
     async def find_by_idempotency_key(self, key: str, tenant: str) -> JobList:
         """The tenant's job submitted with this idempotency key (an empty list once the key's

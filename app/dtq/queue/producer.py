@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple, cast
 
 from dtq import jsontext
@@ -131,7 +131,11 @@ class Producer:
         return (await self.enqueue_once(job, tenant)).job
 
     async def enqueue_once(
-        self, job: JobCreate, tenant: str = DEFAULT_TENANT, bucket: Bucket | None = None
+        self,
+        job: JobCreate,
+        tenant: str = DEFAULT_TENANT,
+        bucket: Bucket | None = None,
+        job_id: str | None = None,
     ) -> Submitted:
         """enqueue(), also saying whether the job was created, with warnings.
 
@@ -139,9 +143,10 @@ class Producer:
         job is returned. The same key with another body raises IdempotencyConflictError.
         Idempotency keys and parents (depends_on) are the tenant's own. With a `bucket`, the
         job is admitted by the tenant's rate limit in the same round trip (NotAdmitted when
-        refused); `admission` says how it stands.
+        refused); `admission` says how it stands. `job_id`: the id to store a job without one
+        under (default: a new random one).
         """
-        job_id = job.id or new_job_id()
+        job_id = job.id or job_id or new_job_id()
         done: Enqueued = await self._single.run(self._call(tenant, [job_id], [job], bucket))
         (code,), (value,), (queue,) = done.codes, done.values, done.queues
         warnings = unserved_warnings(done.unknown_task_types)
@@ -186,16 +191,21 @@ class Producer:
         return (await self.submit_many(jobs, tenant)).ids
 
     async def submit_many(
-        self, jobs: Sequence[JobCreate], tenant: str = DEFAULT_TENANT
+        self,
+        jobs: Sequence[JobCreate],
+        tenant: str = DEFAULT_TENANT,
+        new_ids: Iterator[str] | None = None,
     ) -> SubmittedMany:
         """Store many jobs in pipelined chunks; returns their ids in order, with warnings.
 
         Each chunk of up to 1,000 jobs (an API batch) is stored all or nothing; every payload
         is checked before anything is written. A job whose idempotency key was used before
         with the same body gets the original job's id. Jobs are stored parents first, so a job
-        may depend on another submitted along with it.
+        may depend on another submitted along with it. `new_ids` gives the ids of jobs without
+        one (default: new random ones).
         """
-        given = [job.id or new_job_id() for job in jobs]
+        fresh = new_ids if new_ids is not None else iter(new_job_id, "")
+        given = [job.id or next(fresh) for job in jobs]
         order = parents_first(given, jobs) if any(job.depends_on for job in jobs) else None
         unknown: set[str] = set()
         if order is None or order == list(range(len(jobs))):

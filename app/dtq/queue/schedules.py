@@ -11,9 +11,9 @@ tenant_ids), and their jobs are the tenant's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -56,6 +56,15 @@ def next_tick(cron: str, timezone: str, after_ms: int) -> int | None:
         return None
 
 
+class Placed(NamedTuple):
+    """Where a tenant's jobs go: the producer that submits them, the Tenants that holds its
+    submission bucket, and the ids to give jobs without one (None: any)."""
+
+    producer: Producer
+    tenants: Tenants
+    new_ids: Iterator[str] | None
+
+
 class Schedules:
     """Create, read and delete schedules, and fire the due ones."""
 
@@ -64,12 +73,12 @@ class Schedules:
         self._redis = lib.redis
         self._keys = lib.keys
         self._tenants = tenants
-        # Where a tenant's jobs are submitted and its rate limit taken: this shard, unless
-        # dtq.queue.shards places tenants on several.
-        self.place: Callable[[str], Awaitable[tuple[Producer, Tenants]]] = self._here
-        self._here_is = (producer, tenants)
+        # Where a tenant's jobs are submitted (with the ids to give them, None: any) and its
+        # rate limit taken: this shard, unless dtq.queue.shards places tenants on several.
+        self.place: Callable[[str, Sequence[JobCreate]], Awaitable[Placed]] = self._here
+        self._here_is = Placed(producer, tenants, None)
 
-    async def _here(self, tenant: str) -> tuple[Producer, Tenants]:
+    async def _here(self, tenant: str, jobs: Sequence[JobCreate]) -> Placed:
         return self._here_is
 
     async def put(
@@ -165,7 +174,7 @@ class Schedules:
         except TenantNotFoundError:
             logger.warning("schedule tick skipped name=%s: tenant %s is gone", name, tenant_name)
             return False
-        admission = await (await self.place(tenant_name))[1].admit(tenant, cost)
+        admission = await (await self.place(tenant_name, [])).tenants.admit(tenant, cost)
         if not admission.admitted:
             logger.warning(
                 "schedule tick skipped name=%s tenant=%s ticks=%d: over its rate limit",
@@ -189,21 +198,19 @@ class Schedules:
         if ticks and not await self._admitted(stored, schedule.name, len(ticks)):
             ticks = []
         if ticks:
-            producer, _ = await self.place(tenant_of(stored))
-            await producer.enqueue_many(
-                [
-                    JobCreate(
-                        task_type=schedule.task_type,
-                        payload=schedule.payload,
-                        max_retries=schedule.max_retries,
-                        priority=schedule.priority,
-                        queue=schedule.queue,
-                        idempotency_key=f"schedule:{schedule.name}:{tick}",
-                    )
-                    for tick in ticks
-                ],
-                tenant_of(stored),
-            )
+            jobs = [
+                JobCreate(
+                    task_type=schedule.task_type,
+                    payload=schedule.payload,
+                    max_retries=schedule.max_retries,
+                    priority=schedule.priority,
+                    queue=schedule.queue,
+                    idempotency_key=f"schedule:{schedule.name}:{tick}",
+                )
+                for tick in ticks
+            ]
+            placed = await self.place(tenant_of(stored), jobs)
+            await placed.producer.submit_many(jobs, tenant_of(stored), placed.new_ids)
         advanced = await schedule_advance(
             self._lib, schedule_id=stored, fired_ms=due, next_ms=upcoming
         )

@@ -68,14 +68,19 @@ async def all_stats(shards: Shards) -> QueueStats:
 
 async def busy_tenants(shards: Shards) -> list[TenantUsage]:
     """Every stored tenant with jobs queued in lanes or running, by name (each counted on its
-    own shard)."""
+    own shard, a spread one on every shard)."""
     tenants = await shards.control.tenants.list_tenants()
-    found: list[TenantUsage] = []
+    found: dict[str, TenantUsage] = {}
     for index, engine in enumerate(shards.engines):
-        mine = [t for t in tenants if t.shard == index]
-        if mine:
-            found += [u for u in await engine.tenants.usages(mine) if u.queued or u.running]
-    return sorted(found, key=lambda u: u.name)
+        mine = [t for t in tenants if t.shard == index or shards.spreads(t)]
+        for u in await engine.tenants.usages(mine) if mine else []:
+            seen = found.get(u.name)
+            if seen is not None:
+                u = u.model_copy(
+                    update={"queued": u.queued + seen.queued, "running": u.running + seen.running}
+                )
+            found[u.name] = u
+    return [u for _, u in sorted(found.items()) if u.queued or u.running]
 
 
 def merge_queues(per_shard: Sequence[Sequence[QueueInfo]]) -> list[QueueInfo]:

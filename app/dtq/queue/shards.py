@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TypeVar
 
@@ -29,12 +30,22 @@ from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from dtq.config import Settings
 from dtq.errors import SettingsError, TenantNotFoundError
-from dtq.models import DEFAULT_QUEUE, DEFAULT_TENANT, Tenant, TenantCreate, TenantLimits
+from dtq.models import (
+    DEFAULT_QUEUE,
+    DEFAULT_TENANT,
+    JobCreate,
+    Tenant,
+    TenantCreate,
+    TenantLimits,
+)
 from dtq.queue.engine import Engine
-from dtq.queue.producer import Producer
-from dtq.queue.tenants import Tenants
+from dtq.queue.schedules import Placed
+from dtq.queue.spread import TenantShards
 
 T = TypeVar("T")
+
+# The creation time of a tenant never created (`default`, names of internal callers).
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # How many `<SHARD>.<k>` tags shard_tags looks among for each shard's (enough to land within a
@@ -93,7 +104,7 @@ class Shards:
         self.tags = shard_tags(settings.SHARD, settings.SHARDS)
         self.engines = tuple(Engine(redis_for(tag), settings, tag) for tag in self.tags)
         self.control = self.engines[0]
-        self._placed: dict[str, int] = {}  # tenant name -> shard, as found (see locate)
+        self._placed: dict[str, Tenant] = {}  # tenants as found by name (see locate)
         for engine in self.engines:  # a schedule's jobs go to its tenant's shard
             engine.schedules.place = self._home
 
@@ -101,28 +112,40 @@ class Shards:
         return len(self.engines)
 
     def of(self, tenant: Tenant | None) -> Engine:
-        """The engine of a tenant's shard (None: the first, `default`'s)."""
+        """The engine of a tenant's shard (None: the first, `default`'s); for a spread tenant,
+        the control shard, where its submission bucket lives."""
         if tenant is None or len(self.engines) == 1:
             return self.control
         return self._of_index(tenant.shard, tenant.name)
 
-    async def locate(self, tenant: str) -> Engine:
-        """The engine of a tenant's shard, by its name (`default` and names never created as
-        tenants: the first)."""
-        if tenant == DEFAULT_TENANT or len(self.engines) == 1:
-            return self.control
-        index = self._placed.get(tenant)
-        if index is None:
-            try:
-                index = (await self.control.tenants.get(tenant)).shard
-            except TenantNotFoundError:
-                return self.control
-            self._placed[tenant] = index  # a tenant's shard never changes
-        return self._of_index(index, tenant)
+    def spreads(self, tenant: Tenant) -> bool:
+        """Whether the tenant's jobs are spread over every shard (see dtq.queue.spread)."""
+        if len(self.engines) == 1:
+            return False
+        return tenant.spread or (tenant.name == DEFAULT_TENANT and self.settings.SPREAD_DEFAULT)
 
-    async def _home(self, tenant: str) -> tuple[Producer, Tenants]:
-        engine = await self.locate(tenant)
-        return engine.producer, engine.tenants
+    def for_tenant(self, tenant: Tenant) -> TenantShards:
+        """Where the tenant's jobs are: its shard, or every shard when it is spread."""
+        home = self.of(tenant)
+        return TenantShards(tenant, self.engines if self.spreads(tenant) else (home,), home)
+
+    async def locate(self, tenant: str) -> TenantShards:
+        """for_tenant, by the tenant's name (`default` and names never created as tenants: the
+        first shard, or every shard for `default` with SPREAD_DEFAULT)."""
+        known = self._placed.get(tenant)
+        if known is None and tenant != DEFAULT_TENANT and len(self.engines) > 1:
+            try:
+                known = await self.control.tenants.get(tenant)
+            except TenantNotFoundError:
+                known = None
+            else:
+                self._placed[tenant] = known  # its shard and spread never change
+        return self.for_tenant(known or Tenant(name=tenant, created_at=EPOCH))
+
+    async def _home(self, tenant: str, jobs: Sequence[JobCreate]) -> Placed:
+        where = await self.locate(tenant)
+        engine, new_ids = await where.place_many(jobs)
+        return Placed(engine.producer, where.home.tenants, new_ids)
 
     def _of_index(self, index: int, tenant: str) -> Engine:
         if index >= len(self.engines):  # cannot happen while check_count holds
@@ -176,20 +199,23 @@ class Shards:
     async def _copy_tenants(self, tenants: Iterable[Tenant]) -> None:
         by_shard: dict[int, dict[str, str]] = {}
         for t in tenants:
-            if t.shard:
-                by_shard.setdefault(t.shard, {})[t.name] = t.model_dump_json(exclude={"name"})
+            body = t.model_dump_json(exclude={"name"})
+            for index in range(1, len(self.engines)) if t.spread else [t.shard] if t.shard else []:
+                by_shard.setdefault(index, {})[t.name] = body
         for index, rows in by_shard.items():
             engine = self._of_index(index, next(iter(rows)))
             await engine.redis.hset(engine.keys.tenants, mapping=rows)  # type: ignore[arg-type]
 
     async def create_tenant(self, tenant: TenantCreate) -> Tenant:
         """Add a tenant (see Tenants.create) on the shard with the fewest tenants (the first of
-        them), and copy its definition there."""
+        them), and copy its definition there; a spread one on every shard (its bucket on the
+        first)."""
         counts = [0] * len(self.engines)
         for t in await self.control.tenants.list_tenants():
-            if t.shard < len(counts):
+            if t.shard < len(counts) and not t.spread:
                 counts[t.shard] += 1
-        created = await self.control.tenants.create(tenant, counts.index(min(counts)))
+        shard = 0 if tenant.spread else counts.index(min(counts))
+        created = await self.control.tenants.create(tenant, shard)
         await self._copy_tenants([created])
         return created
 

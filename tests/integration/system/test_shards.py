@@ -59,7 +59,7 @@ class Fleet:
     async def far_tenant(self) -> str:
         """A tenant whose shard is not the first."""
         for name in TENANTS:
-            if await self.shards.locate(name) is not self.shards.control:
+            if (await self.shards.locate(name)).home is not self.shards.control:
                 return name
         raise AssertionError("every tenant is on the first shard")
 
@@ -195,7 +195,7 @@ async def test_a_schedule_fires_into_its_tenants_shard(
     )
     assert made.status_code == 201, made.text
     processes.worker(sharded)
-    home = await fleet.shards.locate(far)
+    home = (await fleet.shards.locate(far)).home
 
     async def fired() -> bool:
         listed = (await fleet.api.get("/jobs", headers=fleet.auth(far))).json()["data"]
@@ -239,7 +239,7 @@ async def test_shards_can_grow_but_never_shrink(
         for name, job_id in before.items():
             assert (await fleet.job(name, job_id))["status"] == "succeeded"
         for t in late:
-            home = await grown.locate(t.name)
+            home = (await grown.locate(t.name)).home
             job = await home.producer.enqueue(JobCreate(task_type="noop"), t.name)
             assert grown.engines.index(home) == t.shard
 
@@ -271,7 +271,7 @@ async def test_a_queue_known_on_one_shard_is_read_there_and_paused_everywhere(
     fleet: Fleet,
 ) -> None:
     far = await fleet.far_tenant()
-    home = await fleet.shards.locate(far)
+    home = (await fleet.shards.locate(far)).home
     await fleet.submit(far, {"task_type": "noop", "queue": "emails"})
     admin = fleet.auth("admin")
     info = (await fleet.api.get("/queues/emails", headers=admin)).json()

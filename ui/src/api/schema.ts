@@ -1787,6 +1787,12 @@ export interface components {
              */
             shard: number;
             /**
+             * Spread
+             * @description Spread the tenant's jobs over every shard (SHARDS > 1), each on the shard its id hashes to, instead of keeping them on one: for a tenant too large for one master. Fixed when the tenant is created.
+             * @default false
+             */
+            spread: boolean;
+            /**
              * Weight
              * @description Share of the workers against other busy tenants (default 1).
              */
@@ -1817,6 +1823,12 @@ export interface components {
              * @description Submissions per second (token refill rate).
              */
             rate_per_s?: number | null;
+            /**
+             * Spread
+             * @description Spread the tenant's jobs over every shard (SHARDS > 1), each on the shard its id hashes to, instead of keeping them on one: for a tenant too large for one master. Fixed when the tenant is created.
+             * @default false
+             */
+            spread: boolean;
             /**
              * Weight
              * @description Share of the workers against other busy tenants (default 1).

@@ -25,7 +25,7 @@ async def generate_jobs(body: GenerateJobs, shards: ShardsDep) -> GeneratedJobs:
     """Enqueue `count` synthetic jobs for `tenant` in batches of 1,000 (load tests, demos). It
     takes no tenant's rate limit, so it answers only the admin key (or any caller with
     AUTH_DISABLED)."""
-    producer = (await shards.locate(body.tenant)).producer
+    where = await shards.locate(body.tenant)
     first: str | None = None
     last: str | None = None
     batches = 0
@@ -40,7 +40,10 @@ async def generate_jobs(body: GenerateJobs, shards: ShardsDep) -> GeneratedJobs:
             )
             for i in range(start, min(start + BATCH, body.count))
         ]
-        ids = await producer.enqueue_many(jobs, body.tenant)
+        ids = []
+        for group in where.groups(jobs):  # one shard each (several for a spread tenant)
+            engine, new_ids = await where.place_many(group)
+            ids += (await engine.producer.submit_many(group, body.tenant, new_ids)).ids
         first = first or ids[0]
         last = ids[-1]
         batches += 1

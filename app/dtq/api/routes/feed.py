@@ -177,8 +177,10 @@ async def feed(websocket: WebSocket) -> None:
         return
     except WebSocketDisconnect:
         return
-    # A tenant's events are on its shard; every tenant's on every shard's stream.
-    everywhere = tenant is None and len(hubs) > 1
+    # A tenant's events are on its shard (a spread tenant's on every shard, like every
+    # tenant's).
+    where = None if tenant is None else await shards.locate(tenant)
+    everywhere = len(hubs) > 1 and (where is None or where.spread)
     engine = shards.of(definition)
     hub = hubs[shards.engines.index(engine)]
     subscriber = await hub.join(tenant)
@@ -197,7 +199,7 @@ async def feed(websocket: WebSocket) -> None:
             FeedWelcome(tenant=tenant, resumed=resumed, last_event_id=f"{hub.position}.{LAST}"),
         )
         if last is not None and everywhere:
-            reason = "every tenant's events come from several shards: reload, then follow"
+            reason = "these events come from several shards: reload, then follow"
             await _send(websocket, FeedResync(reason=reason))
         elif last is not None and not resumed:
             await _send(websocket, FeedResync(reason="events after last_event_id were trimmed"))

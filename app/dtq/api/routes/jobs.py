@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from dtq.api.auth import (
     DEV_TENANT,
     TenantDep,
-    TenantEngineDep,
+    TenantShardsDep,
     admit,
     rate_limit_headers,
     refusal,
@@ -35,7 +35,7 @@ from dtq.models import (
     Priority,
     Tenant,
 )
-from dtq.queue import Engine, NotAdmitted
+from dtq.queue import Engine, NotAdmitted, TenantShards
 from dtq.tracing import current_traceparent
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
@@ -67,7 +67,7 @@ RATE_LIMITED: dict[str, Any] = {
 )
 async def create_job(
     body: JobCreate,
-    engine: TenantEngineDep,
+    where: TenantShardsDep,
     tenant: TenantDep,
     response: Response,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
@@ -81,14 +81,14 @@ async def create_job(
     `Idempotency-Key` header (or `idempotency_key` in the body), submitting the same body again
     returns the original job with 200 instead of creating another.
     """
-    created, code, headers = await submit_job(engine, tenant, body, idempotency_key)
+    created, code, headers = await submit_job(where, tenant, body, idempotency_key)
     response.status_code = code
     response.headers.update(headers)
     return created
 
 
 async def submit_job(
-    engine: Engine,
+    where: TenantShards,
     tenant: Tenant,
     body: JobCreate,
     idempotency_key: str | None,
@@ -101,13 +101,21 @@ async def submit_job(
         body = body.model_copy(update={"idempotency_key": idempotency_key})
     if not body.trace_id and (traceparent := current_traceparent()):
         body = body.model_copy(update={"trace_id": traceparent})  # its attempts join this trace
-    bucket = None if tenant is DEV_TENANT else engine.tenants.bucket(tenant, 1)
-    try:  # admitted and stored in one round trip
+    engine, job_id = await where.place(body)
+    bucket = None if tenant is DEV_TENANT else where.home.tenants.bucket(tenant, 1)
+    taken = None
+    if bucket is not None and engine is not where.home:  # spread: the bucket is elsewhere
+        taken = await where.home.tenants.admit(tenant, 1)
+        if not taken.admitted:
+            raise refusal(tenant, 1, taken)
+        bucket = None
+    try:  # admitted and stored in one round trip, on the bucket's shard
         job, created, warnings, admission = await engine.producer.enqueue_once(
-            body, tenant.name, bucket
+            body, tenant.name, bucket, job_id
         )
     except NotAdmitted as exc:
         raise refusal(tenant, 1, exc.admission) from None
+    admission = admission or taken
     headers = rate_limit_headers(admission) if admission is not None else {}
     code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return JobCreated(**job.model_dump(), warnings=warnings), code, headers
@@ -127,53 +135,52 @@ async def submit_job(
     },
 )
 async def create_jobs(
-    body: JobBatchCreate, engine: TenantEngineDep, tenant: TenantDep, response: Response
+    body: JobBatchCreate, where: TenantShardsDep, tenant: TenantDep, response: Response
 ) -> JobIds:
     """Submit up to 1,000 jobs, all or none; returns their ids in order. Jobs may depend on
     each other by `id`, in any order (they are stored parents first). Each job counts against
     the tenant's submission rate limit."""
-    await admit(engine, tenant, response, len(body.jobs))
+    engine, new_ids = await where.place_many(body.jobs)
+    await admit(where.home, tenant, response, len(body.jobs))
     jobs = body.jobs
     if traceparent := current_traceparent():
         jobs = [j if j.trace_id else j.model_copy(update={"trace_id": traceparent}) for j in jobs]
-    ids, warnings = await engine.producer.submit_many(jobs, tenant.name)
+    ids, warnings = await engine.producer.submit_many(jobs, tenant.name, new_ids)
     return JobIds(ids=ids, count=len(ids), warnings=warnings)
 
 
 @router.get("/{job_id}", responses=NOT_FOUND)
-async def get_job(job_id: JobIdPath, engine: TenantEngineDep, tenant: TenantDep) -> Job:
+async def get_job(job_id: JobIdPath, where: TenantShardsDep, tenant: TenantDep) -> Job:
     """One job's whole state."""
-    return await engine.jobs.get(job_id, tenant.name)
+    return await where.on_job(job_id, lambda e: e.jobs.get(job_id, tenant.name))
 
 
 @router.get("/{job_id}/result", responses=NOT_FOUND)
-async def get_job_result(
-    job_id: JobIdPath, engine: TenantEngineDep, tenant: TenantDep
-) -> JobResult:
+async def get_job_result(job_id: JobIdPath, where: TenantShardsDep, tenant: TenantDep) -> JobResult:
     """The outcome of a finished job (404 until it is succeeded, dead or canceled)."""
-    return await engine.jobs.result(job_id, tenant.name)
+    return await where.on_job(job_id, lambda e: e.jobs.result(job_id, tenant.name))
 
 
 @router.get("/{job_id}/timeline", responses=NOT_FOUND)
 async def get_job_timeline(
-    job_id: JobIdPath, engine: TenantEngineDep, tenant: TenantDep
+    job_id: JobIdPath, where: TenantShardsDep, tenant: TenantDep
 ) -> JobTimeline:
     """Every transition of the job: time, status, worker, attempt, reason."""
-    return await engine.jobs.timeline(job_id, tenant.name)
+    return await where.on_job(job_id, lambda e: e.jobs.timeline(job_id, tenant.name))
 
 
 @router.get("/{job_id}/events", responses=NOT_FOUND, deprecated=True)
 async def get_job_events(
-    job_id: JobIdPath, engine: TenantEngineDep, tenant: TenantDep
+    job_id: JobIdPath, where: TenantShardsDep, tenant: TenantDep
 ) -> JobTimeline:
     """The job's timeline under its old path: use /jobs/{id}/timeline (this path goes away in
     a later release; "events" will name the live feed)."""
-    return await engine.jobs.timeline(job_id, tenant.name)
+    return await where.on_job(job_id, lambda e: e.jobs.timeline(job_id, tenant.name))
 
 
 @router.get("")
 async def list_jobs(
-    engine: TenantEngineDep,
+    where: TenantShardsDep,
     tenant: TenantDep,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     task_type: Annotated[str | None, Query(pattern=TASK_TYPE_PATTERN)] = None,
@@ -193,13 +200,12 @@ async def list_jobs(
     `next_cursor` back as `cursor` for the next page. `idempotency_key` finds the one job
     submitted with that key (the other filters are then ignored)."""
     if idempotency_key:
-        return await engine.jobs.find_by_idempotency_key(idempotency_key, tenant.name)
-    return await engine.jobs.list(
+        return await where.find_by_idempotency_key(idempotency_key)
+    return await where.list_jobs(
         status_,
         task_type,
         cursor,
         limit,
-        tenant.name,
         queue=queue,
         priority=priority,
         created=(_ms(created_after), _ms(created_before)),
@@ -214,7 +220,11 @@ def _ms(at: datetime | None) -> int | None:
 
 
 @router.post("/{job_id}/cancel", responses={**NOT_FOUND, 409: {"description": "Not cancelable."}})
-async def cancel_job(job_id: JobIdPath, engine: TenantEngineDep, tenant: TenantDep) -> Job:
+async def cancel_job(job_id: JobIdPath, where: TenantShardsDep, tenant: TenantDep) -> Job:
     """Cancel a waiting, pending, scheduled or running job; a finished one answers 409."""
-    await engine.jobs.cancel(job_id, tenant.name)
-    return await engine.jobs.get(job_id, tenant.name)
+
+    async def cancel(engine: Engine) -> Job:
+        await engine.jobs.cancel(job_id, tenant.name)
+        return await engine.jobs.get(job_id, tenant.name)
+
+    return await where.on_job(job_id, cancel)

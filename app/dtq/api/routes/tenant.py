@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dtq.api.auth import TenantDep, TenantEngineDep
+from dtq.api.auth import TenantShardsDep
 from dtq.api.errors import ERROR_RESPONSES
 from dtq.models import TenantUsage
 
@@ -12,7 +12,7 @@ router = APIRouter(prefix="/tenant", tags=["tenant"], responses=ERROR_RESPONSES)
 
 
 @router.get("")
-async def get_tenant(engine: TenantEngineDep, tenant: TenantDep) -> TenantUsage:
+async def get_tenant(where: TenantShardsDep) -> TenantUsage:
     """The key's tenant: its rate limit, concurrency cap and weight in effect, the jobs waiting
     in its lanes and the jobs it has running (across all workers)."""
-    return await engine.tenants.usage(tenant)
+    return await where.usage()

@@ -42,6 +42,14 @@ def read(lib: Library, *, queue: QueueKeys, consumer: str, count: int, order: st
     return Call(
         lib.script("read"),
         [*queue.streams, queue.lanes, k.tenants, queue.paused],
-        [s.CONSUMER_GROUP, consumer, count, order, k.job_prefix, s.TENANT_MAX_CONCURRENCY],
+        [
+            s.CONSUMER_GROUP,
+            consumer,
+            count,
+            order,
+            k.job_prefix,
+            s.TENANT_MAX_CONCURRENCY,
+            s.SHARDS,
+        ],
         _decoder(queue.name),
     )

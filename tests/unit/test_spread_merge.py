@@ -1,0 +1,39 @@
+"""Merging the pages of one listing from several shards (dtq.queue.spread.merge), and the ids
+a spread tenant's jobs get (they hash to the shard they live on)."""
+
+from __future__ import annotations
+
+from itertools import islice
+
+from dtq.queue.page import Page
+from dtq.queue.spread import id_shard, ids_on, merge
+
+
+def page(keys: list[int], last: int | None) -> Page[str]:
+    return Page([(k, f"j{k}") for k in keys], last, None if last is None else str(last))
+
+
+def test_pages_merge_newest_first_and_the_cursor_is_the_last_taken() -> None:
+    items, cursor = merge([page([9, 5, 3], 3), page([8, 7, 1], 1)], 3)
+    assert (items, cursor) == (["j9", "j8", "j7"], 7)
+
+
+def test_nothing_below_a_shard_that_stopped_early_is_taken() -> None:
+    # the first shard's scan stopped at 6 (its budget): the second's 4 and 2 may not come yet,
+    # since the first may hold 5 below its frontier
+    items, cursor = merge([page([9], 6), page([8, 4, 2], None)], 10)
+    assert (items, cursor) == (["j9", "j8"], 6)
+
+
+def test_exhausted_shards_end_the_listing() -> None:
+    assert merge([page([4], None), page([5, 1], None)], 10) == (["j5", "j4", "j1"], None)
+    assert merge([page([], None), page([], None)], 10) == ([], None)
+
+
+def test_new_ids_hash_to_their_shard_and_are_unique() -> None:
+    for count in (1, 2, 8, 64):
+        for shard in {0, count // 2, count - 1}:
+            ids = list(islice(ids_on(shard, count), 200))
+            assert len(set(ids)) == 200
+            assert {id_shard(i, count) for i in ids} == {shard}
+            assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
