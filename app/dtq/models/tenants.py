@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from dtq.models.common import JsonNumber, TenantName
 
@@ -33,7 +33,7 @@ class TenantCreate(TenantLimits):
     """A new tenant."""
 
     name: TenantName = Field(description="1-32 of a-z, 0-9, _ and -, starting alphanumeric.")
-    spread: bool = Field(
+    spread: StrictBool = Field(
         default=False,
         description="Spread the tenant's jobs over every shard (SHARDS > 1), each on the shard "
         "its id hashes to, instead of keeping them on one: for a tenant too large for one "

@@ -7,7 +7,9 @@ never created live on the first), so everything that must be atomic for a tenant
 idempotency keys, batches, dependencies, lanes, caps, its submission bucket) stays in one
 script on one shard, and every script runs unchanged. The first shard is also the control
 shard: tenants, API keys, schedules and the shard count live there. A tenant's definition is
-copied to its own shard too, where the dispatch scripts read its weight and cap.
+copied to its own shard too, where the dispatch scripts read its weight and cap. A tenant
+created with `spread` (and `default` with SPREAD_DEFAULT) has its jobs on every shard instead,
+each where its id hashes to (see dtq.queue.spread); its definition is on every shard.
 
 Workers read every shard; upkeep (promotion, reclaim, trimming, leases, housekeeping) runs per
 shard; the operator's views (stats, queues, history, workers, the live feed) add up the shards.
