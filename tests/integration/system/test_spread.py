@@ -274,3 +274,13 @@ async def test_a_job_is_found_after_shards_grow(make_settings: Callable[..., Set
         assert sorted(j.id for j in every.data) == sorted(ids)
     finally:
         await after.aclose()
+
+
+async def test_a_cycle_is_named_before_the_shards(big_api: Api) -> None:
+    api = big_api
+    one = "b0"
+    two = next(f"b{i}" for i in range(99) if id_shard(f"b{i}", SHARDS) != id_shard(one, SHARDS))
+    jobs = [{"task_type": "noop", "id": one, "depends_on": [two]},
+            {"task_type": "noop", "id": two, "depends_on": [one]}]  # fmt: skip
+    refused = await api.client.post("/jobs/batch", json={"jobs": jobs}, headers=api.headers)
+    assert refused.status_code == 422 and refused.json()["code"] == "dependency_cycle"

@@ -33,7 +33,9 @@ async def list_dead(
     tenant: TenantDep,
     task_type: Annotated[str | None, Query(pattern=TASK_TYPE_PATTERN)] = None,
     reason: DeadReason | None = None,
-    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}-[0-9]{1,19}$")] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,19}-[0-9]{1,19}(\.[0-9]{1,2})?$")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DeadLetterList:
     """Dead jobs, newest first, optionally of one task type and one reason."""

@@ -193,7 +193,7 @@ async def list_jobs(
     created_before: Annotated[
         datetime | None, IsoText, Query(description="Created before (ISO 8601).")
     ] = None,
-    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,20}$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,20}(\.[0-9]{1,2})?$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JobList:
     """Jobs, newest first, filtered by status, task type, queue, priority and creation time. Pass
