@@ -260,9 +260,17 @@ async def test_tenants_are_placed_the_same_through_the_cli(sharded: Settings) ->
         cli = dtq(sharded, "admin", "create-tenant", "late")
         assert cli.returncode == 0, cli.stderr
         assert (await shards.control.tenants.get("late")).shard == 0
+        cli = dtq(sharded, "admin", "create-tenant", "wide", "--spread", "--max-concurrency", "8")
+        assert cli.returncode == 0, cli.stderr
+        wide = await shards.control.tenants.get("wide")
+        assert wide.spread and wide.shard == 0  # its bucket on the first, its jobs on every one
+        for engine in shards.engines:  # its definition everywhere (dispatch splits its cap)
+            assert await engine.redis.hexists(engine.keys.tenants, "wide")
         listed = dtq(sharded, "admin", "list")
         shard_of = {line.split()[0]: line.split()[-1] for line in listed.stdout.splitlines()}
-        assert shard_of == {"late": "shard=0"} | {t.name: f"shard={t.shard}" for t in made}
+        assert shard_of == {"late": "shard=0", "wide": "shard=all"} | {
+            t.name: f"shard={t.shard}" for t in made
+        }
     finally:
         await shards.aclose()
 
