@@ -8,11 +8,13 @@ On a local cluster (DTQ_TEST_CLUSTER=1) the shards live on different masters."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from dtq.api.main import create_app
 from dtq.config import Settings
@@ -284,3 +286,28 @@ async def test_a_cycle_is_named_before_the_shards(big_api: Api) -> None:
             {"task_type": "noop", "id": two, "depends_on": [one]}]  # fmt: skip
     refused = await api.client.post("/jobs/batch", json={"jobs": jobs}, headers=api.headers)
     assert refused.status_code == 422 and refused.json()["code"] == "dependency_cycle"
+
+
+async def test_the_live_feed_follows_every_shard(
+    open_spread: Settings, processes: Processes
+) -> None:
+    url = processes.api(open_spread)
+    async with connect(url.replace("http://", "ws://") + "/ws") as ws:
+        await ws.send(json.dumps({}))
+        welcome = json.loads(await ws.recv())
+        assert welcome["tenant"] == DEFAULT_TENANT
+        async with httpx.AsyncClient(base_url=url) as http:
+            ids = [(await http.post("/jobs", json={"task_type": "noop"})).json()["id"]
+                   for _ in range(12)]  # fmt: skip
+        assert len({id_shard(j, SHARDS) for j in ids}) > 1
+        seen: set[str] = set()
+        async with asyncio.timeout(10):
+            while not set(ids) <= seen:
+                message = json.loads(await ws.recv())
+                if message["type"] == "events":
+                    seen |= {e["job_id"] for e in message["events"] if e["status"] == "pending"}
+    # a resume cannot name one place in several shards' streams: resync
+    async with connect(url.replace("http://", "ws://") + "/ws") as ws:
+        await ws.send(json.dumps({"last_event_id": welcome["last_event_id"]}))
+        assert json.loads(await ws.recv())["resumed"] is False
+        assert json.loads(await ws.recv())["type"] == "resync"
