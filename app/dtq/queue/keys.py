@@ -249,6 +249,11 @@ class Keys:
         return f"{self.base}:shards"
 
     @property
+    def spread_default(self) -> str:
+        """Set once `default` was spread over the shards (on the first shard; SPREAD_DEFAULT)."""
+        return f"{self.base}:spread-default"
+
+    @property
     def api_keys(self) -> str:
         """Hash of API keys: key id -> {tenant, SHA-256 of the key, created_at} (JSON)."""
         return f"{self.base}:apikeys"

@@ -16,7 +16,7 @@ shard; the operator's views (stats, queues, history, workers, the live feed) add
 
 SHARDS can grow (the first n tags of a larger number are the same, and new tenants fill the new
 shards first) but never shrink: `check_count` refuses a number smaller than the one stored on
-the control shard.
+the control shard, and SPREAD_DEFAULT off once `default` was spread.
 """
 
 from __future__ import annotations
@@ -166,19 +166,31 @@ class Shards:
     # --- setup ----------------------------------------------------------------------------
 
     async def check_count(self) -> None:
-        """Store SHARDS on the control shard, the first time and whenever it grows;
-        ShardCountError when it is smaller than the number stored (tenants may live on the
-        shards it would leave out)."""
+        """Store SHARDS on the control shard, the first time and whenever it grows, and that
+        `default` is spread once it is; ShardCountError when SHARDS is smaller than the number
+        stored (tenants may live on the shards it would leave out) or `default` was spread and
+        is no longer."""
         control = self.control
-        key = control.keys.shard_count
-        stored = int(await control.redis.get(key) or 0)  # a read first: a full Redis refuses SET
+        key, spread_key = control.keys.shard_count, control.keys.spread_default
+        # Reads first: a full Redis refuses SET.
+        count, spread = await control.redis.mget(key, spread_key)
+        stored = int(count or 0)
         if stored > len(self.engines):
             raise ShardCountError(
                 f"SHARDS={len(self.engines)}, but this data has SHARDS={stored}: tenants may live "
                 'on any of them, so SHARDS can grow but never shrink (see the README\'s "Shards")'
             )
+        spreading = len(self.engines) > 1 and self.settings.SPREAD_DEFAULT
+        if spread and not spreading:
+            raise ShardCountError(
+                "SPREAD_DEFAULT is off (or SHARDS=1), but this data's default tenant was spread "
+                "over the shards: its jobs may live on any of them, so SPREAD_DEFAULT can be "
+                'turned on but never off (see the README\'s "Shards")'
+            )
         if stored < len(self.engines):
             await control.redis.set(key, len(self.engines))
+        if spreading and not spread:
+            await control.redis.set(spread_key, 1)
 
     async def setup(self, queues: Sequence[str] = (DEFAULT_QUEUE,)) -> None:
         """check_count, then load the scripts and the streams of `queues` on every shard, and

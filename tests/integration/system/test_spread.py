@@ -19,7 +19,7 @@ from websockets.asyncio.client import connect
 from dtq.api.main import create_app
 from dtq.config import Settings
 from dtq.models import DEFAULT_TENANT, JobCreate
-from dtq.queue import Engine, Shards
+from dtq.queue import Engine, ShardCountError, Shards
 from dtq.queue.spread import id_shard
 from dtq.redis_client import create_redis
 from tests.conftest import Processes, wait_for
@@ -276,6 +276,14 @@ async def test_a_job_is_found_after_shards_grow(make_settings: Callable[..., Set
         assert sorted(j.id for j in every.data) == sorted(ids)
     finally:
         await after.aclose()
+    # once spread, `default` stays spread: its jobs may be on any shard
+    unspread = make_settings(SHARDS=4, SPREAD_DEFAULT=False)
+    again = Shards(unspread, lambda tag: create_redis(unspread, shard=tag))
+    try:
+        with pytest.raises(ShardCountError, match="SPREAD_DEFAULT can be turned on but never off"):
+            await again.check_count()
+    finally:
+        await again.aclose()
 
 
 async def test_a_cycle_is_named_before_the_shards(big_api: Api) -> None:
