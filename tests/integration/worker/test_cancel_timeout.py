@@ -18,8 +18,12 @@ async def _status(engine: Engine, job_id: str, status: JobStatus):
 
 
 def _gone(pid: int) -> bool:
-    status = Path(f"/proc/{pid}/status")
-    return not status.exists() or "\nState:\tZ" in status.read_text()
+    """Whether the process has exited (or is a zombie). It may exit while its status is read:
+    reading then fails with ESRCH (ProcessLookupError), or the file is gone."""
+    try:
+        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
 
 
 async def test_cancel_of_a_running_async_job_stops_it_and_never_retries(
