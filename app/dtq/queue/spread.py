@@ -307,22 +307,34 @@ class TenantShards:
     async def retry_dead_matching(
         self, ask: DeadLetterRetry, admit: Callable[[int], Awaitable[None]]
     ) -> DeadLetterRetried:
-        """Send the tenant's dead jobs matching the filter back (see DeadLetters), shard by
-        shard until `ask.limit` have matched; `admit` takes each shard's count first."""
-        matched = retried = 0
-        job_ids: list[str] = []
-        for engine in self.engines:
-            left = ask.limit - matched
-            if left <= 0:
-                break
-            done = await engine.dlq.retry_matching(
-                ask.model_copy(update={"limit": left}), self.tenant.name, admit
-            )
-            matched += done.matched
-            retried += done.retried
-            job_ids += done.job_ids[: 1000 - len(job_ids)]
+        """Send the tenant's dead jobs matching the filter back (see DeadLetters), up to
+        `ask.limit` over its shards. Spread, the matches are counted on every shard first and
+        `admit` takes them all at once, so a refusal leaves every shard as it was."""
+        name = self.tenant.name
+        if not self.spread:
+            return await self.home.dlq.retry_matching(ask, name, admit)
+        counted = [await e.dlq.retry_matching(ask.model_copy(update={"dry_run": True}), name)
+                   for e in self.engines]  # fmt: skip
+        shares, left = [], ask.limit
+        for found in counted:
+            shares.append(min(found.matched, left))
+            left -= shares[-1]
+        if ask.dry_run or not sum(shares):
+            done = [
+                c.model_copy(update={"matched": n}) for c, n in zip(counted, shares, strict=True)
+            ]
+        else:
+            await admit(sum(shares))
+            done = [
+                await e.dlq.retry_matching(ask.model_copy(update={"limit": n}), name)
+                for e, n in zip(self.engines, shares, strict=True)
+                if n
+            ]
         return DeadLetterRetried(
-            matched=matched, retried=retried, dry_run=ask.dry_run, job_ids=job_ids
+            matched=sum(d.matched for d in done),
+            retried=sum(d.retried for d in done),
+            dry_run=ask.dry_run,
+            job_ids=[j for d in done for j in d.job_ids[: d.matched]][:1000],
         )
 
     async def usage(self) -> TenantUsage:

@@ -237,7 +237,15 @@ async def test_dead_letters_merge_over_the_shards(
     await wait_for(all_dead, timeout=30)
     pages = await listed(api, "/dlq", 5)
     assert sorted(d["id"] for d in pages) == sorted(doomed)
-    assert [d["failed_at"] for d in pages] == sorted((d["failed_at"] for d in pages), reverse=True)
+    # newest first by DLQ entry id (ties between shards: the higher shard first)
+    order = []
+    for d in pages:
+        shard = id_shard(d["id"], SHARDS)
+        engine = api.shards.engines[shard]
+        entry = await engine.redis.hget(engine.keys.job(f"big/{d['id']}"), "dlq_entry")
+        ms, seq = str(entry).split("-")
+        order.append((int(ms), int(seq), shard))
+    assert order == sorted(order, reverse=True)
     retried = await api.client.post(f"/dlq/{doomed[3]}/retry", headers=api.headers)
     assert retried.status_code == 200 and retried.json()["status"] in {"pending", "running", "dead"}
     gone = await api.client.delete(f"/dlq/{doomed[5]}", headers=api.headers)
@@ -319,3 +327,36 @@ async def test_the_live_feed_follows_every_shard(
         await ws.send(json.dumps({"last_event_id": welcome["last_event_id"]}))
         assert json.loads(await ws.recv())["resumed"] is False
         assert json.loads(await ws.recv())["type"] == "resync"
+
+
+async def test_a_dlq_retry_over_the_shards_is_admitted_whole_or_not_at_all(
+    big_api: Api, keyed: Settings, processes: Processes
+) -> None:
+    api = big_api
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    body = {"name": "tight", "spread": True, "burst": 30, "rate_per_s": 0.01}
+    assert (await api.client.post("/admin/tenants", json=body, headers=admin)).status_code == 201
+    key = (await api.client.post("/admin/tenants/tight/keys", headers=admin)).json()["key"]
+    tight = {"Authorization": f"Bearer {key}"}
+    for _ in range(24):  # 24 of its 30 submissions: 6 left
+        sent = await api.client.post("/jobs", json={"task_type": "fail", "max_retries": 0},
+                                     headers=tight)  # fmt: skip
+        assert sent.status_code == 201, sent.text
+    worker = processes.worker(keyed, "--concurrency", "8")
+
+    async def dead() -> int:
+        return int((await api.client.get("/dlq?limit=500", headers=tight)).json()["count"])
+
+    await wait_for(lambda: _equals(dead(), 24), timeout=30)
+    worker.terminate()  # what is retried now stays out of the DLQ
+    worker.wait(timeout=10)
+    refused = await api.client.post("/dlq/retry", json={}, headers=tight)
+    assert refused.status_code == 429  # 24 matched over the shards, 6 submissions left
+    assert await dead() == 24  # no shard retried its share
+    some = await api.client.post("/dlq/retry", json={"limit": 5}, headers=tight)
+    assert some.json()["matched"] == some.json()["retried"] == 5  # the 6 are still there
+    assert await dead() == 19
+
+
+async def _equals(value: Any, expected: Any) -> bool:
+    return bool(await value == expected)
