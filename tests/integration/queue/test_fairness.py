@@ -196,7 +196,9 @@ async def _all_live(engine: Engine, count: int) -> bool:
 async def test_a_cap_of_five_holds_across_three_workers(
     engine: Engine, redis: Redis, start_worker, redis_url: str
 ) -> None:
-    key, ids = await occupy_capped(engine, start_worker, redis_url, cap=5, jobs=40, seconds=0.05)
+    # Jobs of 0.2 s: long enough that five overlap even on a loaded machine (with 0.05 s the
+    # cap was once never reached in CI's cluster pass, and "the cap was used" failed).
+    key, ids = await occupy_capped(engine, start_worker, redis_url, cap=5, jobs=40, seconds=0.2)
     await wait_for(lambda: done_with(engine, len(ids)), timeout=20, every=0.05)
     seen = [int(v) for v in await redis.lrange(f"{key}:seen", 0, -1)]
     assert len(seen) == 40
