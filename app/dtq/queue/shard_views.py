@@ -22,6 +22,7 @@ from dtq.models import (
 )
 from dtq.queue.engine import Engine
 from dtq.queue.shards import Shards
+from dtq.queue.spread import total_usage
 
 K = TypeVar("K")
 
@@ -70,17 +71,13 @@ async def busy_tenants(shards: Shards) -> list[TenantUsage]:
     """Every stored tenant with jobs queued in lanes or running, by name (each counted on its
     own shard, a spread one on every shard)."""
     tenants = await shards.control.tenants.list_tenants()
-    found: dict[str, TenantUsage] = {}
+    found: dict[str, list[TenantUsage]] = {}
     for index, engine in enumerate(shards.engines):
         mine = [t for t in tenants if t.shard == index or shards.spreads(t)]
         for u in await engine.tenants.usages(mine) if mine else []:
-            seen = found.get(u.name)
-            if seen is not None:
-                u = u.model_copy(
-                    update={"queued": u.queued + seen.queued, "running": u.running + seen.running}
-                )
-            found[u.name] = u
-    return [u for _, u in sorted(found.items()) if u.queued or u.running]
+            found.setdefault(u.name, []).append(u)
+    added = [total_usage(each) for _, each in sorted(found.items())]
+    return [u for u in added if u.queued or u.running]
 
 
 def merge_queues(per_shard: Sequence[Sequence[QueueInfo]]) -> list[QueueInfo]:

@@ -90,6 +90,16 @@ def merge(pages: Sequence[Page[T]], limit: int) -> tuple[list[T], tuple[Any, int
     return [item for _, _, item in taken], None if frontier is None else (frontier, 0)
 
 
+def total_usage(usages: Sequence[TenantUsage]) -> TenantUsage:
+    """One tenant's usage on several shards as one: its limits, the load added up."""
+    return usages[0].model_copy(
+        update={
+            "queued": sum(u.queued for u in usages),
+            "running": sum(u.running for u in usages),
+        }
+    )
+
+
 def split_cursor(cursor: str | None) -> tuple[str | None, int]:
     """A merged listing's cursor as (the key's text, the shard): `<key>` or `<key>.<shard>`."""
     if cursor is None:
@@ -169,7 +179,7 @@ class TenantShards:
         keys = {j.partition_key for j in jobs if j.partition_key}
         parents = sorted({p for j in jobs for p in j.depends_on if p not in along})
         anchors = {id_shard(k, count) for k in keys}
-        anchors |= {await self._shard_of_parent(p) for p in parents}
+        anchors |= set(await asyncio.gather(*(self._shard_of_parent(p) for p in parents)))
         if len(anchors) > 1:
             raise ShardPlacementError(
                 "these jobs' parents and partition keys belong on different shards (the tenant "
@@ -313,8 +323,8 @@ class TenantShards:
         name = self.tenant.name
         if not self.spread:
             return await self.home.dlq.retry_matching(ask, name, admit)
-        counted = [await e.dlq.retry_matching(ask.model_copy(update={"dry_run": True}), name)
-                   for e in self.engines]  # fmt: skip
+        dry = ask.model_copy(update={"dry_run": True})
+        counted = await asyncio.gather(*(e.dlq.retry_matching(dry, name) for e in self.engines))
         shares, left = [], ask.limit
         for found in counted:
             shares.append(min(found.matched, left))
@@ -339,10 +349,6 @@ class TenantShards:
 
     async def usage(self) -> TenantUsage:
         """The tenant's limits and load (see Tenants.usage), over its shards."""
-        usages = await asyncio.gather(*(e.tenants.usage(self.tenant) for e in self.engines))
-        return usages[0].model_copy(
-            update={
-                "queued": sum(u.queued for u in usages),
-                "running": sum(u.running for u in usages),
-            }
+        return total_usage(
+            await asyncio.gather(*(e.tenants.usage(self.tenant) for e in self.engines))
         )

@@ -25,7 +25,7 @@ from dtq.api.feed import SLOW_CLIENT, Batch, Hub, Subscriber, frame
 from dtq.config import Settings
 from dtq.models import DEFAULT_TENANT, Tenant
 from dtq.models.feed import FeedEvent, FeedHello, FeedResync, FeedWelcome
-from dtq.queue import Engine, Position, Shards
+from dtq.queue import Engine, Position, Shards, TenantShards
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["feed"])
@@ -162,6 +162,15 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
         await asyncio.wait_for(websocket.close(code, reason), CLOSE_TIMEOUT_S)
 
 
+async def _placed(
+    shards: Shards, tenant: str | None, definition: Tenant | None
+) -> TenantShards | None:
+    """Where the tenant's jobs (and events) are; None for every tenant's."""
+    if definition is not None:
+        return shards.for_tenant(definition)  # known already: no lookup
+    return None if tenant is None else await shards.locate(tenant)
+
+
 @router.websocket("/ws")
 async def feed(websocket: WebSocket) -> None:
     """The live event feed (see the module's docstring for the protocol)."""
@@ -179,7 +188,7 @@ async def feed(websocket: WebSocket) -> None:
         return
     # A tenant's events are on its shard (a spread tenant's on every shard, like every
     # tenant's).
-    where = None if tenant is None else await shards.locate(tenant)
+    where = await _placed(shards, tenant, definition)
     everywhere = len(hubs) > 1 and (where is None or where.spread)
     engine = shards.of(definition)
     hub = hubs[shards.engines.index(engine)]
