@@ -146,7 +146,8 @@ async def run(args: argparse.Namespace) -> int:
             keys = await tenants.list_keys()
             for t in await tenants.list_tenants():
                 u = await shards.for_tenant(t).usage()
-                where = "all" if shards.spreads(t) else t.shard
+                over = shards.spread_over(t)
+                where = f"0-{over - 1}" if over > 1 else t.shard
                 print(_usage_line(u) + (f" shard={where}" if len(shards) > 1 else ""))
                 for k in (k for k in keys if k.tenant == u.name):
                     print(f"  key {k.key_id}  created {k.created_at.isoformat()}")

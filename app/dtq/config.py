@@ -49,8 +49,9 @@ class Settings(BaseSettings):
     # each tenant is placed on one. It can grow but never shrink: a process started with a
     # smaller number than the data has refuses to run (see the README's "Shards").
     SHARDS: int = Field(default=1, ge=1, le=64)
-    # Spread the `default` tenant's jobs (AUTH_DISABLED, internal callers) over every shard, each
-    # on the shard its id hashes to, as tenants created with `spread` are (see "Shards").
+    # Spread the `default` tenant's jobs (AUTH_DISABLED, internal callers) over the shards there
+    # are when it is first on (stored, fixed), each on the shard its id hashes to, as tenants
+    # created with `spread` are (see "Shards"). On for good.
     SPREAD_DEFAULT: bool = False
     JOB_STREAM: str = Field(default="stream", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     DLQ_STREAM: str = Field(default="dlq", pattern=r"^[A-Za-z0-9_.-]{1,64}$")

@@ -35,9 +35,9 @@ class TenantCreate(TenantLimits):
     name: TenantName = Field(description="1-32 of a-z, 0-9, _ and -, starting alphanumeric.")
     spread: StrictBool = Field(
         default=False,
-        description="Spread the tenant's jobs over every shard (SHARDS > 1), each on the shard "
-        "its id hashes to, instead of keeping them on one: for a tenant too large for one "
-        "master. Fixed when the tenant is created.",
+        description="Spread the tenant's jobs over every shard there is when it is created "
+        "(SHARDS > 1), each on the shard its id hashes to, instead of keeping them on one: for a "
+        "tenant too large for one master. Fixed when the tenant is created (see `spread_over`).",
     )
 
 
@@ -50,6 +50,13 @@ class Tenant(TenantCreate):
         ge=0,
         description="The shard holding the tenant's jobs: chosen when it is created (the one "
         "with the fewest tenants), fixed for good; always 0 with one shard (SHARDS).",
+    )
+    spread_over: int = Field(
+        default=0,
+        ge=0,
+        description="A spread tenant's jobs live on the first `spread_over` shards: SHARDS when "
+        "it was created, fixed for good (a job id or idempotency key keeps its shard when SHARDS "
+        "grows). 0 when it is not spread (or was created with one shard).",
     )
 
 

@@ -91,12 +91,12 @@ class Jobs:
         try:
             known = orjson.loads(definition or "{}")
             cap = int(known.get("max_concurrency") or 0)
-            spread = known.get("spread") is True
+            over = int(known.get("spread_over") or 0)
         except (ValueError, AttributeError, TypeError):
-            cap, spread = 0, False
+            cap, over = 0, 0
         cap = cap or self._lib.settings.TENANT_MAX_CONCURRENCY
-        if spread:  # split over the shards, as read.lua does
-            cap = -(-cap // self._lib.settings.SHARDS)
+        if over > 1:  # split over its shards, as read.lua does
+            cap = -(-cap // over)
         return (cap, int(running))
 
     async def _waiting_on(self, hashes: list[dict[str, str]]) -> dict[str, str]:

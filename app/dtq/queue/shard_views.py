@@ -73,7 +73,7 @@ async def busy_tenants(shards: Shards) -> list[TenantUsage]:
     tenants = await shards.control.tenants.list_tenants()
     found: dict[str, list[TenantUsage]] = {}
     for index, engine in enumerate(shards.engines):
-        mine = [t for t in tenants if t.shard == index or shards.spreads(t)]
+        mine = [t for t in tenants if t.shard == index or index < shards.spread_over(t)]
         for u in await engine.tenants.usages(mine) if mine else []:
             found.setdefault(u.name, []).append(u)
     added = [total_usage(each) for _, each in sorted(found.items())]

@@ -8,15 +8,17 @@ idempotency keys, batches, dependencies, lanes, caps, its submission bucket) sta
 script on one shard, and every script runs unchanged. The first shard is also the control
 shard: tenants, API keys, schedules and the shard count live there. A tenant's definition is
 copied to its own shard too, where the dispatch scripts read its weight and cap. A tenant
-created with `spread` (and `default` with SPREAD_DEFAULT) has its jobs on every shard instead,
-each where its id hashes to (see dtq.queue.spread); its definition is on every shard.
+created with `spread` (and `default` with SPREAD_DEFAULT) has its jobs on every shard there was
+when it was spread (`spread_over`, fixed), each where its id hashes to (see dtq.queue.spread);
+its definition is on each of them.
 
 Workers read every shard; upkeep (promotion, reclaim, trimming, leases, housekeeping) runs per
 shard; the operator's views (stats, queues, history, workers, the live feed) add up the shards.
 
 SHARDS can grow (the first n tags of a larger number are the same, and new tenants fill the new
-shards first) but never shrink: `check_count` refuses a number smaller than the one stored on
-the control shard, and SPREAD_DEFAULT off once `default` was spread.
+shards first; a spread tenant keeps the shards it was spread over, so that its ids, idempotency
+keys and partition keys keep theirs) but never shrink: `check_count` refuses a number smaller
+than the one stored on the control shard, and SPREAD_DEFAULT off once `default` was spread.
 """
 
 from __future__ import annotations
@@ -107,6 +109,8 @@ class Shards:
         self.engines = tuple(Engine(redis_for(tag), settings, tag) for tag in self.tags)
         self.control = self.engines[0]
         self._placed: dict[str, Tenant] = {}  # tenants as found by name (see locate)
+        # the shards `default` is spread over: SHARDS until check_count reads the stored number
+        self._default_over = len(self.engines) if settings.SPREAD_DEFAULT else 0
         for engine in self.engines:  # a schedule's jobs go to its tenant's shard
             engine.schedules.place = self._home
 
@@ -120,16 +124,20 @@ class Shards:
             return self.control
         return self._of_index(tenant.shard, tenant.name)
 
-    def spreads(self, tenant: Tenant) -> bool:
-        """Whether the tenant's jobs are spread over every shard (see dtq.queue.spread)."""
+    def spread_over(self, tenant: Tenant) -> int:
+        """How many shards (the first ones) the tenant's jobs are spread over: 0 or 1 when they
+        are on one (see dtq.queue.spread)."""
         if len(self.engines) == 1:
-            return False
-        return tenant.spread or (tenant.name == DEFAULT_TENANT and self.settings.SPREAD_DEFAULT)
+            return 0
+        if tenant.name == DEFAULT_TENANT:
+            return self._default_over
+        return tenant.spread_over
 
     def for_tenant(self, tenant: Tenant) -> TenantShards:
-        """Where the tenant's jobs are: its shard, or every shard when it is spread."""
+        """Where the tenant's jobs are: its shard, or the shards it is spread over."""
         home = self.of(tenant)
-        return TenantShards(tenant, self.engines if self.spreads(tenant) else (home,), home)
+        over = self.spread_over(tenant)
+        return TenantShards(tenant, self.engines[:over] if over > 1 else (home,), home)
 
     async def locate(self, tenant: str) -> TenantShards:
         """for_tenant, by the tenant's name (`default` and names never created as tenants: the
@@ -166,10 +174,10 @@ class Shards:
     # --- setup ----------------------------------------------------------------------------
 
     async def check_count(self) -> None:
-        """Store SHARDS on the control shard, the first time and whenever it grows, and that
-        `default` is spread once it is; ShardCountError when SHARDS is smaller than the number
-        stored (tenants may live on the shards it would leave out) or `default` was spread and
-        is no longer."""
+        """Store SHARDS on the control shard, the first time and whenever it grows, and the
+        number of shards `default` is spread over once it is (SHARDS then, fixed);
+        ShardCountError when SHARDS is smaller than the number stored (tenants may live on the
+        shards it would leave out) or `default` was spread and is no longer."""
         control = self.control
         key, spread_key = control.keys.shard_count, control.keys.spread_default
         # Reads first: a full Redis refuses SET.
@@ -184,13 +192,14 @@ class Shards:
         if spread and not spreading:
             raise ShardCountError(
                 "SPREAD_DEFAULT is off (or SHARDS=1), but this data's default tenant was spread "
-                "over the shards: its jobs may live on any of them, so SPREAD_DEFAULT can be "
-                'turned on but never off (see the README\'s "Shards")'
+                f"over {int(spread)} shards: its jobs may live on any of them, so SPREAD_DEFAULT "
+                'can be turned on but never off (see the README\'s "Shards")'
             )
         if stored < len(self.engines):
             await control.redis.set(key, len(self.engines))
         if spreading and not spread:
-            await control.redis.set(spread_key, 1)
+            await control.redis.set(spread_key, len(self.engines))
+        self._default_over = int(spread) if spread else (len(self.engines) if spreading else 0)
 
     async def setup(self, queues: Sequence[str] = (DEFAULT_QUEUE,)) -> None:
         """check_count, then load the scripts and the streams of `queues` on every shard, and
@@ -214,7 +223,8 @@ class Shards:
         by_shard: dict[int, dict[str, str]] = {}
         for t in tenants:
             body = t.model_dump_json(exclude={"name"})
-            for index in range(1, len(self.engines)) if t.spread else [t.shard] if t.shard else []:
+            over = self.spread_over(t)
+            for index in range(1, over) if over > 1 else [t.shard] if t.shard else []:
                 by_shard.setdefault(index, {})[t.name] = body
         for index, rows in by_shard.items():
             engine = self._of_index(index, next(iter(rows)))
@@ -222,14 +232,15 @@ class Shards:
 
     async def create_tenant(self, tenant: TenantCreate) -> Tenant:
         """Add a tenant (see Tenants.create) on the shard with the fewest tenants (the first of
-        them), and copy its definition there; a spread one on every shard (its bucket on the
-        first)."""
+        them), and copy its definition there; a spread one on every shard there is now (its
+        bucket on the first)."""
         counts = [0] * len(self.engines)
         for t in await self.control.tenants.list_tenants():
-            if t.shard < len(counts) and not t.spread:
+            if t.shard < len(counts) and not t.spread_over:
                 counts[t.shard] += 1
-        shard = 0 if tenant.spread else counts.index(min(counts))
-        created = await self.control.tenants.create(tenant, shard)
+        over = len(self.engines) if tenant.spread and len(self.engines) > 1 else 0
+        shard = 0 if over else counts.index(min(counts))
+        created = await self.control.tenants.create(tenant, shard, over)
         await self._copy_tenants([created])
         return created
 

@@ -2,9 +2,10 @@
 
 A tenant kept on one shard (the default, see dtq.queue.shards) has all its jobs there. A
 spread tenant (created with `spread`, or `default` with SPREAD_DEFAULT) has each job on the
-shard its id hashes to (CRC-32 of the id, modulo SHARDS), so finding a job by id costs one
-round trip and a chosen id is unique in one script, as on one shard. What must be atomic
-shares a shard:
+shard its id hashes to (CRC-32 of the id, modulo the number of shards it was spread over: the
+SHARDS of then, fixed, so an id or key keeps its shard when SHARDS grows), so finding a job by
+id costs one round trip and a chosen id is unique in one script, as on one shard. What must be
+atomic shares a shard:
 
 - a job submitted without an id gets a new one that hashes to the shard it must live on: its
   parents' (depends_on) and its partition key's hash (one key's jobs run in order on one
@@ -15,8 +16,8 @@ shares a shard:
 
 Its submission bucket stays on the control shard (one admission round trip before the
 enqueue); its concurrency cap is split evenly over the shards (read.lua); its listings and
-dead-letter queue merge the shards' pages, newest first. After SHARDS grows, a job is looked
-for on its new shard first, then on every other.
+dead-letter queue merge the shards' pages, newest first. A job a handler submitted (it stays
+on the worker's shard) is looked for on its id's shard first, then on every other.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ class TenantShards:
 
     async def on_job(self, job_id: str, work: Callable[[Engine], Awaitable[T]]) -> T:
         """`work` on the engine of the shard holding the job: where its id hashes to, else
-        (SHARDS grew since, or a handler submitted it where it ran) wherever it is. `work` must
+        (a handler submitted it where it ran) wherever it is. `work` must
         change nothing before it raises JobNotFoundError."""
         first = self.by_id(job_id)
         try:

@@ -72,16 +72,19 @@ class Tenants:
         # Keys found valid lately (AUTH_CACHE_S): their digest -> (monotonic expiry, tenant).
         self._known: dict[str, tuple[float, Tenant]] = {}
 
-    async def create(self, tenant: TenantCreate, shard: int = 0) -> Tenant:
-        """Add a tenant (its jobs on `shard`, see dtq.queue.shards); TenantExistsError if the
-        name is taken, ReservedNameError for `default` (AUTH_DISABLED's tenant: keys for it
-        would reach development data)."""
+    async def create(self, tenant: TenantCreate, shard: int = 0, spread_over: int = 0) -> Tenant:
+        """Add a tenant (its jobs on `shard`, or on the first `spread_over` shards, see
+        dtq.queue.shards); TenantExistsError if the name is taken, ReservedNameError for
+        `default` (AUTH_DISABLED's tenant: keys for it would reach development data)."""
         if tenant.name == DEFAULT_TENANT:
             raise ReservedNameError(
                 f"the tenant name {DEFAULT_TENANT!r} is reserved (AUTH_DISABLED serves it)"
             )
         now = await redis_now_ms(self._redis)
-        record = Tenant(**tenant.model_dump(), created_at=from_ms(now - now % 1000), shard=shard)
+        created = from_ms(now - now % 1000)
+        record = Tenant(
+            **tenant.model_dump(), created_at=created, shard=shard, spread_over=spread_over
+        )
         body = record.model_dump_json(exclude={"name"})
         if not await self._redis.hsetnx(self._keys.tenants, tenant.name, body):
             raise TenantExistsError(f"tenant {tenant.name} exists already")

@@ -264,11 +264,12 @@ async def test_tenants_are_placed_the_same_through_the_cli(sharded: Settings) ->
         assert cli.returncode == 0, cli.stderr
         wide = await shards.control.tenants.get("wide")
         assert wide.spread and wide.shard == 0  # its bucket on the first, its jobs on every one
+        assert wide.spread_over == SHARDS
         for engine in shards.engines:  # its definition everywhere (dispatch splits its cap)
             assert await engine.redis.hexists(engine.keys.tenants, "wide")
         listed = dtq(sharded, "admin", "list")
         shard_of = {line.split()[0]: line.split()[-1] for line in listed.stdout.splitlines()}
-        assert shard_of == {"late": "shard=0", "wide": "shard=all"} | {
+        assert shard_of == {"late": "shard=0", "wide": f"shard=0-{SHARDS - 1}"} | {
             t.name: f"shard={t.shard}" for t in made
         }
     finally:

@@ -18,7 +18,7 @@ from websockets.asyncio.client import connect
 
 from dtq.api.main import create_app
 from dtq.config import Settings
-from dtq.models import DEFAULT_TENANT, JobCreate
+from dtq.models import DEFAULT_TENANT, JobCreate, TenantCreate
 from dtq.queue import Engine, ShardCountError, Shards
 from dtq.queue.spread import id_shard
 from dtq.redis_client import create_redis
@@ -255,33 +255,49 @@ async def test_dead_letters_merge_over_the_shards(
     assert dry.json()["matched"] >= len(doomed) - 2
 
 
-async def test_a_job_is_found_after_shards_grow(make_settings: Callable[..., Settings]) -> None:
+async def test_a_spread_tenant_keeps_its_shards_when_shards_grow(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A spread tenant stays over the shards it was spread over: every idempotency key (and id,
+    and partition key) keeps its shard, so a retry after the growth meets the first job."""
     two = make_settings(SHARDS=2, SPREAD_DEFAULT=True)
     four = make_settings(SHARDS=4, SPREAD_DEFAULT=True)
     before = Shards(two, lambda tag: create_redis(two, shard=tag))
     await before.setup()
+    early = await before.create_tenant(TenantCreate(name="early", spread=True))
+    assert early.spread_over == 2
     where = await before.locate(DEFAULT_TENANT)
-    ids = []
+    first = {}
     for i in range(12):
-        job = JobCreate(task_type="noop", payload={"n": i})
+        job = JobCreate(task_type="noop", payload={"n": i}, idempotency_key=f"k{i}")
         engine, job_id = await where.place(job)
-        ids.append((await engine.producer.enqueue_once(job, job_id=job_id)).job.id)
+        first[f"k{i}"] = (await engine.producer.enqueue_once(job, job_id=job_id)).job.id
     await before.aclose()
     after = Shards(four, lambda tag: create_redis(four, shard=tag))
     await after.setup()
     try:
         grown = await after.locate(DEFAULT_TENANT)
-        moved = [j for j in ids if id_shard(j, 4) != id_shard(j, 2)]
-        assert moved  # some ids now hash to another shard than the one holding them
-
-        for job_id in ids:
+        assert len(grown.engines) == 2  # still over the two it was spread over
+        assert any(id_shard(k, 4) != id_shard(k, 2) for k in first)  # keys that would move
+        for i, (key, job_id) in enumerate(first.items()):
+            job = JobCreate(task_type="noop", payload={"n": i}, idempotency_key=key)
+            engine, chosen = await grown.place(job)
+            retried = await engine.producer.enqueue_once(job, job_id=chosen)
+            assert not retried.created and retried.job.id == job_id  # it met the first job
 
             async def get(engine: Engine, job_id: str = job_id) -> str:
                 return (await engine.jobs.get(job_id)).id
 
             assert await grown.on_job(job_id, get) == job_id
-        every = await grown.list_jobs(None, None, None, 50)
-        assert sorted(j.id for j in every.data) == sorted(ids)
+        for i in range(20):  # new jobs too: only on its two shards
+            engine, _ = await grown.place(JobCreate(task_type="noop", payload={"m": i}))
+            assert after.engines.index(engine) < 2
+        assert len((await after.locate("early")).engines) == 2
+        late = await after.create_tenant(TenantCreate(name="late", spread=True))
+        assert late.spread_over == 4 and len((await after.locate("late")).engines) == 4
+        for engine in after.engines:  # its definition on each of them (dispatch splits its cap)
+            assert await engine.redis.hexists(engine.keys.tenants, "late")
+        assert not await after.engines[3].redis.hexists(after.engines[3].keys.tenants, "early")
     finally:
         await after.aclose()
     # once spread, `default` stays spread: its jobs may be on any shard

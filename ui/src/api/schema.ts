@@ -1788,10 +1788,16 @@ export interface components {
             shard: number;
             /**
              * Spread
-             * @description Spread the tenant's jobs over every shard (SHARDS > 1), each on the shard its id hashes to, instead of keeping them on one: for a tenant too large for one master. Fixed when the tenant is created.
+             * @description Spread the tenant's jobs over every shard there is when it is created (SHARDS > 1), each on the shard its id hashes to, instead of keeping them on one: for a tenant too large for one master. Fixed when the tenant is created (see `spread_over`).
              * @default false
              */
             spread: boolean;
+            /**
+             * Spread Over
+             * @description A spread tenant's jobs live on the first `spread_over` shards: SHARDS when it was created, fixed for good (a job id or idempotency key keeps its shard when SHARDS grows). 0 when it is not spread (or was created with one shard).
+             * @default 0
+             */
+            spread_over: number;
             /**
              * Weight
              * @description Share of the workers against other busy tenants (default 1).
@@ -1825,7 +1831,7 @@ export interface components {
             rate_per_s?: number | null;
             /**
              * Spread
-             * @description Spread the tenant's jobs over every shard (SHARDS > 1), each on the shard its id hashes to, instead of keeping them on one: for a tenant too large for one master. Fixed when the tenant is created.
+             * @description Spread the tenant's jobs over every shard there is when it is created (SHARDS > 1), each on the shard its id hashes to, instead of keeping them on one: for a tenant too large for one master. Fixed when the tenant is created (see `spread_over`).
              * @default false
              */
             spread: boolean;

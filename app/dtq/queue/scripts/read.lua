@@ -17,7 +17,6 @@
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] count
   ARGV[4] the levels in the order to take them, e.g. '1234' (critical first) or '4123'
   ARGV[5] the prefix of job hash names   ARGV[6] the default concurrency cap (0: none)
-  ARGV[7] the number of shards (a spread tenant's cap is split evenly over them, rounded up)
 
   Returns {lanes, paused, triples...}: lanes is 1 when tenants had jobs waiting in lanes,
     paused 1 when the queue is paused (nothing else follows); then one
@@ -94,7 +93,9 @@ if has_lanes == 1 and remaining > 0 then
       local ok, def = pcall(cjson.decode, redis.call('HGET', KEYS[6], name) or '{}')
       if not ok or type(def) ~= 'table' then def = {} end
       cap[i] = tonumber(def.max_concurrency) or tonumber(ARGV[6])
-      if def.spread == true then cap[i] = math.ceil(cap[i] / tonumber(ARGV[7])) end
+      -- a spread tenant's cap is split evenly over its shards, rounded up
+      local over = tonumber(def.spread_over) or 0
+      if over > 1 then cap[i] = math.ceil(cap[i] / over) end
       weight[i] = tonumber(def.weight) or 1
       slot[i] = keyname.running(lanes, name)
       running[i] = redis.call('SCARD', slot[i])

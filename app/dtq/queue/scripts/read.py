@@ -49,7 +49,6 @@ def read(lib: Library, *, queue: QueueKeys, consumer: str, count: int, order: st
             order,
             k.job_prefix,
             s.TENANT_MAX_CONCURRENCY,
-            s.SHARDS,
         ],
         _decoder(queue.name),
     )
