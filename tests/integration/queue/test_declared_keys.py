@@ -44,7 +44,7 @@ LANES = {"lanes", "lanes:*:1", "lanes:*:2", "lanes:*:3", "lanes:*:4", "lanes:*:r
          "lanes:bell"}  # fmt: skip
 NAMED = {f"queue:*:{kind}" for kind in LANES | {"stream"}}
 UNDECLARED: dict[str, set[str]] = {
-    "cancel": {"finished:canceled"},
+    "cancel": {"finished:canceled", "pk:*", "stream"} | LANES | NAMED,
     "complete": {"job:*", "pk:*"} | LANES | NAMED,
     "enqueue": {"pk:*", "stream"} | LANES | NAMED,
     "fail": LANES | NAMED,
@@ -163,8 +163,8 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 async def workload(engine: Engine, start_worker: Callable[..., Worker]) -> None:
     """Enough of DTQ's life to run every script: tenants with caps, priorities, partition keys,
-    dependencies, delays, failures and retries, the DLQ, cancels, schedules, a paused queue,
-    progress, lease renewal and housekeeping."""
+    dependencies, delays, failures and retries, the DLQ, cancels (of a scheduled, a pending and
+    a running job), schedules, a paused queue, progress, lease renewal and housekeeping."""
     await engine.tenants.create(TenantCreate(name="acme", max_concurrency=2))
     await engine.tenants.create(TenantCreate(name="zeta"))
     key = await engine.tenants.create_key("acme")
@@ -180,11 +180,21 @@ async def workload(engine: Engine, start_worker: Callable[..., Worker]) -> None:
     await engine.producer.enqueue_many(jobs, "acme")
     await engine.producer.enqueue_many([JobCreate(task_type="noop") for _ in range(5)], "zeta")
     doomed = await engine.producer.enqueue(JobCreate(task_type="noop", delay_ms=60_000), "zeta")
-    await engine.jobs.cancel(doomed.id, "zeta")
+    await engine.jobs.cancel(doomed.id, "zeta")  # scheduled
+    lined = await engine.producer.enqueue(JobCreate(task_type="noop", partition_key="c"), "acme")
+    await engine.jobs.cancel(lined.id, "acme")  # pending in its tenant's lane, in a key's line
     await engine.schedules.put(
         ScheduleCreate(name="tick", cron="* * * * * *", task_type="noop"), "acme"
     )
     worker = start_worker(concurrency=5)
+    victim = await engine.producer.enqueue(JobCreate(task_type="sleep", payload={"seconds": 3}),
+                                           "zeta")  # fmt: skip
+
+    async def running() -> bool:
+        return (await engine.jobs.get(victim.id, "zeta")).status == "running"
+
+    await wait_for(running, timeout=15)
+    await engine.jobs.cancel(victim.id, "zeta")  # running: its slot freed, its worker told
     await asyncio.sleep(1.2)  # a tick is due: the worker or this call fires it
     await engine.schedules.fire_due()
     long = await engine.producer.enqueue(JobCreate(task_type="sleep", payload={"seconds": 1.5}))
