@@ -36,6 +36,46 @@ class ServerConfig(uvicorn.Config):
         self.request_timeout_s = request_timeout_s
 
 
+class CorkedTransport:
+    """A transport whose writes in one turn of the event loop go out as one: an answer's head
+    and body in one send, not two (each send to a local client costs its wake-up)."""
+
+    __slots__ = ("raw", "loop", "pending")
+
+    def __init__(self, raw: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.raw = raw
+        self.loop = loop
+        self.pending: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self.pending is None:
+            self.pending = [data]
+            self.loop.call_soon(self.flush)
+        else:
+            self.pending.append(data)
+
+    def flush(self) -> None:
+        """Send what was written (it is sent at the end of the loop's turn anyway)."""
+        pending, self.pending = self.pending, None
+        if pending and not self.raw.is_closing():
+            self.raw.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def close(self) -> None:
+        self.flush()
+        self.raw.close()
+
+    def is_closing(self) -> bool:
+        return self.raw.is_closing()
+
+    def uncork(self) -> asyncio.Transport:
+        """The transport itself, with what was written sent."""
+        self.flush()
+        return self.raw
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """HttpToolsProtocol with a header-size limit and a request deadline (see the module)."""
 
@@ -98,6 +138,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = CorkedTransport(transport, self.loop)  # type: ignore[assignment]
         self._arm()  # a connection that never sends a request is closed too
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -135,6 +176,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             super().on_headers_complete()
 
     def handle_websocket_upgrade(self) -> None:
+        if isinstance(self.transport, CorkedTransport):
+            self.transport = self.transport.uncork()
         self._disarm()  # the WebSocket protocol takes the connection over
         super().handle_websocket_upgrade()
 

@@ -35,7 +35,7 @@ from dtq.api.routes import (
 )
 from dtq.api.routes.feed import with_feed_schemas
 from dtq.api.submit_path import PATH as FAST_PATH
-from dtq.api.submit_path import FastSubmit
+from dtq.api.submit_path import FastPathApp, FastSubmit
 from dtq.config import Settings, production_problems
 from dtq.errors import SettingsError
 from dtq.queue import Shards, repeat
@@ -94,7 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
                 await hub.close()
             await shards.aclose()
 
-    app = FastAPI(
+    app = FastPathApp(
         title="DTQ",
         summary="A distributed job orchestrator on Redis Streams.",
         version="0.1.0",
@@ -120,15 +120,15 @@ def create_app(settings: Settings) -> FastAPI:
         allow_methods=["GET", "POST", "PUT", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
     )
-    if setup_tracing(settings, "dtq-api"):
+    tracing = setup_tracing(settings, "dtq-api")
+    if tracing:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
         FastAPIInstrumentor.instrument_app(app, excluded_urls="health/live,health/ready,metrics")
-    else:  # plain single submissions skip the framework (with tracing on, they need its spans)
-        app.add_middleware(
-            FastSubmit, settings=settings, route=_route(jobs.router, "POST", FAST_PATH)
-        )
     app.state.metrics = ApiMetrics()
+    if not tracing:  # plain single submissions skip the framework (with tracing, they need spans)
+        route = _route(jobs.router, "POST", FAST_PATH)
+        app.fast_submit = FastSubmit(app.framework, settings, route, app.state.metrics)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outermost: every answer
     install_error_handlers(app)
     return app

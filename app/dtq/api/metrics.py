@@ -121,6 +121,19 @@ class ApiMetrics:
         )
         self.queue = QueueState()
         r.register(self.queue)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def count(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request and its latency."""
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     async def refresh(self, shards: Shards, settings: Settings, feed_clients: int) -> None:
         """Load the queue-state snapshot of every shard (from Redis's cache on the control
@@ -180,6 +193,4 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - began)
+            self.metrics.count(scope["method"], route, status, time.perf_counter() - began)

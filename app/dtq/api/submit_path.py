@@ -8,21 +8,28 @@ with the same JSON. Whatever it does not serve itself it hands to the full stack
 replayed, before anything is stored, so those answers are the route's own: a body that fails
 validation, an empty body, a bad Idempotency-Key header, the admin key, and browser requests
 (an Origin header: CORS). With tracing on it is not installed at all.
+
+It runs ahead of the framework's own layers too (FastPathApp): FastAPI's per-request telemetry
+check, Starlette's error middleware and body limit, RequestMetrics. It counts its answers in
+the same metrics itself, and answers an unexpected error as the app's handler does.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dtq.api.auth import DEV_TENANT
-from dtq.api.errors import dtq_error_handler, redis_error_handler
+from dtq.api.errors import dtq_error_handler, redis_error_handler, unexpected_error_handler
 from dtq.api.limits import ClientGone, Refusal, RequestLimits, replaying
+from dtq.api.metrics import ApiMetrics
 from dtq.api.routes.jobs import submit_job
 from dtq.config import Settings
 from dtq.errors import DTQError
@@ -33,22 +40,48 @@ _idempotency_key: TypeAdapter[str] = TypeAdapter(IdempotencyKey)
 
 
 class FastSubmit:
-    """ASGI middleware serving plain `POST /jobs` itself (see the module's docstring)."""
+    """Serves plain `POST /jobs` itself (see the module's docstring); `app` answers the rest."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, route: APIRoute) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: Settings, route: APIRoute, metrics: ApiMetrics
+    ) -> None:
         self.app = app
         self.limits = RequestLimits(app, settings)  # its steps (not its app) are used here
         self.route = route  # the create_job route: what metrics name the request by
+        self.metrics = metrics
+
+    @staticmethod
+    def serves(scope: Scope) -> bool:
+        """Whether the request is a plain `POST /jobs` (no Origin: not a browser's)."""
+        return (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == PATH
+            and not any(name == b"origin" for name, _ in scope["headers"])
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope["path"] != PATH
-            or any(name == b"origin" for name, _ in scope["headers"])
-        ):
-            await self.app(scope, receive, send)
-            return
+        began = time.perf_counter()
+        status: int | None = None
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            served = await self._serve(scope, receive, sending)
+        except Exception as exc:  # as the app's own handler would answer it
+            if status is not None:  # an answer has begun: the server closes the connection
+                raise
+            served = True
+            await (await unexpected_error_handler(Request(scope), exc))(scope, receive, sending)
+        if served:  # what was handed on is counted by the app's own RequestMetrics
+            self.metrics.count("POST", PATH, status or 500, time.perf_counter() - began)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer the submission; False when it was handed to the app instead."""
         headers = dict(scope["headers"])
         try:
             caller = await self.limits.authenticate(scope, headers)
@@ -56,13 +89,13 @@ class FastSubmit:
             parsed = self.limits.parse_body(body, headers)
         except Refusal as refusal:
             await refusal.send_to(send)
-            return
+            return True
         except ClientGone:
-            return
+            return True
         job, key = _valid(parsed, headers)
         if job is None or not (caller is None or isinstance(caller, Tenant)):
             await self.app(scope, replaying(body, receive), send)  # the route answers
-            return
+            return False
         scope["route"] = self.route
         tenant = caller or DEV_TENANT
         where = scope["app"].state.shards.for_tenant(tenant)
@@ -70,10 +103,10 @@ class FastSubmit:
             created, status, extra = await submit_job(where, tenant, job, key)
         except DTQError as exc:
             await (await dtq_error_handler(Request(scope), exc))(scope, receive, send)
-            return
+            return True
         except RedisError as exc:
             await (await redis_error_handler(Request(scope), exc))(scope, receive, send)
-            return
+            return True
         body = created.model_dump_json().encode()
         answer = [
             (b"content-type", b"application/json"),
@@ -82,6 +115,26 @@ class FastSubmit:
         ]
         await send({"type": "http.response.start", "status": status, "headers": answer})
         await send({"type": "http.response.body", "body": body})
+        return True
+
+
+class FastPathApp(FastAPI):
+    """FastAPI that hands plain `POST /jobs` to its fast path, when one is installed, before
+    any of the framework's layers."""
+
+    fast_submit: FastSubmit | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.fast_submit
+        if fast is not None and fast.serves(scope):
+            scope["app"] = self
+            await fast(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app with every layer: what the fast path hands on."""
+        await super().__call__(scope, receive, send)
 
 
 def _valid(parsed: Any, headers: dict[bytes, bytes]) -> tuple[JobCreate | None, str | None]:
