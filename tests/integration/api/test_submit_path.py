@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dtq.api import submit_path
 from dtq.api.main import create_app
 from dtq.config import Settings
 from dtq.models import TenantCreate, TenantLimits
@@ -108,6 +109,20 @@ async def test_what_the_fast_path_does_not_serve_gets_the_routes_answer(keyed: K
     ).status_code == 201
     dup = await api.post("/jobs", json={"id": "once", "task_type": "noop"}, headers=auth)
     assert dup.status_code == 409 and dup.json()["code"] == "duplicate_job"
+
+
+async def test_an_unexpected_error_on_the_fast_path_is_the_apps_500(
+    keyed: Keyed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: Any) -> Any:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(submit_path, "submit_job", broken)
+    answer = await keyed.api.post("/jobs", json={"task_type": "noop"}, headers=keyed.auth)
+    assert answer.status_code == 500
+    assert answer.json() == {"detail": "internal error", "code": "internal"}
+    metrics = await keyed.api.get("/metrics", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert 'dtq_http_requests_total{method="POST",route="/jobs",status="500"} 1.0' in metrics.text
 
 
 async def test_over_the_rate_limit_is_429_and_stores_nothing(keyed: Keyed) -> None:
