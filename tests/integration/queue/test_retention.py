@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from dtq.api.main import create_app
 from dtq.config import Settings
+from dtq.models import JobCreate
 from dtq.queue import Engine
 from tests.conftest import wait_for
 
@@ -143,6 +145,25 @@ async def test_memory_stays_bounded_by_the_count(
     assert await _job_hashes(engine) == 100
     assert await engine.redis.zcard(engine.keys.gone) == 50
     assert await engine.redis.zcard(engine.keys.index) == 100
+
+
+async def test_the_events_stream_is_bounded_whatever_the_batch_size(
+    make_settings: Callable[..., Settings], redis: Redis
+) -> None:
+    """EVENTS_MAXLEN caps entries; an entry names at most 64 jobs, so big batches (enqueued,
+    purged) cannot grow the stream past about EVENTS_MAXLEN x 64 ids."""
+    engine = Engine(redis, make_settings(EVENTS_MAXLEN=100))
+    await engine.setup()
+    for _ in range(30):
+        await engine.producer.enqueue_many([JobCreate(task_type="noop")] * 1000)
+    rows = await redis.xrange(engine.keys.events)
+    sizes = [len(fields["job_ids"].split(",")) for _, fields in rows]
+    # MAXLEN ~ trims whole nodes of 100 entries: at most about 200 entries stay
+    assert max(sizes) == 64 and len(rows) <= 200 and sum(sizes) <= 200 * 64, (len(rows), sum(sizes))
+    newest = await engine.producer.enqueue_many([JobCreate(task_type="noop")] * 100)
+    rows = await redis.xrevrange(engine.keys.events, count=2)
+    tail = [i for _, f in reversed(rows) for i in f["job_ids"].split(",")]
+    assert tail == newest  # the newest batch is there whole, in order
 
 
 async def test_the_retention_routes_are_for_operators(

@@ -111,10 +111,21 @@ local function take_tokens(bucket, rate, burst, cost, now)
 end
 
 -- Append a state transition to the capped events stream. `job_ids` is one id, or the
--- comma-separated ids of every job a batch moved to the same status at the same time.
+-- comma-separated ids of at most EVENT_IDS jobs a batch moved to the same status at once.
 local function emit(events, maxlen, job_ids, status, now, ...)
   redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*',
     'job_ids', job_ids, 'status', status, 'at', now, ...)
+end
+
+-- emit() for a list of ids, EVENT_IDS to an entry: the stream's cap (entries) then bounds
+-- its memory whatever the size of the batches (one entry for a purge of 100,000 jobs held
+-- 3.3 MB).
+local EVENT_IDS = 64
+local function emit_ids(events, maxlen, ids, status, now, ...)
+  for j = 1, #ids, EVENT_IDS do
+    emit(events, maxlen, table.concat(ids, ',', j, math.min(j + EVENT_IDS - 1, #ids)), status,
+      now, ...)
+  end
 end
 
 -- Counter deltas are summed in a table and written once per script call.

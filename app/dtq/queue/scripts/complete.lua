@@ -80,7 +80,7 @@ if done > 0 then
           gone = KEYS[12], gone_max = tonumber(ARGV[11]), defaults = retention_defaults(6)},
          queue, 'succeeded', ids, keeps, now)
   ack_by_level(streams, group, finished)
-  emit(events, ARGV[4], table.concat(ids, ','), 'succeeded', now, 'worker', consumer)
+  emit_ids(events, ARGV[4], ids, 'succeeded', now, 'worker', consumer)
   redis.call('HINCRBY', stats, 'jobs:running', -done)
   redis.call('HINCRBY', stats, 'jobs:succeeded', done)
   redis.call('HINCRBY', stats, 'completed_total', done)

@@ -276,13 +276,13 @@ for i = 1, n do
 end
 
 if #pending > 0 then
-  emit(events, ARGV[1], table.concat(pending, ','), 'pending', now)
+  emit_ids(events, ARGV[1], pending, 'pending', now)
   for _, q in pairs(rung) do ring(q.lanes, q.streams[3]) end
 end
-if #scheduled > 0 then emit(events, ARGV[1], table.concat(scheduled, ','), 'scheduled', now) end
-if #waiting > 0 then emit(events, ARGV[1], table.concat(waiting, ','), 'waiting', now) end
+if #scheduled > 0 then emit_ids(events, ARGV[1], scheduled, 'scheduled', now) end
+if #waiting > 0 then emit_ids(events, ARGV[1], waiting, 'waiting', now) end
 if #canceled > 0 then
-  emit(events, ARGV[1], table.concat(canceled, ','), 'canceled', now,
+  emit_ids(events, ARGV[1], canceled, 'canceled', now,
     'reason', 'dependency_failed')
 end
 if fresh > 0 then

@@ -50,7 +50,7 @@ end
 
 for q in pairs(laned) do ring(q.lanes, q.streams[3]) end
 if promoted > 0 then
-  emit(KEYS[3], ARGV[1], table.concat(ids, ','), 'pending', now)
+  emit_ids(KEYS[3], ARGV[1], ids, 'pending', now)
   redis.call('HINCRBY', KEYS[2], 'jobs:scheduled', -promoted)
   redis.call('HINCRBY', KEYS[2], 'jobs:pending', promoted)
 end

@@ -97,6 +97,6 @@ if #purged > 0 then
          ARGV[4], 'canceled', purged, keeps, now)
   redis.call('HINCRBY', stats, 'jobs:pending', -#purged)
   redis.call('HINCRBY', stats, 'jobs:canceled', #purged)
-  emit(events, ARGV[5], table.concat(purged, ','), 'canceled', now, 'reason', 'purged')
+  emit_ids(events, ARGV[5], purged, 'canceled', now, 'reason', 'purged')
 end
 return {#purged, looked}

@@ -68,7 +68,7 @@ if status == 'succeeded' then
     end
   end
   if #released > 0 then
-    emit(events, ARGV[1], table.concat(released, ','), 'pending', now,
+    emit_ids(events, ARGV[1], released, 'pending', now,
       'reason', 'dependencies_met')
     redis.call('HINCRBY', stats, 'jobs:pending', #released)
   end
@@ -91,7 +91,7 @@ elseif status == 'dead' or status == 'canceled' then
     end
   end
   if #canceled > 0 then
-    emit(events, ARGV[1], table.concat(canceled, ','), 'canceled', now,
+    emit_ids(events, ARGV[1], canceled, 'canceled', now,
       'reason', 'dependency_failed', 'parent', parent)
     redis.call('HINCRBY', stats, 'jobs:waiting', -#canceled)
     redis.call('HINCRBY', stats, 'jobs:canceled', #canceled)

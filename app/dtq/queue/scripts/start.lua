@@ -176,7 +176,7 @@ ack_by_level(streams, group, finished)
 if bell then redis.call('DEL', keyname.bell(lanes)) end
 if freed and not paused then wake_lanes(lanes, streams[3]) end
 if #started > 0 then
-  emit(events, ARGV[4], table.concat(started, ','), 'running', now, 'worker', consumer)
+  emit_ids(events, ARGV[4], started, 'running', now, 'worker', consumer)
 end
 flush(stats, delta)
 return out
