@@ -209,15 +209,17 @@ def blocked_reason(
 
 
 def job_from_hash(
+    stored: str,
     h: dict[str, str],
     served: Serving | None = None,
     waiting_on: str | None = None,
     lane: tuple[int, int] | None = None,
 ) -> Job:
-    """A Job from its hash, in its tenant's ids (see blocked_reason for the other arguments)."""
+    """A Job from its stored id and hash (which does not repeat the id), in its tenant's ids
+    (see blocked_reason for the other arguments)."""
     errors = orjson.loads(h["errors"]) if h.get("errors") else []
     return Job(
-        id=public_id(h["id"]),
+        id=public_id(stored),
         tenant=tenant_of(h),
         task_type=h["task_type"],
         payload=orjson.loads(h["payload"]),

@@ -74,9 +74,10 @@ class Jobs:
         h = await self._hash(job_id, tenant)
         pending = h["status"] == JobStatus.PENDING
         served = await self._workers.serving() if pending else None
-        waiting_on = await self._waiting_on([h])
+        stored = stored_id(tenant, job_id)
+        waiting_on = await self._waiting_on([stored], [h])
         lane = await self._lane_cap(h) if pending else None
-        return job_from_hash(h, served, waiting_on.get(h["id"]), lane)
+        return job_from_hash(stored, h, served, waiting_on.get(stored), lane)
 
     async def _lane_cap(self, h: dict[str, str]) -> tuple[int, int] | None:
         """For a job waiting in its tenant's lane: (the tenant's cap on this shard, its jobs
@@ -99,9 +100,14 @@ class Jobs:
             cap = -(-cap // over)
         return (cap, int(running))
 
-    async def _waiting_on(self, hashes: list[dict[str, str]]) -> dict[str, str]:
-        """For each waiting job among these, the first of its parents that has not succeeded."""
-        parents = {h["id"]: parents_of(h) for h in hashes if h and h["status"] == JobStatus.WAITING}
+    async def _waiting_on(self, ids: list[str], hashes: list[dict[str, str]]) -> dict[str, str]:
+        """For each waiting job among these (stored ids, hashes), the first of its parents that
+        has not succeeded."""
+        parents = {
+            job_id: parents_of(h)
+            for job_id, h in zip(ids, hashes, strict=True)
+            if h and h["status"] == JobStatus.WAITING
+        }
         if not parents:
             return {}
         asked = sorted({p for ps in parents.values() for p in ps})
@@ -117,7 +123,7 @@ class Jobs:
 
     async def result(self, job_id: str, tenant: str | None = None) -> JobResult:
         """A finished job's outcome; ResultNotReadyError until it is finished."""
-        job = job_from_hash(await self._hash(job_id, tenant))
+        job = job_from_hash(stored_id(tenant, job_id), await self._hash(job_id, tenant))
         if not job.status.is_terminal:
             raise ResultNotReadyError(f"job {job.id} is {job.status}: no result yet")
         return JobResult(
@@ -201,7 +207,7 @@ class Jobs:
             gone = []
             pending = any(h and h["status"] == JobStatus.PENDING for h in hashes)
             served = await self._workers.serving() if pending else None
-            waiting_on = await self._waiting_on(hashes)
+            waiting_on = await self._waiting_on([job_id for job_id, _ in chunk], hashes)
             for (job_id, score), h in zip(chunk, hashes, strict=True):
                 if len(found) == limit:
                     break
@@ -216,7 +222,9 @@ class Jobs:
                     and (priority is None or h.get("priority", "normal") == priority)
                     and owned_by(h, tenant)
                 ):
-                    found.append((int(score), job_from_hash(h, served, waiting_on.get(job_id))))
+                    found.append(
+                        (int(score), job_from_hash(job_id, h, served, waiting_on.get(job_id)))
+                    )
             if gone:
                 await self._redis.zrem(index, *gone)
             top = f"({int(last_score)}" if last_score is not None else top

@@ -153,7 +153,7 @@ class Producer:
         if code == Code.REPLAYED:
             h = await self._lib.redis.hgetall(self._lib.keys.job(str(value)))
             return Submitted(
-                job_from_hash(cast(dict[str, str], h)), False, warnings, done.admission
+                job_from_hash(str(value), cast(dict[str, str], h)), False, warnings, done.admission
             )
         created = from_ms(done.created_at_ms)
         return Submitted(

@@ -190,7 +190,7 @@ for i = 1, n do
     local q = queue_keys(base, stream_name, queue)
     local due = 0
     local level = 3
-    local fields = {'id', id, 'task_type', ARGV[o + 2], 'payload', ARGV[o + 3],
+    local fields = {'task_type', ARGV[o + 2], 'payload', ARGV[o + 3],  -- the id is the key's
       'max_retries', ARGV[o + 4], 'created_at', text(now)}  -- no attempt yet (absent: 0)
     local left, failed_parent = 0, nil
     if tenant ~= 'default' then

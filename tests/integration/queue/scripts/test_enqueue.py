@@ -14,6 +14,7 @@ async def test_enqueue_writes_hash_stream_entry_and_index(engine: Engine) -> Non
     h = await r.hgetall(k.job(job.id))
     assert h["status"] == "pending" and h["max_retries"] == "2"
     assert "attempt" not in h and "failures" not in h and "deliveries" not in h  # absent: 0
+    assert "id" not in h  # the key names it
     assert (job.attempt, job.failures) == (0, 0)
     got = await engine.jobs.get(job.id)
     assert (got.attempt, got.failures) == (0, 0)
