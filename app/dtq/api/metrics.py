@@ -169,8 +169,12 @@ class ApiMetrics:
             )
 
 
+COUNTED = "dtq.counted"  # in a request's scope once a RequestMetrics has counted it
+
+
 class RequestMetrics:
-    """ASGI middleware counting each HTTP request by its route template and status."""
+    """ASGI middleware counting each HTTP request by its route template and status, once: a
+    request it passes to an app that counts it too is counted there."""
 
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
@@ -192,5 +196,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.count(scope["method"], route, status, time.perf_counter() - began)
+            if not scope.get(COUNTED):
+                scope[COUNTED] = True
+                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                self.metrics.count(scope["method"], route, status, time.perf_counter() - began)

@@ -10,13 +10,12 @@ validation, an empty body, a bad Idempotency-Key header, the admin key, and brow
 (an Origin header: CORS). With tracing on it is not installed at all.
 
 It runs ahead of the framework's own layers too (FastPathApp): FastAPI's per-request telemetry
-check, Starlette's error middleware and body limit, RequestMetrics. It counts its answers in
-the same metrics itself, and answers an unexpected error as the app's handler does.
+check, Starlette's error middleware and body limit, RequestMetrics. It counts its own answers
+in the same metrics, and answers an unexpected error as the app's handler does.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi import FastAPI
@@ -24,12 +23,12 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dtq.api.auth import DEV_TENANT
 from dtq.api.errors import dtq_error_handler, redis_error_handler, unexpected_error_handler
 from dtq.api.limits import ClientGone, Refusal, RequestLimits, replaying
-from dtq.api.metrics import ApiMetrics
+from dtq.api.metrics import ApiMetrics, RequestMetrics
 from dtq.api.routes.jobs import submit_job
 from dtq.config import Settings
 from dtq.errors import DTQError
@@ -48,7 +47,7 @@ class FastSubmit:
         self.app = app
         self.limits = RequestLimits(app, settings)  # its steps (not its app) are used here
         self.route = route  # the create_job route: what metrics name the request by
-        self.metrics = metrics
+        self.counted = RequestMetrics(self._answer, metrics)  # what is handed on counts there
 
     @staticmethod
     def serves(scope: Scope) -> bool:
@@ -61,27 +60,17 @@ class FastSubmit:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        began = time.perf_counter()
-        status: int | None = None
+        await self.counted(scope, receive, send)
 
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            served = await self._serve(scope, receive, sending)
-        except Exception as exc:  # as the app's own handler would answer it
-            if status is not None:  # an answer has begun: the server closes the connection
-                raise
-            served = True
-            await (await unexpected_error_handler(Request(scope), exc))(scope, receive, sending)
-        if served:  # what was handed on is counted by the app's own RequestMetrics
-            self.metrics.count("POST", PATH, status or 500, time.perf_counter() - began)
+            await self._serve(scope, receive, send)
+        except Exception as exc:  # as the app's own handler answers it (and logs it)
+            await (await unexpected_error_handler(Request(scope), exc))(scope, receive, send)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> bool:
-        """Answer the submission; False when it was handed to the app instead."""
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the submission, or hand it to the app."""
+        scope["route"] = self.route
         headers = dict(scope["headers"])
         try:
             caller = await self.limits.authenticate(scope, headers)
@@ -89,24 +78,24 @@ class FastSubmit:
             parsed = self.limits.parse_body(body, headers)
         except Refusal as refusal:
             await refusal.send_to(send)
-            return True
+            return
         except ClientGone:
-            return True
+            return
         job, key = _valid(parsed, headers)
         if job is None or not (caller is None or isinstance(caller, Tenant)):
+            del scope["route"]  # the app routes it
             await self.app(scope, replaying(body, receive), send)  # the route answers
-            return False
-        scope["route"] = self.route
+            return
         tenant = caller or DEV_TENANT
         where = scope["app"].state.shards.for_tenant(tenant)
         try:
             created, status, extra = await submit_job(where, tenant, job, key)
         except DTQError as exc:
             await (await dtq_error_handler(Request(scope), exc))(scope, receive, send)
-            return True
+            return
         except RedisError as exc:
             await (await redis_error_handler(Request(scope), exc))(scope, receive, send)
-            return True
+            return
         body = created.model_dump_json().encode()
         answer = [
             (b"content-type", b"application/json"),
@@ -115,7 +104,6 @@ class FastSubmit:
         ]
         await send({"type": "http.response.start", "status": status, "headers": answer})
         await send({"type": "http.response.body", "body": body})
-        return True
 
 
 class FastPathApp(FastAPI):

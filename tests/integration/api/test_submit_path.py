@@ -102,6 +102,11 @@ async def test_what_the_fast_path_does_not_serve_gets_the_routes_answer(keyed: K
     bad_key = await api.post("/jobs", json={"task_type": "noop"}, headers={"Authorization": "x"})
     assert bad_key.status_code == 401
     assert await keyed.engine.redis.zcard(keyed.engine.keys.index) == stored  # nothing stored
+    # Each answer is counted once, under the route, whichever way it went.
+    metrics = (await api.get("/metrics", headers={"Authorization": f"Bearer {ADMIN}"})).text
+    for status, times in (("422", 7), ("401", 2)):
+        line = f'dtq_http_requests_total{{method="POST",route="/jobs",status="{status}"}}'
+        assert f"{line} {times}.0" in metrics, (status, metrics)
 
     # A duplicate id is the route's 409, from the fast path's own error handling.
     assert (
