@@ -64,12 +64,16 @@ class FastSubmit:
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await self._serve(scope, receive, send)
+            body = await self._serve(scope, receive, send)
         except Exception as exc:  # as the app's own handler answers it (and logs it)
             await (await unexpected_error_handler(Request(scope), exc))(scope, receive, send)
+            return
+        if body is not None:  # the route answers (the app handles its own errors)
+            del scope["route"]  # the app routes it
+            await self.app(scope, replaying(body, receive), send)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer the submission, or hand it to the app."""
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """Answer the submission; or the body read, for the app to answer instead."""
         scope["route"] = self.route
         headers = dict(scope["headers"])
         try:
@@ -78,24 +82,22 @@ class FastSubmit:
             parsed = self.limits.parse_body(body, headers)
         except Refusal as refusal:
             await refusal.send_to(send)
-            return
+            return None
         except ClientGone:
-            return
+            return None
         job, key = _valid(parsed, headers)
         if job is None or not (caller is None or isinstance(caller, Tenant)):
-            del scope["route"]  # the app routes it
-            await self.app(scope, replaying(body, receive), send)  # the route answers
-            return
+            return body
         tenant = caller or DEV_TENANT
         where = scope["app"].state.shards.for_tenant(tenant)
         try:
             created, status, extra = await submit_job(where, tenant, job, key)
         except DTQError as exc:
             await (await dtq_error_handler(Request(scope), exc))(scope, receive, send)
-            return
+            return None
         except RedisError as exc:
             await (await redis_error_handler(Request(scope), exc))(scope, receive, send)
-            return
+            return None
         body = created.model_dump_json().encode()
         answer = [
             (b"content-type", b"application/json"),
@@ -104,6 +106,7 @@ class FastSubmit:
         ]
         await send({"type": "http.response.start", "status": status, "headers": answer})
         await send({"type": "http.response.body", "body": body})
+        return None
 
 
 class FastPathApp(FastAPI):
