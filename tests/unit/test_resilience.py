@@ -30,6 +30,22 @@ async def test_a_redis_error_is_retried_and_another_error_ends_the_loop() -> Non
     assert len(turns) == 2
 
 
+async def test_uvloops_closed_socket_error_while_reconnecting_is_a_redis_failure() -> None:
+    """redis-py, reconnecting as it handles a ConnectionError, can meet uvloop's RuntimeError
+    for a closed transport (a worker's cancel listener died of it as a Sentinel failed over)."""
+    try:
+        try:
+            raise RedisConnectionError("Connection closed by server.")
+        except RedisConnectionError:
+            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")  # noqa: B904
+    except RuntimeError as exc:
+        reconnecting = exc
+    turns, step = failing(reconnecting, RuntimeError("a bug"))
+    with pytest.raises(RuntimeError, match="a bug"):
+        await repeat("probe", step, retry_after_s=0)
+    assert len(turns) == 2  # retried the first, ended on the second
+
+
 async def test_carry_on_logs_any_error_with_its_traceback_and_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -1,6 +1,7 @@
 """Loops that talk to Redis and must outlive its hiccups: one helper instead of a copy per loop.
 
-A loop step that fails with a RedisError is logged and tried again after a pause; any other
+A loop step that fails with a RedisError (is_redis_failure) is logged and tried again after a
+pause; any other
 error ends the loop (and its TaskGroup) loudly, or, for a loop that runs on its own
 (`carry_on`), is logged with its traceback and tried again: no loop dies quietly.
 Cancellation always ends it.
@@ -15,6 +16,15 @@ from collections.abc import Awaitable, Callable
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
+
+
+def is_redis_failure(exc: BaseException) -> bool:
+    """A RedisError, or the RuntimeError uvloop raises for a write to a closed socket when
+    redis-py reconnects while it handles a connection error (seen as a Sentinel promoted a new
+    master): its context is that RedisError. Either way the server went away, not the code."""
+    return isinstance(exc, RedisError) or (
+        isinstance(exc, RuntimeError) and isinstance(exc.__context__, RedisError)
+    )
 
 
 def raise_if_cancelling() -> None:
@@ -38,7 +48,8 @@ async def repeat(
 ) -> None:
     """Run `step` until it returns None; it returns the seconds to wait before the next turn.
 
-    A RedisError is logged as "<what> failed" and the step runs again after `retry_after_s`.
+    A RedisError (is_redis_failure) is logged as "<what> failed" and the step runs again after
+    `retry_after_s`.
     With `carry_on` (a task nobody awaits until shutdown), so is any other exception, logged
     with its traceback at error level; without it, any other exception ends the loop.
     """
@@ -46,15 +57,15 @@ async def repeat(
         raise_if_cancelling()
         try:
             wait = await step()
-        except RedisError as exc:
-            raise_if_cancelling()
-            logger.warning("%s failed, retrying in %g s error=%s", what, retry_after_s, exc)
-            wait = retry_after_s
-        except Exception:
-            if not carry_on:
+        except Exception as exc:
+            redis_failure = is_redis_failure(exc)
+            if not (redis_failure or carry_on):
                 raise
             raise_if_cancelling()
-            logger.exception("%s failed unexpectedly, retrying in %g s", what, retry_after_s)
+            if redis_failure:
+                logger.warning("%s failed, retrying in %g s error=%s", what, retry_after_s, exc)
+            else:
+                logger.exception("%s failed unexpectedly, retrying in %g s", what, retry_after_s)
             wait = retry_after_s
         if wait is None:
             return
