@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -21,16 +23,32 @@ class Answer:
     answered_at: float
     status: int
     job_id: str | None
+    tenant: str | None = None
 
 
-async def submit(url: str, answers: list[Answer], rate_per_s: int, run_s: float) -> None:
-    """POST /jobs (a no-op job) at `rate_per_s` for `run_s`, each answer noted."""
+def noop(n: int) -> dict[str, Any]:
+    """The n-th submission's body: a no-op job."""
+    return {"task_type": "noop"}
 
-    async def one(client: httpx.AsyncClient, sent_at: float) -> None:
+
+async def submit(
+    url: str,
+    answers: list[Answer],
+    rate_per_s: int,
+    run_s: float,
+    job: Callable[[int], dict[str, Any]] = noop,
+    keys: Sequence[str] = (),
+) -> None:
+    """POST /jobs at `rate_per_s` for `run_s`, each answer noted: the n-th submission sends
+    `job(n)`, with the API keys in `keys` taken in turn (none: no Authorization header)."""
+
+    async def one(client: httpx.AsyncClient, sent_at: float, n: int) -> None:
+        headers = {"Authorization": f"Bearer {keys[n % len(keys)]}"} if keys else None
         try:
-            response = await client.post("/jobs", json={"task_type": "noop"})
-            job_id = response.json().get("id") if response.status_code < 300 else None
-            answers.append(Answer(sent_at, time.monotonic(), response.status_code, job_id))
+            response = await client.post("/jobs", json=job(n), headers=headers)
+            body = response.json() if response.status_code < 300 else {}
+            answers.append(Answer(sent_at, time.monotonic(), response.status_code,
+                                  body.get("id"), body.get("tenant")))  # fmt: skip
         except httpx.HTTPError:
             answers.append(Answer(sent_at, time.monotonic(), 0, None))
 
@@ -40,7 +58,7 @@ async def submit(url: str, answers: list[Answer], rate_per_s: int, run_s: float)
         tasks = []
         for n in range(int(rate_per_s * run_s)):
             await asyncio.sleep(max(0.0, start + n / rate_per_s - time.monotonic()))
-            tasks.append(asyncio.create_task(one(client, time.monotonic())))
+            tasks.append(asyncio.create_task(one(client, time.monotonic(), n)))
         await asyncio.gather(*tasks)
 
 
@@ -56,20 +74,27 @@ def longest_failing_run_s(answers: list[Answer]) -> float:
     return longest
 
 
-async def outcome(engine: Engine, job_id: str) -> JobStatus | None:
+async def outcome(engine: Engine, job_id: str, tenant: str | None = None) -> JobStatus | None:
     """A job's status, None when it is gone."""
     try:
-        return (await engine.jobs.get(job_id)).status
+        return (await engine.jobs.get(job_id, tenant)).status
     except JobNotFoundError:
         return None
 
 
-async def unfinished(engine: Engine, job_ids: list[str], within_s: float = 60) -> list[str]:
-    """The jobs that have not succeeded within `within_s` (AssertionError if one is gone)."""
+async def unfinished(
+    engine: Engine,
+    job_ids: list[str],
+    within_s: float = 60,
+    tenants: dict[str, str] | None = None,
+) -> list[str]:
+    """The jobs that have not succeeded within `within_s` (AssertionError if one is gone);
+    `tenants` maps a job of a tenant's to its tenant."""
     deadline = time.monotonic() + within_s
     waiting = list(job_ids)
+    tenant_of = tenants or {}
     while waiting and time.monotonic() < deadline:
-        statuses = [await outcome(engine, job_id) for job_id in waiting]
+        statuses = [await outcome(engine, job_id, tenant_of.get(job_id)) for job_id in waiting]
         assert None not in statuses, "a job answered 2xx is gone"
         waiting = [j for j, s in zip(waiting, statuses, strict=True) if s != JobStatus.SUCCEEDED]
         if waiting:

@@ -161,6 +161,35 @@ class LocalCluster:
                     return next(n for n in self.nodes if n.port == int(master[1]))
         raise EmbeddedRedisError(f"no master serves {key!r}")
 
+    def move_slot(
+        self,
+        slot: int,
+        source: EmbeddedRedis,
+        target: EmbeddedRedis,
+        pipeline: int = 10,
+        pause_s: float = 0.0,
+    ) -> int:
+        """Move one slot's keys to another master the classic way, key by key, as `redis-cli
+        --cluster reshard` does (SETSLOT IMPORTING/MIGRATING, MIGRATE `pipeline` keys at a time,
+        `pause_s` apart, SETSLOT NODE on every master); returns the number of keys moved."""
+        moved = 0
+        with self.client(source) as src, self.client(target) as dst:
+            source_id = _command(src, "CLUSTER", "MYID")
+            target_id = _command(dst, "CLUSTER", "MYID")
+            _command(dst, "CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+            _command(src, "CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+            while keys := _command(src, "CLUSTER", "GETKEYSINSLOT", slot, pipeline):
+                _command(src, "MIGRATE", "127.0.0.1", target.port, "", 0, 10_000, "KEYS", *keys)
+                moved += len(keys)
+                time.sleep(pause_s)
+            _command(dst, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
+            _command(src, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        for node in self.nodes[: self.masters]:
+            if node is not source and node is not target:
+                with self.client(node) as other:
+                    _command(other, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        return moved
+
     def replicas_of(self, master: EmbeddedRedis) -> list[EmbeddedRedis]:
         """The nodes that replicate a master now."""
         with self.client(master) as client:

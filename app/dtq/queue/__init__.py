@@ -12,7 +12,7 @@ from dtq.queue.engine import Engine
 from dtq.queue.events import Position, TenantEvent, split_entry
 from dtq.queue.housekeeping import HousekeepingReport
 from dtq.queue.keys import Keys
-from dtq.queue.resilience import raise_if_cancelling, repeat
+from dtq.queue.resilience import is_redis_failure, raise_if_cancelling, repeat
 from dtq.queue.scripts.admit import Admission, NotAdmitted
 from dtq.queue.scripts.library import NotReplicatedError
 from dtq.queue.shards import ShardCountError, Shards
@@ -39,6 +39,7 @@ __all__ = [
     "backoff_ms",
     "shard_views",
     "public_id",
+    "is_redis_failure",
     "raise_if_cancelling",
     "repeat",
     "split_entry",

@@ -102,6 +102,14 @@ class Keys:
     def base(self) -> str:
         return f"{self.prefix}:{{{self.shard}}}"
 
+    @property
+    def guard(self) -> str:
+        """A key that never exists, declared last by every script call (library.Call): while
+        the shard's slot is migrating key by key, the server refuses (TRYAGAIN) any call that
+        declares a key it lacks, so no script runs while the slot's keys are split over two
+        nodes. Nothing may ever write it."""
+        return f"{self.base}:guard"
+
     def queue(self, name: str = DEFAULT_QUEUE) -> QueueKeys:
         """The keys of one named queue."""
         root = self.base if name == DEFAULT_QUEUE else f"{self.base}:queue:{name}"

@@ -9,9 +9,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from redis.exceptions import RedisError
-
-from dtq.queue import Consumer, Delivery, Engine, repeat
+from dtq.queue import Consumer, Delivery, Engine, is_redis_failure, repeat
 
 logger = logging.getLogger(__name__)
 
@@ -100,5 +98,7 @@ class LeaseKeeper:
         """Leave the set of live workers."""
         try:
             await self._engine.forget_worker(self._consumer.name)
-        except RedisError as exc:
+        except Exception as exc:
+            if not is_redis_failure(exc):
+                raise
             logger.warning("could not deregister worker error=%s", exc)

@@ -12,10 +12,17 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from dtq.models import DEFAULT_QUEUE
-from dtq.queue import Delivery, Engine, Entry, Failure, Settled, raise_if_cancelling, repeat
+from dtq.queue import (
+    Delivery,
+    Engine,
+    Entry,
+    Failure,
+    Settled,
+    is_redis_failure,
+    raise_if_cancelling,
+    repeat,
+)
 from dtq.tracing import job_span, tracing_enabled
 from dtq.worker.capacity import Capacity
 from dtq.worker.execution import Execution
@@ -348,7 +355,9 @@ class Worker:
     async def _release(self, parents: list[str]) -> None:
         try:
             await self.engine.dependencies.release(parents)
-        except RedisError as exc:  # they stay in the outbox, which the tidy loop sweeps
+        except Exception as exc:  # they stay in the outbox, which the tidy loop sweeps
+            if not is_redis_failure(exc):
+                raise
             raise_if_cancelling()
             logger.warning("releasing dependents failed, tidy will sweep error=%s", exc)
 

@@ -1,15 +1,18 @@
-"""Which keys each script touches without declaring them in KEYS (issue 17, item 3).
+"""Which keys each script touches without declaring them in KEYS (issue 17, item 3), and the
+guard every call declares.
 
-On a cluster, a script may only be trusted with keys it declares: during a key-by-key slot
-migration, a declared key already moved makes the server refuse the call (ASK/TRYAGAIN, which
-DTQ sends again), while an undeclared one simply looks absent. This test watches the server
-(MONITOR) through a workload that runs every script, asks the server which arguments of each
-command a script ran are keys (COMMAND GETKEYS), and compares them with the script's KEYS.
+On a cluster, the server checks only the keys a script declares: during a key-by-key slot
+migration it refuses (TRYAGAIN) a call whose declared keys it lacks in part, while a key the
+script reaches without declaring it, already moved, simply looks absent. Every call declares
+the shard's guard last (Keys.guard, a key that never exists), so no script runs at all while
+DTQ's slot is migrating (test_slot_migration.py moves it key by key under load). This test
+watches the server (MONITOR) through a workload that runs every script, checks that each call
+declared the guard and that nothing created it, asks the server which arguments of each command
+a script ran are keys (COMMAND GETKEYS), and compares them with the script's KEYS.
 
-Not every script declares every key yet: UNDECLARED lists, per script, the kinds of key it
-still reaches on its own (key names with the tenant, job id and the like as `*`). The test
-fails when a script reaches a kind of key not listed there, so the list can only shrink; when it
-is empty, a classic slot migration is safe (see the README's "Moving DTQ's slot").
+UNDECLARED lists, per script, the kinds of key it still reaches on its own (key names with the
+tenant, job id and the like as `*`): harmless behind the guard, and listed so that the list can
+only shrink (the test fails when a script reaches a kind of key not listed there).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from tests.conftest import CLUSTER, wait_for
 
 pytestmark = pytest.mark.skipif(CLUSTER, reason="MONITOR watches one server")
 
-# Kinds of key each script reaches without declaring them (to be emptied: issue 17, item 3).
+# Kinds of key each script reaches without declaring them (safe behind the guard; may shrink).
 # `lanes:*:N` is a tenant's lane of level N, `lanes:*:running` its running set, `pk:*` a
 # partition key's line, `job:*` a job's hash; `queue:*:` the same for a named queue.
 LANES = {"lanes", "lanes:*:1", "lanes:*:2", "lanes:*:3", "lanes:*:4", "lanes:*:running",
@@ -116,8 +119,9 @@ def kind(key: str, base: str, words: set[str]) -> str:
 
 def undeclared(
     lines: list[str], names: dict[str, str], url: str, base: str
-) -> tuple[dict[str, set[str]], set[str]]:
-    """Per script, the kinds of key its commands reached beyond its KEYS; and the scripts run."""
+) -> tuple[dict[str, set[str]], set[str], set[str]]:
+    """Per script, the kinds of key its commands reached beyond its KEYS; the scripts run; and
+    the scripts called without the guard as their last key."""
     client = sync_redis.Redis.from_url(url, decode_responses=True)
     words = {"lanes", "running", "bell", "job", "queue", "finished", "succeeded", "canceled",
              "dead", "stream", "dlq", "delayed", "jobs", "retention", "gone", "stats", "events",
@@ -127,6 +131,7 @@ def undeclared(
              "critical", "low", "1", "2", "3", "4"}  # fmt: skip
     found: dict[str, set[str]] = defaultdict(set)
     ran: set[str] = set()
+    unguarded: set[str] = set()
     script, declared = None, set()
     for line in lines:
         if "[" not in line:
@@ -140,7 +145,10 @@ def undeclared(
             if args[0].lower() == "evalsha" and args[1] in names:
                 script = names[args[1]]
                 ran.add(script)
-                declared = set(args[3 : 3 + int(args[2])])
+                named = args[3 : 3 + int(args[2])]
+                if not named or named[-1] != f"{base}:guard":
+                    unguarded.add(script)
+                declared = set(named)
             continue
         if script is None:
             continue
@@ -153,7 +161,7 @@ def undeclared(
                 found[script].add(kind(key, base, words))
 
     client.close()
-    return found, ran
+    return found, ran, unguarded
 
 
 @pytest.fixture
@@ -239,8 +247,14 @@ async def test_every_key_a_script_reaches_is_declared_or_listed(
     await workload(engine, start_worker)
     await asyncio.sleep(0.5)
     names = {engine.lib.script(n).sha: n for n in script_names()}
-    found, ran = undeclared(list(monitor.lines), names, redis_url, engine.keys.base)
+    lines = list(monitor.lines)
+    found, ran, unguarded = undeclared(lines, names, redis_url, engine.keys.base)
     assert ran == set(script_names()), f"not run: {set(script_names()) - ran}"
+    assert not unguarded, f"called without the guard: {unguarded}"
+    assert engine.keys.guard == f"{engine.keys.base}:guard"
+    touched = [line for line in lines if f'"{engine.keys.guard}"' in line]
+    assert not [line for line in touched if "evalsha" not in line.lower()], "the guard was used"
+    assert not await engine.redis.exists(engine.keys.guard)
     new = {s: sorted(k - UNDECLARED.get(s, set())) for s, k in found.items()}
     new = {s: kinds for s, kinds in new.items() if kinds}
     assert not new, f"scripts reach undeclared keys: {new}"

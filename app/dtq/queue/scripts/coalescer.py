@@ -58,7 +58,8 @@ class Coalescer:
     async def _round_trip(self, calls: list[tuple[Call[Any], asyncio.Future[Any]]]) -> None:
         """One pipeline of calls (see library.send)."""
         if len(calls) == 1 and calls[0][0].script.acks is None:  # no pipeline for one call
-            replies: list[Any] = [await calls[0][0].script(calls[0][0].keys, calls[0][0].args)]
+            call = calls[0][0]
+            replies: list[Any] = [await call.script(call.declared, call.args)]
         else:
             replies = await send(self._redis, [call for call, _ in calls])
         for (call, future), reply in zip(calls, replies, strict=True):

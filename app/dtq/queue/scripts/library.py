@@ -58,12 +58,14 @@ class ReplicaAcks:
 
 
 class Script(AsyncScript):
-    """A registered script that knows whether its writes wait for replica acknowledgements."""
+    """A registered script that knows whether its writes wait for replica acknowledgements,
+    and the shard's guard key its calls declare last (keys.py's Keys.guard)."""
 
-    def __init__(self, redis: Redis, source: str, acks: ReplicaAcks | None) -> None:
+    def __init__(self, redis: Redis, source: str, acks: ReplicaAcks | None, guard: str) -> None:
         super().__init__(redis, source)
         self.redis = redis
         self.acks = acks
+        self.guard = guard
 
 
 def writes(source: str) -> bool:
@@ -84,7 +86,9 @@ class Library:
         self._scripts: dict[str, Script] = {}
         for name in script_names():
             source = script_source(name)
-            self._scripts[name] = Script(redis, source, acks if writes(source) else None)
+            self._scripts[name] = Script(
+                redis, source, acks if writes(source) else None, keys.guard
+            )
 
     def script(self, name: str) -> Script:
         """The registered script of that stem (for its face only)."""
@@ -110,10 +114,15 @@ class Call(Generic[T]):
     args: Sequence[EncodableT]
     decode: Callable[[Any], T]
 
+    @property
+    def declared(self) -> list[str]:
+        """The keys sent: the script's own, then the shard's guard (which _lib.lua takes off)."""
+        return [*self.keys, self.script.guard]
+
     async def run(self) -> T:
         """Run the call alone (one round trip) and decode its reply."""
         if self.script.acks is None:  # redis-py's Script reloads on NOSCRIPT
-            return self.decode(await self.script(self.keys, self.args))
+            return self.decode(await self.script(self.declared, self.args))
         (reply,) = await send(self.script.redis, [self])
         if isinstance(reply, Exception):
             raise reply
@@ -126,7 +135,8 @@ class Call(Generic[T]):
         """Queue the call on a pipeline as a bare EVALSHA. (redis-py's own way registers the
         script on the pipeline, which then asks SCRIPT EXISTS first: a round trip per batch.
         Batch.run loads a script the server lacks instead, and runs its calls again.)"""
-        pipe.evalsha(self.script.sha, len(self.keys), *self.keys, *self.args)
+        declared = self.declared
+        pipe.evalsha(self.script.sha, len(declared), *declared, *self.args)
 
 
 class Pending(Generic[T]):
