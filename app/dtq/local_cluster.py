@@ -108,6 +108,11 @@ class LocalCluster:
         masters = self.nodes[: self.masters]
         clients = [self.client(node) for node in self.nodes]
         try:
+            # A config epoch of its own for every node, before they meet (as `redis-cli --cluster
+            # create` does): nodes that start equal settle their epochs by gossip over a few
+            # seconds, and a slot moved meanwhile can be claimed back by its old master.
+            for index, client in enumerate(clients):
+                _command(client, "CLUSTER", "SET-CONFIG-EPOCH", index + 1)
             for index, client in enumerate(clients[: self.masters]):
                 low = SLOTS * index // self.masters
                 high = SLOTS * (index + 1) // self.masters - 1
@@ -184,11 +189,22 @@ class LocalCluster:
                 time.sleep(pause_s)
             _command(dst, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
             _command(src, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
-        for node in self.nodes[: self.masters]:
+        masters = self.nodes[: self.masters]
+        for node in masters:
             if node is not source and node is not target:
                 with self.client(node) as other:
                     _command(other, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        self._until(time.monotonic() + 10, "every master names the slot's new master",
+                    lambda: all(self._owner(n, slot) == target.port for n in masters))  # fmt: skip
         return moved
+
+    def _owner(self, node: EmbeddedRedis, slot: int) -> int | None:
+        """The port of the master that `node` says serves `slot`."""
+        with self.client(node) as client:
+            for low, high, master, *_ in _command(client, "CLUSTER", "SLOTS"):
+                if int(low) <= slot <= int(high):
+                    return int(master[1])
+        return None
 
     def replicas_of(self, master: EmbeddedRedis) -> list[EmbeddedRedis]:
         """The nodes that replicate a master now."""
