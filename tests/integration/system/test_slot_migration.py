@@ -46,7 +46,7 @@ def migrate_slots(cluster: LocalCluster, source: EmbeddedRedis, target: Embedded
 
 def move_key_by_key(cluster: LocalCluster, source: EmbeddedRedis, target: EmbeddedRedis) -> None:
     """The classic move of DTQ's slot, key by key, 10 keys every 10 ms (the keys are split over
-    the two masters for a while: about half a second here)."""
+    the two masters for a while: about 1.5 s here)."""
     with cluster.client(source) as src:
         slot = int(src.execute_command("CLUSTER", "KEYSLOT", "{0}"))
     started = time.monotonic()
