@@ -161,10 +161,10 @@ class LocalCluster:
         """The node that serves a key's slot now."""
         with self.client(self.nodes[0]) as client:
             slot = int(_command(client, "CLUSTER", "KEYSLOT", key))
-            for low, high, master, *_ in _command(client, "CLUSTER", "SLOTS"):
-                if int(low) <= slot <= int(high):
-                    return next(n for n in self.nodes if n.port == int(master[1]))
-        raise EmbeddedRedisError(f"no master serves {key!r}")
+        port = self._owner(self.nodes[0], slot)
+        if port is None:
+            raise EmbeddedRedisError(f"no master serves {key!r}")
+        return next(n for n in self.nodes if n.port == port)
 
     def move_slot(
         self,

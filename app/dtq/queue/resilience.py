@@ -1,9 +1,8 @@
 """Loops that talk to Redis and must outlive its hiccups: one helper instead of a copy per loop.
 
 A loop step that fails with a RedisError (is_redis_failure) is logged and tried again after a
-pause; any other
-error ends the loop (and its TaskGroup) loudly, or, for a loop that runs on its own
-(`carry_on`), is logged with its traceback and tried again: no loop dies quietly.
+pause; any other error ends the loop (and its TaskGroup) loudly, or, for a loop that runs on its
+own (`carry_on`), is logged with its traceback and tried again: no loop dies quietly.
 Cancellation always ends it.
 """
 
