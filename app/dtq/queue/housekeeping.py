@@ -1,5 +1,6 @@
 """Periodic upkeep any worker may run (one at a time, under a lock): prune the job indexes,
-idle consumers and silent workers, and free tenants' concurrency slots no running job holds."""
+idle consumers and silent workers, free tenants' concurrency slots no running job holds, and
+let finished jobs go by their queue's retention where nothing finishes any more."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from redis.exceptions import ResponseError
 from dtq.queue.clock import redis_now_ms
 from dtq.queue.scripts.library import Library
 from dtq.queue.scripts.repair_slots import repair_slots
+from dtq.queue.scripts.retire import retire
 from dtq.queue.workers import Workers
 
 logger = logging.getLogger(__name__)
 
 INDEX_SCAN = 5000
+# retire.lua calls a queue gets per round at most (each removes up to 1,000 aged jobs a kind).
+RETIRE_CALLS = 100
 # A consumer without pending entries, idle this many visibility timeouts, is removed.
 IDLE_CONSUMER_TIMEOUTS = 10
 
@@ -30,6 +34,7 @@ class HousekeepingReport:
     consumers_removed: int = 0
     workers_forgotten: int = 0
     slots_freed: int = 0
+    jobs_retired: int = 0
 
 
 async def housekeep(
@@ -49,12 +54,19 @@ async def housekeep(
     report.workers_forgotten = await workers.forget_silent(await redis_now_ms(lib.redis))
     for queue in queues:
         report.slots_freed += await repair_slots(lib, queue=k.queue(queue))
+        for _ in range(RETIRE_CALLS):
+            retired = await retire(lib, queue=k.queue(queue))
+            report.jobs_retired += retired
+            if not retired:
+                break
     logger.info(
-        "housekeeping index_pruned=%d consumers_removed=%d workers_forgotten=%d slots_freed=%d",
+        "housekeeping index_pruned=%d consumers_removed=%d workers_forgotten=%d slots_freed=%d "
+        "jobs_retired=%d",
         report.index_pruned,
         report.consumers_removed,
         report.workers_forgotten,
         report.slots_freed,
+        report.jobs_retired,
     )
     return report
 

@@ -55,6 +55,7 @@ UNDECLARED: dict[str, set[str]] = {
     "purge_queue": {"job:*"} | LANES | NAMED,
     "read": {"job:*"} | LANES | NAMED,
     "release": {"stream"} | LANES | NAMED,
+    "retire": {"job:*"},
     "retry_dead": {"stream"} | LANES | NAMED,
     "start": {"pk:*"} | LANES | NAMED,
 }

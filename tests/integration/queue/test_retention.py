@@ -4,6 +4,7 @@ removed jobs answer 410; dead jobs always stay."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -92,9 +93,47 @@ async def test_keep_result_false_removes_a_job_as_it_succeeds(
     assert not await engine.redis.exists(engine.keys.job(gone["id"]))
     assert 0 < await engine.redis.ttl(engine.keys.job(short["id"])) <= 30
     assert (await api.get(f"/jobs/{short['id']}")).json()["keep_for_s"] == 30
-    assert await engine.redis.ttl(engine.keys.job(kept["id"])) > 30
+    assert await engine.redis.ttl(engine.keys.job(kept["id"])) == -1  # the queue's age: its list
     r = await api.post("/jobs", json={"task_type": "echo", "keep_result": False, "keep_for_s": 5})
     assert r.status_code == 422
+
+
+async def test_a_queue_lets_its_jobs_go_at_their_age_with_a_tombstone(
+    api: httpx.AsyncClient, engine: Engine, start_worker: Callable[..., Any]
+) -> None:
+    """The age is enforced from the queue's finished list, not by an expiry on each job: as
+    later jobs finish, and by housekeeping in a queue where nothing finishes any more. A job
+    kept for its own time stays until then; a removed one answers 410, not 404."""
+    assert (await api.put("/queues/default/retention", json={"succeeded_s": 1})).status_code == 200
+    start_worker()
+    old = (await api.post("/jobs/batch", json={"jobs": [{"task_type": "noop"}] * 3})).json()["ids"]
+    own = (await api.post("/jobs", json={"task_type": "noop", "keep_for_s": 60})).json()["id"]
+
+    def succeeded(n: int) -> Callable[[], Any]:
+        async def check() -> bool:
+            return await _count(api, "succeeded") == n
+
+        return check
+
+    await wait_for(succeeded(4))
+    assert [await engine.redis.ttl(engine.keys.job(j)) for j in old] == [-1, -1, -1]
+    await asyncio.sleep(1.1)
+    later = (await api.post("/jobs", json={"task_type": "noop"})).json()["id"]
+    await wait_for(succeeded(5))  # its finish lets the three older ones go
+    for job_id in old:
+        gone = await api.get(f"/jobs/{job_id}")
+        assert gone.status_code == 410 and gone.json()["code"] == "job_removed"
+    assert (await api.get(f"/jobs/{own}")).status_code == 200  # kept for its own 60 s
+    listed = {j["id"] for j in (await api.get("/jobs", params={"limit": 100})).json()["data"]}
+    assert listed == {own, later}
+
+    await asyncio.sleep(1.1)  # nothing finishes any more: housekeeping lets `later` go
+    await engine.redis.delete(engine.keys.housekeeping_lock)  # the worker's round took it
+    report = await engine.housekeep()
+    assert report is not None and report.jobs_retired == 1
+    assert (await api.get(f"/jobs/{later}")).status_code == 410
+    assert (await api.get(f"/jobs/{own}")).status_code == 200
+    assert await engine.redis.llen(engine.keys.queue().finished("succeeded")) == 0
 
 
 async def test_a_parent_with_dependents_is_kept_until_they_are_released(

@@ -396,38 +396,71 @@ local function remove_jobs(job_prefix, index, gone, gone_max, ids, now)
   redis.call('ZREMRANGEBYRANK', gone, 0, -(gone_max + 1))
 end
 
--- Keep the jobs of one queue that just finished as `kind` by its policy: each expires after the
--- policy's age (or its own `keep` seconds; 0 removes it at once), and the queue keeps at most the
--- policy's count of them (the oldest go first). `keeps[i]` is job i's own `keep` field or nil.
+-- The most finished jobs one call removes for their age (the next call takes the rest).
+local AGED_MAX = 1000
+
+-- A finished list entry, "<finish ms> <id>", as (finish ms as text, id).
+local function finished_entry(entry)
+  local space = string.find(entry, ' ', 1, true)
+  return string.sub(entry, 1, space - 1), string.sub(entry, space + 1)
+end
+
+-- Keep the jobs of one queue that just finished as `kind` by its policy: the queue keeps them
+-- for at most the policy's age and at most the policy's count of them (the oldest go first).
+-- `keeps[i]` is job i's own `keep` field or nil: 0 removes it at once, more gives it an expiry
+-- of its own (and the queue's age does not shorten it). No ids: only the policy is applied
+-- (housekeeping does so for queues where nothing finishes).
 -- The queue's finished list holds "<finish ms> <id>" oldest first (a list: ~50 bytes an entry,
--- O(1) to add and to pop).
+-- O(1) to add and to pop): the age is enforced from its head, not by an expiry on each job
+-- (one command less per job, ~56 bytes less per kept job, and a tombstone for every removal).
 -- `r` = {retention hash, finished list, job prefix, index, gone, gone max, defaults}.
+-- Returns how many jobs were removed.
 local function retain(r, queue, kind, ids, keeps, now)
   local count, age = policy_of(r.retention, queue, kind, r.defaults)
   local entries, drop = {}, {}
   for i, id in ipairs(ids) do
-    local keep = keeps[i] and tonumber(keeps[i]) or age
-    if keep <= 0 then
+    local keep = keeps[i] and tonumber(keeps[i])
+    if (keep or age) <= 0 then
       drop[#drop + 1] = id
     else
-      redis.call('EXPIRE', keyname.job(r.job_prefix, id), text(keep))
+      if keep then redis.call('EXPIRE', keyname.job(r.job_prefix, id), text(keep)) end
       entries[#entries + 1] = text(now) .. ' ' .. id
     end
   end
-  local length = 0
+  local length
   for i = 1, #entries, 1000 do
     length = redis.call('RPUSH', r.finished, unpack(entries, i, math.min(i + 999, #entries)))
   end
-  if count >= 0 and length > count then
-    -- An id may have been reused since (a client's own id, after the old job expired): only a
-    -- hash that still records this very finish is removed.
-    for _, entry in ipairs(redis.call('LPOP', r.finished, length - count)) do
-      local space = string.find(entry, ' ', 1, true)
-      local at, id = string.sub(entry, 1, space - 1), string.sub(entry, space + 1)
-      if redis.call('HGET', keyname.job(r.job_prefix, id), 'finished_at') == at then
-        drop[#drop + 1] = id
-      end
+  length = length or redis.call('LLEN', r.finished)
+  -- "<ms> <id>" entries leave the head: those beyond the count, then those older than the age.
+  local popped = {}
+  if count >= 0 and length > count then popped = redis.call('LPOP', r.finished, length - count) end
+  local over = #popped  -- popped[1..over] went for the count; any after for their age
+  local cutoff = now - age * 1000
+  while #popped - over < AGED_MAX do
+    local head = redis.call('LINDEX', r.finished, 0)
+    if not head or tonumber((finished_entry(head))) > cutoff then break end
+    local ahead = redis.call('LRANGE', r.finished, 0, AGED_MAX - (#popped - over) - 1)
+    local old = 0
+    for _, entry in ipairs(ahead) do
+      if tonumber((finished_entry(entry))) > cutoff then break end
+      old = old + 1
+      popped[#popped + 1] = entry
+    end
+    redis.call('LTRIM', r.finished, old, -1)
+    if old < #ahead then break end
+  end
+  -- An id may have been reused since (a client's own id, after the old job expired): only a
+  -- hash that still records this very finish is removed; and a job kept for its own time (an
+  -- expiry of its own) leaves the list for its age but stays until then.
+  for j, entry in ipairs(popped) do
+    local at, id = finished_entry(entry)
+    local key = keyname.job(r.job_prefix, id)
+    if redis.call('HGET', key, 'finished_at') == at
+        and (j <= over or redis.call('PTTL', key) < 0) then
+      drop[#drop + 1] = id
     end
   end
   if #drop > 0 then remove_jobs(r.job_prefix, r.index, r.gone, r.gone_max, drop, now) end
+  return #drop
 end

@@ -12,7 +12,8 @@ async def test_cancel_pending_deletes_an_undelivered_entry(engine: Engine) -> No
     await engine.jobs.cancel(job.id)
     assert (await engine.jobs.get(job.id)).status == "canceled"
     assert await engine.redis.xlen(engine.keys.stream) == 0
-    assert await engine.redis.ttl(engine.keys.job(job.id)) > 0
+    kept = await engine.redis.lrange(engine.keys.queue().finished("canceled"), 0, -1)
+    assert [entry.split(" ")[1] for entry in kept] == [job.id]  # retention's list: its age
 
 
 async def test_cancel_scheduled_removes_it_from_the_delayed_set(

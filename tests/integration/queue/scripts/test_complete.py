@@ -13,7 +13,8 @@ async def test_complete_records_result_and_removes_the_entry(
     r, k = engine.redis, engine.keys
     h = await r.hgetall(k.job(d.job_id))
     assert h["status"] == "succeeded" and h["result"] == '{"ok":true}'
-    assert 0 < await r.ttl(k.job(d.job_id)) <= engine.settings.RESULT_TTL_S
+    kept = await r.lrange(k.queue().finished("succeeded"), 0, -1)
+    assert [entry.split(" ")[1] for entry in kept] == [d.job_id]  # retention's list: its age
     assert await stream_entries(engine) == 0
     assert (await r.xpending(k.stream, "workers"))["pending"] == 0
 
