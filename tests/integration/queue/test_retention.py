@@ -16,6 +16,7 @@ from dtq.api.main import create_app
 from dtq.config import Settings
 from dtq.models import JobCreate
 from dtq.queue import Engine
+from dtq.queue.scripts.retire import retire
 from tests.conftest import wait_for
 
 
@@ -134,6 +135,31 @@ async def test_a_queue_lets_its_jobs_go_at_their_age_with_a_tombstone(
     assert (await api.get(f"/jobs/{later}")).status_code == 410
     assert (await api.get(f"/jobs/{own}")).status_code == 200
     assert await engine.redis.llen(engine.keys.queue().finished("succeeded")) == 0
+
+
+async def test_a_lowered_count_is_reached_a_thousand_jobs_a_call(
+    api: httpx.AsyncClient, engine: Engine, start_worker: Callable[..., Any]
+) -> None:
+    """No script call removes a whole backlog at once: a count lowered under 1,200 kept jobs is
+    reached by housekeeping in calls of at most 1,000 (and by later finishes the same way)."""
+    assert (await api.put("/queues/default/retention", json={"succeeded_count": -1})).is_success
+    for _ in range(2):
+        r = await api.post("/jobs/batch", json={"jobs": [{"task_type": "noop"}] * 600})
+        assert r.status_code == 201
+    start_worker(concurrency=50)
+
+    async def done() -> bool:
+        return await _count(api, "succeeded") == 1200
+
+    await wait_for(done, timeout=30)
+    assert (await api.put("/queues/default/retention", json={"succeeded_count": 0})).is_success
+    queue = engine.keys.queue()
+    assert await retire(engine.lib, queue=queue) == 1000
+    assert await engine.redis.llen(queue.finished("succeeded")) == 200
+    await engine.redis.delete(engine.keys.housekeeping_lock)  # the worker's round took it
+    report = await engine.housekeep()
+    assert report is not None and report.jobs_retired == 200
+    assert await _job_hashes(engine) == 0
 
 
 async def test_a_parent_with_dependents_is_kept_until_they_are_released(

@@ -396,7 +396,8 @@ local function remove_jobs(job_prefix, index, gone, gone_max, ids, now)
   redis.call('ZREMRANGEBYRANK', gone, 0, -(gone_max + 1))
 end
 
--- The most finished jobs one call removes for their age (the next call takes the rest).
+-- The most finished jobs one call removes for their age, and beyond those it just kept for the
+-- count (the next call takes the rest): a script call stays short whatever the backlog.
 local AGED_MAX = 1000
 
 -- A finished list entry, "<finish ms> <id>", as (finish ms as text, id).
@@ -434,7 +435,9 @@ local function retain(r, queue, kind, ids, keeps, now)
   length = length or redis.call('LLEN', r.finished)
   -- "<ms> <id>" entries leave the head: those beyond the count, then those older than the age.
   local popped = {}
-  if count >= 0 and length > count then popped = redis.call('LPOP', r.finished, length - count) end
+  if count >= 0 and length > count then  -- a count just lowered is reached over several calls
+    popped = redis.call('LPOP', r.finished, math.min(length - count, #entries + AGED_MAX))
+  end
   local over = #popped  -- popped[1..over] went for the count; any after for their age
   local cutoff = now - age * 1000
   while #popped - over < AGED_MAX do

@@ -1,9 +1,10 @@
 #!lua flags=allow-oom
 --[[
   retire: apply one queue's retention to the finished jobs it already keeps: those older than
-  the policy's age, or beyond its count, are removed (with their tombstones), at most 1,000 per
-  kind a call. The scripts that finish jobs do the same as they finish them; housekeeping calls
-  this for every queue, so that a queue where nothing finishes any more still lets its jobs go.
+  the policy's age, or beyond its count, are removed (with their tombstones), per kind at most
+  1,000 past the age and 1,000 beyond the count a call (a short call whatever the backlog). The
+  scripts that finish jobs do the same as they finish them; housekeeping calls this for every
+  queue, so that a queue where nothing finishes any more still lets its jobs go.
 
   KEYS[1] the queue's succeeded jobs (list)   KEYS[2] its canceled jobs (list)
   KEYS[3] retention policies (hash)   KEYS[4] job index (zset)   KEYS[5] tombstones (zset)

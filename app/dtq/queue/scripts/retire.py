@@ -8,8 +8,8 @@ from dtq.queue.scripts.library import Call, Library
 
 
 def retire(lib: Library, *, queue: QueueKeys) -> Call[int]:
-    """Remove `queue`'s finished jobs past its retention's age or count (at most 1,000 of each
-    kind a call); how many went."""
+    """Remove `queue`'s finished jobs past its retention's age or count (per kind at most 1,000
+    for each a call); how many went."""
     k, s = lib.keys, lib.settings
     keys = [queue.finished("succeeded"), queue.finished("canceled"), k.retention, k.index, k.gone]
     args = [queue.name, *retention_defaults(s), k.job_prefix, s.REMOVED_IDS_KEPT]
