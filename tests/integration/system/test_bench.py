@@ -72,3 +72,20 @@ def test_a_short_soak_keeps_memory_flat(redis_url: str) -> None:
     grown = report["redis_mib"]["end"] - report["redis_mib"]["start"]
     assert grown < 8, report
     assert report["redis_memory_curve"] and report["rate_by_tenth"]
+
+
+def test_the_phase_bench_reports_every_phase(redis_url: str) -> None:
+    """scripts/bench/phases.py, tiny: Redis CPU per job for each phase, and its keys gone."""
+    proc = subprocess.run(
+        [sys.executable, "scripts/bench/phases.py", "--jobs", "1000", "--rounds", "1"],
+        cwd=ROOT,
+        env={"REDIS_URL": redis_url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    phases = [report[f"{p}_us"] for p in ("enqueue", "read", "start", "complete")]
+    assert all(us > 0 for us in phases) and report["total_us"] >= sum(phases) - 0.5
+    assert report["jobs"] == 1000
