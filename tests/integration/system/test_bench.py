@@ -1,42 +1,38 @@
-"""The benchmark script still runs end to end (a tiny run): single- and multi-tenant, one queue
-and several."""
+"""The benchmark scripts still run end to end (tiny runs): throughput.py single- and
+multi-tenant, one queue and several; soak.py; phases.py."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT
 
 
-@pytest.mark.parametrize(("tenants", "queues"), [(0, 0), (3, 0), (0, 4)])
-def test_the_bench_runs_and_reports(redis_url: str, tenants: int, queues: int) -> None:
+def _report(script: str, args: list[str], redis_url: str, timeout: float) -> dict[str, Any]:
+    """Run a bench script against the test server; the JSON object it prints last."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            "scripts/bench/throughput.py",
-            "--jobs",
-            "300",
-            "--concurrency",
-            "20",
-            "--latency-samples",
-            "3",
-            "--tenants",
-            str(tenants),
-            "--queues",
-            str(queues),
-        ],
+        [sys.executable, f"scripts/bench/{script}", *args],
         cwd=ROOT,
         env={"REDIS_URL": redis_url, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return report
+
+
+@pytest.mark.parametrize(("tenants", "queues"), [(0, 0), (3, 0), (0, 4)])
+def test_the_bench_runs_and_reports(redis_url: str, tenants: int, queues: int) -> None:
+    args = ["--jobs", "300", "--concurrency", "20", "--latency-samples", "3"]
+    args += ["--tenants", str(tenants), "--queues", str(queues)]
+    report = _report("throughput.py", args, redis_url, timeout=60)
     assert report["process_per_s"] > 0 and report["lat_p50_ms"] > 0
     if tenants:
         assert sorted(report["tenant_done_at"]) == ["t0", "t1", "t2"]
@@ -46,27 +42,8 @@ def test_the_bench_runs_and_reports(redis_url: str, tenants: int, queues: int) -
 def test_a_short_soak_keeps_memory_flat(redis_url: str) -> None:
     """scripts/bench/soak.py, short: 20,000 jobs through a worker with KEEP_SUCCEEDED 1,000:
     Redis ends holding about the 1,000 kept jobs, not 20,000."""
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "scripts/bench/soak.py",
-            "--jobs",
-            "20000",
-            "--backlog",
-            "2000",
-            "--keep-succeeded",
-            "1000",
-            "--max-s",
-            "120",
-        ],
-        cwd=ROOT,
-        env={"REDIS_URL": redis_url, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    args = ["--jobs", "20000", "--backlog", "2000", "--keep-succeeded", "1000", "--max-s", "120"]
+    report = _report("soak.py", args, redis_url, timeout=180)
     assert report["jobs"] == 20000
     # 20,000 kept jobs would be ~16 MiB; 1,000 (and the capped events stream) stay well under.
     grown = report["redis_mib"]["end"] - report["redis_mib"]["start"]
@@ -75,17 +52,8 @@ def test_a_short_soak_keeps_memory_flat(redis_url: str) -> None:
 
 
 def test_the_phase_bench_reports_every_phase(redis_url: str) -> None:
-    """scripts/bench/phases.py, tiny: Redis CPU per job for each phase, and its keys gone."""
-    proc = subprocess.run(
-        [sys.executable, "scripts/bench/phases.py", "--jobs", "1000", "--rounds", "1"],
-        cwd=ROOT,
-        env={"REDIS_URL": redis_url, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    """scripts/bench/phases.py, tiny: Redis CPU per job for each phase."""
+    report = _report("phases.py", ["--jobs", "1000", "--rounds", "1"], redis_url, timeout=60)
     phases = [report[f"{p}_us"] for p in ("enqueue", "read", "start", "complete")]
     assert all(us > 0 for us in phases) and report["total_us"] >= sum(phases) - 0.5
     assert report["jobs"] == 1000

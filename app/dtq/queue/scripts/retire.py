@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dtq.queue.keys import QueueKeys
-from dtq.queue.retention import retention_defaults
+from dtq.queue.retention import retention_defaults, retention_keys
 from dtq.queue.scripts.library import Call, Library
 
 
@@ -11,6 +11,6 @@ def retire(lib: Library, *, queue: QueueKeys) -> Call[int]:
     """Remove `queue`'s finished jobs past its retention's age or count (per kind at most 1,000
     for each a call); how many went."""
     k, s = lib.keys, lib.settings
-    keys = [queue.finished("succeeded"), queue.finished("canceled"), k.retention, k.index, k.gone]
+    keys = [queue.finished("succeeded"), *retention_keys(k, queue, "canceled")]
     args = [queue.name, *retention_defaults(s), k.job_prefix, s.REMOVED_IDS_KEPT]
     return Call(lib.script("retire"), keys, args, int)
