@@ -20,6 +20,9 @@ JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
+# orjson reads an integer of 2^64 or more as a float: a float under 2^63 in size was one in the
+# text already.
+FLOAT_EXACT = float(2**63)
 
 
 class StrictJsonError(ValueError):
@@ -42,9 +45,12 @@ def is_json_media_type(content_type: bytes) -> bool:
 
 def json_depth_exceeds(body: bytes, limit: int) -> bool:
     """Whether the JSON text nests arrays/objects deeper than `limit` (strings are skipped)."""
-    brackets = JSON_STRING.sub(b"", body).translate(None, NOT_BRACKETS)
+    return _depth_exceeds(JSON_STRING.sub(b"", body), limit)
+
+
+def _depth_exceeds(outside_strings: bytes, limit: int) -> bool:
     depth = 0
-    for c in brackets:
+    for c in outside_strings.translate(None, NOT_BRACKETS):
         if c in b"[{":
             depth += 1
             if depth > limit:
@@ -102,13 +108,39 @@ def read_json(body: bytes, max_depth: int) -> Any:
         raise StrictJsonError(
             400, "invalid_encoding", f"the body is not UTF-8 text (byte {exc.start})"
         ) from None
-    if json_depth_exceeds(body, max_depth):
+    outside_strings = JSON_STRING.sub(b"", body)
+    if _depth_exceeds(outside_strings, max_depth):
         raise StrictJsonError(
             422, "json_too_deep", f"the JSON body nests deeper than MAX_JSON_DEPTH ({max_depth})"
         )
     try:  # the fast C parser refuses bad UTF-8, lone surrogates, NaN and Infinity
-        orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise StrictJsonError(422, "invalid_json", f"the body is not valid JSON: {exc}") from None
-    # ...and this pass refuses what orjson lets through: repeated keys, integers past 64 bits.
+    # What orjson lets through, it lets through silently: a repeated key (the last wins), an
+    # integer past 64 bits (a float from 2^64). Each colon outside strings separates one
+    # member, so a value with as many members, no integer out of range and no float that could
+    # have been one is what the text says. Otherwise this slower pass finds the fault (or
+    # finds none: a float such as 1e19 written as one).
+    if _members(value) == outside_strings.count(b":"):
+        return value
     return json.loads(body, object_pairs_hook=_object, parse_int=_int, parse_float=_float)
+
+
+def _members(value: Any) -> int:
+    """The object members in a parsed value; -1 for a number orjson may have changed."""
+    stack = [value]
+    members = 0
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            members += len(v)
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, int):
+            if not INT_MIN <= v <= INT_MAX:
+                return -1
+        elif isinstance(v, float) and not -FLOAT_EXACT < v < FLOAT_EXACT:
+            return -1
+    return members

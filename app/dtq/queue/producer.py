@@ -10,9 +10,9 @@ from dtq import jsontext
 from dtq.errors import DependencyCycleError, PayloadTooLargeError
 from dtq.models import DEFAULT_TENANT, Job, JobCreate, JobStatus
 from dtq.queue.clock import from_ms
+from dtq.queue.group_commit import GroupCommit
 from dtq.queue.jobhash import job_from_hash
 from dtq.queue.scripts.admit import Admission, Bucket
-from dtq.queue.scripts.coalescer import Coalescer
 from dtq.queue.scripts.codes import Code
 from dtq.queue.scripts.enqueue import Enqueued, enqueue
 from dtq.queue.scripts.library import Call, Library, run_all
@@ -94,7 +94,8 @@ class Producer:
     def __init__(self, lib: Library) -> None:
         self._lib = lib
         self._settings = lib.settings
-        self._single = Coalescer(lib.redis)  # single submissions made at once go together
+        # Single submissions made at once go together (one call per tenant and round trip).
+        self._single = GroupCommit(lib, lanes=not self._settings.AUTH_DISABLED)
 
     def _call(
         self,
@@ -104,21 +105,23 @@ class Producer:
         bucket: Bucket | None = None,
     ) -> Call[Enqueued]:
         """The enqueue call for these jobs; every payload is checked for size first."""
-        limit = self._settings.MAX_PAYLOAD_BYTES
-        payloads = [jsontext.dumps(job.payload) for job in jobs]
-        for payload in payloads:
-            if len(payload) > limit:
-                raise PayloadTooLargeError(f"payload is {len(payload)} bytes; the limit is {limit}")
-        lanes = not self._settings.AUTH_DISABLED
         return enqueue(
             self._lib,
             tenant=tenant,
             ids=ids,
             jobs=jobs,
-            payloads=payloads,
-            lanes=lanes,
+            payloads=[self._payload(job) for job in jobs],
+            lanes=not self._settings.AUTH_DISABLED,
             bucket=bucket,
         )
+
+    def _payload(self, job: JobCreate) -> bytes:
+        """The job's payload as stored (JSON); PayloadTooLargeError past MAX_PAYLOAD_BYTES."""
+        payload = jsontext.dumps(job.payload)
+        limit = self._settings.MAX_PAYLOAD_BYTES
+        if len(payload) > limit:
+            raise PayloadTooLargeError(f"payload is {len(payload)} bytes; the limit is {limit}")
+        return payload
 
     async def warnings_for(self, task_types: Iterable[str]) -> list[str]:
         """The warnings a submission of these task types would carry (e.g. for a schedule)."""
@@ -147,7 +150,7 @@ class Producer:
         under (default: a new random one).
         """
         job_id = job.id or job_id or new_job_id()
-        done: Enqueued = await self._single.run(self._call(tenant, [job_id], [job], bucket))
+        done = await self._single.submit(tenant, bucket, job_id, job, self._payload(job))
         (code,), (value,), (queue,) = done.codes, done.values, done.queues
         warnings = unserved_warnings(done.unknown_task_types)
         if code == Code.REPLAYED:

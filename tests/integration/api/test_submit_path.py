@@ -16,7 +16,7 @@ from dtq.api.main import create_app
 from dtq.config import Settings
 from dtq.models import TenantCreate, TenantLimits
 from dtq.queue import Engine
-from dtq.queue.scripts.coalescer import Coalescer
+from dtq.queue.group_commit import GroupCommit
 from dtq.redis_client import create_redis
 
 ADMIN = "a" * 40
@@ -166,15 +166,21 @@ async def test_a_key_revoked_through_this_process_stops_working_at_once(keyed: K
 async def test_concurrent_submissions_share_round_trips(
     keyed: Keyed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The coalescer sends submissions made at once together; each keeps its own outcome."""
-    trips: list[int] = []
-    real = Coalescer._round_trip
+    """Submissions made at once go together, one call per round trip; each keeps its own
+    outcome (a duplicate id goes in a call of its own, after the first)."""
+    trips: list[list[int]] = []  # per round trip, the jobs of each call
+    real_trip, real_call = GroupCommit._round_trip, GroupCommit._call
 
-    async def counted(self: Coalescer, calls: list[Any]) -> None:
-        trips.append(len(calls))
-        await real(self, calls)
+    async def trip(self: GroupCommit, batch: list[Any]) -> None:
+        trips.append([])
+        await real_trip(self, batch)
 
-    monkeypatch.setattr(Coalescer, "_round_trip", counted)
+    def call(self: GroupCommit, group: list[Any]) -> Any:
+        trips[-1].append(len(group))
+        return real_call(self, group)
+
+    monkeypatch.setattr(GroupCommit, "_round_trip", trip)
+    monkeypatch.setattr(GroupCommit, "_call", call)
     await keyed.engine.tenants.set_limits("acme", TenantLimits(rate_per_s=1000.0, burst=1000))
     warm = await keyed.api.post("/jobs", json={"task_type": "noop"}, headers=keyed.auth)
     assert warm.status_code == 201  # the key is remembered: nothing else to wait for
@@ -186,4 +192,6 @@ async def test_concurrent_submissions_share_round_trips(
         *(keyed.api.post("/jobs", json=b, headers=keyed.auth) for b in bodies)
     )
     assert sorted(a.status_code for a in answers) == [201, 201, 201, 201, 409]
-    assert sum(trips) == 5 and len(trips) < 5, trips
+    calls = [n for trip in trips for n in trip]
+    assert sum(calls) == 5 and len(trips) < 5, trips
+    assert max(calls) > 1, trips  # jobs shared a call

@@ -118,7 +118,8 @@ async def submit_job(
     admission = admission or taken
     headers = rate_limit_headers(admission) if admission is not None else {}
     code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return JobCreated(**job.model_dump(), warnings=warnings), code, headers
+    # From the job's fields as they are (validated already): no deep copy of the payload.
+    return JobCreated.model_validate({**job.__dict__, "warnings": warnings}), code, headers
 
 
 @router.post(

@@ -95,26 +95,35 @@ end
 -- A tenant's submission rate limit, a token bucket on the Redis clock shared by every API
 -- instance (admit.lua; enqueue.lua when it admits its own jobs). `cost` submissions are taken
 -- whole or not at all; a refused request takes no tokens. The bucket is a hash (tokens, at).
--- Returns {admitted (1 or 0), tokens left (floor), ms until `cost` tokens are there (0 when
+-- take_tokens_each answers `times` requests of `cost` each, in turn (as if sent one after
+-- another), with one read and one write of the bucket; take_tokens one request. An answer:
+-- {admitted (1 or 0), tokens left (floor), ms until `cost` tokens are there (0 when
 -- admitted), ms until the bucket is full again}.
-local function take_tokens(bucket, rate, burst, cost, now)
+local function take_tokens_each(bucket, rate, burst, cost, now, times)
   local b = redis.call('HMGET', bucket, 'tokens', 'at')
   local tokens = tonumber(b[1]) or burst
   local at = tonumber(b[2]) or now
   tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-  local admitted = 0
-  local wait = 0
-  if cost <= tokens then
-    tokens = tokens - cost
-    admitted = 1
-  else
-    wait = math.ceil((cost - tokens) * 1000 / rate)
+  local answers = {}
+  for i = 1, times do
+    local admitted = 0
+    local wait = 0
+    if cost <= tokens then
+      tokens = tokens - cost
+      admitted = 1
+    else
+      wait = math.ceil((cost - tokens) * 1000 / rate)
+    end
+    answers[i] = {admitted, math.floor(tokens), wait, math.ceil((burst - tokens) * 1000 / rate)}
   end
-  local full = math.ceil((burst - tokens) * 1000 / rate)
   -- Lua numbers are doubles: store the fraction as a string so no precision is lost.
   redis.call('HSET', bucket, 'tokens', string.format('%.6f', tokens), 'at', now)
-  redis.call('PEXPIRE', bucket, full + 1000)
-  return {admitted, math.floor(tokens), wait, full}
+  redis.call('PEXPIRE', bucket, answers[times][4] + 1000)
+  return answers
+end
+
+local function take_tokens(bucket, rate, burst, cost, now)
+  return take_tokens_each(bucket, rate, burst, cost, now, 1)[1]
 end
 
 -- Append a state transition to the capped events stream. `job_ids` is one id, or the

@@ -27,15 +27,23 @@
   ARGV[6] '1': pending jobs wait in the tenant's lane (fair dispatch, see _lib.lua), '' : they
     go straight to the streams (a single-tenant deployment)
   ARGV[7] the shard's key base   ARGV[8] the stream name (for keyname.queue)
-  ARGV[9 + 5(i-1) ..] job i: id, task_type, payload (JSON), max_retries, options: '' or a JSON
+  ARGV[9] '1': each job on its own (see below), '': all or none
+  ARGV[10 + 5(i-1) ..] job i: id, task_type, payload (JSON), max_retries, options: '' or a JSON
     object of the options given: queue, priority, depends_on (array), partition_key, trace_id,
     delay_ms, run_at_ms, timeout_s and, with an idempotency key, fingerprint (of the body)
-  Admission (optional): when ARGV[10 + 5n] is given, the jobs first take that many submissions
-    from the tenant's rate limit (_lib.lua's take_tokens), ARGV[11 + 5n] the rate per second
-    and ARGV[12 + 5n] the burst, the bucket being the last key; refused, nothing is stored.
+  Admission (optional): when ARGV[11 + 5n] is given, the jobs first take that many submissions
+    from the tenant's rate limit (_lib.lua's take_tokens), ARGV[12 + 5n] the rate per second
+    and ARGV[13 + 5n] the burst, the bucket being the last key; refused, nothing is stored.
+
+  Each on its own (ARGV[9] '1'): the jobs are independent submissions (single POST /jobs made
+  at once, sent in one call): each is admitted (taking the cost for itself), checked and stored
+  as if it had been sent alone, after the ones before it. A job refused gets its error code in
+  its place of the reply; the others are stored. The caller sends no two jobs with the same id
+  or idempotency key in one call (the second would depend on how the first fared).
 
   Returns {created_at_ms, unknown, admission, code_1, value_1, queue_1, ..., code_n, value_n,
-    queue_n}: admission is take_tokens's answer (empty without admission);
+    queue_n}: admission is take_tokens's answer (empty without admission; each on its own:
+    a list of every job's answer);
     unknown lists the task types no worker has served; code_i is C.PENDING, C.SCHEDULED
     (value: the due time, Redis clock), C.WAITING, C.CANCELED (at birth: a parent had failed)
     or C.REPLAYED (value: the original job's id); value_i is 0 otherwise; queue_i is the job's
@@ -45,12 +53,15 @@
           {C.IDEMPOTENCY_CONFLICT, i}: job i reuses an idempotency key with another body
           {C.UNKNOWN_PARENT, i, parent}: job i names a parent that does not exist or belongs
             to another tenant (the two look the same)
+  Each on its own, these are job i's code_i instead (C.OVER_RATE: its answer is in admission;
+  C.UNKNOWN_PARENT: value_i is the parent).
 ]]
 local n = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local WIDTH, J = 5, 8  -- job i's fields start after ARGV[J + WIDTH * (i - 1)]
+local WIDTH, J = 5, 9  -- job i's fields start after ARGV[J + WIDTH * (i - 1)]
+local each = ARGV[9] == '1'
 local tenant = ARGV[5]
 local lane = ARGV[6] == '1' and tenant or nil
 local base, stream_name = ARGV[7], ARGV[8]
@@ -60,13 +71,26 @@ local index, stats, events, delayed, tasks, queues = KEYS[1], KEYS[2], KEYS[3], 
 local FIRST_JOB_KEY = 7
 local scheduled_record = appended(nil, 'scheduled', now, '', 0, 'delayed')
 local out = {now}  -- then the code of each job (C.PENDING ...)
-local value = {}  -- per job: its due time (scheduled) or original id (replayed)
+local value = {}  -- per job: its due time (scheduled), original id (replayed) or parent
 local admission = {}
 local cost = ARGV[J + WIDTH * n + 1]
 if cost then
-  admission = take_tokens(KEYS[#KEYS], tonumber(ARGV[J + WIDTH * n + 2]),
-    tonumber(ARGV[J + WIDTH * n + 3]), tonumber(cost), now)
-  if admission[1] == 0 then return {C.OVER_RATE, admission} end
+  local rate, burst = tonumber(ARGV[J + WIDTH * n + 2]), tonumber(ARGV[J + WIDTH * n + 3])
+  if each then
+    admission = take_tokens_each(KEYS[#KEYS], rate, burst, tonumber(cost), now, n)
+    for i = 1, n do
+      if admission[i][1] == 0 then out[i + 1] = C.OVER_RATE end
+    end
+  else
+    admission = take_tokens(KEYS[#KEYS], rate, burst, tonumber(cost), now)
+    if admission[1] == 0 then return {C.OVER_RATE, admission} end
+  end
+end
+-- A job refused (each on its own): its code in out, as its answer.
+local function refuse(i, code, v)
+  if not each then return true end
+  out[i + 1] = code
+  value[i] = v
 end
 local opts = {}
 for i = 1, n do
@@ -82,13 +106,16 @@ for i = 1, n do
   if fingerprint then
     idem_key[i] = KEYS[next_key]
     next_key = next_key + 1
-    local seen = redis.call('GET', idem_key[i])
+    local seen = out[i + 1] == nil and redis.call('GET', idem_key[i])
     if seen then
       local sep = string.find(seen, ':', 1, true)
-      if string.sub(seen, sep + 1) ~= fingerprint then return {C.IDEMPOTENCY_CONFLICT, i} end
-      out[i + 1] = C.REPLAYED
-      value[i] = string.sub(seen, 1, sep - 1)
       idem_key[i] = nil
+      if string.sub(seen, sep + 1) ~= fingerprint then
+        if refuse(i, C.IDEMPOTENCY_CONFLICT) then return {C.IDEMPOTENCY_CONFLICT, i} end
+      else
+        out[i + 1] = C.REPLAYED
+        value[i] = string.sub(seen, 1, sep - 1)
+      end
     end
   end
 end
@@ -108,7 +135,10 @@ for i = 1, any_parents and n or 0 do
       for j, parent in ipairs(deps) do
         if not earlier[parent] then
           local p = redis.call('HMGET', KEYS[next_key + 2 * (j - 1)], 'status', 'tenant')
-          if not p[1] or (p[2] or 'default') ~= tenant then return {C.UNKNOWN_PARENT, i, parent} end
+          if not p[1] or (p[2] or 'default') ~= tenant then
+            if refuse(i, C.UNKNOWN_PARENT, parent) then return {C.UNKNOWN_PARENT, i, parent} end
+            break
+          end
         end
       end
     end
@@ -120,14 +150,18 @@ end
 -- Index every new id at once; ZADD NX adds fewer than asked only if an id exists already.
 -- The scores are unique and increasing: newest-first pagination needs no tie-breaking.
 local seq = math.max(now_us, tonumber(redis.call('HGET', stats, 'index_seq') or '0') + 1)
-local members, fresh = {}, 0
-for i = 1, n do
-  if out[i + 1] == nil then
-    members[#members + 1] = seq + fresh
-    members[#members + 1] = ARGV[J + 1 + (i - 1) * WIDTH]
-    fresh = fresh + 1
+local members, fresh
+local function gather()
+  members, fresh = {}, 0
+  for i = 1, n do
+    if out[i + 1] == nil then
+      members[#members + 1] = seq + fresh
+      members[#members + 1] = ARGV[J + 1 + (i - 1) * WIDTH]
+      fresh = fresh + 1
+    end
   end
 end
+gather()
 -- ZADD NX every member, 1000 at a time (unpack's limit); returns how many were new.
 local function index_into(key)
   local added = 0
@@ -136,10 +170,21 @@ local function index_into(key)
   end
   return added
 end
-if index_into(index) < fresh then
+while index_into(index) < fresh do
   -- Undo: remove exactly the members this call added (they carry this call's scores).
   redis.call('ZREMRANGEBYSCORE', index, seq, seq + fresh - 1)
-  return {C.DUPLICATE}
+  if not each then return {C.DUPLICATE} end
+  -- Each on its own: a job whose id exists (or came earlier in the call) is refused, the
+  -- others indexed (the second pass adds them all).
+  local seen = {}
+  for i = 1, n do
+    local id = ARGV[J + 1 + (i - 1) * WIDTH]
+    if out[i + 1] == nil then
+      if seen[id] or redis.call('ZSCORE', index, id) then refuse(i, C.DUPLICATE) end
+      seen[id] = true
+    end
+  end
+  gather()
 end
 if tenant ~= 'default' then  -- so that a tenant's listing never scans other tenants' jobs
   index_into(KEYS[FIRST_JOB_KEY])

@@ -1,4 +1,5 @@
-"""The face of enqueue.lua: store jobs and queue them, all or none."""
+"""The face of enqueue.lua: store jobs and queue them, all or none (enqueue), or each on its own
+(enqueue_each: independent submissions sent in one call)."""
 
 from __future__ import annotations
 
@@ -68,26 +69,33 @@ class Enqueued:
     admission: Admission | None  # with a bucket: the jobs' admission (RateLimit-* headers)
 
 
+def _refusal(
+    code: int, ids: Sequence[str], jobs: Sequence[JobCreate], bucket: Bucket | None, said: list[Any]
+) -> Exception:
+    """The error a refusal stands for; `said`: what the script returned after its code."""
+    if code == Code.OVER_RATE and bucket is not None:
+        return NotAdmitted(Admission.of(bucket, said[0]))
+    if code == Code.IDEMPOTENCY_CONFLICT:
+        key = jobs[said[0] - 1].idempotency_key
+        return IdempotencyConflictError(f"idempotency key {key!r} was used with another body")
+    if code == Code.UNKNOWN_PARENT:
+        parent = public_id(said[1])
+        return UnknownParentError(f"depends_on names job {parent}, which does not exist")
+    if code == Code.DUPLICATE:
+        chosen = [i for i, j in zip(ids, jobs, strict=True) if j.id]
+        if chosen:
+            return DuplicateJobError(f"a job with one of the ids {', '.join(chosen[:10])} exists")
+        return DuplicateJobError("a generated job id exists already")
+    return RuntimeError(f"enqueue.lua answered code {code}")
+
+
 def _decode(
     ids: Sequence[str], jobs: Sequence[JobCreate], bucket: Bucket | None
 ) -> Callable[[list[Any]], Enqueued]:
     def decode(reply: list[Any]) -> Enqueued:
         code = reply[0]
-        if code == Code.OVER_RATE and bucket is not None:
-            raise NotAdmitted(Admission.of(bucket, reply[1]))
-        if code == Code.IDEMPOTENCY_CONFLICT:
-            key = jobs[reply[1] - 1].idempotency_key
-            raise IdempotencyConflictError(f"idempotency key {key!r} was used with another body")
-        if code == Code.UNKNOWN_PARENT:
-            parent = public_id(reply[2])
-            raise UnknownParentError(f"depends_on names job {parent}, which does not exist")
-        if code == Code.DUPLICATE:
-            chosen = [i for i, j in zip(ids, jobs, strict=True) if j.id]
-            if chosen:
-                raise DuplicateJobError(
-                    f"a job with one of the ids {', '.join(chosen[:10])} exists"
-                )
-            raise DuplicateJobError("a generated job id exists already")
+        if code < 0:  # refused: nothing was stored
+            raise _refusal(code, ids, jobs, bucket, reply[1:])
         triples = reply[3:]
         return Enqueued(
             int(code),
@@ -97,6 +105,35 @@ def _decode(
             list(reply[1]),
             Admission.of(bucket, reply[2]) if bucket is not None else None,
         )
+
+    return decode
+
+
+def _decode_each(
+    ids: Sequence[str], jobs: Sequence[JobCreate], bucket: Bucket | None
+) -> Callable[[list[Any]], list[Enqueued | Exception]]:
+    def decode(reply: list[Any]) -> list[Enqueued | Exception]:
+        if reply[0] < 0:  # not a job's refusal: the call's (nothing was stored)
+            raise _refusal(reply[0], ids, jobs, bucket, reply[1:])
+        unknown, answers = list(reply[1]), reply[2]
+        outcomes: list[Enqueued | Exception] = []
+        for i, (job_id, job) in enumerate(zip(ids, jobs, strict=True)):
+            code, value, queue = reply[3 + 3 * i : 6 + 3 * i]
+            if code < 0:
+                said = [answers[i]] if code == Code.OVER_RATE else [1, value]
+                outcomes.append(_refusal(code, [job_id], [job], bucket, said))
+                continue
+            outcomes.append(
+                Enqueued(
+                    reply[0],
+                    [CODES[code]],
+                    [value],
+                    [queue or DEFAULT_QUEUE],
+                    [t for t in unknown if t == job.task_type],
+                    Admission.of(bucket, answers[i]) if bucket is not None else None,
+                )
+            )
+        return outcomes
 
     return decode
 
@@ -120,6 +157,40 @@ def enqueue(
     Raises NotAdmitted, DuplicateJobError, IdempotencyConflictError or UnknownParentError;
     nothing is then written (but for the tokens taken by an admitted submission).
     """
+    keys, args = _keys_and_args(lib, tenant, ids, jobs, payloads, lanes, bucket, each=False)
+    return Call(lib.script("enqueue"), keys, args, _decode(ids, jobs, bucket))
+
+
+def enqueue_each(
+    lib: Library,
+    *,
+    tenant: str,
+    ids: Sequence[str],
+    jobs: Sequence[JobCreate],
+    payloads: Sequence[bytes],
+    lanes: bool,
+    bucket: Bucket | None = None,
+) -> Call[list[Enqueued | Exception]]:
+    """enqueue() for independent submissions of one tenant: each job admitted (taking the
+    bucket's cost for itself), checked and stored as if sent alone, after those before it.
+    Each job's outcome, in order: its Enqueued, or the error it was refused with (nothing of it
+    stored). No two jobs may share an id or an idempotency key.
+    """
+    keys, args = _keys_and_args(lib, tenant, ids, jobs, payloads, lanes, bucket, each=True)
+    return Call(lib.script("enqueue"), keys, args, _decode_each(ids, jobs, bucket))
+
+
+def _keys_and_args(
+    lib: Library,
+    tenant: str,
+    ids: Sequence[str],
+    jobs: Sequence[JobCreate],
+    payloads: Sequence[bytes],
+    lanes: bool,
+    bucket: Bucket | None,
+    *,
+    each: bool,
+) -> tuple[list[str], list[EncodableT]]:
     k, s = lib.keys, lib.settings
     stored = [stored_id(tenant, i) for i in ids]
     keys = [
@@ -142,6 +213,7 @@ def enqueue(
         "1" if lanes else "",
         k.base,
         k.stream_name,
+        "1" if each else "",
     ]
     default_retries = s.MAX_RETRIES
     for job_id, job, payload in zip(stored, jobs, payloads, strict=True):
@@ -153,4 +225,4 @@ def enqueue(
     if bucket is not None:
         keys.append(bucket.key)
         args += bucket.args()
-    return Call(lib.script("enqueue"), keys, args, _decode(ids, jobs, bucket))
+    return keys, args
