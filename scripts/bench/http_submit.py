@@ -1,11 +1,13 @@
 """Single `POST /jobs` per second through real API processes, measured from outside them.
 
 Starts Redis (embedded unless REDIS_URL is set), one API server with --api-workers processes
-(API_WORKERS), one worker draining the jobs, and --clients client processes, each keeping
---connections keep-alive connections busy for --duration seconds: one request at a time per
-connection, the next sent when the answer is read (a raw HTTP/1.1 client on asyncio, far cheaper
-per request than the server, so it measures the server). Keys are on (one tenant with a limit
-it never reaches), as in production. Reports requests/s, p50/p99 latency and any non-201.
+(API_WORKERS), one worker draining the jobs, and a load tool keeping --clients x --connections
+keep-alive connections busy for --duration seconds, one request at a time per connection, the
+next sent when the answer is read: wrk (C; --tool wrk, the default where it is installed) with
+--clients threads, or --clients processes of a raw HTTP/1.1 client on asyncio (--tool client).
+Keys are on (one tenant with a limit it never reaches), as in production. Reports requests/s,
+p50/p99 latency, any answer not 2xx, and the CPU each request cost the API processes, the
+worker and Redis (what decides the rate where they share a machine).
 
     python scripts/bench/http_submit.py --duration 20
     python scripts/bench/http_submit.py --duration 20 --api-workers 2
@@ -18,6 +20,8 @@ import asyncio
 import json
 import multiprocessing
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,9 +30,10 @@ import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
+import redis
 import uvloop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,18 +50,28 @@ BODY = b'{"task_type": "noop", "payload": {"n": 1}}'
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds (at most 300)")
+    parser.add_argument("--duration", type=int, default=20, help="seconds (at most 300)")
     parser.add_argument("--api-workers", type=int, default=1, help="API processes (API_WORKERS)")
     parser.add_argument("--clients", type=int, default=1, help="client processes")
     parser.add_argument("--connections", type=int, default=32, help="connections per client")
+    parser.add_argument(
+        "--tool",
+        choices=("auto", "wrk", "client"),
+        default="auto",
+        help="the load tool (auto: wrk where installed, else the built-in client)",
+    )
     args = parser.parse_args()
+    if args.tool == "auto":
+        args.tool = "wrk" if shutil.which("wrk") else "client"
+    elif args.tool == "wrk" and not shutil.which("wrk"):
+        parser.error("--tool wrk: wrk is not installed (apt-get install wrk)")
     if not 1 <= args.duration <= 300:
         parser.error("--duration must be 1..300 seconds")
     return args
 
 
 async def _connection(port: int, request: bytes, until: float, out: list[float]) -> int:
-    """Send requests one after another until `until`; latencies (s) into `out`; non-201s."""
+    """Send requests one after another until `until`; latencies (s) into `out`; not 2xx."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     bad = 0
     try:
@@ -67,7 +82,7 @@ async def _connection(port: int, request: bytes, until: float, out: list[float])
             length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
             await reader.readexactly(length)
             out.append(time.perf_counter() - started)
-            if not head.startswith(b"HTTP/1.1 201"):
+            if not head.startswith(b"HTTP/1.1 2"):
                 bad += 1
     finally:
         writer.close()
@@ -75,7 +90,7 @@ async def _connection(port: int, request: bytes, until: float, out: list[float])
 
 
 def _client(port: int, key: str, connections: int, duration: float, queue: Any) -> None:
-    """One client process: its latencies and its count of non-201 answers, onto `queue`."""
+    """One client process: its latencies and its count of answers not 2xx, onto `queue`."""
     request = (
         b"POST /jobs HTTP/1.1\r\nHost: dtq\r\nContent-Type: application/json\r\n"
         b"Authorization: Bearer " + key.encode() + b"\r\n"
@@ -169,42 +184,107 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise SystemExit("the API did not become ready")
             time.sleep(0.1)
-        queue: Any = multiprocessing.get_context("spawn").Queue()
-        clients = [
-            multiprocessing.get_context("spawn").Process(
-                target=_client, args=(port, key, args.connections, args.duration, queue)
-            )
-            for _ in range(args.clients)
-        ]
-        cpu_before = _cpu_s(api.pid)
-        for c in clients:
-            c.start()
-        results = [queue.get(timeout=args.duration + 60) for _ in clients]
-        api_cpu_s = _cpu_s(api.pid) - cpu_before
-        for c in clients:
-            c.join()
-    latencies = sorted(x for lat, _ in results for x in lat)
-    bad = sum(b for _, b in results)
+        stats = redis.Redis.from_url(redis_url)
+        stack.callback(stats.close)
+        before = _cpu_s(api.pid), _cpu_s(worker.pid), _redis_cpu_s(stats)
+        load = _wrk(port, key, args) if args.tool == "wrk" else _clients(port, key, args)
+        after = _cpu_s(api.pid), _cpu_s(worker.pid), _redis_cpu_s(stats)
+    api_us, worker_us, redis_us = (
+        round((b - a) / max(load.requests, 1) * 1e6) for a, b in zip(before, after, strict=True)
+    )
     result = {
-        "requests_per_s": round(len(latencies) / args.duration),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-        "not_201": bad,
-        # The API processes' own CPU per answered request (user + system): what one submission
-        # costs the server, whatever else shares the machine.
-        "api_cpu_us_per_request": round(api_cpu_s / max(len(latencies), 1) * 1e6),
+        "requests_per_s": round(load.requests / args.duration),
+        "p50_ms": load.p50_ms,
+        "p99_ms": load.p99_ms,
+        "not_2xx": load.not_2xx,
+        # CPU (user + system) per answered request: the API processes' own, the figure that
+        # does not depend on what else shares the machine; and the worker's and Redis's.
+        "api_cpu_us_per_request": api_us,
+        "worker_cpu_us_per_request": worker_us,
+        "redis_cpu_us_per_request": redis_us,
         "api_workers": args.api_workers,
+        "tool": args.tool,
         "clients": args.clients,
         "connections": args.clients * args.connections,
         "duration_s": args.duration,
     }
     print(
-        f"POST /jobs: {result['requests_per_s']:,}/s, p50 {result['p50_ms']} ms, "
-        f"p99 {result['p99_ms']} ms, API CPU {result['api_cpu_us_per_request']} us each "
-        f"({args.api_workers} API process(es), "
-        f"{result['connections']} connections, {bad} not 201)"
+        f"POST /jobs: {result['requests_per_s']:,}/s, p50 {load.p50_ms} ms, p99 {load.p99_ms} ms, "
+        f"CPU per request: API {api_us} us, worker {worker_us} us, Redis {redis_us} us "
+        f"({args.api_workers} API process(es), {args.tool}, {result['connections']} connections, "
+        f"{load.not_2xx} not 2xx)"
     )
     print(json.dumps(result))
+
+
+class Load(NamedTuple):
+    """What the load tool saw."""
+
+    requests: int
+    p50_ms: float
+    p99_ms: float
+    not_2xx: int
+
+
+def _clients(port: int, key: str, args: argparse.Namespace) -> Load:
+    """The load from --clients processes of the built-in client."""
+    spawn = multiprocessing.get_context("spawn")
+    queue: Any = spawn.Queue()
+    clients = [
+        spawn.Process(target=_client, args=(port, key, args.connections, args.duration, queue))
+        for _ in range(args.clients)
+    ]
+    for c in clients:
+        c.start()
+    results = [queue.get(timeout=args.duration + 60) for _ in clients]
+    for c in clients:
+        c.join()
+    latencies = sorted(x for lat, _ in results for x in lat)
+    return Load(
+        len(latencies),
+        round(statistics.median(latencies) * 1000, 2),
+        round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        sum(b for _, b in results),
+    )
+
+
+WRK_SCRIPT = """wrk.method = "POST"
+wrk.body = '%s'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %s"
+"""
+WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _wrk(port: int, key: str, args: argparse.Namespace) -> Load:
+    """The load from wrk: --clients threads, --clients x --connections connections."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_SCRIPT % (BODY.decode(), key))
+        script.flush()
+        command = ["wrk", "-t", str(args.clients), "-c", str(args.clients * args.connections)]
+        command += ["-d", f"{args.duration}s", "--latency", "-s", script.name]
+        out = subprocess.run(
+            [*command, f"http://127.0.0.1:{port}/jobs"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=args.duration + 60,
+        ).stdout
+    requests = re.search(r"(\d+) requests in", out)
+    latency: dict[str, float] = {}
+    for pct, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
+        latency[pct] = round(float(value) * WRK_UNITS[unit], 2)
+    not_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if requests is None or set(latency) != {"50", "99"}:
+        raise SystemExit(f"could not read wrk's report:\n{out}")
+    bad = int(not_2xx.group(1)) if not_2xx else 0
+    return Load(int(requests.group(1)), latency["50"], latency["99"], bad)
+
+
+def _redis_cpu_s(client: redis.Redis) -> float:
+    """Redis's CPU seconds (user + system), from INFO."""
+    cpu: dict[str, float] = client.info("cpu")
+    return cpu["used_cpu_user"] + cpu["used_cpu_sys"]
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from typing import NamedTuple, cast
 
 from dtq import jsontext
 from dtq.errors import DependencyCycleError, PayloadTooLargeError
-from dtq.models import DEFAULT_TENANT, Job, JobCreate, JobStatus
+from dtq.models import DEFAULT_TENANT, Job, JobCreate, JobCreated, JobStatus
 from dtq.queue.clock import from_ms
 from dtq.queue.group_commit import GroupCommit
 from dtq.queue.jobhash import job_from_hash
@@ -61,7 +61,7 @@ class Submitted(NamedTuple):
     """One job submitted: its state, whether it was created (False: an idempotent replay) and
     what the submitter should know."""
 
-    job: Job
+    job: JobCreated
     created: bool
     warnings: list[str]
     admission: Admission | None = None  # submitted with a bucket: how the rate limit stands
@@ -83,9 +83,16 @@ def unserved_warnings(task_types: Iterable[str]) -> list[str]:
     ]
 
 
+_random_ids: list[str] = []  # ids drawn ahead (one read of the OS's random source for many)
+os.register_at_fork(after_in_child=_random_ids.clear)  # never the parent's
+
+
 def new_job_id() -> str:
-    """A random 128-bit job id, as 32 hex characters."""
-    return os.urandom(16).hex()
+    """A random 128-bit job id, as 32 hex characters (from the OS's random source)."""
+    if not _random_ids:
+        pool = os.urandom(16 * 256).hex()
+        _random_ids.extend(pool[i : i + 32] for i in range(0, len(pool), 32))
+    return _random_ids.pop()
 
 
 class Producer:
@@ -155,12 +162,12 @@ class Producer:
         warnings = unserved_warnings(done.unknown_task_types)
         if code == Code.REPLAYED:
             h = await self._lib.redis.hgetall(self._lib.keys.job(str(value)))
-            return Submitted(
-                job_from_hash(str(value), cast(dict[str, str], h)), False, warnings, done.admission
-            )
+            original = job_from_hash(str(value), cast(dict[str, str], h))
+            replayed = JobCreated.model_validate({**original.__dict__, "warnings": warnings})
+            return Submitted(replayed, False, warnings, done.admission)
         created = from_ms(done.created_at_ms)
         return Submitted(
-            Job(
+            JobCreated(
                 id=job_id,
                 tenant=tenant,
                 task_type=job.task_type,
@@ -176,11 +183,13 @@ class Producer:
                 if job.max_retries is None
                 else job.max_retries,
                 timeout_s=job.timeout_s,
+                keep_for_s=job.keep_s,
                 partition_key=job.partition_key,
                 trace_id=job.trace_id,
                 created_at=created,
                 finished_at=created if code == Code.CANCELED else None,
                 cancel_reason="dependency_failed" if code == Code.CANCELED else None,
+                warnings=warnings,
             ),
             True,
             warnings,

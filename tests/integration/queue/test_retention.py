@@ -83,6 +83,7 @@ async def test_keep_result_false_removes_a_job_as_it_succeeds(
     gone = (await api.post("/jobs", json={"task_type": "echo", "keep_result": False})).json()
     short = (await api.post("/jobs", json={"task_type": "echo", "keep_for_s": 30})).json()
     kept = (await api.post("/jobs", json={"task_type": "echo"})).json()
+    assert (short["keep_for_s"], gone["keep_for_s"], kept["keep_for_s"]) == (30, 0, None)
 
     async def done() -> bool:
         return await _count(api, "succeeded") == 3

@@ -4,6 +4,7 @@ multi-tenant, one queue and several; soak.py; phases.py."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from typing import Any
@@ -57,3 +58,22 @@ def test_the_phase_bench_reports_every_phase(redis_url: str) -> None:
     phases = [report[f"{p}_us"] for p in ("enqueue", "read", "start", "complete")]
     assert all(us > 0 for us in phases) and report["total_us"] >= sum(phases) - 0.5
     assert report["jobs"] == 1000
+
+
+@pytest.mark.parametrize(
+    "tool",
+    [
+        "client",
+        pytest.param(
+            "wrk", marks=pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is not installed")
+        ),
+    ],
+)
+def test_the_http_bench_reports_rate_latency_and_cpu(redis_url: str, tool: str) -> None:
+    """scripts/bench/http_submit.py, short: single POST /jobs through a real API process."""
+    args = ["--duration", "2", "--connections", "4", "--tool", tool]
+    report = _report("http_submit.py", args, redis_url, timeout=120)
+    assert report["tool"] == tool and report["requests_per_s"] > 0
+    assert report["not_2xx"] == 0 and 0 < report["p50_ms"] <= report["p99_ms"]
+    for part in ("api", "worker", "redis"):
+        assert report[f"{part}_cpu_us_per_request"] > 0, report

@@ -110,7 +110,7 @@ async def submit_job(
             raise refusal(tenant, 1, taken)
         bucket = None
     try:  # admitted and stored in one round trip, on the bucket's shard
-        job, created, warnings, admission = await engine.producer.enqueue_once(
+        job, created, _, admission = await engine.producer.enqueue_once(
             body, tenant.name, bucket, job_id
         )
     except NotAdmitted as exc:
@@ -118,8 +118,7 @@ async def submit_job(
     admission = admission or taken
     headers = rate_limit_headers(admission) if admission is not None else {}
     code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    # From the job's fields as they are (validated already): no deep copy of the payload.
-    return JobCreated.model_validate({**job.__dict__, "warnings": warnings}), code, headers
+    return job, code, headers
 
 
 @router.post(
