@@ -1,4 +1,5 @@
-"""The API's HTTP/1.1 server protocol: uvicorn's httptools protocol with two guards it lacks.
+"""The API's HTTP/1.1 server protocol: uvicorn's httptools protocol with two guards it lacks
+(and its access lines through dtq.api.access_log's tally: submissions counted, not logged).
 
 - Header size: the request line and headers together may be at most MAX_HEADER_BYTES, counted
   while the parser reads them; past it the request gets 431 and the connection is closed (the
@@ -21,6 +22,8 @@ import orjson
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
+
+from dtq.api.access_log import tallied_access_log
 
 REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
@@ -87,6 +90,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
+        self.access_logger = tallied_access_log(self.access_logger)  # type: ignore[assignment]
         self.max_header_bytes: int = getattr(config, "max_header_bytes", 16 * 1024)
         self.request_timeout_s: float = getattr(config, "request_timeout_s", 30.0)
         self.header_bytes = 0
