@@ -128,6 +128,9 @@ def test_render_start_script_runs_api_and_worker(redis_url: str, tmp_path: Path)
                 break
             subprocess.run(["sleep", "0.1"])
         assert got["status"] == "succeeded"
+        # An answer with an access line of its own (a successful submission is only counted).
+        missing = httpx.get(f"http://127.0.0.1:{port}/jobs/nothing-here", headers=forwarded)
+        assert missing.status_code == 404
     finally:
         for proc in (api, worker):
             proc.terminate()
