@@ -5,6 +5,7 @@ and every error answer stay at INFO, a line each."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 ACCESS_LOGGER = "uvicorn.access"
 # The summary lines' logger (uvicorn's access formatter takes its own lines' fields only).
 SUMMARY_LOGGER = "dtq.api.submissions"
-# A summary of the successful submissions at most this often (seconds).
+# A summary of the successful submissions every this many seconds (while there are some).
 SUMMARY_S = 10.0
 
 
@@ -37,22 +38,27 @@ def quiet_reads() -> None:
 
 
 class SubmissionTally:
-    """The successful single submissions of this process since its last summary line."""
+    """The successful single submissions of this process: a window opens with the first one
+    and is logged as one line SUMMARY_S later (or when the process stops: `flush`)."""
 
     def __init__(self) -> None:
         self.logger = logging.getLogger(SUMMARY_LOGGER)
         self.count = 0
-        self.since = time.monotonic()
+        self.since = 0.0
 
     def add(self) -> None:
-        """Count one; past SUMMARY_S since the last summary, log one (and start afresh)."""
+        """Count one (on the event loop's thread)."""
+        if self.count == 0:
+            self.since = time.monotonic()
+            asyncio.get_running_loop().call_later(SUMMARY_S, self.flush)
         self.count += 1
-        now = time.monotonic()
-        if now - self.since >= SUMMARY_S:
-            self.logger.info(
-                "submissions accepted count=%d seconds=%.1f", self.count, now - self.since
-            )
-            self.count, self.since = 0, now
+
+    def flush(self) -> None:
+        """Log the open window's count, if any, and close it."""
+        if self.count:
+            seconds = time.monotonic() - self.since
+            self.logger.info("submissions accepted count=%d seconds=%.1f", self.count, seconds)
+            self.count = 0
 
 
 class TalliedAccessLog:
@@ -82,12 +88,9 @@ class TalliedAccessLog:
         return getattr(self.logger, name)
 
 
-_tally: SubmissionTally | None = None
+TALLY = SubmissionTally()  # this process's
 
 
 def tallied_access_log(logger: logging.Logger) -> TalliedAccessLog:
-    """`logger` behind this process's one submission tally."""
-    global _tally
-    if _tally is None:
-        _tally = SubmissionTally()
-    return TalliedAccessLog(logger, _tally)
+    """`logger` behind this process's submission tally."""
+    return TalliedAccessLog(logger, TALLY)

@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from redis.exceptions import RedisError
 
-from dtq.api.access_log import quiet_reads
+from dtq.api.access_log import TALLY, quiet_reads
 from dtq.api.docs import install_docs
 from dtq.api.errors import install_error_handlers
 from dtq.api.feed import Hub
@@ -93,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
             for hub in app.state.hubs:
                 await hub.close()
             await shards.aclose()
+            TALLY.flush()  # the last window's submissions
 
     app = FastPathApp(
         title="DTQ",
