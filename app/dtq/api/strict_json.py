@@ -43,12 +43,8 @@ def is_json_media_type(content_type: bytes) -> bool:
     )
 
 
-def json_depth_exceeds(body: bytes, limit: int) -> bool:
-    """Whether the JSON text nests arrays/objects deeper than `limit` (strings are skipped)."""
-    return _depth_exceeds(JSON_STRING.sub(b"", body), limit)
-
-
 def _depth_exceeds(outside_strings: bytes, limit: int) -> bool:
+    """Whether JSON text, its strings taken out, nests arrays/objects deeper than `limit`."""
     depth = 0
     for c in outside_strings.translate(None, NOT_BRACKETS):
         if c in b"[{":
