@@ -7,10 +7,14 @@ started and completed in batches of --batch, as a worker would. Each phase's fig
 of --rounds runs (a fresh key prefix each; the keys are deleted after). Steadier than a full run
 on a machine whose speed drifts, so it is the measure to compare two builds' scripts with.
 
+With `--tenants T`, keys are on and the jobs are spread over T tenants (batches in turn): they
+wait in the tenants' lanes, and the read phase includes dispatching them fairly.
+
 Starts an embedded Redis/Valkey server when REDIS_URL is unset. The last line printed is one
 JSON object: microseconds of Redis CPU per job for each phase and in all.
 
     python scripts/bench/phases.py --jobs 30000 --rounds 3
+    python scripts/bench/phases.py --jobs 30000 --rounds 3 --tenants 10
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "app"))
 
 from dtq.config import Settings
 from dtq.embedded_redis import EmbeddedRedis
-from dtq.models import DEFAULT_TENANT, JobCreate
+from dtq.models import DEFAULT_TENANT, JobCreate, TenantCreate
 from dtq.queue import Engine
 from dtq.redis_client import create_redis
 
@@ -43,11 +47,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=30_000, help="jobs a round (1,000..1,000,000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the best is reported")
     parser.add_argument("--batch", type=int, default=200, help="jobs read and settled at once")
+    parser.add_argument(
+        "--tenants", type=int, default=0, help="spread the jobs over this many tenants (keys on)"
+    )
     args = parser.parse_args()
     if not 1_000 <= args.jobs <= 1_000_000:
         parser.error("--jobs must be 1,000..1,000,000")
     if not 1 <= args.rounds <= 20 or not 1 <= args.batch <= 1_000:
         parser.error("--rounds must be 1..20 and --batch 1..1,000")
+    if not 0 <= args.tenants <= 1_000:
+        parser.error("--tenants must be 0..1,000")
     return args
 
 
@@ -56,24 +65,27 @@ async def _cpu_s(redis: Redis) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-async def one_round(redis_url: str, jobs: int, batch: int) -> dict[str, float]:
+async def one_round(redis_url: str, jobs: int, batch: int, tenants: int) -> dict[str, float]:
     """Redis CPU seconds spent in each phase for `jobs` jobs under a fresh key prefix."""
     settings = Settings(
         REDIS_URL=redis_url,
-        AUTH_DISABLED=True,
+        AUTH_DISABLED=not tenants,
         KEY_PREFIX=f"phases{uuid.uuid4().hex[:8]}",
     )
     redis = create_redis(settings)
     try:
         engine = Engine(redis, settings)
         await engine.setup()
+        names = [f"t{i}" for i in range(tenants)] or [DEFAULT_TENANT]
+        for name in names[:tenants]:
+            await engine.tenants.create(TenantCreate(name=name, rate_per_s=1e6, burst=10_000_000))
         consumer = engine.consumer("phases")
         spent = dict.fromkeys(PHASES, 0.0)
         size = 1_000
         t = await _cpu_s(redis)
-        for first in range(0, jobs, size):
+        for i, first in enumerate(range(0, jobs, size)):
             chunk = [JobCreate(task_type="noop")] * min(size, jobs - first)
-            await engine.producer.submit_many(chunk, DEFAULT_TENANT, None)
+            await engine.producer.submit_many(chunk, names[i % len(names)], None)
         spent["enqueue"] = await _cpu_s(redis) - t
         done = 0
         while done < jobs:
@@ -100,7 +112,7 @@ async def one_round(redis_url: str, jobs: int, batch: int) -> dict[str, float]:
 async def run(args: argparse.Namespace, redis_url: str) -> dict[str, float]:
     best = dict.fromkeys(PHASES, float("inf"))
     for _ in range(args.rounds):
-        spent = await one_round(redis_url, args.jobs, args.batch)
+        spent = await one_round(redis_url, args.jobs, args.batch, args.tenants)
         for phase in PHASES:
             best[phase] = min(best[phase], spent[phase] / args.jobs * 1e6)
     result = {f"{phase}_us": round(best[phase], 1) for phase in PHASES}
@@ -122,7 +134,13 @@ def main() -> None:
         + ", ".join(f"{p} {result[f'{p}_us']} us" for p in PHASES)
         + f"; {result['total_us']} us in all"
     )
-    print(json.dumps({**result, "jobs": args.jobs, "rounds": args.rounds, "batch": args.batch}))
+    params = {
+        "jobs": args.jobs,
+        "rounds": args.rounds,
+        "batch": args.batch,
+        "tenants": args.tenants,
+    }
+    print(json.dumps({**result, **params}))
 
 
 if __name__ == "__main__":

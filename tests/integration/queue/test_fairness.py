@@ -61,6 +61,27 @@ async def test_busy_tenants_are_served_in_proportion_to_their_weights(engine: En
     assert 9 <= len(small.intersection(ids)) <= 11
 
 
+async def test_a_read_gives_each_busy_tenant_its_weighted_share_and_a_run_stops_at_its_cap(
+    engine: Engine,
+) -> None:
+    # read.lua dispatches a run per turn, not a job: the shares must still be those of
+    # picking job by job, read after read, and a run must stop at the tenant's cap.
+    await tenants(engine, a={}, b={}, c={}, d={"weight": 2}, e={"max_concurrency": 3})
+    owner = {}
+    for name in "abcde":
+        for job_id in await enqueue(engine, noops(60), name):
+            owner[job_id] = name
+    c = engine.consumer("c")
+    for first in (True, False):
+        served = [owner[job_id] for _, _, job_id, _ in await c.read(36, 0)]
+        assert len(served) == 36
+        counts = {name: served.count(name) for name in "abcde"}
+        # e is capped at 3 (and stays so: nothing settles); the rest share by weight 1:1:1:2
+        assert counts["e"] == (3 if first else 0)
+        assert all(6 <= counts[name] <= 8 for name in "abc"), counts
+        assert 12 <= counts["d"] <= 16, counts
+
+
 async def test_a_new_tenant_goes_next_however_long_the_backlog_ahead(engine: Engine) -> None:
     await tenants(engine, a={}, b={})
     await enqueue(engine, noops(5000), "a")

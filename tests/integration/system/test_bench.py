@@ -52,12 +52,15 @@ def test_a_short_soak_keeps_memory_flat(redis_url: str) -> None:
     assert report["redis_memory_curve"] and report["rate_by_tenth"]
 
 
-def test_the_phase_bench_reports_every_phase(redis_url: str) -> None:
-    """scripts/bench/phases.py, tiny: Redis CPU per job for each phase."""
-    report = _report("phases.py", ["--jobs", "1000", "--rounds", "1"], redis_url, timeout=60)
+@pytest.mark.parametrize("tenants", [0, 3])
+def test_the_phase_bench_reports_every_phase(redis_url: str, tenants: int) -> None:
+    """scripts/bench/phases.py, tiny: Redis CPU per job for each phase (with --tenants, the
+    jobs wait in lanes and the read phase dispatches them)."""
+    args = ["--jobs", "3000", "--rounds", "1", "--tenants", str(tenants)]  # 1,000 a batch
+    report = _report("phases.py", args, redis_url, timeout=60)
     phases = [report[f"{p}_us"] for p in ("enqueue", "read", "start", "complete")]
     assert all(us > 0 for us in phases) and report["total_us"] >= sum(phases) - 0.5
-    assert report["jobs"] == 1000
+    assert (report["jobs"], report["tenants"]) == (3000, tenants)
 
 
 @pytest.mark.parametrize(

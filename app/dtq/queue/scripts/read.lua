@@ -5,7 +5,7 @@
   is available the caller blocks on the streams itself. A paused queue hands out nothing.
 
   Lanes first (fair dispatch across tenants, see _lib.lua): while tenants have jobs waiting in
-  their lanes, up to `count` of them are dispatched onto the streams, one at a time from the
+  their lanes, up to `count` of them are dispatched onto the streams, a run at a time from the
   tenant with the least virtual time (start-time fair queuing: each job dispatched adds
   1/weight to its tenant's). A tenant whose running set has reached its concurrency cap is
   skipped and earns no credit meanwhile. Within a tenant, levels are taken in the order given.
@@ -30,55 +30,8 @@ local has_lanes = redis.call('EXISTS', lanes)
 if redis.call('EXISTS', KEYS[7]) == 1 then return {has_lanes, 1} end
 local work_left = false  -- dispatchable jobs stay in lanes after this read
 
--- A lane's ids are popped a few at a time (one LPOP for up to POP_AHEAD of them) into
--- `ahead`; what this call did not dispatch goes back to the lane's head, in order, at the end.
-local POP_AHEAD = 16
-local drained = {}  -- list name -> true: nothing left in Redis (what was popped may remain)
-local ahead = {}  -- list name -> {ids = popped ids, at = the next one to hand out}
-local function next_in(list, want)
-  local a = ahead[list]
-  if not a or a.at > #a.ids then
-    if drained[list] then return nil end
-    local ids = redis.call('LPOP', list, want)
-    if not ids then
-      drained[list] = true
-      return nil
-    end
-    if #ids < want then drained[list] = true end
-    a = {ids = ids, at = 1}
-    ahead[list] = a
-  end
-  a.at = a.at + 1
-  return a.ids[a.at - 1]
-end
-
-local function put_back_ahead()
-  for list, a in pairs(ahead) do
-    if a.at <= #a.ids then
-      local back = {}
-      for j = #a.ids, a.at, -1 do back[#back + 1] = a.ids[j] end
-      redis.call('LPUSH', list, unpack(back))
-    end
-  end
-end
-
--- The next job of a tenant's lane that is still waiting there (canceled ones are dropped).
--- `want`: how many this call may still dispatch.
-local function pop(tenant, want)
-  for pos = 1, #order do
-    local level = tonumber(string.sub(order, pos, pos))
-    local list = keyname.lane(lanes, tenant, level)
-    while true do
-      local id = next_in(list, math.max(1, math.min(POP_AHEAD, want)))
-      if not id then break end
-      local f = redis.call('HMGET', keyname.job(jobs, id), 'status', 'entry', 'lane')
-      if f[1] == 'pending' and (not f[2] or f[2] == '') and f[3] == tenant then
-        return id, level
-      end
-    end
-  end
-  return nil
-end
+-- Lists found empty in Redis by this call.
+local drained = {}
 
 if has_lanes == 1 and remaining > 0 then
   -- Tenants are loaded a page at a time, least virtual time first: a read looks further only
@@ -105,34 +58,76 @@ if has_lanes == 1 and remaining > 0 then
   local function eligible(i)
     return not empty[i] and (cap[i] <= 0 or running[i] < cap[i])
   end
+  local taken = {}  -- tenant's index -> ids dispatched
+
+  -- Dispatch up to `want` jobs of tenant i still waiting in its lanes (levels in the order
+  -- given; canceled ones are dropped) onto the streams; how many it dispatched.
+  local function dispatch(i, want)
+    local tenant, n = names[i], 0
+    for pos = 1, #order do
+      local level = tonumber(string.sub(order, pos, pos))
+      local list = keyname.lane(lanes, tenant, level)
+      while n < want and not drained[list] do
+        local ids = redis.call('LPOP', list, want - n)
+        if not ids or #ids < want - n then drained[list] = true end
+        for _, id in ipairs(ids or {}) do
+          local key = keyname.job(jobs, id)
+          local f = redis.call('HMGET', key, 'status', 'entry', 'lane')
+          if f[1] == 'pending' and (not f[2] or f[2] == '') and f[3] == tenant then
+            local entry = redis.call('XADD', KEYS[level], '*', 'id', id)
+            redis.call('HSET', key, 'entry', entry, 'lane_slot', slot[i])
+            add_entry(taken, i, id)  -- into its running set below, one SADD per tenant
+            n = n + 1
+          end
+        end
+      end
+      if n >= want then break end
+    end
+    return n
+  end
+
+  -- Each turn dispatches a run from the tenant with the least virtual time: its weighted
+  -- share of what this read has left to hand out, or more while it stays behind the next
+  -- tenant (as many as one-at-a-time picks would give it), within its cap. Each job adds
+  -- 1/weight to its tenant's virtual time, so the shares are those of picking job by job, give
+  -- or take a job or two within a read.
   local more, from = load(0), 0
   local dispatched, floor = 0, nil
-  local taken = {}  -- tenant's index -> ids dispatched
   while dispatched < remaining do
-    local best
+    local best, second, weights = nil, nil, 0
     for i = 1, #names do
-      if eligible(i) and (not best or vt[i] < vt[best]) then best = i end
+      if eligible(i) then
+        weights = weights + weight[i]
+        if not best or vt[i] < vt[best] then
+          best, second = i, best
+        elseif not second or vt[i] < vt[second] then
+          second = i
+        end
+      end
     end
     if not best then
       if not more then break end
       from = from + PAGE
       more = load(from)
     else
-      local id, level = pop(names[best], remaining - dispatched)
-      if id then
-        local entry = redis.call('XADD', KEYS[level], '*', 'id', id)
-        redis.call('HSET', keyname.job(jobs, id), 'entry', entry, 'lane_slot', slot[best])
-        add_entry(taken, best, id)  -- into its running set below, one SADD per tenant
-        running[best] = running[best] + 1
-        floor = vt[best]
-        vt[best] = vt[best] + 1 / weight[best]
-        dispatched = dispatched + 1
-      else
-        empty[best] = true
+      local w = weight[best]
+      local run = remaining - dispatched
+      if cap[best] > 0 then run = math.min(run, cap[best] - running[best]) end
+      if second then
+        local behind = math.floor((vt[second] - vt[best]) * w) + 1
+        local share = math.ceil((remaining - dispatched) * w / weights)
+        run = math.min(run, math.max(share, behind))
+      end
+      local n = dispatch(best, run)
+      if n < run then empty[best] = true end
+      if n > 0 then
+        running[best] = running[best] + n
+        floor = vt[best] + (n - 1) / w
+        vt[best] = vt[best] + n / w
+        dispatched = dispatched + n
       end
     end
   end
-  put_back_ahead()
   for i, ids in pairs(taken) do
     for j = 1, #ids, 500 do redis.call('SADD', slot[i], unpack(ids, j, math.min(j + 499, #ids))) end
   end
