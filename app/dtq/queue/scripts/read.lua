@@ -122,7 +122,8 @@ if has_lanes == 1 and remaining > 0 then
       if n < run then empty[best] = true end
       if n > 0 then
         running[best] = running[best] + n
-        floor = vt[best] + (n - 1) / w
+        local last = vt[best] + (n - 1) / w  -- the virtual start of its last job
+        if not floor or last > floor then floor = last end
         vt[best] = vt[best] + n / w
         dispatched = dispatched + n
       end
