@@ -294,8 +294,12 @@ async def processing_window(shards: Shards) -> tuple[float, dict[str, float]]:
     first, last = float("inf"), 0.0
     last_of: dict[str, int] = {}
     for engine in shards.engines:
+        k = engine.keys
+        tenants = await engine.redis.hkeys(k.tenants)
         ids: list[str] = [
-            job_id async for job_id, _ in engine.redis.zscan_iter(engine.keys.index, count=5000)
+            job_id
+            for index in {k.index, *(k.tenant_index(t) for t in tenants)}
+            async for job_id, _ in engine.redis.zscan_iter(index, count=5000)
         ]
         for i in range(0, len(ids), 5000):
             async with engine.redis.pipeline(transaction=False) as pipe:

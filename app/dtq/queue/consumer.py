@@ -301,14 +301,28 @@ class Consumer:
     async def recover_deleted(self, deleted: Sequence[Entry], scan_limit: int = 100_000) -> int:
         """Give new entries to live jobs whose unacknowledged entry was deleted from its stream.
 
-        The entry no longer names its job, so the newest `scan_limit` jobs of the index are
-        searched for the ones that point at a deleted entry.
+        The entry no longer names its job, so the newest `scan_limit` jobs of each tenant's
+        index are searched for the ones that point at a deleted entry.
         """
         wanted = {(e.queue, e.level, e.entry_id) for e in deleted}
         k = self._lib.keys
+        tenants = cast(list[str], await self._redis.hkeys(k.tenants))
+        requeued = 0
+        for index in dict.fromkeys([k.index, *(k.tenant_index(t) for t in tenants)]):
+            requeued += await self._requeue_deleted(index, wanted, scan_limit)
+            if not wanted:
+                break
+        return requeued
+
+    async def _requeue_deleted(
+        self, index: str, wanted: set[tuple[str, int, str]], scan_limit: int
+    ) -> int:
+        """recover_deleted over one index: requeue its jobs found in `wanted` (and take them
+        out of it)."""
+        k = self._lib.keys
         requeued = 0
         for first in range(0, scan_limit, 1000):
-            ids = cast(list[str], await self._redis.zrange(k.index, first, first + 999, desc=True))
+            ids = cast(list[str], await self._redis.zrange(index, first, first + 999, desc=True))
             if not ids:
                 break
             async with self._redis.pipeline(transaction=False) as pipe:

@@ -151,13 +151,13 @@ class Jobs:
         task_type: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
-        tenant: str | None = None,
+        tenant: str = DEFAULT_TENANT,
         queue: str | None = None,
         priority: str | None = None,
         created: tuple[int | None, int | None] = (None, None),
     ) -> JobList:
-        """A page of jobs, newest first, optionally filtered by status, task type, queue and
-        priority, and created in [after, before) (`created`, ms since the epoch).
+        """A page of the tenant's jobs, newest first, optionally filtered by status, task
+        type, queue and priority, and created in [after, before) (`created`, ms since the epoch).
 
         `cursor` is the `next_cursor` of the previous page. A filtered page may hold fewer than
         `limit` jobs while `next_cursor` is set: the scan stops after LIST_SCAN_BUDGET jobs.
@@ -172,7 +172,7 @@ class Jobs:
         task_type: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
-        tenant: str | None = None,
+        tenant: str = DEFAULT_TENANT,
         queue: str | None = None,
         priority: str | None = None,
         created: tuple[int | None, int | None] = (None, None),
@@ -182,7 +182,7 @@ class Jobs:
         several shards merges by (see dtq.queue.spread); `inclusive` starts at the cursor's
         score instead of below it."""
         k = self._keys
-        index = k.index if tenant is None else k.tenant_index(tenant)
+        index = k.tenant_index(tenant)
         after, before = created
         top: str | float = (cursor if inclusive else f"({cursor}") if cursor else "+inf"
         if before is not None and (cursor is None or before * 1000 <= int(cursor)):

@@ -152,7 +152,9 @@ class Keys:
 
     @property
     def index(self) -> str:
-        """Sorted set of every job id, score = a unique, increasing creation sequence."""
+        """Sorted set of the default tenant's job ids, score = a unique, increasing creation
+        sequence (µs) over the shard. A named tenant's jobs are in its own (tenant_index) only;
+        before 2026-11-27 they were in both, so a scan of this one may meet them."""
         return f"{self.base}:jobs"
 
     @property
@@ -166,7 +168,8 @@ class Keys:
         return f"{self.base}:gone"
 
     def tenant_index(self, tenant: str) -> str:
-        """The job index of one tenant (`default`, the unnamed tenant, uses `index`)."""
+        """The job index of one tenant, the only one holding its jobs (`default`, the unnamed
+        tenant, uses `index`)."""
         return self.index if tenant == DEFAULT_TENANT else f"{self.index}:{tenant}"
 
     @property

@@ -83,7 +83,7 @@ async def test_the_fast_path_answers_as_the_route_does(keyed: Keyed) -> None:
 
 async def test_what_the_fast_path_does_not_serve_gets_the_routes_answer(keyed: Keyed) -> None:
     api, auth = keyed.api, keyed.auth
-    stored = await keyed.engine.redis.zcard(keyed.engine.keys.index)
+    stored = await keyed.engine.redis.zcard(keyed.engine.keys.tenant_index("acme"))
     for body, headers in (
         ({"task_type": "bad type!"}, auth),  # fails validation
         ({"task_type": "noop", "max_retries": "3"}, auth),  # a string for a number
@@ -101,7 +101,9 @@ async def test_what_the_fast_path_does_not_serve_gets_the_routes_answer(keyed: K
     assert admin.status_code == 401  # the admin key is not a tenant's: the route says so
     bad_key = await api.post("/jobs", json={"task_type": "noop"}, headers={"Authorization": "x"})
     assert bad_key.status_code == 401
-    assert await keyed.engine.redis.zcard(keyed.engine.keys.index) == stored  # nothing stored
+    assert (
+        await keyed.engine.redis.zcard(keyed.engine.keys.tenant_index("acme")) == stored
+    )  # nothing stored
     # Each answer is counted once, under the route, whichever way it went.
     metrics = (await api.get("/metrics", headers={"Authorization": f"Bearer {ADMIN}"})).text
     for status, times in (("422", 7), ("401", 2)):

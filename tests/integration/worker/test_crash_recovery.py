@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from dtq.models import JobCreate, JobStatus
+import pytest
+
+from dtq.models import DEFAULT_TENANT, JobCreate, JobStatus, TenantCreate
 from dtq.queue import Engine, Keys
 from tests.conftest import stream_entries, stream_events, wait_for
 
@@ -137,16 +139,20 @@ async def test_lease_keeps_a_long_job_with_its_live_worker(
     assert await engine.redis.llen(runs_key) == 1
 
 
+@pytest.mark.parametrize("tenant", [DEFAULT_TENANT, "acme"])
 async def test_entry_deleted_while_unacknowledged_is_recovered(
-    engine: Engine, start_worker
+    engine: Engine, start_worker, tenant: str
 ) -> None:
-    job = await engine.producer.enqueue(JobCreate(task_type="echo", payload={"v": 1}))
+    # A named tenant's job is found through its own index (the shard's holds only default's).
+    if tenant != DEFAULT_TENANT:
+        await engine.tenants.create(TenantCreate(name=tenant))
+    job = await engine.producer.enqueue(JobCreate(task_type="echo", payload={"v": 1}), tenant)
     crashed = engine.consumer("crashed")
     (d,) = await crashed.start(await crashed.read(1, 100))
     await engine.redis.xdel(engine.keys.stream, d.entry_id)  # e.g. an operator's XDEL or XTRIM
 
     async def done():
-        j = await engine.jobs.get(job.id)
+        j = await engine.jobs.get(job.id, tenant)
         return j if j.status == JobStatus.SUCCEEDED else None
 
     start_worker()

@@ -375,9 +375,11 @@ local function retention_defaults(at)
           canceled_count = tonumber(ARGV[at + 2]), canceled_s = tonumber(ARGV[at + 3])}
 end
 
--- Remove finished jobs for good: their hashes, their index entries (the shard's and their
--- tenant's, `<index>:<tenant>` for an id stored as `<tenant>/<id>`), and leave a tombstone in
--- `gone` (a zset capped at gone_max, newest kept) so that GET says the job was removed.
+-- Remove finished jobs for good: their hashes, their index entries (their tenant's,
+-- `<index>:<tenant>` for an id stored as `<tenant>/<id>`, else the shard's `index`; the shard's
+-- too for every id, which held a named tenant's jobs as well before 2026-11-27), and leave a
+-- tombstone in `gone` (a zset capped at gone_max, newest kept) so that GET says the job was
+-- removed.
 local function remove_jobs(job_prefix, index, gone, gone_max, ids, now)
   local keys, tombs, by_tenant = {}, {}, {}
   for i, id in ipairs(ids) do

@@ -16,8 +16,8 @@
   parent that ended dead or canceled is stored canceled (`dependency_failed`). A parent must
   exist already, belong to the same tenant, or come earlier in the same call.
 
-  KEYS[1] job index (zset)   KEYS[2] stats   KEYS[3] events   KEYS[4] delayed (zset)
-  KEYS[5] tasks (hash)   KEYS[6] queues (set)
+  KEYS[1] job index (zset: the default tenant's jobs)   KEYS[2] stats   KEYS[3] events
+  KEYS[4] delayed (zset)   KEYS[5] tasks (hash)   KEYS[6] queues (set)
   KEYS[7] the tenant's own job index (zset; unused for 'default')   KEYS[7+i] hash of job i
   then one idempotency key for each job that has one, in job order
   then, for each job with parents (in job order), per parent: its hash, its children set
@@ -147,8 +147,11 @@ for i = 1, any_parents and n or 0 do
   if out[i + 1] == nil then earlier[ARGV[J + 1 + (i - 1) * WIDTH]] = true end
 end
 
--- Index every new id at once; ZADD NX adds fewer than asked only if an id exists already.
--- The scores are unique and increasing: newest-first pagination needs no tie-breaking.
+-- Index every new id at once, in its tenant's index only (a named tenant's stored ids carry
+-- its name, so they cannot meet another tenant's); ZADD NX adds fewer than asked only if an id
+-- exists already. The scores are unique and increasing over the shard: newest-first pagination
+-- needs no tie-breaking.
+local own = tenant == 'default' and index or KEYS[FIRST_JOB_KEY]
 local seq = math.max(now_us, tonumber(redis.call('HGET', stats, 'index_seq') or '0') + 1)
 local members, fresh
 local function gather()
@@ -170,9 +173,9 @@ local function index_into(key)
   end
   return added
 end
-while index_into(index) < fresh do
+while index_into(own) < fresh do
   -- Undo: remove exactly the members this call added (they carry this call's scores).
-  redis.call('ZREMRANGEBYSCORE', index, seq, seq + fresh - 1)
+  redis.call('ZREMRANGEBYSCORE', own, seq, seq + fresh - 1)
   if not each then return {C.DUPLICATE} end
   -- Each on its own: a job whose id exists (or came earlier in the call) is refused, the
   -- others indexed (the second pass adds them all).
@@ -180,14 +183,11 @@ while index_into(index) < fresh do
   for i = 1, n do
     local id = ARGV[J + 1 + (i - 1) * WIDTH]
     if out[i + 1] == nil then
-      if seen[id] or redis.call('ZSCORE', index, id) then refuse(i, C.DUPLICATE) end
+      if seen[id] or redis.call('ZSCORE', own, id) then refuse(i, C.DUPLICATE) end
       seen[id] = true
     end
   end
   gather()
-end
-if tenant ~= 'default' then  -- so that a tenant's listing never scans other tenants' jobs
-  index_into(KEYS[FIRST_JOB_KEY])
 end
 
 -- How a job with parents starts: 'failed' (a parent is dead or canceled, named second), or
