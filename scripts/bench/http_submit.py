@@ -118,7 +118,7 @@ async def _tenant_key(settings: Settings) -> str:
     return key
 
 
-def _cpu_s(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) of a process and its children, from /proc (Linux)."""
     total = 0.0
     pids = [pid]
@@ -186,9 +186,9 @@ def main() -> None:
             time.sleep(0.1)
         stats = redis.Redis.from_url(redis_url)
         stack.callback(stats.close)
-        before = _cpu_s(api.pid), _cpu_s(worker.pid), _redis_cpu_s(stats)
+        before = cpu_seconds(api.pid), cpu_seconds(worker.pid), _redis_cpu_s(stats)
         load = _wrk(port, key, args) if args.tool == "wrk" else _clients(port, key, args)
-        after = _cpu_s(api.pid), _cpu_s(worker.pid), _redis_cpu_s(stats)
+        after = cpu_seconds(api.pid), cpu_seconds(worker.pid), _redis_cpu_s(stats)
     api_us, worker_us, redis_us = (
         round((b - a) / max(load.requests, 1) * 1e6) for a, b in zip(before, after, strict=True)
     )

@@ -6,6 +6,8 @@ W worker processes of concurrency C and measures:
 - enqueue_per_s: jobs stored per second while enqueueing
 - process_per_s: jobs finished per second, from the first start to the last finish (Redis clock)
 - lat_p50_ms / lat_p99_ms: enqueue -> handler start for single jobs on an idle worker
+- redis_cpu_us_per_job (enqueue and processing), worker_cpu_us_per_job (processing, the
+  workers' start left out): which side a run spends its CPU on
 
 With `--tenants T`, keys are on and the jobs are spread evenly over T tenants, each enqueued in
 turn in batches: they wait in the tenants' lanes and the workers dispatch them fairly. It also
@@ -64,6 +66,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "app"), str(ROOT)]  # this checkout's dtq, whatever is installed
 
 from dashboards import DashboardLoad  # noqa: E402  (beside this script)
+from http_submit import cpu_seconds  # noqa: E402  (beside this script)
 
 from dtq.config import Settings  # noqa: E402
 from dtq.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
@@ -277,15 +280,21 @@ async def created_on(engines: list[Engine]) -> int:
     return sum([int(await e.redis.hget(e.keys.stats, "created_total") or 0) for e in engines])
 
 
-async def wait_processed(shards: Shards, n: int, baseline: int) -> None:
+async def wait_processed(shards: Shards, n: int, pids: list[int]) -> tuple[int, float]:
+    """Wait until n jobs completed; returns (the jobs completed when the first were seen, the
+    worker processes' CPU seconds then): what their start cost is left out by."""
+    first: tuple[int, float] | None = None
     with tqdm(total=n, desc="process", unit="job", file=sys.stderr) as bar:
         done = 0
         while done < n:
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2 if first else 0.02)
             totals = await shards.each(lambda e: e.redis.hget(e.keys.stats, "completed_total"))
-            now = sum(int(t or 0) for t in totals) - baseline
+            now = sum(int(t or 0) for t in totals)
+            if now and first is None:
+                first = now, sum(cpu_seconds(pid) for pid in pids)
             bar.update(now - done)
             done = now
+    return first or (0, 0.0)
 
 
 async def processing_window(shards: Shards) -> tuple[float, dict[str, float]]:
@@ -387,7 +396,9 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
     ]
     for w in workers:
         stack.callback(w.kill)
-    await wait_processed(shards, args.jobs, 0)
+    pids = [w.pid for w in workers]
+    seen, worker_cpu_then = await wait_processed(shards, args.jobs, pids)
+    worker_cpu = sum(cpu_seconds(pid) for pid in pids) - worker_cpu_then
     processed = await redis_usage(held)
     dashboards = {}
     if load:
@@ -424,6 +435,12 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         # (Over every server holding a shard: with --cluster --shards N, the masters.)
         "redis_cpu_us_per_job": round(cpu / args.jobs * 1e6, 1),
         "redis_cpu_us_enqueue": round(cpu_enqueue / args.jobs * 1e6, 1),
+        # The worker processes' CPU per job processed, from the first jobs seen done to the last
+        # (their start left out).
+        # None when the first poll found over half of them done already (too short a run).
+        "worker_cpu_us_per_job": round(worker_cpu / (args.jobs - seen) * 1e6, 1)
+        if 2 * seen < args.jobs
+        else None,
         "bytes_per_pending_job": round(memory[0] / args.jobs),
         "bytes_per_finished_job": round(memory[1] / args.jobs),
         "jobs": args.jobs,
@@ -460,7 +477,8 @@ def main() -> None:
         f"enqueue {result['enqueue_per_s']:,} jobs/s ({args.via}), "
         f"process {result['process_per_s']:,} jobs/s, "
         f"latency p50 {result['lat_p50_ms']} ms p99 {result['lat_p99_ms']} ms, "
-        f"Redis {result['redis_cpu_us_per_job']} us CPU and "
+        f"CPU per job: Redis {result['redis_cpu_us_per_job']} us, "
+        f"worker {result['worker_cpu_us_per_job']} us; "
         f"{result['bytes_per_pending_job']}/{result['bytes_per_finished_job']} bytes "
         "(pending/finished) per job"
     )
