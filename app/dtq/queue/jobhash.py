@@ -10,7 +10,7 @@ one place that reads it back into the wire models. Fields (absent when unset):
     max_retries timeout_s
     created_at started_at finished_at due_at (ms, Redis clock)
     worker (last owner) entry (stream entry id while pending/running) last_error
-    errors (JSON: the last 10 {attempt, error, at}) result (JSON)
+    errors (JSON: the last 10 {attempt, error, at}) result (JSON; absent when None)
     dead_reason dlq_entry cancel_reason failed_parent progress progress_message progress_at
     depends_on (comma-separated stored ids) deps_left dependents (others wait on it)
     partition_key trace_id rate_slot (reserved start slot, ms) keep (seconds to keep it once

@@ -17,7 +17,8 @@
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] queue name   ARGV[4] events maxlen
   ARGV[5] n   ARGV[6..9] retention defaults (succeeded count, s, canceled count, s)
   ARGV[10] job key prefix   ARGV[11] most tombstones
-  ARGV[12 + 5(i-1) ..] job i: job id, stream level (1-4), stream entry id, attempt, result (JSON)
+  ARGV[12 + 5(i-1) ..] job i: job id, stream level (1-4), stream entry id, attempt, result (JSON;
+    `null` is not stored: an absent result reads as None)
 
   Returns one code per job: C.SUCCEEDED (plus C.WITH_DEPENDENTS when jobs wait on it: release
     them), or C.STALE (another owner or attempt holds the job; nothing changed)
@@ -48,15 +49,17 @@ for i = 1, n do
     if f[5] and f[5] ~= '' then
       redis.call('HSET', key, 'history', appended(f[5], 'succeeded', now, consumer, attempt, ''))
     end
+    local set = {'status', 'succeeded', 'finished_at', text(now), 'entry', ''}
+    if ARGV[o + 5] ~= 'null' then  -- no result (None) is no field: ~12 bytes a job kept
+      set[7], set[8] = 'result', ARGV[o + 5]
+    end
     if f[7] and f[7] ~= '' then  -- it held a slot of its tenant's: given back below
-      redis.call('HSET', key, 'status', 'succeeded', 'result', ARGV[o + 5],
-        'finished_at', text(now), 'entry', '', 'lane_slot', '')
+      local at = #set
+      set[at + 1], set[at + 2] = 'lane_slot', ''
       add_entry(slots, f[7], id)
       freed = true
-    else
-      redis.call('HSET', key, 'status', 'succeeded', 'result', ARGV[o + 5],
-        'finished_at', text(now), 'entry', '')
     end
+    redis.call('HSET', key, unpack(set))
     leave_line(key, id, f[8])
     add_entry(finished, level, entry)
     observe(delta, 'run', now - tonumber(f[9] or now))

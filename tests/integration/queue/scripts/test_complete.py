@@ -19,6 +19,18 @@ async def test_complete_records_result_and_removes_the_entry(
     assert (await r.xpending(k.stream, "workers"))["pending"] == 0
 
 
+async def test_no_result_is_no_field_and_reads_as_none(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
+    (d,) = await deliver(consumer, "noop")
+    assert (await consumer.settle([(d, b"null")], [])).completed == 1
+    h = await engine.redis.hgetall(engine.keys.job(d.job_id))
+    assert h["status"] == "succeeded" and "result" not in h  # ~12 bytes a kept job
+    job = await engine.jobs.get(d.job_id)
+    assert job.status == "succeeded" and job.result is None
+    assert (await engine.jobs.result(d.job_id)).result is None
+
+
 @pytest.mark.parametrize("field", ["consumer", "attempt"])
 async def test_stale_owner_is_refused_and_changes_nothing(
     engine: Engine, consumer: Consumer, deliver, field: str
