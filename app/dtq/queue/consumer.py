@@ -301,15 +301,18 @@ class Consumer:
     async def recover_deleted(self, deleted: Sequence[Entry], scan_limit: int = 100_000) -> int:
         """Give new entries to live jobs whose unacknowledged entry was deleted from its stream.
 
-        The entry no longer names its job, so the newest `scan_limit` jobs of each tenant's
-        index are searched for the ones that point at a deleted entry.
+        The entry no longer names its job, so the newest jobs of each tenant's index are
+        searched for the ones that point at a deleted entry: `scan_limit` in all, shared
+        evenly (at least 1,000 an index).
         """
         wanted = {(e.queue, e.level, e.entry_id) for e in deleted}
         k = self._lib.keys
         tenants = cast(list[str], await self._redis.hkeys(k.tenants))
+        indexes = list(dict.fromkeys([k.index, *(k.tenant_index(t) for t in tenants)]))
+        each = max(scan_limit // len(indexes), 1000)
         requeued = 0
-        for index in dict.fromkeys([k.index, *(k.tenant_index(t) for t in tenants)]):
-            requeued += await self._requeue_deleted(index, wanted, scan_limit)
+        for index in indexes:
+            requeued += await self._requeue_deleted(index, wanted, each)
             if not wanted:
                 break
         return requeued
