@@ -8,6 +8,9 @@ W worker processes of concurrency C and measures:
 - lat_p50_ms / lat_p99_ms: enqueue -> handler start for single jobs on an idle worker
 - redis_cpu_us_per_job (enqueue and processing), worker_cpu_us_per_job (processing, the
   workers' start left out): which side a run spends its CPU on
+- bytes_per_pending_job / bytes_per_finished_job: Redis's memory per job once all are enqueued
+  and once all are processed, and events_bytes_per_job, the part of each that is the events
+  stream's (capped by EVENTS_MAXLEN, so a longer run spreads it thinner)
 
 With `--tenants T`, keys are on and the jobs are spread evenly over T tenants, each enqueued in
 turn in batches: they wait in the tenants' lanes and the workers dispatch them fairly. It also
@@ -275,6 +278,13 @@ async def redis_usage(held: dict[str, tuple[Redis, list[Engine]]]) -> dict[str, 
     return out
 
 
+async def events_bytes(shards: Shards) -> int:
+    """The events streams' memory over every shard: bounded (EVENTS_MAXLEN), so part of a
+    run's bytes per job that a longer run spreads thinner."""
+    sizes = await shards.each(lambda e: e.redis.memory_usage(e.keys.events, samples=0))
+    return sum(size or 0 for size in sizes)
+
+
 async def created_on(engines: list[Engine]) -> int:
     """Jobs created on these shards."""
     return sum([int(await e.redis.hget(e.keys.stats, "created_total") or 0) for e in engines])
@@ -367,6 +377,7 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
     else:
         enqueue_rate = await enqueue_inprocess(shards, args.jobs, tenants, queues)
     enqueued = await redis_usage(held)
+    events = [await events_bytes(shards)]
     load = None
     if args.dashboards:  # every client connected before the first job starts
         load = DashboardLoad(*await start_api(settings, stack), clients=args.dashboards)
@@ -400,6 +411,7 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
     seen, worker_cpu_then = await wait_processed(shards, args.jobs, pids)
     worker_cpu = sum(cpu_seconds(pid) for pid in pids) - worker_cpu_then
     processed = await redis_usage(held)
+    events.append(await events_bytes(shards))
     dashboards = {}
     if load:
         last = await engine.redis.xrevrange(engine.keys.events, count=1)
@@ -443,6 +455,8 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         else None,
         "bytes_per_pending_job": round(memory[0] / args.jobs),
         "bytes_per_finished_job": round(memory[1] / args.jobs),
+        # Of those, the events stream's (pending, finished): capped, not the jobs' own.
+        "events_bytes_per_job": [round(b / args.jobs) for b in events],
         "jobs": args.jobs,
         "workers": args.workers,
         "concurrency": args.concurrency,

@@ -36,6 +36,8 @@ def test_the_bench_runs_and_reports(redis_url: str, tenants: int, queues: int) -
     report = _report("throughput.py", args, redis_url, timeout=60)
     assert report["process_per_s"] > 0 and report["lat_p50_ms"] > 0
     assert report["redis_cpu_us_per_job"] > 0
+    pending, finished = report["events_bytes_per_job"]
+    assert 0 < pending < report["bytes_per_pending_job"] and finished > pending
     assert report["worker_cpu_us_per_job"] is None or report["worker_cpu_us_per_job"] > 0
     if tenants:
         assert sorted(report["tenant_done_at"]) == ["t0", "t1", "t2"]
