@@ -94,6 +94,17 @@ async def test_a_new_tenant_goes_next_however_long_the_backlog_ahead(engine: Eng
     assert await waiting(engine, "a") == 5000 - 100 - 5
 
 
+async def test_a_batch_waits_in_its_lanes_in_submission_order(engine: Engine) -> None:
+    # enqueue.lua pushes a call's ids with one RPUSH per lane: the order must be the jobs'.
+    await tenants(engine, a={})
+    jobs = [JobCreate(task_type="noop", priority=p) for p in [Priority.LOW, Priority.HIGH] * 3]
+    ids = await enqueue(engine, noops(2) + jobs, "a")
+    lanes = [await engine.redis.lrange(engine.keys.lane("a", lv), 0, -1) for lv in range(4)]
+    assert lanes[1] == ids[3::2] and lanes[3] == ids[2::2] and lanes[2] == ids[:2]
+    read = [job_id for _, _, job_id, _ in await engine.consumer("c").read(8, 0)]
+    assert read == ids[3::2] + ids[:2] + ids[2::2]
+
+
 async def test_within_a_tenant_higher_priority_goes_first(engine: Engine) -> None:
     await tenants(engine, a={})
     await enqueue(engine, noops(50), "a")

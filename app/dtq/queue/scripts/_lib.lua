@@ -259,8 +259,9 @@ end
 -- worker may now take is on a stream and in its tenant's running set `<lanes>:<tenant>:running`
 -- until it settles; its hash names that set in `lane_slot`.
 -- `active` is a table the caller keeps for one script call (tenants known to be in `lanes`).
-local function lane_push(lanes, tenant, level, id, active)
-  redis.call('RPUSH', keyname.lane(lanes, tenant, level), id)
+-- lane_enter: the tenant's part of a push (its place in `lanes`), for a caller that pushes the
+-- ids itself (enqueue.lua, one RPUSH per lane for a whole batch).
+local function lane_enter(lanes, tenant, active)
   if not active[tenant] then
     if not redis.call('ZSCORE', lanes, tenant) then
       -- A tenant that was idle starts level with the least served one waiting: no saved credit.
@@ -269,6 +270,11 @@ local function lane_push(lanes, tenant, level, id, active)
     end
     active[tenant] = true
   end
+end
+
+local function lane_push(lanes, tenant, level, id, active)
+  redis.call('RPUSH', keyname.lane(lanes, tenant, level), id)
+  lane_enter(lanes, tenant, active)
 end
 
 -- Wake a worker blocked on the streams: a `bell` entry, which read.lua and start.lua

@@ -223,6 +223,7 @@ end
 local queue_names = {}  -- of each job, '' for default
 local used = {}  -- queue name -> true: named queues this call has added to the queues set
 local rung = {}  -- queue name -> its keys: queues whose lanes got jobs (a bell each)
+local lane_ids = {}  -- lane list -> the ids it gets, in job order (one RPUSH per 1,000)
 
 local pending, scheduled, waiting, canceled = {}, {}, {}, {}
 for i = 1, n do
@@ -294,7 +295,8 @@ for i = 1, n do
       value[i] = due
     elseif lane then
       active[queue] = active[queue] or {}
-      lane_push(q.lanes, lane, level, id, active[queue])
+      lane_enter(q.lanes, lane, active[queue])
+      add_entry(lane_ids, keyname.lane(q.lanes, lane, level), id)  -- pushed below, in order
       rung[queue] = q
       extra = {'status', 'pending'}
       pending[#pending + 1] = id
@@ -320,6 +322,9 @@ for i = 1, n do
   end
 end
 
+for list, ids in pairs(lane_ids) do
+  for i = 1, #ids, 1000 do redis.call('RPUSH', list, unpack(ids, i, math.min(i + 999, #ids))) end
+end
 if #pending > 0 then
   emit_ids(events, ARGV[1], pending, 'pending', now)
   for _, q in pairs(rung) do ring(q.lanes, q.streams[3]) end
