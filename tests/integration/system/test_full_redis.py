@@ -81,3 +81,30 @@ async def test_a_full_redis_drains_without_a_stall(
                 assert longest_stall < 1.0, longest_stall
                 counts = (await api.get("/stats")).json()["jobs_by_status"]
                 assert counts["succeeded"] == submitted and counts["pending"] == 0
+
+
+async def test_ready_says_full_at_the_edge_of_maxmemory(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    """Right after a refused write the reading dips a few KiB under maxmemory (the request's
+    buffers are freed): within 1 % of it counts as full, well under it does not."""
+    with EmbeddedRedis(tmp_path / "redis", binary=SERVER_BINARY) as server:
+        app = create_app(make_settings(REDIS_URL=server.url))
+        async with app.router.lifespan_context(app):
+            engine: Engine = app.state.engine
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://dtq") as api:
+                # The app's start and the first readings under a maxmemory allocate ~250 KiB
+                # for good: wait until a reading leaves used_memory where it was.
+                await engine.redis.config_set("maxmemory", 1 << 30)
+                for _ in range(50):
+                    used = int((await engine.redis.info("memory"))["used_memory"])
+                    assert (await api.get("/health/ready")).json()["status"] == "ok"
+                    await asyncio.sleep(0.05)
+                    if int((await engine.redis.info("memory"))["used_memory"]) == used:
+                        break
+                for headroom, status in ((2048, "storage_full"), (64 << 20, "ok")):
+                    used = int((await engine.redis.info("memory"))["used_memory"])
+                    await engine.redis.config_set("maxmemory", used + headroom)
+                    ready = await api.get("/health/ready")
+                    assert ready.status_code == 200 and ready.json()["status"] == status

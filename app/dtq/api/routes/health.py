@@ -45,6 +45,13 @@ async def ready(shards: ShardsDep, response: Response) -> Health:
     return Health(status=status, redis="ok", scripts_loaded=True, warnings=warnings)
 
 
+def full_margin(limit: int) -> int:
+    """How close to maxmemory counts as full: 1 % of it, at most 1 MiB. At the edge Redis
+    refuses a write once one has pushed it over, and the refused request's buffers are freed
+    at once, so a reading taken right after a refusal may sit a few KiB under the limit."""
+    return min(limit // 100, 1 << 20)
+
+
 async def _check(engine: Engine) -> tuple[bool, list[str]]:
     """One shard's server: whether it is full, and what to warn of (RedisError if it is down)."""
     await engine.redis.ping()
@@ -61,7 +68,7 @@ async def _check(engine: Engine) -> tuple[bool, list[str]]:
     try:
         memory = await engine.redis.info("memory")
         used, limit = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
-        full = bool(limit) and used >= limit
+        full = bool(limit) and used >= limit - full_margin(limit)
         if full:
             warnings.append(FULL.format(used=used, limit=limit))
         acks = engine.settings.REPLICA_ACKS
