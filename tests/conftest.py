@@ -62,7 +62,7 @@ SHARDS = int(os.environ.get("DTQ_TEST_SHARDS", "1"))
 def pytest_configure(config: pytest.Config) -> None:
     """On the local cluster only: a socket to a cluster node that redis-py's cluster client left
     open and the garbage collector closes later is not a failure of whichever test it lands in
-    (seen in 3 cluster passes of ~40, always in a test that uses no Redis; the leak itself is
+    (seen in three clean-clone cluster passes so far, in a test that uses no Redis; the leak is
     still to find). Everywhere else, and for every other warning, `filterwarnings = error`."""
     if CLUSTER:
         config.addinivalue_line(
