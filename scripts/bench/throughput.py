@@ -313,11 +313,10 @@ async def processing_window(shards: Shards) -> tuple[float, dict[str, float]]:
     first, last = float("inf"), 0.0
     last_of: dict[str, int] = {}
     for engine in shards.engines:
-        k = engine.keys
-        tenants = await engine.redis.hkeys(k.tenants)
+        tenants = await engine.redis.hkeys(engine.keys.tenants)
         ids: list[str] = [
             job_id
-            for index in {k.index, *(k.tenant_index(t) for t in tenants)}
+            for index in engine.keys.indexes(tenants)
             async for job_id, _ in engine.redis.zscan_iter(index, count=5000)
         ]
         for i in range(0, len(ids), 5000):

@@ -308,7 +308,7 @@ class Consumer:
         wanted = {(e.queue, e.level, e.entry_id) for e in deleted}
         k = self._lib.keys
         tenants = cast(list[str], await self._redis.hkeys(k.tenants))
-        indexes = list(dict.fromkeys([k.index, *(k.tenant_index(t) for t in tenants)]))
+        indexes = k.indexes(tenants)
         each = max(scan_limit // len(indexes), 1000)
         requeued = 0
         for index in indexes:

@@ -47,9 +47,8 @@ async def housekeep(
     if not await lib.redis.set(k.housekeeping_lock, "1", nx=True, px=lock_ms):
         return None
     report = HousekeepingReport()
-    report.index_pruned = await _prune_index(lib, k.index)
-    for tenant in cast(list[str], await lib.redis.hkeys(k.tenants)):
-        report.index_pruned += await _prune_index(lib, k.tenant_index(tenant))
+    for index in k.indexes(cast(list[str], await lib.redis.hkeys(k.tenants))):
+        report.index_pruned += await _prune_index(lib, index)
     report.consumers_removed = await _prune_consumers(lib, queues)
     report.workers_forgotten = await workers.forget_silent(await redis_now_ms(lib.redis))
     for queue in queues:

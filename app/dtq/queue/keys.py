@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dtq.config import Settings
@@ -171,6 +172,11 @@ class Keys:
         """The job index of one tenant, the only one holding its jobs (`default`, the unnamed
         tenant, uses `index`)."""
         return self.index if tenant == DEFAULT_TENANT else f"{self.index}:{tenant}"
+
+    def indexes(self, tenants: Iterable[str]) -> list[str]:
+        """Every job index of the shard: the default tenant's, then each of `tenants`' (the
+        names in the shard's tenants hash); each job is in exactly one of them."""
+        return list(dict.fromkeys([self.index, *(self.tenant_index(t) for t in tenants)]))
 
     @property
     def stats(self) -> str:
