@@ -79,6 +79,9 @@ from dtq.queue import Engine, Shards  # noqa: E402
 from dtq.queue.tenant_ids import stored_id  # noqa: E402
 from dtq.redis_client import create_redis  # noqa: E402
 
+# Less worker CPU than this is not measured: /proc counts it in 10 ms ticks (±5 % here).
+MIN_MEASURED_CPU_S = 0.2
+
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -448,9 +451,10 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         "redis_cpu_us_enqueue": round(cpu_enqueue / args.jobs * 1e6, 1),
         # The worker processes' CPU per job processed, from the first jobs seen done to the last
         # (their start left out).
-        # None when the first poll found over half of them done already (too short a run).
+        # None for too short a run: the first poll found over half of them done already, or
+        # they took under MIN_MEASURED_CPU_S of CPU (/proc counts it in 10 ms ticks).
         "worker_cpu_us_per_job": round(worker_cpu / (args.jobs - seen) * 1e6, 1)
-        if 2 * seen < args.jobs
+        if 2 * seen < args.jobs and worker_cpu >= MIN_MEASURED_CPU_S
         else None,
         "bytes_per_pending_job": round(memory[0] / args.jobs),
         "bytes_per_finished_job": round(memory[1] / args.jobs),

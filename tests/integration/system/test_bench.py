@@ -44,6 +44,14 @@ def test_the_bench_runs_and_reports(redis_url: str, tenants: int, queues: int) -
     assert report["queues"] == queues
 
 
+def test_the_bench_measures_the_workers_cpu(redis_url: str) -> None:
+    """20,000 jobs take the worker a few tenths of a second of CPU: enough for /proc's 10 ms
+    ticks, so the figure is there (a 300-job run reports None rather than 0)."""
+    args = ["--jobs", "20000", "--concurrency", "50", "--latency-samples", "3"]
+    report = _report("throughput.py", args, redis_url, timeout=120)
+    assert report["worker_cpu_us_per_job"] is not None and report["worker_cpu_us_per_job"] > 0
+
+
 def test_a_short_soak_keeps_memory_flat(redis_url: str) -> None:
     """scripts/bench/soak.py, short: 20,000 jobs through a worker with KEEP_SUCCEEDED 1,000:
     Redis ends holding about the 1,000 kept jobs, not 20,000."""
