@@ -1,7 +1,8 @@
 """Single `POST /jobs` per second through real API processes, measured from outside them.
 
-Starts Redis (embedded unless REDIS_URL is set), one API server with --api-workers processes
-(API_WORKERS), one worker draining the jobs, and a load tool keeping --clients x --connections
+Starts Redis (embedded unless REDIS_URL is set; on that server, the run's keys are removed at
+the end), one API server with --api-workers processes (API_WORKERS), one worker draining the
+jobs, and a load tool keeping --clients x --connections
 keep-alive connections busy for --duration seconds, one request at a time per connection, the
 next sent when the answer is read: wrk (C; --tool wrk, the default where it is installed) with
 --clients threads, or --clients processes of a raw HTTP/1.1 client on asyncio (--tool client).
@@ -38,6 +39,8 @@ import uvloop
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "app"))
+
+from run_keys import remove_run_keys  # noqa: E402  (beside this script)
 
 from dtq.config import Settings  # noqa: E402
 from dtq.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
@@ -144,51 +147,57 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def main() -> None:
     args = parse_args()
-    with ExitStack() as stack:
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
-            server = EmbeddedRedis(tempfile.mkdtemp(prefix="dtq-http-bench-"))
-            redis_url = server.start()
-            stack.callback(server.stop)
-        settings = Settings(
-            _env_file=None,
-            REDIS_URL=redis_url,  # type: ignore[call-arg]
-            KEY_PREFIX=f"http{uuid.uuid4().hex[:8]}",
-        )
-        key = asyncio.run(_tenant_key(settings))
-        port = free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT / "app"),
-            "REDIS_URL": redis_url,
-            "KEY_PREFIX": settings.KEY_PREFIX,
-            "ADMIN_API_KEY": "b" * 40,
-            "LOG_LEVEL": "WARNING",
-        }
-        api = subprocess.Popen(
-            [sys.executable, "-m", "dtq.api"],
-            env=env | {"PORT": str(port), "API_WORKERS": str(args.api_workers)},
-        )
-        stack.callback(_stop, api)  # SIGTERM: uvicorn's supervisor stops its API processes
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "dtq.worker", "--tasks", "dtq.demo_tasks"], env=env
-        )
-        stack.callback(_stop, worker)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the API did not become ready")
-            time.sleep(0.1)
-        stats = redis.Redis.from_url(redis_url)
-        stack.callback(stats.close)
-        before = cpu_seconds(api.pid), cpu_seconds(worker.pid), _redis_cpu_s(stats)
-        load = _wrk(port, key, args) if args.tool == "wrk" else _clients(port, key, args)
-        after = cpu_seconds(api.pid), cpu_seconds(worker.pid), _redis_cpu_s(stats)
+    given = os.environ.get("REDIS_URL")
+    settings = None
+    try:
+        with ExitStack() as stack:  # closed first: the API and the worker stop
+            redis_url = given
+            if not redis_url:
+                server = EmbeddedRedis(tempfile.mkdtemp(prefix="dtq-http-bench-"))
+                redis_url = server.start()
+                stack.callback(server.stop)
+            settings = Settings(
+                _env_file=None,
+                REDIS_URL=redis_url,  # type: ignore[call-arg]
+                KEY_PREFIX=f"http{uuid.uuid4().hex[:8]}",
+            )
+            key = asyncio.run(_tenant_key(settings))
+            port = free_port()
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(ROOT / "app"),
+                "REDIS_URL": redis_url,
+                "KEY_PREFIX": settings.KEY_PREFIX,
+                "ADMIN_API_KEY": "b" * 40,
+                "LOG_LEVEL": "WARNING",
+            }
+            api = subprocess.Popen(
+                [sys.executable, "-m", "dtq.api"],
+                env=env | {"PORT": str(port), "API_WORKERS": str(args.api_workers)},
+            )
+            stack.callback(_stop, api)  # SIGTERM: uvicorn's supervisor stops its API processes
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "dtq.worker", "--tasks", "dtq.demo_tasks"], env=env
+            )
+            stack.callback(_stop, worker)
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit("the API did not become ready")
+                time.sleep(0.1)
+            stats = redis.Redis.from_url(redis_url)
+            stack.callback(stats.close)
+            before = cpu_seconds(api.pid), cpu_seconds(worker.pid), _redis_cpu_s(stats)
+            load = _wrk(port, key, args) if args.tool == "wrk" else _clients(port, key, args)
+            after = cpu_seconds(api.pid), cpu_seconds(worker.pid), _redis_cpu_s(stats)
+    finally:
+        if given and settings:  # the user's server: leave it as it was
+            asyncio.run(remove_run_keys(settings))
     api_us, worker_us, redis_us = (
         round((b - a) / max(load.requests, 1) * 1e6) for a, b in zip(before, after, strict=True)
     )

@@ -5,7 +5,8 @@ A producer keeps a backlog of about --backlog jobs queued (batches of 1,000) whi
 process drains them; four times a second it samples Redis's used memory, the worker's RSS and
 the jobs finished. The report: memory at start, peak and end, the rate in each tenth of the
 run, and a sparkline of Redis memory over time. Starts an embedded Redis/Valkey unless
-REDIS_URL is set. Bounded: it stops after N jobs or --max-s seconds, whichever comes first.
+REDIS_URL is set (on that server, the run's keys are removed at the end). Bounded: it stops
+after N jobs or --max-s seconds, whichever comes first.
 
     python scripts/bench/soak.py                       # 1,000,000 jobs
     python scripts/bench/soak.py --jobs 20000 --keep-succeeded 2000   # a short one
@@ -30,6 +31,8 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "app"))
+
+from run_keys import remove_run_keys  # noqa: E402  (beside this script)
 
 from dtq.config import Settings  # noqa: E402
 from dtq.embedded_redis import EmbeddedRedis  # noqa: E402
@@ -173,20 +176,30 @@ async def soak(args: argparse.Namespace, settings: Settings, stack: ExitStack) -
 
 def main() -> None:
     args = parse_args()
-    with ExitStack() as stack:
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
-            server = EmbeddedRedis(tempfile.mkdtemp(prefix="dtq-soak-"))
-            redis_url = server.start()
-            stack.callback(server.stop)
-        settings = Settings(
-            _env_file=None,
-            REDIS_URL=redis_url,  # type: ignore[call-arg]
-            KEY_PREFIX=f"soak{uuid.uuid4().hex[:8]}",
-            AUTH_DISABLED=True,
-            **({"KEEP_SUCCEEDED": args.keep_succeeded} if args.keep_succeeded is not None else {}),
-        )
-        result = asyncio.run(soak(args, settings, stack))
+    given = os.environ.get("REDIS_URL")
+    settings = None
+    try:
+        with ExitStack() as stack:  # closed first: the worker stops
+            redis_url = given
+            if not redis_url:
+                server = EmbeddedRedis(tempfile.mkdtemp(prefix="dtq-soak-"))
+                redis_url = server.start()
+                stack.callback(server.stop)
+            settings = Settings(
+                _env_file=None,
+                REDIS_URL=redis_url,  # type: ignore[call-arg]
+                KEY_PREFIX=f"soak{uuid.uuid4().hex[:8]}",
+                AUTH_DISABLED=True,
+                **(
+                    {"KEEP_SUCCEEDED": args.keep_succeeded}
+                    if args.keep_succeeded is not None
+                    else {}
+                ),
+            )
+            result = asyncio.run(soak(args, settings, stack))
+    finally:
+        if given and settings:  # the user's server: leave it as it was
+            asyncio.run(remove_run_keys(settings))
     print(
         f"{result['jobs']:,} jobs in {result['seconds']} s ({result['rate_per_s']:,}/s); "
         f"rate by tenth {result['rate_by_tenth']}; Redis MiB start/peak/end "

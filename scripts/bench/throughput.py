@@ -27,6 +27,7 @@ With `--shards N` (SHARDS), the queue spreads over N shards, the tenants placed 
 `--spread`, every tenant's jobs, `default`'s too, over every shard by id); the result adds, per
 server, its shards, its share of the jobs and its Redis CPU seconds.
 The last line printed is one JSON object with those four keys (plus the run's parameters).
+On a server REDIS_URL names, the run's keys (under a prefix of its own) are removed at the end.
 
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200
     python scripts/bench/throughput.py --jobs 100000 --workers 1 --concurrency 200 --tenants 10
@@ -70,6 +71,7 @@ sys.path[:0] = [str(ROOT / "app"), str(ROOT)]  # this checkout's dtq, whatever i
 
 from dashboards import DashboardLoad  # noqa: E402  (beside this script)
 from http_submit import cpu_seconds  # noqa: E402  (beside this script)
+from run_keys import remove_run_keys  # noqa: E402  (beside this script)
 
 from dtq.config import Settings  # noqa: E402
 from dtq.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
@@ -355,8 +357,9 @@ async def measure_latency(
     return latencies
 
 
-async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dict[str, Any]:
-    settings = Settings(
+def settings_for(args: argparse.Namespace, redis_url: str) -> Settings:
+    """The run's settings: its own key prefix, on the server at redis_url."""
+    return Settings(
         _env_file=None,
         REDIS_URL=redis_url,  # type: ignore[call-arg]
         KEY_PREFIX=f"bench{uuid.uuid4().hex[:8]}",
@@ -366,6 +369,9 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
         SHARDS=args.shards,
         SPREAD_DEFAULT=args.spread,
     )
+
+
+async def run(args: argparse.Namespace, settings: Settings, stack: ExitStack) -> dict[str, Any]:
     shards = Shards(settings, lambda tag: create_redis(settings, shard=tag))
     engine = shards.control
     held = await servers(shards)
@@ -477,19 +483,26 @@ async def run(args: argparse.Namespace, redis_url: str, stack: ExitStack) -> dic
 
 def main() -> None:
     args = parse_args()
-    with ExitStack() as stack:
-        redis_url = os.environ.get("REDIS_URL")
-        if args.cluster:
-            cluster = LocalCluster(tempfile.mkdtemp(prefix="dtq-bench-cluster-"))
-            cluster.start()
-            stack.callback(cluster.stop)
-            owner = cluster.master_of("{0}")
-            redis_url = next(n.url for n in cluster.nodes if n is not owner)
-        elif not redis_url:
-            server = EmbeddedRedis(tempfile.mkdtemp(prefix="dtq-bench-"))
-            redis_url = server.start()
-            stack.callback(server.stop)
-        result = uvloop.run(run(args, redis_url, stack))
+    given = os.environ.get("REDIS_URL") if not args.cluster else None
+    settings = None
+    try:
+        with ExitStack() as stack:  # closed first: the workers and the API stop
+            redis_url = given
+            if args.cluster:
+                cluster = LocalCluster(tempfile.mkdtemp(prefix="dtq-bench-cluster-"))
+                cluster.start()
+                stack.callback(cluster.stop)
+                owner = cluster.master_of("{0}")
+                redis_url = next(n.url for n in cluster.nodes if n is not owner)
+            elif not redis_url:
+                server = EmbeddedRedis(tempfile.mkdtemp(prefix="dtq-bench-"))
+                redis_url = server.start()
+                stack.callback(server.stop)
+            settings = settings_for(args, redis_url)
+            result = uvloop.run(run(args, settings, stack))
+    finally:
+        if given and settings:  # the user's server: leave it as it was
+            uvloop.run(remove_run_keys(settings))
     print(
         f"enqueue {result['enqueue_per_s']:,} jobs/s ({args.via}), "
         f"process {result['process_per_s']:,} jobs/s, "

@@ -10,30 +10,59 @@ import sys
 from typing import Any
 
 import pytest
+import redis
 
+from dtq.embedded_redis import EmbeddedRedis
+from dtq.local_cluster import LocalCluster
 from tests.conftest import ROOT
 
+# Each script's key prefix (a fresh one per run, e.g. bench1a2b3c4d).
+PREFIX = {
+    "throughput.py": "bench",
+    "soak.py": "soak",
+    "http_submit.py": "http",
+    "phases.py": "phases",
+}
 
-def _report(script: str, args: list[str], redis_url: str, timeout: float) -> dict[str, Any]:
-    """Run a bench script against the test server; the JSON object it prints last."""
+
+def _left_behind(server: EmbeddedRedis | LocalCluster, script: str) -> list[str]:
+    """Keys a script's runs left on the test server (on a cluster, on any master)."""
+    urls = [n.url for n in server.nodes] if isinstance(server, LocalCluster) else [server.url]
+    keys: list[str] = []
+    for url in urls:
+        with redis.Redis.from_url(url, decode_responses=True) as client:
+            if client.info("replication")["role"] == "master":
+                keys += client.scan_iter(match=f"{PREFIX[script]}*", count=5000)
+    return keys
+
+
+def _report(
+    script: str, args: list[str], url: str, server: EmbeddedRedis | LocalCluster, timeout: float
+) -> dict[str, Any]:
+    """Run a bench script against the test server; the JSON object it prints last. The run
+    must leave none of its keys behind (the server is the user's: REDIS_URL names it)."""
     proc = subprocess.run(
         [sys.executable, f"scripts/bench/{script}", *args],
         cwd=ROOT,
-        env={"REDIS_URL": redis_url, "PATH": "/usr/bin:/bin"},
+        env={"REDIS_URL": url, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    left = _left_behind(server, script)
+    assert not left, f"{len(left)} keys left behind, e.g. {left[:3]}"
     return report
 
 
 @pytest.mark.parametrize(("tenants", "queues"), [(0, 0), (3, 0), (0, 4)])
-def test_the_bench_runs_and_reports(redis_url: str, tenants: int, queues: int) -> None:
+def test_the_bench_runs_and_reports(
+    redis_url: str, redis_server: EmbeddedRedis | LocalCluster, tenants: int, queues: int
+) -> None:
     args = ["--jobs", "300", "--concurrency", "20", "--latency-samples", "3"]
     args += ["--tenants", str(tenants), "--queues", str(queues)]
-    report = _report("throughput.py", args, redis_url, timeout=60)
+    report = _report("throughput.py", args, redis_url, redis_server, timeout=60)
     assert report["process_per_s"] > 0 and report["lat_p50_ms"] > 0
     assert report["redis_cpu_us_per_job"] > 0
     pending, finished = report["events_bytes_per_job"]
@@ -44,19 +73,23 @@ def test_the_bench_runs_and_reports(redis_url: str, tenants: int, queues: int) -
     assert report["queues"] == queues
 
 
-def test_the_bench_measures_the_workers_cpu(redis_url: str) -> None:
+def test_the_bench_measures_the_workers_cpu(
+    redis_url: str, redis_server: EmbeddedRedis | LocalCluster
+) -> None:
     """20,000 jobs take the worker a few tenths of a second of CPU: enough for /proc's 10 ms
     ticks, so the figure is there (a 300-job run reports None rather than 0)."""
     args = ["--jobs", "20000", "--concurrency", "50", "--latency-samples", "3"]
-    report = _report("throughput.py", args, redis_url, timeout=120)
+    report = _report("throughput.py", args, redis_url, redis_server, timeout=120)
     assert report["worker_cpu_us_per_job"] is not None and report["worker_cpu_us_per_job"] > 0
 
 
-def test_a_short_soak_keeps_memory_flat(redis_url: str) -> None:
+def test_a_short_soak_keeps_memory_flat(
+    redis_url: str, redis_server: EmbeddedRedis | LocalCluster
+) -> None:
     """scripts/bench/soak.py, short: 20,000 jobs through a worker with KEEP_SUCCEEDED 1,000:
     Redis ends holding about the 1,000 kept jobs, not 20,000."""
     args = ["--jobs", "20000", "--backlog", "2000", "--keep-succeeded", "1000", "--max-s", "120"]
-    report = _report("soak.py", args, redis_url, timeout=180)
+    report = _report("soak.py", args, redis_url, redis_server, timeout=180)
     assert report["jobs"] == 20000
     # 20,000 kept jobs would be ~16 MiB; 1,000 (and the capped events stream) stay well under.
     grown = report["redis_mib"]["end"] - report["redis_mib"]["start"]
@@ -65,11 +98,13 @@ def test_a_short_soak_keeps_memory_flat(redis_url: str) -> None:
 
 
 @pytest.mark.parametrize("tenants", [0, 3])
-def test_the_phase_bench_reports_every_phase(redis_url: str, tenants: int) -> None:
+def test_the_phase_bench_reports_every_phase(
+    redis_url: str, redis_server: EmbeddedRedis | LocalCluster, tenants: int
+) -> None:
     """scripts/bench/phases.py, tiny: Redis CPU per job for each phase (with --tenants, the
     jobs wait in lanes and the read phase dispatches them)."""
     args = ["--jobs", "3000", "--rounds", "1", "--tenants", str(tenants)]  # 1,000 a batch
-    report = _report("phases.py", args, redis_url, timeout=60)
+    report = _report("phases.py", args, redis_url, redis_server, timeout=60)
     phases = [report[f"{p}_us"] for p in ("enqueue", "read", "start", "complete")]
     assert all(us > 0 for us in phases) and report["total_us"] >= sum(phases) - 0.5
     assert (report["jobs"], report["tenants"]) == (3000, tenants)
@@ -84,10 +119,12 @@ def test_the_phase_bench_reports_every_phase(redis_url: str, tenants: int) -> No
         ),
     ],
 )
-def test_the_http_bench_reports_rate_latency_and_cpu(redis_url: str, tool: str) -> None:
+def test_the_http_bench_reports_rate_latency_and_cpu(
+    redis_url: str, redis_server: EmbeddedRedis | LocalCluster, tool: str
+) -> None:
     """scripts/bench/http_submit.py, short: single POST /jobs through a real API process."""
     args = ["--duration", "2", "--connections", "4", "--tool", tool]
-    report = _report("http_submit.py", args, redis_url, timeout=120)
+    report = _report("http_submit.py", args, redis_url, redis_server, timeout=120)
     assert report["tool"] == tool and report["requests_per_s"] > 0
     assert report["not_2xx"] == 0 and 0 < report["p50_ms"] <= report["p99_ms"]
     for part in ("api", "worker", "redis"):
