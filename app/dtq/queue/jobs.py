@@ -51,8 +51,8 @@ class Jobs:
             if removed is not None:
                 raise JobRemovedError(
                     f"job {public_id(job_id)} finished and was removed at "
-                    f"{from_ms(int(removed)).isoformat()} by its queue's retention policy "
-                    "(GET /queues/{name}/retention)"
+                    f"{from_ms(int(removed)).isoformat()} by retention: its queue's policy "
+                    "(GET /queues/{name}/retention) or its own keep_for_s"
                 )
         if not h or not owned_by(h, tenant):
             raise JobNotFoundError(f"job {public_id(job_id)} not found")

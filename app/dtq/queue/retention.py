@@ -4,7 +4,8 @@ a sweeper that could fall behind: as jobs finish, the queue's oldest finished jo
 count or past the age go in the same script (from the head of the queue's finished list; a job
 gets an expiry of its own only for its own keep_for_s). Housekeeping applies the age to queues
 where nothing finishes any more (retire.lua). A removed job's id goes into a capped set of
-tombstones, so that reading it says it was removed rather than that it never existed.
+tombstones, so that reading it says it was removed rather than that it never existed (a job
+kept for its own time gets its tombstone as it succeeds, dated when its expiry removes it).
 
 A queue's own policy is stored as "succeeded count,succeeded s,canceled count,canceled s" in
 one hash (UNSET, -2, in a place: the setting's value; a count of -1 keeps any number).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -136,6 +137,34 @@ async def test_a_queue_lets_its_jobs_go_at_their_age_with_a_tombstone(
     assert (await api.get(f"/jobs/{later}")).status_code == 410
     assert (await api.get(f"/jobs/{own}")).status_code == 200
     assert await engine.redis.llen(engine.keys.queue().finished("succeeded")) == 0
+
+
+async def test_a_job_gone_by_its_own_keep_for_s_answers_410(
+    api: httpx.AsyncClient, engine: Engine, start_worker: Callable[..., Any]
+) -> None:
+    """A job kept for its own time leaves by its expiry, not by a script: its tombstone is laid
+    as it succeeds, dated when the expiry removes it, so GET tells it from a job that never
+    existed."""
+    start_worker()
+    own = (await api.post("/jobs", json={"task_type": "noop", "keep_for_s": 1})).json()["id"]
+
+    async def succeeded() -> bool:
+        return (await api.get(f"/jobs/{own}")).json()["status"] == "succeeded"
+
+    await wait_for(succeeded)
+    finished = (await api.get(f"/jobs/{own}")).json()["finished_at"]
+
+    async def expired() -> bool:
+        return not await engine.redis.exists(engine.keys.job(own))
+
+    await wait_for(expired, timeout=5)
+    gone = await api.get(f"/jobs/{own}")
+    assert gone.status_code == 410 and gone.json()["code"] == "job_removed"
+    assert "keep_for_s" in gone.json()["detail"]
+    removed_at = datetime.fromisoformat(gone.json()["detail"].split(" at ")[1].split(" by ")[0])
+    assert removed_at - datetime.fromisoformat(finished) == timedelta(seconds=1)
+    assert (await api.get(f"/jobs/{own}/result")).status_code == 410
+    assert (await api.get("/jobs/never-was")).status_code == 404
 
 
 async def test_a_lowered_count_is_reached_a_thousand_jobs_a_call(

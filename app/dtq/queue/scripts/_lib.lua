@@ -436,15 +436,27 @@ end
 -- Returns how many jobs were removed.
 local function retain(r, queue, kind, ids, keeps, now)
   local count, age = policy_of(r.retention, queue, kind, r.defaults)
-  local entries, drop = {}, {}
+  local entries, drop, expiring = {}, {}, {}
   for i, id in ipairs(ids) do
     local keep = keeps[i] and tonumber(keeps[i])
     if (keep or age) <= 0 then
       drop[#drop + 1] = id
     else
-      if keep then redis.call('EXPIRE', keyname.job(r.job_prefix, id), text(keep)) end
+      if keep then
+        redis.call('EXPIRE', keyname.job(r.job_prefix, id), text(keep))
+        -- Its tombstone now, dated when its expiry removes it (a removal before then dates it
+        -- anew): GET tells a job gone by its own time from one that never existed.
+        expiring[#expiring + 1] = now + keep * 1000
+        expiring[#expiring + 1] = id
+      end
       entries[#entries + 1] = text(now) .. ' ' .. id
     end
+  end
+  if #expiring > 0 then
+    for i = 1, #expiring, 1000 do
+      redis.call('ZADD', r.gone, unpack(expiring, i, math.min(i + 999, #expiring)))
+    end
+    redis.call('ZREMRANGEBYRANK', r.gone, 0, -(r.gone_max + 1))
   end
   local length
   for i = 1, #entries, 1000 do
