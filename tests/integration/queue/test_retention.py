@@ -192,19 +192,53 @@ async def test_a_lowered_count_is_reached_a_thousand_jobs_a_call(
     assert await _job_hashes(engine) == 0
 
 
+@pytest.mark.parametrize(
+    "policy",
+    [{}, {"succeeded_count": 0}, {"succeeded_s": 0}, {"succeeded_count": 0, "succeeded_s": 0}],
+)
 async def test_a_parent_with_dependents_is_kept_until_they_are_released(
-    api: httpx.AsyncClient, start_worker: Callable[..., Any]
+    api: httpx.AsyncClient,
+    engine: Engine,
+    start_worker: Callable[..., Any],
+    policy: dict[str, int],
 ) -> None:
+    """Its dependents are released (release.lua reads its status) whatever its own keep_result
+    and however little its queue keeps; then it goes by the policy like any other job."""
+    if policy:
+        assert (await api.put("/queues/default/retention", json=policy)).status_code == 200
     parent = (await api.post("/jobs", json={"task_type": "noop", "keep_result": False})).json()
     child = (
         await api.post("/jobs", json={"task_type": "noop", "depends_on": [parent["id"]]})
     ).json()
     start_worker()
 
-    async def child_done() -> bool:
-        return (await api.get(f"/jobs/{child['id']}")).json()["status"] == "succeeded"
+    async def child_done() -> bool:  # succeeded, or succeeded and removed (a policy of none)
+        r = await api.get(f"/jobs/{child['id']}")
+        return r.status_code == 410 or r.json()["status"] == "succeeded"
 
     await wait_for(child_done)
+    assert await _count(api, "succeeded") == 2
+    # The child's finish let the parent go too, under a policy that keeps none.
+    assert await _job_hashes(engine) == (0 if policy else 2)
+
+
+async def test_a_canceled_parent_cancels_its_dependents_in_a_queue_that_keeps_none(
+    api: httpx.AsyncClient, engine: Engine
+) -> None:
+    """canceled_count 0: the canceled parent stays until its dependents are canceled in turn
+    (dependency_failed), then goes at the queue's next retention pass."""
+    policy = {"canceled_count": 0}
+    assert (await api.put("/queues/default/retention", json=policy)).status_code == 200
+    parent = (await api.post("/jobs", json={"task_type": "noop"})).json()["id"]
+    child = (await api.post("/jobs", json={"task_type": "noop", "depends_on": [parent]})).json()
+    assert (await api.post(f"/jobs/{parent}/cancel")).status_code == 200
+    got = (await api.get(f"/jobs/{child['id']}")).json()
+    assert (got["status"], got["cancel_reason"]) == ("canceled", "dependency_failed")
+    assert (await api.get(f"/jobs/{parent}")).status_code == 200  # still there, released since
+    await engine.redis.delete(engine.keys.housekeeping_lock)
+    report = await engine.housekeep()
+    assert report is not None and report.jobs_retired == 1
+    assert (await api.get(f"/jobs/{parent}")).status_code == 410
 
 
 async def test_a_queue_keeps_its_newest_canceled_jobs(

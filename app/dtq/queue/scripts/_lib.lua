@@ -425,9 +425,11 @@ end
 
 -- Keep the jobs of one queue that just finished as `kind` by its policy: the queue keeps them
 -- for at most the policy's age and at most the policy's count of them (the oldest go first).
--- `keeps[i]` is job i's own `keep` field or nil: 0 removes it at once, more gives it an expiry
--- of its own (and the queue's age does not shorten it). No ids: only the policy is applied
--- (housekeeping does so for queues where nothing finishes).
+-- `keeps[i]` is how job i is kept: false, by the policy alone; its own `keep` field: 0 removes
+-- it at once, more gives it an expiry of its own (and the queue's age does not shorten it); or
+-- true: others wait on it, so it stays until release.lua has let them go (release reads its
+-- status), then goes by the policy; a policy that keeps none cannot strand its dependents.
+-- No ids: only the policy is applied (housekeeping does so for queues where nothing finishes).
 -- The queue's finished list holds "<finish ms> <id>" oldest first (a list: ~50 bytes an entry,
 -- O(1) to add and to pop): the age is enforced from its head, not by an expiry on each job
 -- (one command less per job, ~44 bytes less per kept job on Redis 7, and a tombstone for every
@@ -438,8 +440,9 @@ local function retain(r, queue, kind, ids, keeps, now)
   local count, age = policy_of(r.retention, queue, kind, r.defaults)
   local entries, drop, expiring = {}, {}, {}
   for i, id in ipairs(ids) do
-    local keep = keeps[i] and tonumber(keeps[i])
-    if (keep or age) <= 0 then
+    local waited_on = keeps[i] == true
+    local keep = not waited_on and keeps[i] and tonumber(keeps[i])
+    if not waited_on and (keep or age) <= 0 then
       drop[#drop + 1] = id
     else
       if keep then
@@ -484,15 +487,24 @@ local function retain(r, queue, kind, ids, keeps, now)
     if old < #ahead then break end
   end
   -- An id may have been reused since (a client's own id, after the old job expired): only a
-  -- hash that still records this very finish is removed; and a job kept for its own time (an
-  -- expiry of its own) leaves the list for its age but stays until then.
+  -- hash that still records this very finish is removed; a job kept for its own time (an
+  -- expiry of its own) leaves the list for its age but stays until then; and a job others
+  -- still wait on goes back to the list's tail, for a later call once release.lua is done.
+  local again = {}
   for j, entry in ipairs(popped) do
     local at, id = finished_entry(entry)
     local key = keyname.job(r.job_prefix, id)
-    if redis.call('HGET', key, 'finished_at') == at
-        and (j <= over or redis.call('PTTL', key) < 0) then
-      drop[#drop + 1] = id
+    local f = redis.call('HMGET', key, 'finished_at', 'dependents')
+    if f[1] == at then
+      if f[2] then
+        again[#again + 1] = entry
+      elseif j <= over or redis.call('PTTL', key) < 0 then
+        drop[#drop + 1] = id
+      end
     end
+  end
+  for i = 1, #again, 1000 do
+    redis.call('RPUSH', r.finished, unpack(again, i, math.min(i + 999, #again)))
   end
   if #drop > 0 then remove_jobs(r.job_prefix, r.index, r.gone, r.gone_max, drop, now) end
   return #drop

@@ -58,6 +58,6 @@ end
 retain({retention = KEYS[6], finished = keyname.finished(q.root, 'canceled'),
         job_prefix = ARGV[3], index = KEYS[7], gone = KEYS[8], gone_max = tonumber(ARGV[12]),
         defaults = retention_defaults(8)},
-       f[9], 'canceled', {ARGV[2]}, {false}, now)
+       f[9], 'canceled', {ARGV[2]}, {f[7] and true or false}, now)
 if f[7] then return C.CANCELED + C.WITH_DEPENDENTS end
 return C.CANCELED

@@ -8,7 +8,7 @@
   partition key leaves its key's line, letting the next one go.
 
   Succeeded jobs are kept by retention (_lib.lua's retain): the queue's count and age, or a job's
-  own `keep` seconds (0: removed at once).
+  own `keep` seconds (0: removed at once); a job others wait on, until they are released.
 
   KEYS[1..4] job streams, critical to low   KEYS[5] stats   KEYS[6] events
   KEYS[7] dependency outbox   KEYS[8] lanes (zset)   KEYS[9] the queue's succeeded jobs (list)
@@ -65,7 +65,7 @@ for i = 1, n do
     observe(delta, 'run', now - tonumber(f[9] or now))
     done = done + 1
     ids[done] = id
-    keeps[done] = (not f[6]) and f[10]  -- a job others wait on stays for release.lua
+    keeps[done] = f[6] and true or f[10] or false  -- a job others wait on stays for release.lua
     out[i] = C.SUCCEEDED
     if f[6] then
       notify_dependents(outbox, id, now)

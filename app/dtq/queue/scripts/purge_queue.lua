@@ -35,7 +35,7 @@ local function purge(id, entry, tenant)
   leave_line(key, id, f[7])
   if f[4] then notify_dependents(outbox, id, now) end
   purged[#purged + 1] = id
-  keeps[#purged] = false
+  keeps[#purged] = f[4] and true or false  -- a job others wait on stays for release.lua
 end
 
 -- Stream entries no worker has read: after the group's last delivered id.
