@@ -246,13 +246,15 @@ class Jobs:
             return JobList(data=[], count=0, next_cursor=None)
         return JobList(data=[job], count=1, next_cursor=None)
 
-    async def cancel(self, job_id: str, tenant: str | None = None) -> None:
-        """Cancel a waiting, pending, scheduled or running job (a running one is stopped at once).
+    async def cancel(self, job_id: str, tenant: str | None = None) -> Job:
+        """Cancel a waiting, pending, scheduled or running job (a running one is stopped at once);
+        the job as canceled (its queue's retention may have removed it already).
 
         Jobs that wait on it are canceled too (`dependency_failed`), all the way down.
         JobNotFoundError; InvalidTransitionError for a finished job.
         """
         stored = await self.check_tenant(job_id, tenant)
-        outcome = await cancel(self._lib, job_id=stored)
-        if outcome.release_dependents:
+        canceled = await cancel(self._lib, job_id=stored)
+        if canceled.outcome.release_dependents:
             await self._dependencies.release([stored])
+        return job_from_hash(stored, canceled.record)

@@ -167,6 +167,20 @@ async def test_a_job_gone_by_its_own_keep_for_s_answers_410(
     assert (await api.get("/jobs/never-was")).status_code == 404
 
 
+async def test_a_cancel_answers_the_canceled_job_though_its_queue_keeps_none(
+    api: httpx.AsyncClient,
+) -> None:
+    """Retention removes the job in the cancel's own script call: the answer is the job as it
+    was canceled (200), not the 410 a read after it would get."""
+    assert (await api.put("/queues/default/retention", json={"canceled_s": 0})).status_code == 200
+    job_id = (await api.post("/jobs", json={"task_type": "noop", "delay_ms": 60_000})).json()["id"]
+    canceled = await api.post(f"/jobs/{job_id}/cancel")
+    assert canceled.status_code == 200, canceled.text
+    body = canceled.json()
+    assert (body["id"], body["status"], body["cancel_reason"]) == (job_id, "canceled", "requested")
+    assert (await api.get(f"/jobs/{job_id}")).status_code == 410
+
+
 async def test_a_lowered_count_is_reached_a_thousand_jobs_a_call(
     api: httpx.AsyncClient, engine: Engine, start_worker: Callable[..., Any]
 ) -> None:
@@ -231,7 +245,8 @@ async def test_a_canceled_parent_cancels_its_dependents_in_a_queue_that_keeps_no
     assert (await api.put("/queues/default/retention", json=policy)).status_code == 200
     parent = (await api.post("/jobs", json={"task_type": "noop"})).json()["id"]
     child = (await api.post("/jobs", json={"task_type": "noop", "depends_on": [parent]})).json()
-    assert (await api.post(f"/jobs/{parent}/cancel")).status_code == 200
+    canceled = await api.post(f"/jobs/{parent}/cancel")
+    assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
     got = (await api.get(f"/jobs/{child['id']}")).json()
     assert (got["status"], got["cancel_reason"]) == ("canceled", "dependency_failed")
     assert (await api.get(f"/jobs/{parent}")).status_code == 200  # still there, released since

@@ -224,7 +224,6 @@ async def cancel_job(job_id: JobIdPath, where: TenantShardsDep, tenant: TenantDe
     """Cancel a waiting, pending, scheduled or running job; a finished one answers 409."""
 
     async def cancel(engine: Engine) -> Job:
-        await engine.jobs.cancel(job_id, tenant.name)
-        return await engine.jobs.get(job_id, tenant.name)
+        return await engine.jobs.cancel(job_id, tenant.name)
 
     return await where.on_job(job_id, cancel)

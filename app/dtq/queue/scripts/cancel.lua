@@ -17,7 +17,8 @@
   ARGV[5] cancel channel   ARGV[6] the shard's key base   ARGV[7] the stream name
   ARGV[8..11] retention defaults   ARGV[12] most tombstones
 
-  Returns C.CANCELED (plus C.WITH_DEPENDENTS when jobs wait on it: release them, to be canceled)
+  Returns {C.CANCELED (plus C.WITH_DEPENDENTS when jobs wait on it: release them, to be
+    canceled), the job's fields as canceled (HGETALL: retention may remove it right after)}
   Errors  C.NOT_FOUND no such job
           {C.WRONG_STATUS, status} the job is finished
 ]]
@@ -55,9 +56,10 @@ emit(KEYS[4], ARGV[4], ARGV[2], 'canceled', now, 'was', status, 'worker', f[3] o
 if f[7] then
   notify_dependents(KEYS[5], ARGV[2], now)
 end
+local record = redis.call('HGETALL', KEYS[1])
 retain({retention = KEYS[6], finished = keyname.finished(q.root, 'canceled'),
         job_prefix = ARGV[3], index = KEYS[7], gone = KEYS[8], gone_max = tonumber(ARGV[12]),
         defaults = retention_defaults(8)},
        f[9], 'canceled', {ARGV[2]}, {f[7] and true or false}, now)
-if f[7] then return C.CANCELED + C.WITH_DEPENDENTS end
-return C.CANCELED
+if f[7] then return {C.CANCELED + C.WITH_DEPENDENTS, record} end
+return {C.CANCELED, record}
