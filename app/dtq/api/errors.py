@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 import orjson
@@ -118,6 +119,26 @@ async def dtq_error_handler(request: Request, exc: Exception) -> JSONResponse:
 STORAGE_FULL_RETRY_S = 5
 
 
+class FullRefusals:
+    """When this API process last refused a write because Redis was full: /health/ready says
+    storage_full for STORAGE_FULL_RETRY_S after it, whatever the memory reading (which dips
+    under maxmemory as soon as the refused request's buffers are freed)."""
+
+    def __init__(self) -> None:
+        self._last: float | None = None
+
+    def note(self) -> None:
+        """A write was just refused (507 storage_full)."""
+        self._last = time.monotonic()
+
+    def seconds_ago(self) -> float | None:
+        """Seconds since the last refusal, if within STORAGE_FULL_RETRY_S."""
+        if self._last is None:
+            return None
+        ago = time.monotonic() - self._last
+        return ago if ago < STORAGE_FULL_RETRY_S else None
+
+
 def is_storage_full(exc: BaseException) -> bool:
     """Whether Redis refused a write because it is at maxmemory (noeviction)."""
     return isinstance(exc, OutOfMemoryError) or "OOM command not allowed" in str(exc)
@@ -126,6 +147,7 @@ def is_storage_full(exc: BaseException) -> bool:
 async def redis_error_handler(request: Request, exc: Exception) -> JSONResponse:
     if is_storage_full(exc):
         logger.warning("redis is full path=%s", request.url.path)
+        request.app.state.full_refusals.note()
         return JSONResponse(
             {
                 "detail": "Redis is full (maxmemory): nothing was stored; retry once workers "

@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 from dtq.api.access_log import TALLY, quiet_reads
 from dtq.api.docs import install_docs
-from dtq.api.errors import install_error_handlers
+from dtq.api.errors import FullRefusals, install_error_handlers
 from dtq.api.feed import Hub
 from dtq.api.limits import RequestLimits
 from dtq.api.metrics import ApiMetrics, RequestMetrics
@@ -127,6 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         FastAPIInstrumentor.instrument_app(app, excluded_urls="health/live,health/ready,metrics")
     app.state.metrics = ApiMetrics()
+    app.state.full_refusals = FullRefusals()
     if not tracing:  # plain single submissions skip the framework (with tracing, they need spans)
         route = _route(jobs.router, "POST", FAST_PATH)
         app.fast_submit = FastSubmit(app.framework, settings, route, app.state.metrics)

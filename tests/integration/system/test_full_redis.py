@@ -11,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
+from dtq.api import errors
 from dtq.api.main import create_app
 from dtq.config import Settings
 from dtq.embedded_redis import EmbeddedRedis
@@ -105,3 +107,31 @@ async def test_ready_says_full_at_the_edge_of_maxmemory(
                     await engine.redis.config_set("maxmemory", used + headroom)
                     ready = await api.get("/health/ready")
                     assert ready.status_code == 200 and ready.json()["status"] == status
+
+
+async def test_ready_says_full_right_after_a_refusal(
+    tmp_path: Path, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that just answered 507 says storage_full for the Retry-After it gave, whatever
+    the memory reading (here the limit is lifted right after the refusal); then ok again."""
+    monkeypatch.setattr(errors, "STORAGE_FULL_RETRY_S", 1)
+    with EmbeddedRedis(tmp_path / "redis", binary=SERVER_BINARY) as server:
+        app = create_app(make_settings(REDIS_URL=server.url))
+        async with app.router.lifespan_context(app):
+            engine: Engine = app.state.engine
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://dtq") as api:
+                assert (await api.get("/health/ready")).json()["status"] == "ok"
+                used = int((await engine.redis.info("memory"))["used_memory"])
+                await engine.redis.config_set("maxmemory", used + 256 * 1024)
+                for _ in range(1000):
+                    one = await api.post("/jobs", json={"task_type": "noop", "payload": {"p": PAD}})
+                    if one.status_code != 201:
+                        break
+                assert one.status_code == 507 and one.json()["code"] == "storage_full"
+                await engine.redis.config_set("maxmemory", 0)
+                ready = (await api.get("/health/ready")).json()
+                assert ready["status"] == "storage_full"
+                assert any("refused a write" in w for w in ready["warnings"]), ready
+                await asyncio.sleep(1.1)
+                assert (await api.get("/health/ready")).json()["status"] == "ok"

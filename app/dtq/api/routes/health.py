@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from redis.exceptions import RedisError, ResponseError
 
 from dtq.api.deps import ShardsDep
@@ -17,6 +17,10 @@ FULL = (
     "workers drain the jobs stored"
 )
 
+REFUSED = (
+    "Redis refused a write for want of memory {ago:.1f} s ago (507 storage_full): it is at "
+    "maxmemory, or was until workers drained some jobs"
+)
 NO_CONFIG = "cannot read maxmemory-policy (CONFIG not permitted); check it is noeviction"
 FEW_REPLICAS = (
     "REPLICA_ACKS={acks} but the master has {replicas} replica(s) connected: writes are refused "
@@ -31,17 +35,22 @@ async def live() -> Health:
 
 
 @router.get("/ready", responses={503: {"model": Health, "description": "Not ready."}})
-async def ready(shards: ShardsDep, response: Response) -> Health:
+async def ready(shards: ShardsDep, request: Request, response: Response) -> Health:
     """Redis answers and every script is loaded (on every shard's master). Warns about a Redis
     that would evict keys or has fewer replicas than REPLICA_ACKS, and says `storage_full`
-    (still 200: reads and running jobs go on) while Redis is at maxmemory."""
+    (still 200: reads and running jobs go on) while Redis is at maxmemory, or this process
+    refused a write for want of memory within the last few seconds."""
     try:
         checks = await shards.each(_check)
     except RedisError as exc:
         response.status_code = 503
         return Health(status="unavailable", redis=type(exc).__name__, scripts_loaded=False)
     warnings = list(dict.fromkeys(w for _, found in checks for w in found))
-    status = "storage_full" if any(full for full, _ in checks) else "ok"
+    refused = request.app.state.full_refusals.seconds_ago()
+    if refused is not None:
+        warnings.append(REFUSED.format(ago=refused))
+    full = refused is not None or any(full for full, _ in checks)
+    status = "storage_full" if full else "ok"
     return Health(status=status, redis="ok", scripts_loaded=True, warnings=warnings)
 
 
