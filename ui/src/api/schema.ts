@@ -263,7 +263,8 @@ export interface paths {
          * Ready
          * @description Redis answers and every script is loaded (on every shard's master). Warns about a Redis
          *     that would evict keys or has fewer replicas than REPLICA_ACKS, and says `storage_full`
-         *     (still 200: reads and running jobs go on) while Redis is at maxmemory.
+         *     (still 200: reads and running jobs go on) while Redis is at maxmemory, or this process
+         *     refused a write for want of memory within the last few seconds.
          */
         get: operations["health-ready"];
         put?: never;
