@@ -13,6 +13,8 @@ one hash (UNSET, -2, in a place: the setting's value; a count of -1 keeps any nu
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import cast
 
 from redis.typing import EncodableT
@@ -39,6 +41,18 @@ def retention_defaults(settings: Settings) -> list[EncodableT]:
         settings.KEEP_CANCELED,
         settings.RESULT_TTL_S,
     ]
+
+
+def retention_config(keys: Keys, settings: Settings) -> str:
+    """What a script that may cancel jobs in any queue needs for retention, as one ARGV value
+    (retention_config in _lib.lua): the job key prefix, the settings' policy, the most
+    tombstones."""
+    return _config(keys.job_prefix, tuple(retention_defaults(settings)), settings.REMOVED_IDS_KEPT)
+
+
+@functools.cache
+def _config(job_prefix: str, defaults: tuple[EncodableT, ...], gone_max: int) -> str:
+    return json.dumps({"job_prefix": job_prefix, "defaults": defaults, "gone_max": gone_max})
 
 
 class Retention:

@@ -167,6 +167,30 @@ async def test_a_job_gone_by_its_own_keep_for_s_answers_410(
     assert (await api.get("/jobs/never-was")).status_code == 404
 
 
+async def test_jobs_canceled_for_their_parents_are_kept_like_any_canceled_job(
+    api: httpx.AsyncClient, engine: Engine
+) -> None:
+    """Canceled by release (the parent canceled later) or at birth (the parent was canceled
+    already): no expiry of their own, in the queue's canceled list, gone by its count."""
+    policy = {"canceled_count": 3}
+    assert (await api.put("/queues/default/retention", json=policy)).status_code == 200
+    parent = (await api.post("/jobs", json={"task_type": "noop", "delay_ms": 60_000})).json()["id"]
+    later = {"task_type": "noop", "depends_on": [parent]}
+    released = (await api.post("/jobs", json=later)).json()["id"]
+    assert (await api.post(f"/jobs/{parent}/cancel")).status_code == 200
+    at_birth = (await api.post("/jobs", json=later)).json()
+    assert at_birth["status"] == "canceled"
+    for job_id in (released, at_birth["id"]):
+        got = (await api.get(f"/jobs/{job_id}")).json()
+        assert (got["status"], got["cancel_reason"]) == ("canceled", "dependency_failed")
+        assert await engine.redis.ttl(engine.keys.job(job_id)) == -1
+    finished = engine.keys.queue().finished("canceled")
+    assert await engine.redis.llen(finished) == 3  # the parent and both children
+    extra = (await api.post("/jobs", json=later)).json()["id"]  # a fourth: the oldest goes
+    assert (await api.get(f"/jobs/{parent}")).status_code == 410
+    assert (await api.get(f"/jobs/{extra}")).json()["status"] == "canceled"
+
+
 async def test_a_cancel_answers_the_canceled_job_though_its_queue_keeps_none(
     api: httpx.AsyncClient,
 ) -> None:
@@ -240,15 +264,16 @@ async def test_a_canceled_parent_cancels_its_dependents_in_a_queue_that_keeps_no
     api: httpx.AsyncClient, engine: Engine
 ) -> None:
     """canceled_count 0: the canceled parent stays until its dependents are canceled in turn
-    (dependency_failed), then goes at the queue's next retention pass."""
+    (dependency_failed; kept by the same policy, so gone at once), then goes at the queue's
+    next retention pass."""
     policy = {"canceled_count": 0}
     assert (await api.put("/queues/default/retention", json=policy)).status_code == 200
     parent = (await api.post("/jobs", json={"task_type": "noop"})).json()["id"]
     child = (await api.post("/jobs", json={"task_type": "noop", "depends_on": [parent]})).json()
     canceled = await api.post(f"/jobs/{parent}/cancel")
     assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
-    got = (await api.get(f"/jobs/{child['id']}")).json()
-    assert (got["status"], got["cancel_reason"]) == ("canceled", "dependency_failed")
+    assert await _count(api, "canceled") == 2 and await _count(api, "waiting") == 0
+    assert (await api.get(f"/jobs/{child['id']}")).status_code == 410
     assert (await api.get(f"/jobs/{parent}")).status_code == 200  # still there, released since
     await engine.redis.delete(engine.keys.housekeeping_lock)
     report = await engine.housekeep()

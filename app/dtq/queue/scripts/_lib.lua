@@ -244,13 +244,13 @@ local function notify_dependents(outbox, id, now)
   redis.call('ZADD', outbox, now, id)
 end
 
--- Cancel a waiting job because one of its parents ended dead or canceled.
-local function cancel_for_dependency(job_key, now, ttl, history, parent)
+-- Cancel a waiting job because one of its parents ended dead or canceled (the caller keeps it
+-- by its queue's retention).
+local function cancel_for_dependency(job_key, now, history, parent)
   redis.call('HSET', job_key, 'status', 'canceled', 'cancel_reason', 'dependency_failed',
     'failed_parent', parent, 'finished_at', now,
     'history', appended(history, 'canceled', now, '', '', 'dependency_failed'))
   redis.call('HDEL', job_key, 'deps_left')
-  redis.call('EXPIRE', job_key, ttl)
 end
 
 -- Lanes: fair dispatch across tenants (read.lua). With keys on, a tenant's pending jobs wait in
@@ -381,6 +381,16 @@ local function retention_defaults(at)
           canceled_count = tonumber(ARGV[at + 2]), canceled_s = tonumber(ARGV[at + 3])}
 end
 
+-- retention.py's retention_config (one JSON ARGV) as {job_prefix, defaults, gone_max}, for a
+-- script that may cancel jobs of any queue (enqueue, release).
+local function retention_config(raw)
+  local c = cjson.decode(raw)
+  local d = c.defaults
+  return {job_prefix = c.job_prefix, gone_max = tonumber(c.gone_max),
+          defaults = {succeeded_count = tonumber(d[1]), succeeded_s = tonumber(d[2]),
+                      canceled_count = tonumber(d[3]), canceled_s = tonumber(d[4])}}
+end
+
 -- Remove finished jobs for good: their hashes, their index entries (their tenant's,
 -- `<index>:<tenant>` for an id stored as `<tenant>/<id>`, else the shard's `index`; the shard's
 -- too for every id, which held a named tenant's jobs as well before 2026-11-27), and leave a
@@ -508,4 +518,19 @@ local function retain(r, queue, kind, ids, keeps, now)
   end
   if #drop > 0 then remove_jobs(r.job_prefix, r.index, r.gone, r.gone_max, drop, now) end
   return #drop
+end
+
+-- Keep jobs canceled for their parents (`by_queue`: queue name, '' for default -> ids) by
+-- their queues' retention, `config` from retention_config; `keep` is true for ids others wait on.
+local function retain_canceled(by_queue, keep, config, retention, index, gone, base, stream_name,
+                               now)
+  for queue, ids in pairs(by_queue) do
+    local keeps = {}
+    for i, id in ipairs(ids) do keeps[i] = keep[id] or false end
+    local name = queue ~= '' and queue or nil
+    retain({retention = retention, index = index, gone = gone, gone_max = config.gone_max,
+            finished = keyname.finished(queue_keys(base, stream_name, name).root, 'canceled'),
+            job_prefix = config.job_prefix, defaults = config.defaults},
+           name, 'canceled', ids, keeps, now)
+  end
 end

@@ -18,11 +18,13 @@
 
   KEYS[1] job index (zset: the default tenant's jobs)   KEYS[2] stats   KEYS[3] events
   KEYS[4] delayed (zset)   KEYS[5] tasks (hash)   KEYS[6] queues (set)
-  KEYS[7] the tenant's own job index (zset; unused for 'default')   KEYS[7+i] hash of job i
+  KEYS[7] the tenant's own job index (zset; unused for 'default')   KEYS[8] retention policies
+  (hash)   KEYS[9] tombstones (zset)   KEYS[9+i] hash of job i
   then one idempotency key for each job that has one, in job order
   then, for each job with parents (in job order), per parent: its hash, its children set
   ARGV[1] events maxlen   ARGV[2] n, the number of jobs   ARGV[3] idempotency ttl (s)
-  ARGV[4] result ttl (s), for jobs canceled at birth
+  ARGV[4] retention (_lib.lua's retention_config), for jobs canceled at birth: kept by their
+    queues' retention, as any canceled job
   ARGV[5] the tenant the jobs belong to (stored on each job unless it is 'default')
   ARGV[6] '1': pending jobs wait in the tenant's lane (fair dispatch, see _lib.lua), '' : they
     go straight to the streams (a single-tenant deployment)
@@ -68,7 +70,8 @@ local base, stream_name = ARGV[7], ARGV[8]
 local active = {}  -- per queue: tenants known to be in its lanes
 local index, stats, events, delayed, tasks, queues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5],
   KEYS[6]
-local FIRST_JOB_KEY = 7
+local TENANT_INDEX, RETENTION, GONE = 7, 8, 9
+local FIRST_JOB_KEY = 9
 local scheduled_record = appended(nil, 'scheduled', now, '', 0, 'delayed')
 local out = {now}  -- then the code of each job (C.PENDING ...)
 local value = {}  -- per job: its due time (scheduled), original id (replayed) or parent
@@ -151,7 +154,7 @@ end
 -- its name, so they cannot meet another tenant's); ZADD NX adds fewer than asked only if an id
 -- exists already. The scores are unique and increasing over the shard: newest-first pagination
 -- needs no tie-breaking.
-local own = tenant == 'default' and index or KEYS[FIRST_JOB_KEY]
+local own = tenant == 'default' and index or KEYS[TENANT_INDEX]
 local seq = math.max(now_us, tonumber(redis.call('HGET', stats, 'index_seq') or '0') + 1)
 local members, fresh
 local function gather()
@@ -226,6 +229,7 @@ local rung = {}  -- queue name -> its keys: queues whose lanes got jobs (a bell 
 local lane_ids = {}  -- lane list -> the ids it gets, in job order (one RPUSH per 1,000)
 
 local pending, scheduled, waiting, canceled = {}, {}, {}, {}
+local canceled_by_queue = {}  -- queue ('' for default) -> ids canceled at birth
 for i = 1, n do
   if out[i + 1] == nil then
     local o = J + (i - 1) * WIDTH
@@ -277,6 +281,7 @@ for i = 1, n do
         'failed_parent', failed_parent, 'finished_at', now,
         'history', appended(nil, 'canceled', now, '', 0, 'dependency_failed')}
       canceled[#canceled + 1] = id
+      add_entry(canceled_by_queue, queue ~= 'default' and queue or '', id)
       out[i + 1] = C.CANCELED
     elseif left > 0 then
       extra = {'status', 'waiting', 'deps_left', left,
@@ -315,7 +320,6 @@ for i = 1, n do
     end
     for _, v in ipairs(extra) do fields[#fields + 1] = v end
     redis.call('HSET', key, unpack(fields))
-    if left == 'failed' then redis.call('EXPIRE', key, ARGV[4]) end
     if idem_key[i] then
       redis.call('SET', idem_key[i], id .. ':' .. opt.fingerprint, 'EX', ARGV[3])
     end
@@ -334,6 +338,8 @@ if #waiting > 0 then emit_ids(events, ARGV[1], waiting, 'waiting', now) end
 if #canceled > 0 then
   emit_ids(events, ARGV[1], canceled, 'canceled', now,
     'reason', 'dependency_failed')
+  retain_canceled(canceled_by_queue, {}, retention_config(ARGV[4]), KEYS[RETENTION], index,
+    KEYS[GONE], base, stream_name, now)
 end
 if fresh > 0 then
   redis.call('HSET', stats, 'index_seq', seq + fresh - 1)

@@ -15,6 +15,7 @@ from dtq import jsontext
 from dtq.errors import DuplicateJobError, IdempotencyConflictError, UnknownParentError
 from dtq.models import DEFAULT_QUEUE, JobCreate, Priority
 from dtq.queue.clock import to_ms
+from dtq.queue.retention import retention_config
 from dtq.queue.scripts.admit import Admission, Bucket, NotAdmitted
 from dtq.queue.scripts.codes import CODES, Code
 from dtq.queue.scripts.library import Call, Library
@@ -201,6 +202,8 @@ def _keys_and_args(
         k.tasks,
         k.queues,
         k.tenant_index(tenant),
+        k.retention,
+        k.gone,
         *(k.job(i) for i in stored),
         *(k.idempotency(tenant, j.idempotency_key) for j in jobs if j.idempotency_key),
     ]
@@ -208,7 +211,7 @@ def _keys_and_args(
         s.EVENTS_MAXLEN,
         len(jobs),
         s.IDEMPOTENCY_TTL_S,
-        s.RESULT_TTL_S,
+        retention_config(k, s),
         tenant,
         "1" if lanes else "",
         k.base,

@@ -4,15 +4,18 @@
 
   Parent succeeded: each waiting child has one parent fewer to wait on; a child with none left
   becomes pending on its queue's stream of its level (or scheduled, if its own due time is still ahead).
-  Parent dead or canceled: each waiting child is canceled with reason `dependency_failed`, and a
-  child that others wait on goes to the outbox in turn (the caller releases it next).
+  Parent dead or canceled: each waiting child is canceled with reason `dependency_failed` (and
+  kept by its queue's retention, as any canceled job), and a child that others wait on goes to
+  the outbox in turn (the caller releases it next).
   Parent anything else (retried from the DLQ meanwhile): nothing to do until it finishes again.
   The parent leaves the outbox and its children set is deleted, so a second call is a no-op.
 
   KEYS[1] dependency outbox   KEYS[2] delayed (zset)   KEYS[3] stats   KEYS[4] events
   KEYS[5] parent hash   KEYS[6] parent's children set
   KEYS[6+j] hash of child j (a child with a lane goes to its lane)
-  ARGV[1] events maxlen   ARGV[2] result ttl (s)   ARGV[3] parent id   ARGV[4] m
+  KEYS[7+m] retention policies (hash)   KEYS[8+m] job index (zset)   KEYS[9+m] tombstones (zset)
+  ARGV[1] events maxlen   ARGV[2] retention (_lib.lua's retention_config)   ARGV[3] parent id
+  ARGV[4] m
   ARGV[5] the shard's key base   ARGV[6] the stream name
   ARGV[6+j] id of child j: the members of the children set as the caller read them
 
@@ -77,20 +80,25 @@ if status == 'succeeded' then
     redis.call('HINCRBY', stats, 'jobs:waiting', -(#released + scheduled))
   end
 elseif status == 'dead' or status == 'canceled' then
+  local by_queue, waited_on = {}, {}
   for j = 1, m do
     local key, id = KEYS[C0 + j], ARGV[A0 + j]
-    local f = redis.call('HMGET', key, 'status', 'history', 'dependents', 'pk_line')
+    local f = redis.call('HMGET', key, 'status', 'history', 'dependents', 'pk_line', 'queue')
     if f[1] == 'waiting' then
-      cancel_for_dependency(key, now, ARGV[2], f[2], parent)
+      cancel_for_dependency(key, now, f[2], parent)
       leave_line(key, id, f[4])
       canceled[#canceled + 1] = id
+      add_entry(by_queue, f[5] or '', id)
       if f[3] then
         notify_dependents(outbox, id, now)
         cascade[#cascade + 1] = id
+        waited_on[id] = true
       end
     end
   end
   if #canceled > 0 then
+    retain_canceled(by_queue, waited_on, retention_config(ARGV[2]), KEYS[C0 + m + 1],
+      KEYS[C0 + m + 2], KEYS[C0 + m + 3], base, stream_name, now)
     emit_ids(events, ARGV[1], canceled, 'canceled', now,
       'reason', 'dependency_failed', 'parent', parent)
     redis.call('HINCRBY', stats, 'jobs:waiting', -#canceled)

@@ -8,6 +8,7 @@ from typing import Any
 
 from redis.typing import EncodableT
 
+from dtq.queue.retention import retention_config
 from dtq.queue.scripts.codes import Code
 from dtq.queue.scripts.library import Call, Library
 
@@ -40,10 +41,13 @@ def release(lib: Library, *, parent: str, children: Sequence[str]) -> Call[Relea
         k.job(parent),
         k.children(parent),
         *(k.job(c) for c in children),
+        k.retention,
+        k.index,
+        k.gone,
     ]
     args: list[EncodableT] = [
         s.EVENTS_MAXLEN,
-        s.RESULT_TTL_S,
+        retention_config(k, s),
         parent,
         len(children),
         k.base,
