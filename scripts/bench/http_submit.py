@@ -40,10 +40,10 @@ import uvloop
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "app"))
 
-from run_keys import remove_run_keys  # noqa: E402  (beside this script)
+from run_keys import run_server  # noqa: E402  (beside this script)
 
 from dtq.config import Settings  # noqa: E402
-from dtq.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from dtq.embedded_redis import free_port  # noqa: E402
 from dtq.models import TenantCreate  # noqa: E402
 from dtq.queue import Engine  # noqa: E402
 from dtq.redis_client import create_redis  # noqa: E402
@@ -147,57 +147,50 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def main() -> None:
     args = parse_args()
-    given = os.environ.get("REDIS_URL")
-    settings = None
-    try:
-        with ExitStack() as stack:  # closed first: the API and the worker stop
-            redis_url = given
-            if not redis_url:
-                server = EmbeddedRedis(tempfile.mkdtemp(prefix="dtq-http-bench-"))
-                redis_url = server.start()
-                stack.callback(server.stop)
-            settings = Settings(
+    # The API and the worker stop first.
+    with run_server("dtq-http-bench-") as server, ExitStack() as stack:
+        redis_url = server.url
+        settings = server.owns(
+            Settings(
                 _env_file=None,
                 REDIS_URL=redis_url,  # type: ignore[call-arg]
                 KEY_PREFIX=f"http{uuid.uuid4().hex[:8]}",
             )
-            key = asyncio.run(_tenant_key(settings))
-            port = free_port()
-            env = {
-                **os.environ,
-                "PYTHONPATH": str(ROOT / "app"),
-                "REDIS_URL": redis_url,
-                "KEY_PREFIX": settings.KEY_PREFIX,
-                "ADMIN_API_KEY": "b" * 40,
-                "LOG_LEVEL": "WARNING",
-            }
-            api = subprocess.Popen(
-                [sys.executable, "-m", "dtq.api"],
-                env=env | {"PORT": str(port), "API_WORKERS": str(args.api_workers)},
-            )
-            stack.callback(_stop, api)  # SIGTERM: uvicorn's supervisor stops its API processes
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "dtq.worker", "--tasks", "dtq.demo_tasks"], env=env
-            )
-            stack.callback(_stop, worker)
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("the API did not become ready")
-                time.sleep(0.1)
-            stats = redis.Redis.from_url(redis_url)
-            stack.callback(stats.close)
-            before = cpu_seconds(api.pid), cpu_seconds(worker.pid), _redis_cpu_s(stats)
-            load = _wrk(port, key, args) if args.tool == "wrk" else _clients(port, key, args)
-            after = cpu_seconds(api.pid), cpu_seconds(worker.pid), _redis_cpu_s(stats)
-    finally:
-        if given and settings:  # the user's server: leave it as it was
-            asyncio.run(remove_run_keys(settings))
+        )
+        key = asyncio.run(_tenant_key(settings))
+        port = free_port()
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT / "app"),
+            "REDIS_URL": redis_url,
+            "KEY_PREFIX": settings.KEY_PREFIX,
+            "ADMIN_API_KEY": "b" * 40,
+            "LOG_LEVEL": "WARNING",
+        }
+        api = subprocess.Popen(
+            [sys.executable, "-m", "dtq.api"],
+            env=env | {"PORT": str(port), "API_WORKERS": str(args.api_workers)},
+        )
+        stack.callback(_stop, api)  # SIGTERM: uvicorn's supervisor stops its API processes
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "dtq.worker", "--tasks", "dtq.demo_tasks"], env=env
+        )
+        stack.callback(_stop, worker)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the API did not become ready")
+            time.sleep(0.1)
+        stats = redis.Redis.from_url(redis_url)
+        stack.callback(stats.close)
+        before = cpu_seconds(api.pid), cpu_seconds(worker.pid), _redis_cpu_s(stats)
+        load = _wrk(port, key, args) if args.tool == "wrk" else _clients(port, key, args)
+        after = cpu_seconds(api.pid), cpu_seconds(worker.pid), _redis_cpu_s(stats)
     api_us, worker_us, redis_us = (
         round((b - a) / max(load.requests, 1) * 1e6) for a, b in zip(before, after, strict=True)
     )

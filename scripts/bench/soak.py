@@ -20,7 +20,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from contextlib import ExitStack
@@ -32,10 +31,9 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "app"))
 
-from run_keys import remove_run_keys  # noqa: E402  (beside this script)
+from run_keys import run_server  # noqa: E402  (beside this script)
 
 from dtq.config import Settings  # noqa: E402
-from dtq.embedded_redis import EmbeddedRedis  # noqa: E402
 from dtq.models import JobCreate  # noqa: E402
 from dtq.queue import Engine  # noqa: E402
 from dtq.redis_client import create_redis  # noqa: E402
@@ -176,18 +174,11 @@ async def soak(args: argparse.Namespace, settings: Settings, stack: ExitStack) -
 
 def main() -> None:
     args = parse_args()
-    given = os.environ.get("REDIS_URL")
-    settings = None
-    try:
-        with ExitStack() as stack:  # closed first: the worker stops
-            redis_url = given
-            if not redis_url:
-                server = EmbeddedRedis(tempfile.mkdtemp(prefix="dtq-soak-"))
-                redis_url = server.start()
-                stack.callback(server.stop)
-            settings = Settings(
+    with run_server("dtq-soak-") as server, ExitStack() as stack:  # the worker stops first
+        settings = server.owns(
+            Settings(
                 _env_file=None,
-                REDIS_URL=redis_url,  # type: ignore[call-arg]
+                REDIS_URL=server.url,  # type: ignore[call-arg]
                 KEY_PREFIX=f"soak{uuid.uuid4().hex[:8]}",
                 AUTH_DISABLED=True,
                 **(
@@ -196,10 +187,8 @@ def main() -> None:
                     else {}
                 ),
             )
-            result = asyncio.run(soak(args, settings, stack))
-    finally:
-        if given and settings:  # the user's server: leave it as it was
-            asyncio.run(remove_run_keys(settings))
+        )
+        result = asyncio.run(soak(args, settings, stack))
     print(
         f"{result['jobs']:,} jobs in {result['seconds']} s ({result['rate_per_s']:,}/s); "
         f"rate by tenth {result['rate_by_tenth']}; Redis MiB start/peak/end "

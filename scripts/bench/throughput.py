@@ -71,10 +71,10 @@ sys.path[:0] = [str(ROOT / "app"), str(ROOT)]  # this checkout's dtq, whatever i
 
 from dashboards import DashboardLoad  # noqa: E402  (beside this script)
 from http_submit import cpu_seconds  # noqa: E402  (beside this script)
-from run_keys import remove_run_keys  # noqa: E402  (beside this script)
+from run_keys import run_server  # noqa: E402  (beside this script)
 
 from dtq.config import Settings  # noqa: E402
-from dtq.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from dtq.embedded_redis import free_port  # noqa: E402
 from dtq.local_cluster import LocalCluster  # noqa: E402
 from dtq.models import DEFAULT_TENANT, JobCreate, TenantCreate  # noqa: E402
 from dtq.queue import Engine, Shards  # noqa: E402
@@ -483,26 +483,22 @@ async def run(args: argparse.Namespace, settings: Settings, stack: ExitStack) ->
 
 def main() -> None:
     args = parse_args()
-    given = os.environ.get("REDIS_URL") if not args.cluster else None
-    settings = None
-    try:
+    with ExitStack() as servers_stack:
+        server = None
+        if args.cluster:
+            cluster = LocalCluster(tempfile.mkdtemp(prefix="dtq-bench-cluster-"))
+            cluster.start()
+            servers_stack.callback(cluster.stop)
+            owner = cluster.master_of("{0}")
+            redis_url = next(n.url for n in cluster.nodes if n is not owner)
+        else:
+            server = servers_stack.enter_context(run_server("dtq-bench-"))
+            redis_url = server.url
         with ExitStack() as stack:  # closed first: the workers and the API stop
-            redis_url = given
-            if args.cluster:
-                cluster = LocalCluster(tempfile.mkdtemp(prefix="dtq-bench-cluster-"))
-                cluster.start()
-                stack.callback(cluster.stop)
-                owner = cluster.master_of("{0}")
-                redis_url = next(n.url for n in cluster.nodes if n is not owner)
-            elif not redis_url:
-                server = EmbeddedRedis(tempfile.mkdtemp(prefix="dtq-bench-"))
-                redis_url = server.start()
-                stack.callback(server.stop)
             settings = settings_for(args, redis_url)
+            if server is not None:
+                server.owns(settings)
             result = uvloop.run(run(args, settings, stack))
-    finally:
-        if given and settings:  # the user's server: leave it as it was
-            uvloop.run(remove_run_keys(settings))
     print(
         f"enqueue {result['enqueue_per_s']:,} jobs/s ({args.via}), "
         f"process {result['process_per_s']:,} jobs/s, "

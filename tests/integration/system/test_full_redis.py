@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -85,28 +86,36 @@ async def test_a_full_redis_drains_without_a_stall(
                 assert counts["succeeded"] == submitted and counts["pending"] == 0
 
 
+@asynccontextmanager
+async def _api_on_own_server(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> AsyncIterator[tuple[Engine, httpx.AsyncClient]]:
+    """A server of the test's own (its maxmemory is the test's to set) and an app on it."""
+    with EmbeddedRedis(tmp_path / "redis", binary=SERVER_BINARY) as server:
+        app = create_app(make_settings(REDIS_URL=server.url))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://dtq") as api:
+                yield app.state.engine, api
+
+
 async def test_ready_says_full_at_the_edge_of_maxmemory(
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
     """Right after a refused write the reading dips a few KiB under maxmemory (the request's
     buffers are freed): within 1 % of it counts as full, well under it does not."""
-    with EmbeddedRedis(tmp_path / "redis", binary=SERVER_BINARY) as server:
-        app = create_app(make_settings(REDIS_URL=server.url))
-        async with app.router.lifespan_context(app):
-            engine: Engine = app.state.engine
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://dtq") as api:
-                # ~40 MiB held in small values (a large one's query buffer is freed later, and
-                # the reading with it), so that 1 % of maxmemory (~0.4 MiB) dwarfs what the
-                # app's own activity moves used_memory by between two readings (tens of KiB).
-                for chunk in range(40):
-                    await engine.redis.mset({f"ballast:{chunk}:{i}": PAD for i in range(1000)})
-                await asyncio.sleep(0.2)
-                for headroom, status in ((2048, "storage_full"), (64 << 20, "ok")):
-                    used = int((await engine.redis.info("memory"))["used_memory"])
-                    await engine.redis.config_set("maxmemory", used + headroom)
-                    ready = await api.get("/health/ready")
-                    assert ready.status_code == 200 and ready.json()["status"] == status
+    async with _api_on_own_server(tmp_path, make_settings) as (engine, api):
+        # ~40 MiB held in small values (a large one's query buffer is freed later, and
+        # the reading with it), so that 1 % of maxmemory (~0.4 MiB) dwarfs what the
+        # app's own activity moves used_memory by between two readings (tens of KiB).
+        for chunk in range(40):
+            await engine.redis.mset({f"ballast:{chunk}:{i}": PAD for i in range(1000)})
+        await asyncio.sleep(0.2)
+        for headroom, status in ((2048, "storage_full"), (64 << 20, "ok")):
+            used = int((await engine.redis.info("memory"))["used_memory"])
+            await engine.redis.config_set("maxmemory", used + headroom)
+            ready = await api.get("/health/ready")
+            assert ready.status_code == 200 and ready.json()["status"] == status
 
 
 async def test_ready_says_full_right_after_a_refusal(
@@ -114,26 +123,20 @@ async def test_ready_says_full_right_after_a_refusal(
 ) -> None:
     """A process that just answered 507 says storage_full for the Retry-After it gave, whatever
     the memory reading (here the limit is lifted right after the refusal); then ok again."""
-    monkeypatch.setattr(
-        errors, "STORAGE_FULL_RETRY_S", 3
-    )  # a stall of the machine cannot outlast it
-    with EmbeddedRedis(tmp_path / "redis", binary=SERVER_BINARY) as server:
-        app = create_app(make_settings(REDIS_URL=server.url))
-        async with app.router.lifespan_context(app):
-            engine: Engine = app.state.engine
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://dtq") as api:
-                assert (await api.get("/health/ready")).json()["status"] == "ok"
-                used = int((await engine.redis.info("memory"))["used_memory"])
-                await engine.redis.config_set("maxmemory", used + 256 * 1024)
-                for _ in range(1000):
-                    one = await api.post("/jobs", json={"task_type": "noop", "payload": {"p": PAD}})
-                    if one.status_code != 201:
-                        break
-                assert one.status_code == 507 and one.json()["code"] == "storage_full"
-                await engine.redis.config_set("maxmemory", 0)
-                ready = (await api.get("/health/ready")).json()
-                assert ready["status"] == "storage_full"
-                assert any("refused a write" in w for w in ready["warnings"]), ready
-                await asyncio.sleep(3.1)
-                assert (await api.get("/health/ready")).json()["status"] == "ok"
+    # 3 s: a stall of a busy machine between the refusal and the check cannot outlast it.
+    monkeypatch.setattr(errors, "STORAGE_FULL_RETRY_S", 3)
+    async with _api_on_own_server(tmp_path, make_settings) as (engine, api):
+        assert (await api.get("/health/ready")).json()["status"] == "ok"
+        used = int((await engine.redis.info("memory"))["used_memory"])
+        await engine.redis.config_set("maxmemory", used + 256 * 1024)
+        for _ in range(1000):
+            one = await api.post("/jobs", json={"task_type": "noop", "payload": {"p": PAD}})
+            if one.status_code != 201:
+                break
+        assert one.status_code == 507 and one.json()["code"] == "storage_full"
+        await engine.redis.config_set("maxmemory", 0)
+        ready = (await api.get("/health/ready")).json()
+        assert ready["status"] == "storage_full"
+        assert any("refused a write" in w for w in ready["warnings"]), ready
+        await asyncio.sleep(3.1)
+        assert (await api.get("/health/ready")).json()["status"] == "ok"
