@@ -82,8 +82,8 @@ class JobCreate(BaseModel):
     keep_for_s: Annotated[int, Field(ge=0, le=MAX_KEEP_S), JsonNumber] | None = Field(
         default=None,
         description="Once succeeded, keep the job (and its result) this long instead of its "
-        "queue's retention age; 0 removes it as it succeeds. A job others wait on is kept by "
-        "its queue's policy.",
+        "queue's retention age; 0 removes it as it succeeds. A job others wait on is kept "
+        "until they are released, then by this.",
     )
     keep_result: StrictBool = Field(
         default=True, description="false: the same as keep_for_s 0 (no one will read the result)."

@@ -240,11 +240,11 @@ async def test_a_parent_with_dependents_is_kept_until_they_are_released(
     start_worker: Callable[..., Any],
     policy: dict[str, int],
 ) -> None:
-    """Its dependents are released (release.lua reads its status) whatever its own keep_result
-    and however little its queue keeps; then it goes by the policy like any other job."""
+    """Its dependents are released (release.lua reads its status) however little its queue
+    keeps; then it goes by the policy like any other job."""
     if policy:
         assert (await api.put("/queues/default/retention", json=policy)).status_code == 200
-    parent = (await api.post("/jobs", json={"task_type": "noop", "keep_result": False})).json()
+    parent = (await api.post("/jobs", json={"task_type": "noop"})).json()
     child = (
         await api.post("/jobs", json={"task_type": "noop", "depends_on": [parent["id"]]})
     ).json()
@@ -258,6 +258,42 @@ async def test_a_parent_with_dependents_is_kept_until_they_are_released(
     assert await _count(api, "succeeded") == 2
     # The child's finish let the parent go too, under a policy that keeps none.
     assert await _job_hashes(engine) == (0 if policy else 2)
+
+
+async def test_a_parent_goes_by_its_own_keep_once_its_dependents_are_released(
+    api: httpx.AsyncClient, engine: Engine, start_worker: Callable[..., Any]
+) -> None:
+    """keep_result false and keep_for_s wait for the dependents' release, then apply: the first
+    parent is removed (410), the second expires keep_for_s after it succeeded, while the queue
+    keeps its other succeeded jobs."""
+    gone = (await api.post("/jobs", json={"task_type": "noop", "keep_result": False})).json()
+    brief = (await api.post("/jobs", json={"task_type": "noop", "keep_for_s": 2})).json()
+    kids = [
+        (await api.post("/jobs", json={"task_type": "noop", "depends_on": [p["id"]]})).json()
+        for p in (gone, brief)
+    ]
+    start_worker()
+
+    async def released() -> bool:
+        return await _count(api, "succeeded") == 4
+
+    await wait_for(released)
+    r = await api.get(f"/jobs/{gone['id']}")
+    assert r.status_code == 410 and r.json()["code"] == "job_removed"
+    assert not await engine.redis.exists(engine.keys.job(gone["id"]))
+    finished = (await api.get(f"/jobs/{brief['id']}")).json()["finished_at"]
+    assert 0 < await engine.redis.pttl(engine.keys.job(brief["id"])) <= 2000
+    for kid in kids:
+        assert (await api.get(f"/jobs/{kid['id']}")).json()["status"] == "succeeded"
+
+    async def expired() -> bool:
+        return not await engine.redis.exists(engine.keys.job(brief["id"]))
+
+    await wait_for(expired, timeout=5)
+    r = await api.get(f"/jobs/{brief['id']}")
+    assert r.status_code == 410
+    removed_at = datetime.fromisoformat(r.json()["detail"].split(" at ")[1].split(" by ")[0])
+    assert removed_at - datetime.fromisoformat(finished) == timedelta(seconds=2)
 
 
 async def test_a_canceled_parent_cancels_its_dependents_in_a_queue_that_keeps_none(

@@ -1243,7 +1243,7 @@ export interface components {
             idempotency_key?: string | null;
             /**
              * Keep For S
-             * @description Once succeeded, keep the job (and its result) this long instead of its queue's retention age; 0 removes it as it succeeds. A job others wait on is kept by its queue's policy.
+             * @description Once succeeded, keep the job (and its result) this long instead of its queue's retention age; 0 removes it as it succeeds. A job others wait on is kept until they are released, then by this.
              */
             keep_for_s?: number | null;
             /**

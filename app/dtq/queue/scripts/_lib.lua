@@ -520,6 +520,23 @@ local function retain(r, queue, kind, ids, keeps, now)
   return #drop
 end
 
+-- A succeeded job that others waited on, once release.lua has let them go: its own `keep`,
+-- which retain put off, applies now (0: removed; N: an expiry N s from its finish, with its
+-- tombstone dated then); without one it stays in its queue's finished list, kept by the policy.
+local function keep_own(job_key, id, config_raw, index, gone, now)
+  local f = redis.call('HMGET', job_key, 'keep', 'finished_at')
+  if not f[1] then return end
+  local config = retention_config(config_raw)
+  local until_ms = tonumber(f[2] or now) + tonumber(f[1]) * 1000
+  if until_ms <= now then
+    remove_jobs(config.job_prefix, index, gone, config.gone_max, {id}, now)
+  else
+    redis.call('PEXPIRE', job_key, until_ms - now)
+    redis.call('ZADD', gone, until_ms, id)
+    redis.call('ZREMRANGEBYRANK', gone, 0, -(config.gone_max + 1))
+  end
+end
+
 -- Keep jobs canceled for their parents (`by_queue`: queue name, '' for default -> ids) by
 -- their queues' retention, `config` from retention_config; `keep` is true for ids others wait on.
 local function retain_canceled(by_queue, keep, config, retention, index, gone, base, stream_name,

@@ -9,6 +9,8 @@
   the outbox in turn (the caller releases it next).
   Parent anything else (retried from the DLQ meanwhile): nothing to do until it finishes again.
   The parent leaves the outbox and its children set is deleted, so a second call is a no-op.
+  A succeeded parent then goes by its own keep, put off while they waited (_lib.lua's retain):
+  keep_result false removes it now, keep_for_s counts from its finish.
 
   KEYS[1] dependency outbox   KEYS[2] delayed (zset)   KEYS[3] stats   KEYS[4] events
   KEYS[5] parent hash   KEYS[6] parent's children set
@@ -112,6 +114,8 @@ end
 redis.call('ZREM', outbox, parent)
 redis.call('DEL', children)
 redis.call('HDEL', parent_key, 'dependents')
+if status == 'succeeded' then keep_own(parent_key, parent, ARGV[2], KEYS[C0 + m + 2],
+  KEYS[C0 + m + 3], now) end
 local out = {C.DONE, #released + scheduled, #canceled}
 for _, id in ipairs(cascade) do out[#out + 1] = id end
 return out
