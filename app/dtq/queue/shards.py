@@ -23,7 +23,6 @@ than the one stored on the control shard, and SPREAD_DEFAULT off once `default` 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -43,6 +42,7 @@ from dtq.models import (
     TenantLimits,
 )
 from dtq.queue.engine import Engine
+from dtq.queue.fanout import gather_all
 from dtq.queue.schedules import Placed
 from dtq.queue.spread import TenantShards
 
@@ -169,7 +169,7 @@ class Shards:
 
     async def each(self, work: Callable[[Engine], Awaitable[T]]) -> list[T]:
         """`work` on every shard at once, results in shard order."""
-        return list(await asyncio.gather(*(work(e) for e in self.engines)))
+        return await gather_all(work(e) for e in self.engines)
 
     # --- setup ----------------------------------------------------------------------------
 

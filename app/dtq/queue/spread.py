@@ -22,7 +22,6 @@ on the worker's shard) is looked for on its id's shard first, then on every othe
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import zlib
@@ -47,6 +46,7 @@ from dtq.models import (
     TenantUsage,
 )
 from dtq.queue.engine import Engine
+from dtq.queue.fanout import gather_all
 from dtq.queue.page import Page
 from dtq.queue.producer import parents_first
 from dtq.queue.tenant_ids import stored_id
@@ -161,7 +161,7 @@ class TenantShards:
                 exists, removed = await pipe.execute()
             return bool(exists) or removed is not None
 
-        found = await asyncio.gather(*(holds(e) for e in others))
+        found = await gather_all(holds(e) for e in others)
         return next((e for e, yes in zip(others, found, strict=True) if yes), None)
 
     async def _shard_of_parent(self, parent: str) -> int:
@@ -180,7 +180,7 @@ class TenantShards:
         keys = {j.partition_key for j in jobs if j.partition_key}
         parents = sorted({p for j in jobs for p in j.depends_on if p not in along})
         anchors = {id_shard(k, count) for k in keys}
-        anchors |= set(await asyncio.gather(*(self._shard_of_parent(p) for p in parents)))
+        anchors |= set(await gather_all(self._shard_of_parent(p) for p in parents))
         if len(anchors) > 1:
             raise ShardPlacementError(
                 "these jobs' parents and partition keys belong on different shards (the tenant "
@@ -274,13 +274,9 @@ class TenantShards:
             return await self.home.jobs.list(
                 status, task_type, key, limit, name, queue, priority, created
             )
-        pages = await asyncio.gather(
-            *(
-                e.jobs.page(
-                    status, task_type, key, limit, name, queue, priority, created, shard < at
-                )
-                for shard, e in enumerate(self.engines)
-            )
+        pages = await gather_all(
+            e.jobs.page(status, task_type, key, limit, name, queue, priority, created, shard < at)
+            for shard, e in enumerate(self.engines)
         )
         data, last = merge(pages, limit)
         following = None if last is None else cursor_text(str(last[0]), last[1])
@@ -288,8 +284,8 @@ class TenantShards:
 
     async def find_by_idempotency_key(self, key: str) -> JobList:
         """The tenant's job submitted with this idempotency key (see Jobs)."""
-        found = await asyncio.gather(
-            *(e.jobs.find_by_idempotency_key(key, self.tenant.name) for e in self.engines)
+        found = await gather_all(
+            e.jobs.find_by_idempotency_key(key, self.tenant.name) for e in self.engines
         )
         return next((f for f in found if f.data), found[0])
 
@@ -305,11 +301,9 @@ class TenantShards:
         key, at = split_cursor(cursor)
         if not self.spread:
             return await self.home.dlq.list(key, limit, name, task_type, reason)
-        pages = await asyncio.gather(
-            *(
-                e.dlq.page(key, limit, name, task_type, reason, shard < at)
-                for shard, e in enumerate(self.engines)
-            )
+        pages = await gather_all(
+            e.dlq.page(key, limit, name, task_type, reason, shard < at)
+            for shard, e in enumerate(self.engines)
         )
         data, last = merge(pages, limit)
         following = None if last is None else cursor_text(f"{last[0][0]}-{last[0][1]}", last[1])
@@ -325,7 +319,7 @@ class TenantShards:
         if not self.spread:
             return await self.home.dlq.retry_matching(ask, name, admit)
         dry = ask.model_copy(update={"dry_run": True})
-        counted = await asyncio.gather(*(e.dlq.retry_matching(dry, name) for e in self.engines))
+        counted = await gather_all(e.dlq.retry_matching(dry, name) for e in self.engines)
         shares, left = [], ask.limit
         for found in counted:
             shares.append(min(found.matched, left))
@@ -350,6 +344,4 @@ class TenantShards:
 
     async def usage(self) -> TenantUsage:
         """The tenant's limits and load (see Tenants.usage), over its shards."""
-        return total_usage(
-            await asyncio.gather(*(e.tenants.usage(self.tenant) for e in self.engines))
-        )
+        return total_usage(await gather_all(e.tenants.usage(self.tenant) for e in self.engines))
