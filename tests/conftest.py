@@ -59,18 +59,6 @@ CLUSTER = os.environ.get("DTQ_TEST_CLUSTER") == "1"
 SHARDS = int(os.environ.get("DTQ_TEST_SHARDS", "1"))
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """On the local cluster only: a socket to a cluster node that redis-py's cluster client left
-    open and the garbage collector closes later is not a failure of whichever test it lands in
-    (seen in three clean-clone cluster passes so far, in a test that uses no Redis; the leak is
-    still to find). Everywhere else, and for every other warning, `filterwarnings = error`."""
-    if CLUSTER:
-        config.addinivalue_line(
-            "filterwarnings",
-            "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning",
-        )
-
-
 def pytest_report_header() -> str:
     """Name the server the integration tests run against."""
     cluster = " (a local cluster: 3 masters, 3 replicas)" if CLUSTER else ""
