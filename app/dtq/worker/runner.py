@@ -5,6 +5,7 @@ tidying, housekeeping, cancels), all in one TaskGroup."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import socket
@@ -38,9 +39,14 @@ CLOSE_SETTLE_S = 10.0
 STOP_BACKGROUND_S = 5.0
 
 
+_named = itertools.count()  # workers named in this process so far
+
+
 def default_worker_name() -> str:
-    """host-pid-random: unique per process, readable in XINFO CONSUMERS."""
-    return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(2).hex()}"
+    """host-pid-random, then how many this process named before (so two Workers in one
+    process never share a name, which 16 random bits alone allowed once in 65,536 pairs: a
+    shared consumer name is a shared pending list); readable in XINFO CONSUMERS."""
+    return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(2).hex()}{next(_named)}"
 
 
 class Worker:
