@@ -64,7 +64,8 @@ class QueueKeys:
 
     @property
     def bell(self) -> str:
-        """Set while a `bell` entry is out on the stream to wake a blocked worker (see read.lua)."""
+        """While a `bell` entry is out to wake a blocked worker, "<entry id> <stream>" of the
+        last one rung (see _lib.lua's ring)."""
         return f"{self.lanes}:bell"
 
     @property

@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from dtq.errors import ConfirmationRequiredError, QueueNotFoundError
-from dtq.models import DEFAULT_QUEUE, PRIORITY_ORDER, Priority, QueueInfo
+from dtq.models import DEFAULT_QUEUE, PRIORITY_ORDER, QueueInfo
+from dtq.queue.dlq import entry_key
 from dtq.queue.jobhash import Serving
 from dtq.queue.keys import QueueKeys
 from dtq.queue.reader import group_row
@@ -101,7 +102,7 @@ class Queues:
                     pipe.xinfo_groups(stream)
                 pipe.exists(q.paused)
                 pipe.llen(q.held)
-                pipe.exists(q.bell)
+                pipe.get(q.bell)
                 pipe.zrange(q.lanes, 0, -1)
             replies = await pipe.execute(raise_on_error=False)
         width = len(PRIORITY_ORDER) + 4
@@ -116,11 +117,15 @@ class Queues:
             queues, rows, group_rows, lane_lengths, oldest, strict=True
         ):
             paused, held, bell = row[len(PRIORITY_ORDER) : len(PRIORITY_ORDER) + 3]
+            bell_id, _, bell_stream = (bell or "").partition(" ")
             by_priority = {}
-            for level, (p, g) in enumerate(zip(PRIORITY_ORDER, groups, strict=True)):
+            for level, (p, g, stream) in enumerate(
+                zip(PRIORITY_ORDER, groups, q.streams, strict=True)
+            ):
                 lag = int(g.get("lag") or 0)
-                if bell and p is Priority.NORMAL:  # a bell on the normal stream is no job
-                    lag = max(lag - 1, 0)  # (from the lag only: no group yet, no lag to count it)
+                delivered = g.get("last-delivered-id") or "0-0"
+                if stream == bell_stream and entry_key(bell_id) > entry_key(delivered):
+                    lag = max(lag - 1, 0)  # the bell waiting unread is no job
                 by_priority[p] = lag + lanes[level]
             out.append(
                 QueueInfo(

@@ -291,3 +291,27 @@ async def test_a_small_tenant_starts_within_a_second_behind_a_20000_job_backlog(
     print(f"B waited {min(waits_ms)}-{max(waits_ms)} ms; A still had {a_left} queued")
     assert max(waits_ms) <= 1000, waits_ms
     assert a_left >= 15_000  # behind A's backlog they would have waited for all of these
+
+
+async def test_a_queue_with_no_worker_rings_one_bell_and_counts_each_job_once(
+    engine: Engine,
+) -> None:
+    """Jobs put in lanes ring a bell (an entry on the stream) to wake a blocked worker. With
+    no worker reading, one bell stays out whatever the submissions (each used to ring another
+    200 ms later, and /queues counted every one as a job waiting); a bell handed to a worker
+    that never acknowledges it (it died) lets the next submission ring again."""
+    await tenants(engine, solo={})
+    r, stream = engine.redis, engine.keys.stream
+    for _ in range(5):
+        await enqueue(engine, noops(1), "solo")
+        await asyncio.sleep(0.25)
+    assert await r.xlen(stream) == 1
+    assert (await engine.queues.info("default")).pending == 5
+    group = engine.settings.CONSUMER_GROUP
+    taken: Any = await r.xreadgroup(group, "gone", {stream: ">"}, count=10)
+    assert [fields for _, fields in taken[0][1]] == [{"bell": "1"}]
+    await enqueue(engine, noops(1), "solo")
+    assert await r.xlen(stream) == 2  # rung again: the first one's worker may be dead
+    assert (await engine.queues.info("default")).pending == 6
+    served = await engine.consumer("c").read(10, 0)
+    assert len(served) == 6 and not await r.exists(engine.keys.bell)

@@ -277,12 +277,58 @@ local function lane_push(lanes, tenant, level, id, active)
   lane_enter(lanes, tenant, active)
 end
 
+-- Whether stream entry id `a` ("<ms>-<seq>") comes after `b`.
+local function entry_after(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if not am or not bm then return false end
+  am, bm = tonumber(am), tonumber(bm)
+  return am > bm or (am == bm and tonumber(as) > tonumber(bs))
+end
+
+-- Whether the bell `<lanes>:bell` names ("<entry id> <stream>") still waits on its stream
+-- for a worker: its entry is there and no consumer group has been handed it.
+local function bell_unread(out)
+  local space = string.find(out, ' ', 1, true)
+  if not space then return false end
+  local id, stream = string.sub(out, 1, space - 1), string.sub(out, space + 1)
+  local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', stream)
+  if not ok then return false end  -- no stream: no bell
+  for _, g in ipairs(groups) do
+    for j = 1, #g - 1, 2 do
+      if g[j] == 'last-delivered-id' and not entry_after(id, g[j + 1]) then return false end
+    end
+  end
+  return #redis.call('XRANGE', stream, id, id) > 0  -- not deleted meanwhile (a purge)
+end
+
 -- Wake a worker blocked on the streams: a `bell` entry, which read.lua and start.lua
--- acknowledge. At most one bell is out at a time: `<lanes>:bell` is set until one of them takes
--- it (or, should it be lost, for at most 200 ms).
+-- acknowledge (take_bell). At most one bell waits unread: `<lanes>:bell` holds "<entry id>
+-- <stream>" of the last one rung, and another is rung only once a worker was handed that one
+-- (should that worker die before it acknowledges it, the next ring wakes another). Bells rung
+-- while none was read each counted as a job waiting (a queue with no worker showed twice its
+-- jobs).
 local function ring(lanes, stream)
-  if redis.call('SET', keyname.bell(lanes), 1, 'NX', 'PX', 200) then
-    redis.call('XADD', stream, '*', 'bell', 1)
+  local bell = keyname.bell(lanes)
+  local out = redis.call('GET', bell)
+  if out and bell_unread(out) then return end
+  redis.call('SET', bell, redis.call('XADD', stream, '*', 'bell', 1) .. ' ' .. stream)
+end
+
+-- Bell entries acknowledged (`by_level`: level -> entry ids): the last bell rung is no longer
+-- out if among them.
+local function take_bell(lanes, by_level)
+  local bell = keyname.bell(lanes)
+  local out = redis.call('GET', bell)
+  if not out then return end
+  local id = string.sub(out, 1, (string.find(out, ' ', 1, true) or (#out + 1)) - 1)
+  for _, entries in pairs(by_level) do
+    for _, entry in ipairs(entries) do
+      if entry == id then
+        redis.call('DEL', bell)
+        return
+      end
+    end
   end
 end
 

@@ -175,7 +175,7 @@ for pos = 1, #order do
 end
 if next(bells) then
   ack_by_level(KEYS, group, bells)
-  redis.call('DEL', keyname.bell(lanes))
+  take_bell(lanes, bells)
 end
 if work_left then ring(lanes, KEYS[3]) end  -- after the reads above, which would take it
 return out

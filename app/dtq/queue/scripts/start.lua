@@ -47,7 +47,7 @@ local out = {}
 local finished = {}
 local started = {}
 local freed = false
-local bell = false  -- a bell entry (no job id), taken by a blocking read
+local bells = {}  -- bell entries (no job id), taken by a blocking read
 local streams = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
 local dlq, stats, events, outbox = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local delayed = KEYS[9 + n]
@@ -97,7 +97,7 @@ for i = 1, n do
   local limit = live and not paused and not unserved and not waits_turn and limits[f[7]]
   local slot = limit and rate_slot(limit, f[12])
   if not live then
-    if id == '' then bell = true end
+    if id == '' then add_entry(bells, level, entry) end
     add_entry(finished, level, entry)
     out[i] = {C.SKIPPED}
   elseif paused then
@@ -173,7 +173,7 @@ for i = 1, n do
 end
 
 ack_by_level(streams, group, finished)
-if bell then redis.call('DEL', keyname.bell(lanes)) end
+if next(bells) then take_bell(lanes, bells) end
 if freed and not paused then wake_lanes(lanes, streams[3]) end
 if #started > 0 then
   emit_ids(events, ARGV[4], started, 'running', now, 'worker', consumer)
