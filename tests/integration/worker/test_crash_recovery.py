@@ -27,13 +27,16 @@ async def _all_succeeded(engine: Engine, ids: list[str]) -> bool:
 
 
 async def test_sigkill_mid_run_loses_nothing(engine: Engine, settings, processes) -> None:
+    # 0.2 s jobs: 1,200 of them outlast both workers' start (at 0.05 s a fast machine finished
+    # them all before the kill, and nothing was interrupted)
     ids = await engine.producer.enqueue_many(
-        [JobCreate(task_type="sleep", payload={"seconds": 0.05}) for _ in range(1200)]
+        [JobCreate(task_type="sleep", payload={"seconds": 0.2}) for _ in range(1200)]
     )
     victim = processes.worker(settings, "--concurrency", "40", "--name", "victim")
     await wait_for(lambda: _running_on(engine, "victim"), timeout=20)
     processes.worker(settings, "--concurrency", "40", "--name", "survivor")
     await asyncio.sleep(0.3)
+    await wait_for(lambda: _running_on(engine, "victim"), timeout=5)  # still busy
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     await wait_for(lambda: _all_succeeded(engine, ids), timeout=60, every=0.2)
