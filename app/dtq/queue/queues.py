@@ -117,7 +117,7 @@ class Queues:
             queues, rows, group_rows, lane_lengths, oldest, strict=True
         ):
             paused, held, bell = row[len(PRIORITY_ORDER) : len(PRIORITY_ORDER) + 3]
-            bell_id, _, bell_stream = (bell or "").partition(" ")
+            bell_id, _, bell_stream = (bell if isinstance(bell, str) else "").partition(" ")
             by_priority = {}
             for level, (p, g, stream) in enumerate(
                 zip(PRIORITY_ORDER, groups, q.streams, strict=True)

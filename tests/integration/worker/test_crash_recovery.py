@@ -27,8 +27,8 @@ async def _all_succeeded(engine: Engine, ids: list[str]) -> bool:
 
 
 async def test_sigkill_mid_run_loses_nothing(engine: Engine, settings, processes) -> None:
-    # 0.2 s jobs: 1,200 of them outlast both workers' start (at 0.05 s a fast machine finished
-    # them all before the kill, and nothing was interrupted)
+    # 0.2 s jobs keep the victim busy well past the survivor's start (at 0.05 s, one CI run
+    # found no job interrupted by the kill; why is not established)
     ids = await engine.producer.enqueue_many(
         [JobCreate(task_type="sleep", payload={"seconds": 0.2}) for _ in range(1200)]
     )
