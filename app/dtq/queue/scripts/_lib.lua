@@ -437,6 +437,13 @@ local function retention_config(raw)
                       canceled_count = tonumber(d[3]), canceled_s = tonumber(d[4])}}
 end
 
+-- Tombstones in `gone` (a zset capped at gone_max, newest kept), `pairs` = {removal ms, id,
+-- ...}: GET answers 410 for those ids, not 404.
+local function lay_tombstones(gone, gone_max, pairs)
+  for i = 1, #pairs, 1000 do redis.call('ZADD', gone, unpack(pairs, i, math.min(i + 999, #pairs))) end
+  redis.call('ZREMRANGEBYRANK', gone, 0, -(gone_max + 1))
+end
+
 -- Remove finished jobs for good: their hashes, their index entries (their tenant's,
 -- `<index>:<tenant>` for an id stored as `<tenant>/<id>`, else the shard's `index`; the shard's
 -- too for every id, which held a named tenant's jobs as well before 2026-11-27), and leave a
@@ -465,8 +472,7 @@ local function remove_jobs(job_prefix, index, gone, gone_max, ids, now)
       redis.call('ZREM', index .. ':' .. tenant, unpack(members, i, math.min(i + 499, #members)))
     end
   end
-  for i = 1, #tombs, 1000 do redis.call('ZADD', gone, unpack(tombs, i, math.min(i + 999, #tombs))) end
-  redis.call('ZREMRANGEBYRANK', gone, 0, -(gone_max + 1))
+  lay_tombstones(gone, gone_max, tombs)
 end
 
 -- The most finished jobs one call removes for their age, and beyond those it just kept for the
@@ -511,12 +517,7 @@ local function retain(r, queue, kind, ids, keeps, now)
       entries[#entries + 1] = text(now) .. ' ' .. id
     end
   end
-  if #expiring > 0 then
-    for i = 1, #expiring, 1000 do
-      redis.call('ZADD', r.gone, unpack(expiring, i, math.min(i + 999, #expiring)))
-    end
-    redis.call('ZREMRANGEBYRANK', r.gone, 0, -(r.gone_max + 1))
-  end
+  if #expiring > 0 then lay_tombstones(r.gone, r.gone_max, expiring) end
   local length
   for i = 1, #entries, 1000 do
     length = redis.call('RPUSH', r.finished, unpack(entries, i, math.min(i + 999, #entries)))
@@ -578,8 +579,7 @@ local function keep_own(job_key, id, config_raw, index, gone, now)
     remove_jobs(config.job_prefix, index, gone, config.gone_max, {id}, now)
   else
     redis.call('PEXPIRE', job_key, until_ms - now)
-    redis.call('ZADD', gone, until_ms, id)
-    redis.call('ZREMRANGEBYRANK', gone, 0, -(config.gone_max + 1))
+    lay_tombstones(gone, config.gone_max, {until_ms, id})
   end
 end
 
