@@ -28,9 +28,10 @@
   ARGV[7 + 3n + 2L] T, the number of task types this consumer serves (0: every type), then
     their names
 
-  Returns one array per entry:
-    {C.STARTED, attempt, failures, max_retries, task_type, payload, timeout_s, depends_on,
-     trace_id, wait_ms}  (wait_ms: since it became ready, '' for a redelivery)
+  Returns one reply per entry:
+    a string for a job STARTED: attempt, failures, max_retries, task_type, timeout_s,
+      depends_on, trace_id, wait_ms (since it became ready, '' for a redelivery) and payload,
+      joined by US (\x1f, which none of the others can hold; the payload, last, may)
     {C.SKIPPED}       nothing to run (the entry was acknowledged)
     {C.RATE_LIMITED}  scheduled for its reserved start slot
     {C.POISONED}      dead-lettered as poison
@@ -39,6 +40,7 @@
     {C.PARKED}        its partition key's line has others ahead of it (see _lib.lua)
 ]]
 local group, consumer = ARGV[1], ARGV[2]
+local US = '\31'  -- the unit separator between a started job's fields
 local max_deliveries = tonumber(ARGV[3])
 local n = tonumber(ARGV[5])
 local now = now_ms()
@@ -89,11 +91,11 @@ for i = 1, n do
   local key = KEYS[8 + i]
   local f = redis.call('HMGET', key, 'status', 'entry', 'deliveries', 'attempt', 'failures',
     'max_retries', 'task_type', 'payload', 'depends_on', 'timeout_s', 'history', 'rate_slot',
-    'lane_slot', 'lane', 'pk_line', 'created_at', 'ready_at', 'trace_id')
+    'pk_line', 'created_at', 'ready_at', 'trace_id')
   local status = f[1]
   local live = (status == 'pending' or status == 'running') and f[2] == entry
   local unserved = live and served and not served[f[7]]
-  local waits_turn = live and not paused and not unserved and not heads_line(f[15], id)
+  local waits_turn = live and not paused and not unserved and not heads_line(f[13], id)
   local limit = live and not paused and not unserved and not waits_turn and limits[f[7]]
   local slot = limit and rate_slot(limit, f[12])
   if not live then
@@ -103,7 +105,7 @@ for i = 1, n do
   elseif paused then
     redis.call('HSET', key, 'status', 'pending', 'entry', '')
     redis.call('RPUSH', held, id)
-    if free_slot(key, id, f[13]) then freed = true end
+    if free_slot(key, id, redis.call('HGET', key, 'lane_slot')) then freed = true end
     add_entry(finished, level, entry)
     back_to_pending(status)
     out[i] = {C.HELD}
@@ -114,10 +116,10 @@ for i = 1, n do
     back_to_pending(status)
     out[i] = {C.HANDED_BACK}
   elseif waits_turn then
-    park(key, streams[level], f[14] and lanes or nil)
+    park(key, streams[level], redis.call('HEXISTS', key, 'lane') == 1 and lanes or nil)
     if status == 'running' then redis.call('HSET', key, 'status', 'pending') end
     back_to_pending(status)
-    if free_slot(key, id, f[13]) then freed = true end
+    if free_slot(key, id, redis.call('HGET', key, 'lane_slot')) then freed = true end
     add_entry(finished, level, entry)
     out[i] = {C.PARKED}
   elseif slot then
@@ -125,7 +127,7 @@ for i = 1, n do
       'history', appended(written_out(f[11], key), 'scheduled', now, consumer, f[4] or '0',
         'rate_limited'))
     redis.call('ZADD', delayed, slot, id)
-    if free_slot(key, id, f[13]) then freed = true end
+    if free_slot(key, id, redis.call('HGET', key, 'lane_slot')) then freed = true end
     add_entry(finished, level, entry)
     bump(delta, 'jobs:' .. status, -1)
     bump(delta, 'jobs:scheduled', 1)
@@ -137,10 +139,10 @@ for i = 1, n do
       dead_letter(key, dlq, id, f[7], 'poison', f[4] or '0', f[5] or '0', last[1] or '', now,
         appended(written_out(f[11], key), 'dead', now, consumer, f[4] or '0', 'poison'))
       redis.call('HSET', key, 'deliveries', deliveries)
-      if free_slot(key, id, f[13]) then freed = true end
+      if free_slot(key, id, redis.call('HGET', key, 'lane_slot')) then freed = true end
       add_entry(finished, level, entry)
       bump(delta, 'jobs:' .. status, -1)
-      leave_line(key, id, f[15])
+      leave_line(key, id, f[13])
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
       emit(events, ARGV[4], id, 'dead', now, 'reason', 'poison', 'attempt', f[4] or '0')
@@ -160,14 +162,15 @@ for i = 1, n do
       if status == 'pending' then
         bump(delta, 'jobs:pending', -1)
         bump(delta, 'jobs:running', 1)
-        wait = now - tonumber(f[17] or f[16] or now)
+        wait = now - tonumber(f[15] or f[14] or now)
         observe(delta, 'wait', wait)
       end
       bump(delta, 'started_total', 1)
       started[#started + 1] = id
-      out[i] = {C.STARTED, attempt, f[5] or '0', f[6], f[7], f[8], f[10] or '', f[9] or '',
-        f[18] or '',
-        wait}
+      -- One string, not a table of ten: a table's reply costs Redis about 4 % of a job's CPU.
+      out[i] = text(attempt) .. US .. (f[5] or '0') .. US .. (f[6] or '0') .. US .. (f[7] or '') .. US ..
+        (f[10] or '') .. US .. (f[9] or '') .. US .. (f[16] or '') .. US .. wait .. US ..
+        (f[8] or '')
     end
   end
 end

@@ -27,23 +27,25 @@ class Started:
     held: list[str] = field(default_factory=list)
 
 
+_US = "\x1f"  # start.lua's separator between a started job's fields (the payload comes last)
+
+
 def _decode(entries: Sequence[Entry]) -> Callable[[list[Any]], Started]:
     def decode(replies: list[Any]) -> Started:
         out = Started()
         for (level, entry_id, job_id, queue), reply in zip(entries, replies, strict=True):
-            code = reply[0]
-            if code == Code.STARTED:
+            if isinstance(reply, str):  # STARTED
                 (
                     attempt,
                     failures,
                     max_retries,
                     task_type,
-                    payload,
                     timeout_s,
                     parents,
                     trace,
                     wait,
-                ) = reply[1:]
+                    payload,
+                ) = reply.split(_US, 8)
                 out.deliveries.append(
                     Delivery(
                         job_id,
@@ -61,7 +63,9 @@ def _decode(entries: Sequence[Entry]) -> Callable[[list[Any]], Started]:
                         int(wait) if wait != "" else None,
                     )
                 )
-            elif code == Code.RATE_LIMITED:
+                continue
+            code = reply[0]
+            if code == Code.RATE_LIMITED:
                 out.rate_limited.append(job_id)
             elif code == Code.POISONED:
                 out.poisoned.append(job_id)
