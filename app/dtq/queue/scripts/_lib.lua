@@ -453,9 +453,10 @@ end
 -- removed.
 local function remove_jobs(job_prefix, index, gone, gone_max, ids, now)
   local keys, tombs, by_tenant = {}, {}, {}
+  local at = text(now)  -- formatted once, not per tombstone
   for i, id in ipairs(ids) do
     keys[i] = keyname.job(job_prefix, id)
-    tombs[#tombs + 1] = now
+    tombs[#tombs + 1] = at
     tombs[#tombs + 1] = id
     local slash = string.find(id, '/', 1, true)
     if slash then
