@@ -90,13 +90,17 @@ class EmbeddedRedis:
         port: int | None = None,
         binary: str | None = None,
         options: Sequence[str] = (),
+        wrapper: Sequence[str] = (),
     ) -> None:
-        """:param options: more command-line options for the server (e.g. cluster mode)."""
+        """:param options: more command-line options for the server (e.g. cluster mode).
+        :param wrapper: a command the server runs under (e.g. valgrind's, to count its
+            instructions); it must keep the server's process id."""
         self.data_dir = Path(data_dir).resolve()
         self._port_given = port is not None
         self.port = port or self._remembered_port() or free_port()
         self.binary = binary
         self.options = tuple(options)
+        self.wrapper = tuple(wrapper)
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -176,6 +180,7 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log_offset = self._log_size()
         cmd = [
+            *self.wrapper,
             self._server_binary(),
             "--port",
             str(self.port),

@@ -10,11 +10,19 @@ on a machine whose speed drifts, so it is the measure to compare two builds' scr
 With `--tenants T`, keys are on and the jobs are spread over T tenants (batches in turn): they
 wait in the tenants' lanes, and the read phase includes dispatching them fairly.
 
-Starts an embedded Redis/Valkey server when REDIS_URL is unset. The last line printed is one
-JSON object: microseconds of Redis CPU per job for each phase and in all.
+With `--instructions`, it counts the instructions the server runs instead (thousands per job,
+`<phase>_kinstr`): the server is started under valgrind's callgrind (about 50 times slower), and
+the count is the same from run to run within a fraction of a percent, where CPU time on a
+shared machine swings by 20 % or more. It is the measure to compare two builds' scripts with on
+a noisy machine; CPU time is the one that says how fast they are.
+
+Starts an embedded Redis/Valkey server when REDIS_URL is unset (always, with --instructions).
+The last line printed is one JSON object: microseconds of Redis CPU (or thousands of
+instructions) per job for each phase and in all, and how far the rounds' totals spread.
 
     python scripts/bench/phases.py --jobs 30000 --rounds 3
     python scripts/bench/phases.py --jobs 30000 --rounds 3 --tenants 10
+    python scripts/bench/phases.py --jobs 3000 --rounds 1 --instructions
 """
 
 from __future__ import annotations
@@ -22,11 +30,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Protocol
 
 import uvloop
 from redis.asyncio import Redis
@@ -50,6 +62,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--tenants", type=int, default=0, help="spread the jobs over this many tenants (keys on)"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count the server's instructions under callgrind instead of its CPU time",
+    )
     args = parser.parse_args()
     if not 1_000 <= args.jobs <= 1_000_000:
         parser.error("--jobs must be 1,000..1,000,000")
@@ -57,22 +74,88 @@ def parse_args() -> argparse.Namespace:
         parser.error("--rounds must be 1..20 and --batch 1..1,000")
     if not 0 <= args.tenants <= 1_000:
         parser.error("--tenants must be 0..1,000")
+    if args.instructions:
+        if os.environ.get("REDIS_URL"):
+            parser.error(
+                "--instructions starts a server of its own under callgrind: unset REDIS_URL"
+            )
+        if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+            parser.error("--instructions needs valgrind (Debian: apt-get install valgrind)")
     return args
 
 
-async def _cpu_s(redis: Redis) -> float:
-    info = await redis.info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+class Meter(Protocol):
+    """What the server spends between begin() and end(), in `unit`s."""
+
+    unit: str
+
+    async def begin(self) -> None: ...
+
+    async def end(self) -> float: ...
 
 
-async def one_round(redis_url: str, jobs: int, batch: int, tenants: int) -> dict[str, float]:
-    """Redis CPU seconds spent in each phase for `jobs` jobs under a fresh key prefix."""
+MeterFactory = Callable[[Redis], Meter]
+
+
+class CpuMeter:
+    """Redis's own CPU time (INFO cpu, user + system), in microseconds."""
+
+    unit = "us"
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._at = 0.0
+
+    async def _cpu_s(self) -> float:
+        info = await self._redis.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    async def begin(self) -> None:
+        self._at = await self._cpu_s()
+
+    async def end(self) -> float:
+        return (await self._cpu_s() - self._at) * 1e6
+
+
+class InstructionMeter:
+    """Instructions run by a server under callgrind (all its threads), in thousands: its
+    counters are zeroed at begin(), dumped and read at end()."""
+
+    unit = "kinstr"
+
+    def __init__(self, pid: int, out_dir: Path) -> None:
+        self._pid = str(pid)
+        self._out_dir = out_dir
+
+    def _control(self, option: str) -> None:
+        subprocess.run(["callgrind_control", option, self._pid], check=True, capture_output=True)
+
+    async def begin(self) -> None:
+        self._control("--zero")
+
+    async def end(self) -> float:
+        for old in self._out_dir.glob("callgrind.out.*"):
+            old.unlink()
+        self._control("--dump")
+        for dump in self._out_dir.glob("callgrind.out.*"):
+            for line in dump.read_text().splitlines():
+                if line.startswith(("summary:", "totals:")):
+                    return int(line.split()[1]) / 1e3
+        raise RuntimeError(f"callgrind wrote no count in {self._out_dir}")
+
+
+async def one_round(
+    redis_url: str, jobs: int, batch: int, tenants: int, meter_of: MeterFactory
+) -> dict[str, float]:
+    """What the server spent (in the meter's unit) in each phase for `jobs` jobs under a fresh
+    key prefix."""
     settings = Settings(
         REDIS_URL=redis_url,
         AUTH_DISABLED=not tenants,
         KEY_PREFIX=f"phases{uuid.uuid4().hex[:8]}",
     )
     redis = create_redis(settings)
+    meter = meter_of(redis)
     try:
         engine = Engine(redis, settings)
         await engine.setup()
@@ -82,24 +165,24 @@ async def one_round(redis_url: str, jobs: int, batch: int, tenants: int) -> dict
         consumer = engine.consumer("phases")
         spent = dict.fromkeys(PHASES, 0.0)
         size = 1_000
-        t = await _cpu_s(redis)
+        await meter.begin()
         for i, first in enumerate(range(0, jobs, size)):
             chunk = [JobCreate(task_type="noop")] * min(size, jobs - first)
             await engine.producer.submit_many(chunk, names[i % len(names)], None)
-        spent["enqueue"] = await _cpu_s(redis) - t
+        spent["enqueue"] = await meter.end()
         done = 0
         while done < jobs:
-            t = await _cpu_s(redis)
+            await meter.begin()
             entries = await consumer.read(batch, 0)
-            spent["read"] += await _cpu_s(redis) - t
+            spent["read"] += await meter.end()
             if not entries:
                 raise RuntimeError(f"only {done} of {jobs} jobs could be read")
-            t = await _cpu_s(redis)
+            await meter.begin()
             started = await consumer.start(entries)
-            spent["start"] += await _cpu_s(redis) - t
-            t = await _cpu_s(redis)
+            spent["start"] += await meter.end()
+            await meter.begin()
             await consumer.settle([(d, b"null") for d in started], [])
-            spent["complete"] += await _cpu_s(redis) - t
+            spent["complete"] += await meter.end()
             done += len(started)
         return spent
     finally:
@@ -109,14 +192,21 @@ async def one_round(redis_url: str, jobs: int, batch: int, tenants: int) -> dict
         await redis.aclose()
 
 
-async def run(args: argparse.Namespace, redis_url: str) -> dict[str, float]:
+async def run(
+    args: argparse.Namespace, redis_url: str, meter_of: MeterFactory, unit: str
+) -> dict[str, float]:
+    """Each phase's best round, per job, in the meter's unit; and how far the rounds' totals
+    spread (the largest over the smallest, as a percentage over 100)."""
     best = dict.fromkeys(PHASES, float("inf"))
+    totals: list[float] = []
     for _ in range(args.rounds):
-        spent = await one_round(redis_url, args.jobs, args.batch, args.tenants)
+        spent = await one_round(redis_url, args.jobs, args.batch, args.tenants, meter_of)
+        totals.append(sum(spent.values()))
         for phase in PHASES:
-            best[phase] = min(best[phase], spent[phase] / args.jobs * 1e6)
-    result = {f"{phase}_us": round(best[phase], 1) for phase in PHASES}
-    result["total_us"] = round(sum(best.values()), 1)
+            best[phase] = min(best[phase], spent[phase] / args.jobs)
+    result: dict[str, float] = {f"{phase}_{unit}": round(best[phase], 1) for phase in PHASES}
+    result[f"total_{unit}"] = round(sum(best.values()), 1)
+    result["spread_pct"] = round((max(totals) / min(totals) - 1) * 100, 2)
     return result
 
 
@@ -124,15 +214,27 @@ def main() -> None:
     args = parse_args()
     with ExitStack() as stack:
         redis_url = os.environ.get("REDIS_URL")
+        meter_of: MeterFactory = CpuMeter
         if not redis_url:
-            server = EmbeddedRedis(tempfile.mkdtemp(prefix="dtq-phases-"))
-            redis_url = server.start()
+            data = Path(tempfile.mkdtemp(prefix="dtq-phases-"))
+            stack.callback(shutil.rmtree, data, ignore_errors=True)
+            wrapper: list[str] = []
+            if args.instructions:
+                out = data / "callgrind.out"
+                wrapper = ["valgrind", "-q", "--tool=callgrind", f"--callgrind-out-file={out}"]
+            server = EmbeddedRedis(data / "server", wrapper=wrapper)
+            redis_url = server.start(timeout_s=60 if args.instructions else 10)
             stack.callback(server.stop)
-        result = uvloop.run(run(args, redis_url))
+            if args.instructions:
+                meter = InstructionMeter(server.pid or 0, data)
+                meter_of = lambda _redis: meter  # noqa: E731
+        unit = InstructionMeter.unit if args.instructions else CpuMeter.unit
+        result = uvloop.run(run(args, redis_url, meter_of, unit))
+    said = "thousand instructions" if args.instructions else "us of Redis CPU"
     print(
-        f"Redis CPU per job (best of {args.rounds}): "
-        + ", ".join(f"{p} {result[f'{p}_us']} us" for p in PHASES)
-        + f"; {result['total_us']} us in all"
+        f"per job, in {said} (best of {args.rounds}): "
+        + ", ".join(f"{p} {v}" for p, v in zip(PHASES, list(result.values())[:4], strict=True))
+        + f"; {list(result.values())[4]} in all"
     )
     params = {
         "jobs": args.jobs,

@@ -4,6 +4,7 @@ multi-tenant, one queue and several; soak.py; phases.py."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -108,6 +109,45 @@ def test_the_phase_bench_reports_every_phase(
     phases = [report[f"{p}_us"] for p in ("enqueue", "read", "start", "complete")]
     assert all(us > 0 for us in phases) and report["total_us"] >= sum(phases) - 0.5
     assert (report["jobs"], report["tenants"]) == (3000, tenants)
+
+
+@pytest.mark.skipif(
+    shutil.which("valgrind") is None and os.environ.get("DTQ_REQUIRE_E2E") != "1",
+    reason="valgrind not installed (apt-get install valgrind)",
+)
+def test_the_phase_bench_counts_instructions_the_same_each_round() -> None:
+    """scripts/bench/phases.py --instructions, tiny: the server it starts under callgrind runs
+    the same number of instructions per job round after round (the measure for comparing
+    builds on a machine whose speed drifts), and every phase's count is there."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    proc = subprocess.run(
+        [sys.executable, "scripts/bench/phases.py", "--jobs", "1000", "--rounds", "2"]
+        + ["--instructions"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    counts = [report[f"{p}_kinstr"] for p in ("enqueue", "read", "start", "complete")]
+    assert all(k > 1 for k in counts) and report["total_kinstr"] >= sum(counts) - 0.5, report
+    assert report["spread_pct"] < 3, report
+
+
+def test_the_phase_bench_refuses_instructions_on_a_server_of_the_users(redis_url: str) -> None:
+    """--instructions needs a server of its own (under callgrind): with REDIS_URL set it says
+    so and exits 2, touching nothing."""
+    proc = subprocess.run(
+        [sys.executable, "scripts/bench/phases.py", "--instructions"],
+        cwd=ROOT,
+        env={**os.environ, "REDIS_URL": redis_url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2 and "unset REDIS_URL" in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize(
