@@ -196,7 +196,7 @@ async def run(
     args: argparse.Namespace, redis_url: str, meter_of: MeterFactory, unit: str
 ) -> dict[str, float]:
     """Each phase's best round, per job, in the meter's unit; and how far the rounds' totals
-    spread (the largest over the smallest, as a percentage over 100)."""
+    spread (how much the largest exceeds the smallest, in %)."""
     best = dict.fromkeys(PHASES, float("inf"))
     totals: list[float] = []
     for _ in range(args.rounds):

@@ -153,7 +153,7 @@ end
 -- `wait`, pending to started; `run`, started to succeeded). Bin 0 holds durations under 1 ms,
 -- bin b >= 1 those from 2^((b-1)/2) up to 2^(b/2) ms (half powers of two); history.py reads them.
 -- The field is remembered per duration for the script call: a batch's jobs mostly share a few
--- durations, and working the bin out (two logarithms) cost ~2 % of a job's Redis CPU.
+-- durations, and working the bin out (two logarithms) cost ~1 % of a job's instructions.
 local lat_fields = {}  -- kind -> ms -> field name, built once per script call
 local function observe(delta, kind, ms)
   local names = lat_fields[kind]
