@@ -25,7 +25,7 @@ local C = {
   OVER_RATE = -9,
   NOTHING = 0, DONE = 1,
   PENDING = 10, SCHEDULED = 11, WAITING = 12, CANCELED = 13, REPLAYED = 14,
-  STARTED = 20, SKIPPED = 21, RATE_LIMITED = 22, POISONED = 23, HANDED_BACK = 24, HELD = 25,
+  SKIPPED = 21, RATE_LIMITED = 22, POISONED = 23, HANDED_BACK = 24, HELD = 25,
   PARKED = 26,
   SUCCEEDED = 30, RETRYING = 31, DEAD = 32, STALE = 33,
   CHILDREN_CHANGED = 40, CREATED = 50, REPLACED = 51,
@@ -442,7 +442,9 @@ end
 -- Tombstones in `gone` (a zset capped at gone_max, newest kept), `pairs` = {removal ms, id,
 -- ...}: GET answers 410 for those ids, not 404.
 local function lay_tombstones(gone, gone_max, pairs)
-  for i = 1, #pairs, 1000 do redis.call('ZADD', gone, unpack(pairs, i, math.min(i + 999, #pairs))) end
+  for i = 1, #pairs, 1000 do
+    redis.call('ZADD', gone, unpack(pairs, i, math.min(i + 999, #pairs)))
+  end
   redis.call('ZREMRANGEBYRANK', gone, 0, -(gone_max + 1))
 end
 

@@ -47,7 +47,6 @@ class Code(IntEnum):
     WAITING = 12  # enqueued waiting on parents
     CANCELED = 13  # canceled (at birth: a parent had failed)
     REPLAYED = 14  # an idempotency key seen before with this body (the original id follows)
-    STARTED = 20  # running under this consumer (what it needs to run follows)
     SKIPPED = 21  # nothing to run: the entry was acknowledged
     RATE_LIMITED = 22  # scheduled for its reserved start slot
     POISONED = 23  # dead-lettered as poison (delivered too often without an outcome)

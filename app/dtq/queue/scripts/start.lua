@@ -76,6 +76,11 @@ local function rate_slot(limit, reserved)
   return free
 end
 
+-- A job that does not start now gives back its tenant's slot, if it held one.
+local function give_back(key, id)
+  if free_slot(key, id, redis.call('HGET', key, 'lane_slot')) then freed = true end
+end
+
 -- A job read again after its owner died (status running) that does not start now is pending
 -- again in the counters.
 local function back_to_pending(status)
@@ -105,7 +110,7 @@ for i = 1, n do
   elseif paused then
     redis.call('HSET', key, 'status', 'pending', 'entry', '')
     redis.call('RPUSH', held, id)
-    if free_slot(key, id, redis.call('HGET', key, 'lane_slot')) then freed = true end
+    give_back(key, id)
     add_entry(finished, level, entry)
     back_to_pending(status)
     out[i] = {C.HELD}
@@ -119,7 +124,7 @@ for i = 1, n do
     park(key, streams[level], redis.call('HEXISTS', key, 'lane') == 1 and lanes or nil)
     if status == 'running' then redis.call('HSET', key, 'status', 'pending') end
     back_to_pending(status)
-    if free_slot(key, id, redis.call('HGET', key, 'lane_slot')) then freed = true end
+    give_back(key, id)
     add_entry(finished, level, entry)
     out[i] = {C.PARKED}
   elseif slot then
@@ -127,7 +132,7 @@ for i = 1, n do
       'history', appended(written_out(f[11], key), 'scheduled', now, consumer, f[4] or '0',
         'rate_limited'))
     redis.call('ZADD', delayed, slot, id)
-    if free_slot(key, id, redis.call('HGET', key, 'lane_slot')) then freed = true end
+    give_back(key, id)
     add_entry(finished, level, entry)
     bump(delta, 'jobs:' .. status, -1)
     bump(delta, 'jobs:scheduled', 1)
@@ -139,7 +144,7 @@ for i = 1, n do
       dead_letter(key, dlq, id, f[7], 'poison', f[4] or '0', f[5] or '0', last[1] or '', now,
         appended(written_out(f[11], key), 'dead', now, consumer, f[4] or '0', 'poison'))
       redis.call('HSET', key, 'deliveries', deliveries)
-      if free_slot(key, id, redis.call('HGET', key, 'lane_slot')) then freed = true end
+      give_back(key, id)
       add_entry(finished, level, entry)
       bump(delta, 'jobs:' .. status, -1)
       leave_line(key, id, f[13])
@@ -168,9 +173,9 @@ for i = 1, n do
       bump(delta, 'started_total', 1)
       started[#started + 1] = id
       -- One string, not a table of ten: a table's reply costs Redis about 4 % of a job's CPU.
-      out[i] = text(attempt) .. US .. (f[5] or '0') .. US .. (f[6] or '0') .. US .. (f[7] or '') .. US ..
-        (f[10] or '') .. US .. (f[9] or '') .. US .. (f[16] or '') .. US .. wait .. US ..
-        (f[8] or '')
+      out[i] = text(attempt) .. US .. (f[5] or '0') .. US .. (f[6] or '0') .. US ..
+        (f[7] or '') .. US .. (f[10] or '') .. US .. (f[9] or '') .. US .. (f[16] or '') .. US ..
+        wait .. US .. (f[8] or '')
     end
   end
 end
