@@ -77,7 +77,7 @@ from dtq.config import Settings  # noqa: E402
 from dtq.embedded_redis import free_port  # noqa: E402
 from dtq.local_cluster import LocalCluster  # noqa: E402
 from dtq.models import DEFAULT_TENANT, JobCreate, TenantCreate  # noqa: E402
-from dtq.queue import Engine, Shards  # noqa: E402
+from dtq.queue import Engine, Shards, job_index  # noqa: E402
 from dtq.queue.tenant_ids import stored_id  # noqa: E402
 from dtq.redis_client import create_redis  # noqa: E402
 
@@ -320,9 +320,9 @@ async def processing_window(shards: Shards) -> tuple[float, dict[str, float]]:
     for engine in shards.engines:
         tenants = await engine.redis.hkeys(engine.keys.tenants)
         ids: list[str] = [
-            job_id
+            entry.job_id
             for index in engine.keys.indexes(tenants)
-            async for job_id, _ in engine.redis.zscan_iter(index, count=5000)
+            async for entry in job_index.entries(engine.redis, index)
         ]
         for i in range(0, len(ids), 5000):
             async with engine.redis.pipeline(transaction=False) as pipe:

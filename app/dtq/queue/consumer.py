@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from dtq.models import DEFAULT_QUEUE, Priority
+from dtq.queue import job_index
 from dtq.queue.delivery import Delivery, Entry, Failure
 from dtq.queue.keys import QueueKeys
 from dtq.queue.reader import PAUSE_CHECK_S, QueueReader, entries_of, group_row
@@ -324,10 +325,13 @@ class Consumer:
         out of it)."""
         k = self._lib.keys
         requeued = 0
-        for first in range(0, scan_limit, 1000):
-            ids = cast(list[str], await self._redis.zrange(index, first, first + 999, desc=True))
-            if not ids:
+        top: str | float = "+inf"
+        for _ in range(0, scan_limit, 1000):
+            page = await job_index.newest(self._redis, index, top, "-inf", 1000)
+            if not page:
                 break
+            top = f"({page[-1].score}"
+            ids = [entry.job_id for entry in page]
             async with self._redis.pipeline(transaction=False) as pipe:
                 for job_id in ids:
                     pipe.hmget(k.job(job_id), ["entry", "priority", "queue"])

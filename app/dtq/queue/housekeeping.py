@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from redis.exceptions import ResponseError
 
+from dtq.queue import job_index
 from dtq.queue.clock import redis_now_ms
 from dtq.queue.scripts.library import Library
 from dtq.queue.scripts.repair_slots import repair_slots
@@ -19,6 +20,7 @@ from dtq.queue.workers import Workers
 
 logger = logging.getLogger(__name__)
 
+# Entries of each job index checked a round, oldest first (see job_index.prune).
 INDEX_SCAN = 5000
 # retire.lua calls a queue gets per round at most (each removes up to 1,000 aged jobs a kind).
 RETIRE_CALLS = 100
@@ -48,7 +50,7 @@ async def housekeep(
         return None
     report = HousekeepingReport()
     for index in k.indexes(cast(list[str], await lib.redis.hkeys(k.tenants))):
-        report.index_pruned += await _prune_index(lib, index)
+        report.index_pruned += await job_index.prune(lib, index, INDEX_SCAN)
     report.consumers_removed = await _prune_consumers(lib, queues)
     report.workers_forgotten = await workers.forget_silent(await redis_now_ms(lib.redis))
     for queue in queues:
@@ -68,21 +70,6 @@ async def housekeep(
         report.jobs_retired,
     )
     return report
-
-
-async def _prune_index(lib: Library, index: str) -> int:
-    """Drop ids of expired jobs among an index's oldest INDEX_SCAN (expiry is oldest-first)."""
-    ids = cast(list[str], await lib.redis.zrange(index, 0, INDEX_SCAN - 1))
-    if not ids:
-        return 0
-    async with lib.redis.pipeline(transaction=False) as pipe:
-        for job_id in ids:
-            pipe.exists(lib.keys.job(job_id))
-        exists = await pipe.execute()
-    gone = [job_id for job_id, e in zip(ids, exists, strict=True) if not e]
-    if gone:
-        await lib.redis.zrem(index, *gone)
-    return len(gone)
 
 
 async def _prune_consumers(lib: Library, queues: Sequence[str]) -> int:

@@ -6,12 +6,13 @@ another tenant's job is answered exactly like one that does not exist.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 import orjson
 
 from dtq.errors import JobNotFoundError, JobRemovedError, ResultNotReadyError
 from dtq.models import DEFAULT_TENANT, Job, JobList, JobResult, JobStatus, JobTimeline
+from dtq.queue import job_index
 from dtq.queue.clock import from_ms
 from dtq.queue.dependencies import Dependencies
 from dtq.queue.jobhash import (
@@ -190,31 +191,28 @@ class Jobs:
         bottom: str | float = after * 1000 if after is not None else "-inf"
         found: list[tuple[int, Job]] = []
         scanned = 0
-        last_score: float | None = None
+        last_score: int | None = None
         exhausted = False
         while len(found) < limit and scanned < LIST_SCAN_BUDGET:
-            chunk: Any = await self._redis.zrange(
-                index, top, bottom, desc=True, byscore=True, offset=0, num=LIST_CHUNK,
-                withscores=True,
-            )  # fmt: skip
+            chunk = await job_index.newest(self._redis, index, top, bottom, LIST_CHUNK)
             if not chunk:
                 exhausted = True
                 break
             async with self._redis.pipeline(transaction=False) as pipe:
-                for job_id, _ in chunk:
-                    pipe.hgetall(k.job(job_id))
+                for entry in chunk:
+                    pipe.hgetall(k.job(entry.job_id))
                 hashes = await pipe.execute()
-            gone = []
+            stale = []
             pending = any(h and h["status"] == JobStatus.PENDING for h in hashes)
             served = await self._workers.serving() if pending else None
-            waiting_on = await self._waiting_on([job_id for job_id, _ in chunk], hashes)
-            for (job_id, score), h in zip(chunk, hashes, strict=True):
+            waiting_on = await self._waiting_on([entry.job_id for entry in chunk], hashes)
+            for entry, h in zip(chunk, hashes, strict=True):
                 if len(found) == limit:
                     break
                 scanned += 1
-                last_score = score
-                if not h:
-                    gone.append(job_id)
+                last_score = entry.score
+                if not entry.indexes(h):
+                    stale.append(entry)
                 elif (
                     (status is None or h["status"] == status)
                     and (task_type is None or h["task_type"] == task_type)
@@ -222,12 +220,11 @@ class Jobs:
                     and (priority is None or h.get("priority", "normal") == priority)
                     and owned_by(h, tenant)
                 ):
-                    found.append(
-                        (int(score), job_from_hash(job_id, h, served, waiting_on.get(job_id)))
-                    )
-            if gone:
-                await self._redis.zrem(index, *gone)
-            top = f"({int(last_score)}" if last_score is not None else top
+                    job = job_from_hash(entry.job_id, h, served, waiting_on.get(entry.job_id))
+                    found.append((entry.score, job))
+            if stale:
+                await job_index.drop(self._lib, index, stale)
+            top = f"({last_score}" if last_score is not None else top
             if len(chunk) < LIST_CHUNK and len(found) < limit:
                 exhausted = True
                 break

@@ -10,6 +10,17 @@ from dtq.config import Settings
 from dtq.models import DEFAULT_QUEUE, DEFAULT_TENANT, PRIORITY_ORDER, Priority
 
 
+def index_directory(index: str) -> str:
+    """The directory of a job index's buckets (dtq.queue.job_index; _lib.lua's
+    keyname.index_dir)."""
+    return f"{index}#"
+
+
+def index_bucket(index: str, bucket: str) -> str:
+    """Bucket `bucket` of a job index ('': the index's own zset, from before buckets)."""
+    return f"{index}#{bucket}" if bucket else index
+
+
 @dataclass(frozen=True, slots=True)
 class QueueKeys:
     """Key names of one named queue: its job streams (one per priority level), its tenants'
@@ -154,9 +165,10 @@ class Keys:
 
     @property
     def index(self) -> str:
-        """Sorted set of the default tenant's job ids, score = a unique, increasing creation
-        sequence (µs) over the shard. A named tenant's jobs are in its own (tenant_index) only;
-        before 2026-11-27 they were in both, so a scan of this one may meet them."""
+        """The default tenant's job index (dtq.queue.job_index: buckets of ids, score = a
+        unique, increasing creation sequence (µs) over the shard). A named tenant's jobs are in
+        its own (tenant_index) only; before 2026-11-27 they were in both, so a scan of this
+        one may meet them."""
         return f"{self.base}:jobs"
 
     @property

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from dtq.queue import Engine
+from dtq.queue import Engine, job_index
 
 
 async def test_1000_concurrent_submissions_with_one_key_make_one_job(
@@ -27,7 +27,7 @@ async def test_1000_concurrent_submissions_with_one_key_make_one_job(
     assert sorted({r.status_code for r in responses}) == [200, 201]
     assert sum(r.status_code == 201 for r in responses) == 1
     assert len({r.json()["id"] for r in responses}) == 1
-    assert await engine.redis.zcard(engine.keys.index) == 1
+    assert await job_index.count(engine.redis, engine.keys.index) == 1
     assert await engine.redis.xlen(engine.keys.stream) == 1
 
 
@@ -45,7 +45,7 @@ async def test_same_key_same_body_replays_and_another_body_is_refused(api, engin
         "/jobs", json={"task_type": "echo", "payload": {"a": 2}}, headers=headers
     )
     assert other.status_code == 422 and other.json()["code"] == "idempotency_conflict"
-    assert await engine.redis.zcard(engine.keys.index) == 1
+    assert await job_index.count(engine.redis, engine.keys.index) == 1
     fresh = await api.post(
         "/jobs", json={"task_type": "echo", "payload": {"a": 2}}, headers={"Idempotency-Key": "k-2"}
     )
@@ -65,7 +65,7 @@ async def test_batch_items_carry_their_own_keys(api, engine: Engine) -> None:
     assert ids[0] == original["id"] and len(set(ids)) == 3
     again = (await api.post("/jobs/batch", json=batch)).json()["ids"]
     assert again[:2] == ids[:2] and again[2] not in ids  # the keyless job is new each time
-    assert await engine.redis.zcard(engine.keys.index) == 4
+    assert await job_index.count(engine.redis, engine.keys.index) == 4
     conflict = {
         "jobs": [
             {"task_type": "noop", "idempotency_key": "c"},
@@ -73,7 +73,9 @@ async def test_batch_items_carry_their_own_keys(api, engine: Engine) -> None:
         ]
     }
     r = await api.post("/jobs/batch", json=conflict)
-    assert r.status_code == 422 and await engine.redis.zcard(engine.keys.index) == 4  # all or none
+    assert (
+        r.status_code == 422 and await job_index.count(engine.redis, engine.keys.index) == 4
+    )  # all or none
 
 
 async def test_bad_idempotency_keys_are_refused(api, engine: Engine) -> None:
@@ -92,4 +94,4 @@ async def test_bad_idempotency_keys_are_refused(api, engine: Engine) -> None:
     assert r.status_code == 422
     r = await api.post("/jobs", json={"task_type": "noop"}, headers={"Idempotency-Key": "x" * 256})
     assert r.status_code == 422
-    assert await engine.redis.zcard(engine.keys.index) == 0
+    assert await job_index.count(engine.redis, engine.keys.index) == 0

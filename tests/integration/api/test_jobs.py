@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from dtq.queue import Engine
+from dtq.queue import Engine, job_index
 
 UNKNOWN = "0" * 32
 
 
 async def _snapshot(engine: Engine) -> tuple[int, int, dict[str, str]]:
     r, k = engine.redis, engine.keys
-    return await r.xlen(k.stream), await r.zcard(k.index), await r.hgetall(k.stats)
+    return await r.xlen(k.stream), await job_index.count(r, k.index), await r.hgetall(k.stats)
 
 
 async def test_submit_and_read(api) -> None:

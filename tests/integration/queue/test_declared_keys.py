@@ -42,14 +42,15 @@ pytestmark = pytest.mark.skipif(CLUSTER, reason="MONITOR watches one server")
 
 # Kinds of key each script reaches without declaring them (safe behind the guard; may shrink).
 # `lanes:*:N` is a tenant's lane of level N, `lanes:*:running` its running set, `pk:*` a
-# partition key's line, `job:*` a job's hash; `queue:*:` the same for a named queue.
+# partition key's line, `job:*` a job's hash; `queue:*:` the same for a named queue;
+# `jobs#N` a bucket of a job index (`jobs:*#N`: a tenant's), found through the index's directory.
 LANES = {"lanes", "lanes:*:1", "lanes:*:2", "lanes:*:3", "lanes:*:4", "lanes:*:running",
          "lanes:bell"}  # fmt: skip
 NAMED = {f"queue:*:{kind}" for kind in LANES | {"stream"}}
 UNDECLARED: dict[str, set[str]] = {
     "cancel": {"finished:canceled", "pk:*", "stream"} | LANES | NAMED,
     "complete": {"job:*", "pk:*"} | LANES | NAMED,
-    "enqueue": {"pk:*", "stream"} | LANES | NAMED,
+    "enqueue": {"pk:*", "stream", "jobs#N", "jobs:*#N"} | LANES | NAMED,
     "fail": LANES | NAMED,
     "promote_due": {"stream"} | LANES | NAMED,
     "purge_queue": {"job:*"} | LANES | NAMED,
@@ -115,7 +116,12 @@ def monitor(redis_url: str) -> Iterator[Monitor]:
 def kind(key: str, base: str, words: set[str]) -> str:
     """A key's kind: its name after the shard's base, each part that is not a fixed word `*`."""
     rest = key.removeprefix(base + ":")
-    return ":".join(part if part in words else "*" for part in rest.split(":"))
+
+    def part_kind(part: str) -> str:
+        name, sep, bucket = part.partition("#")  # a job index's bucket: `<index>#<n>`
+        return (name if name in words else "*") + sep + ("N" if bucket else "")
+
+    return ":".join(part_kind(part) for part in rest.split(":"))
 
 
 def undeclared(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dtq.models import JobCreate, JobStatus
-from dtq.queue import Engine
+from dtq.queue import Engine, job_index
 from dtq.queue.clock import to_ms
 from tests.conftest import libfaketime, stream_entries, wait_for
 
@@ -91,4 +91,4 @@ async def test_run_at_schedules_and_can_be_canceled(api, engine: Engine) -> None
 async def test_bad_due_times_are_refused(api, engine: Engine, body) -> None:
     r = await api.post("/jobs", json=body)
     assert r.status_code == 422
-    assert await engine.redis.zcard(engine.keys.index) == 0
+    assert await job_index.count(engine.redis, engine.keys.index) == 0

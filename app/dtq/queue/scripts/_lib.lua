@@ -41,6 +41,11 @@ function keyname.lane(lanes, tenant, level) return lanes .. ':' .. tenant .. ':'
 function keyname.running(lanes, tenant) return lanes .. ':' .. tenant .. ':running' end
 function keyname.bell(lanes) return lanes .. ':bell' end
 function keyname.job(job_prefix, id) return job_prefix .. id end
+-- A job index's buckets (dtq.queue.job_index): zsets of at most INDEX_BUCKET ids, numbered
+-- from 1, and their directory, a zset of bucket numbers scored by each one's first score.
+function keyname.index_dir(index) return index .. '#' end
+function keyname.index_bucket(index, b) return index .. '#' .. b end
+local INDEX_BUCKET = 128
 -- A named queue's job streams (critical to low) and lanes key, from the shard base and stream
 -- name the caller passes (keys.py's QueueKeys): `default` lives at the base, another queue
 -- under '<base>:queue:<name>'. Used by the scripts that route jobs of any queue.
@@ -448,33 +453,43 @@ local function lay_tombstones(gone, gone_max, pairs)
   redis.call('ZREMRANGEBYRANK', gone, 0, -(gone_max + 1))
 end
 
--- Remove finished jobs for good: their hashes, their index entries (their tenant's,
--- `<index>:<tenant>` for an id stored as `<tenant>/<id>`, else the shard's `index`; the shard's
--- too for every id, which held a named tenant's jobs as well before 2026-11-27), and leave a
--- tombstone in `gone` (a zset capped at gone_max, newest kept) so that GET says the job was
--- removed.
-local function remove_jobs(job_prefix, index, gone, gone_max, ids, now)
-  local keys, tombs, by_tenant = {}, {}, {}
+-- Remove finished jobs for good: their hashes, their index entries, and leave a tombstone in
+-- `gone` (a zset capped at gone_max, newest kept) so that GET says the job was removed.
+-- A job's entry is in its tenant's index (`<index>:<tenant>` for an id stored as
+-- `<tenant>/<id>`, else the shard's `index`), in the bucket its hash names (`ix`; `buckets[i]`
+-- when the caller read it already, false when the hash has none). A job indexed before buckets
+-- (no `ix`) is in the index zset itself, and a named tenant's may be in the shard's too (before
+-- 2026-11-27). A bucket left empty leaves its index's directory.
+local function remove_jobs(job_prefix, index, gone, gone_max, ids, now, buckets)
+  local keys, tombs, by_index = {}, {}, {}  -- index -> bucket ('' for the zset itself) -> ids
   local at = text(now)  -- formatted once, not per tombstone
   for i, id in ipairs(ids) do
     keys[i] = keyname.job(job_prefix, id)
     tombs[#tombs + 1] = at
     tombs[#tombs + 1] = id
+    local own = index
     local slash = string.find(id, '/', 1, true)
-    if slash then
-      local tenant = string.sub(id, 1, slash - 1)
-      by_tenant[tenant] = by_tenant[tenant] or {}
-      table.insert(by_tenant[tenant], id)
+    if slash then own = index .. ':' .. string.sub(id, 1, slash - 1) end
+    local b = buckets and buckets[i]
+    if b == nil then b = redis.call('HGET', keys[i], 'ix') end
+    b = b or ''
+    by_index[own] = by_index[own] or {}
+    add_entry(by_index[own], b, id)
+    if b == '' and own ~= index then
+      by_index[index] = by_index[index] or {}
+      add_entry(by_index[index], '', id)
     end
   end
-  for i = 1, #keys, 500 do
-    local last = math.min(i + 499, #keys)
-    redis.call('DEL', unpack(keys, i, last))
-    redis.call('ZREM', index, unpack(ids, i, last))
-  end
-  for tenant, members in pairs(by_tenant) do
-    for i = 1, #members, 500 do
-      redis.call('ZREM', index .. ':' .. tenant, unpack(members, i, math.min(i + 499, #members)))
+  for i = 1, #keys, 500 do redis.call('DEL', unpack(keys, i, math.min(i + 499, #keys))) end
+  for own, by_bucket in pairs(by_index) do
+    for b, members in pairs(by_bucket) do
+      local key = b == '' and own or keyname.index_bucket(own, b)
+      for i = 1, #members, 500 do
+        redis.call('ZREM', key, unpack(members, i, math.min(i + 499, #members)))
+      end
+      if b ~= '' and redis.call('EXISTS', key) == 0 then
+        redis.call('ZREM', keyname.index_dir(own), b)
+      end
     end
   end
   lay_tombstones(gone, gone_max, tombs)
@@ -506,6 +521,7 @@ end
 local function retain(r, queue, kind, ids, keeps, now)
   local count, age = policy_of(r.retention, queue, kind, r.defaults)
   local entries, drop, expiring = {}, {}, {}
+  local buckets = {}  -- drop[i]'s index bucket, when read here (nil: remove_jobs reads it)
   for i, id in ipairs(ids) do
     local waited_on = keeps[i] == true
     local keep = not waited_on and keeps[i] and tonumber(keeps[i])
@@ -556,19 +572,20 @@ local function retain(r, queue, kind, ids, keeps, now)
   for j, entry in ipairs(popped) do
     local at, id = finished_entry(entry)
     local key = keyname.job(r.job_prefix, id)
-    local f = redis.call('HMGET', key, 'finished_at', 'dependents')
+    local f = redis.call('HMGET', key, 'finished_at', 'dependents', 'ix')
     if f[1] == at then
       if f[2] then
         again[#again + 1] = entry
       elseif j <= over or redis.call('PTTL', key) < 0 then
         drop[#drop + 1] = id
+        buckets[#drop] = f[3]
       end
     end
   end
   for i = 1, #again, 1000 do
     redis.call('RPUSH', r.finished, unpack(again, i, math.min(i + 999, #again)))
   end
-  if #drop > 0 then remove_jobs(r.job_prefix, r.index, r.gone, r.gone_max, drop, now) end
+  if #drop > 0 then remove_jobs(r.job_prefix, r.index, r.gone, r.gone_max, drop, now, buckets) end
   return #drop
 end
 
@@ -576,12 +593,12 @@ end
 -- which retain put off, applies now (0: removed; N: an expiry N s from its finish, with its
 -- tombstone dated then); without one it stays in its queue's finished list, kept by the policy.
 local function keep_own(job_key, id, config_raw, index, gone, now)
-  local f = redis.call('HMGET', job_key, 'keep', 'finished_at')
+  local f = redis.call('HMGET', job_key, 'keep', 'finished_at', 'ix')
   if not f[1] then return end
   local config = retention_config(config_raw)
   local until_ms = tonumber(f[2] or now) + tonumber(f[1]) * 1000
   if until_ms <= now then
-    remove_jobs(config.job_prefix, index, gone, config.gone_max, {id}, now)
+    remove_jobs(config.job_prefix, index, gone, config.gone_max, {id}, now, {f[3]})
   else
     redis.call('PEXPIRE', job_key, until_ms - now)
     lay_tombstones(gone, config.gone_max, {until_ms, id})

@@ -16,10 +16,11 @@
   parent that ended dead or canceled is stored canceled (`dependency_failed`). A parent must
   exist already, belong to the same tenant, or come earlier in the same call.
 
-  KEYS[1] job index (zset: the default tenant's jobs)   KEYS[2] stats   KEYS[3] events
-  KEYS[4] delayed (zset)   KEYS[5] tasks (hash)   KEYS[6] queues (set)
-  KEYS[7] the tenant's own job index (zset; unused for 'default')   KEYS[8] retention policies
-  (hash)   KEYS[9] tombstones (zset)   KEYS[9+i] hash of job i
+  KEYS[1] the shard's job index (the default tenant's; dtq.queue.job_index)   KEYS[2] stats
+  KEYS[3] events   KEYS[4] delayed (zset)   KEYS[5] tasks (hash)   KEYS[6] queues (set)
+  KEYS[7] the directory of the tenant's own job index (its buckets, `<index>#<n>`, are reached
+  from it)   KEYS[8] retention policies (hash)   KEYS[9] tombstones (zset)
+  KEYS[9+i] hash of job i
   then one idempotency key for each job that has one, in job order
   then, for each job with parents (in job order), per parent: its hash, its children set
   ARGV[1] events maxlen   ARGV[2] n, the number of jobs   ARGV[3] idempotency ttl (s)
@@ -150,47 +151,66 @@ for i = 1, any_parents and n or 0 do
   if out[i + 1] == nil then earlier[ARGV[J + 1 + (i - 1) * WIDTH]] = true end
 end
 
--- Index every new id at once, in its tenant's index only (a named tenant's stored ids carry
--- its name, so they cannot meet another tenant's); ZADD NX adds fewer than asked only if an id
--- exists already. The scores are unique and increasing over the shard: newest-first pagination
--- needs no tie-breaking.
-local own = tenant == 'default' and index or KEYS[TENANT_INDEX]
+-- Duplicates: an id whose job exists, or that came earlier in this call (one EXISTS over every
+-- new job's hash; each on its own, the jobs that meet one are refused, the others stored).
+local seen, fresh_keys = {}, {}
+for i = 1, n do
+  local id = ARGV[J + 1 + (i - 1) * WIDTH]
+  if out[i + 1] == nil then
+    if seen[id] then
+      if refuse(i, C.DUPLICATE) then return {C.DUPLICATE} end
+    else
+      seen[id] = true
+      fresh_keys[#fresh_keys + 1] = KEYS[FIRST_JOB_KEY + i]
+    end
+  end
+end
+local existing = 0
+for i = 1, #fresh_keys, 1000 do
+  local last = math.min(i + 999, #fresh_keys)
+  existing = existing + redis.call('EXISTS', unpack(fresh_keys, i, last))
+end
+if existing > 0 then
+  if not each then return {C.DUPLICATE} end
+  for i = 1, n do
+    if out[i + 1] == nil and redis.call('EXISTS', KEYS[FIRST_JOB_KEY + i]) == 1 then
+      refuse(i, C.DUPLICATE)
+    end
+  end
+end
+
+-- Index every new id, in its tenant's index only (a named tenant's stored ids carry its name):
+-- appended to the index's newest bucket while it has room, then to new ones (see
+-- dtq.queue.job_index; each job's hash records its bucket as `ix`). The scores are unique and
+-- increasing over the shard: newest-first pagination needs no tie-breaking.
+local dir = KEYS[TENANT_INDEX]
+local own = string.sub(dir, 1, -2)  -- the index's name: its directory's, without the '#'
 local seq = math.max(now_us, tonumber(redis.call('HGET', stats, 'index_seq') or '0') + 1)
-local members, fresh
-local function gather()
-  members, fresh = {}, 0
+local fresh = 0
+local bucket_of = {}  -- job i -> its bucket number
+do
+  local newest = redis.call('ZRANGE', dir, -1, -1)[1]
+  local b, room = tonumber(newest or '0'), 0
+  if newest then room = INDEX_BUCKET - redis.call('ZCARD', keyname.index_bucket(own, b)) end
+  local members = {}
+  local function add()
+    if #members > 0 then redis.call('ZADD', keyname.index_bucket(own, b), unpack(members)) end
+    members = {}
+  end
   for i = 1, n do
     if out[i + 1] == nil then
+      if room <= 0 then
+        add()
+        b, room = b + 1, INDEX_BUCKET
+        redis.call('ZADD', dir, seq + fresh, b)
+      end
       members[#members + 1] = seq + fresh
       members[#members + 1] = ARGV[J + 1 + (i - 1) * WIDTH]
-      fresh = fresh + 1
+      bucket_of[i] = b
+      fresh, room = fresh + 1, room - 1
     end
   end
-end
-gather()
--- ZADD NX every member, 1000 at a time (unpack's limit); returns how many were new.
-local function index_into(key)
-  local added = 0
-  for i = 1, #members, 1000 do
-    added = added + redis.call('ZADD', key, 'NX', unpack(members, i, math.min(i + 999, #members)))
-  end
-  return added
-end
-while index_into(own) < fresh do
-  -- Undo: remove exactly the members this call added (they carry this call's scores).
-  redis.call('ZREMRANGEBYSCORE', own, seq, seq + fresh - 1)
-  if not each then return {C.DUPLICATE} end
-  -- Each on its own: a job whose id exists (or came earlier in the call) is refused, the
-  -- others indexed (the second pass adds them all).
-  local seen = {}
-  for i = 1, n do
-    local id = ARGV[J + 1 + (i - 1) * WIDTH]
-    if out[i + 1] == nil then
-      if seen[id] or redis.call('ZSCORE', own, id) then refuse(i, C.DUPLICATE) end
-      seen[id] = true
-    end
-  end
-  gather()
+  add()
 end
 
 -- How a job with parents starts: 'failed' (a parent is dead or canceled, named second), or
@@ -241,7 +261,8 @@ for i = 1, n do
     local due = 0
     local level = 3
     local fields = {'task_type', ARGV[o + 2], 'payload', ARGV[o + 3],  -- the id is the key's
-      'max_retries', ARGV[o + 4], 'created_at', text(now)}  -- no attempt yet (absent: 0)
+      'max_retries', ARGV[o + 4], 'created_at', text(now),  -- no attempt yet (absent: 0)
+      'ix', bucket_of[i]}
     local left, failed_parent = 0, nil
     if tenant ~= 'default' then
       fields[#fields + 1] = 'tenant'

@@ -15,6 +15,7 @@ from dtq import jsontext
 from dtq.errors import DuplicateJobError, IdempotencyConflictError, UnknownParentError
 from dtq.models import DEFAULT_QUEUE, JobCreate, Priority
 from dtq.queue.clock import to_ms
+from dtq.queue.keys import index_directory
 from dtq.queue.retention import retention_config
 from dtq.queue.scripts.admit import Admission, Bucket, NotAdmitted
 from dtq.queue.scripts.codes import CODES, Code
@@ -201,7 +202,7 @@ def _keys_and_args(
         k.delayed,
         k.tasks,
         k.queues,
-        k.tenant_index(tenant),
+        index_directory(k.tenant_index(tenant)),
         k.retention,
         k.gone,
         *(k.job(i) for i in stored),

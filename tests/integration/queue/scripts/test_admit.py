@@ -4,7 +4,7 @@ clock, all or nothing."""
 import pytest
 
 from dtq.models import JobCreate
-from dtq.queue import Engine
+from dtq.queue import Engine, job_index
 from dtq.queue.scripts.admit import Bucket, NotAdmitted, admit
 from dtq.queue.tenant_ids import stored_id
 
@@ -36,14 +36,14 @@ async def test_enqueue_admits_its_job_in_the_same_script(engine: Engine) -> None
     assert (done.admission.admitted, done.admission.limit, done.admission.remaining) == (True, 2, 1)
     await producer.enqueue_once(JobCreate(task_type="noop"), "acme", bucket(engine, "acme", 1, 2))
     before = await engine.redis.dbsize()
-    index_before = await engine.redis.zcard(engine.keys.tenant_index("acme"))
+    index_before = await job_index.count(engine.redis, engine.keys.tenant_index("acme"))
     with pytest.raises(NotAdmitted) as refused:
         await producer.enqueue_once(
             JobCreate(task_type="noop", id="refused-1"), "acme", bucket(engine, "acme", 1, 2)
         )
     assert not refused.value.admission.admitted and refused.value.admission.retry_after_ms > 0
     assert await engine.redis.dbsize() == before
-    assert await engine.redis.zcard(engine.keys.tenant_index("acme")) == index_before
+    assert await job_index.count(engine.redis, engine.keys.tenant_index("acme")) == index_before
     assert not await engine.redis.exists(engine.keys.job(stored_id("acme", "refused-1")))
     # Without a bucket (in-process producers), no rate limit applies.
     assert (await producer.enqueue_once(JobCreate(task_type="noop"), "acme")).admission is None

@@ -2,7 +2,7 @@ import pytest
 
 from dtq.errors import DuplicateJobError
 from dtq.models import JobCreate
-from dtq.queue import Engine
+from dtq.queue import Engine, job_index
 from dtq.queue.producer import new_job_id
 from dtq.queue.tenant_ids import stored_id
 
@@ -21,7 +21,7 @@ async def test_enqueue_writes_hash_stream_entry_and_index(engine: Engine) -> Non
     assert (got.attempt, got.failures) == (0, 0)
     entries = await r.xrange(k.stream)
     assert entries == [(h["entry"], {"id": job.id})]
-    assert await r.zscore(k.index, job.id) is not None
+    assert await job_index.job_ids(r, k.index) == [job.id]
     stats = await r.hgetall(k.stats)
     assert stats["created_total"] == "1" and stats["jobs:pending"] == "1"
 
@@ -36,7 +36,7 @@ async def test_duplicate_id_writes_nothing(engine: Engine) -> None:
         )
     assert not await engine.redis.exists(k.job(fresh))
     assert await engine.redis.xlen(k.stream) == 1
-    assert await engine.redis.zrange(k.index, 0, -1) == [existing.id]
+    assert await job_index.job_ids(engine.redis, k.index) == [existing.id]
 
 
 async def test_a_named_tenants_job_is_indexed_once_and_its_ids_are_its_own(engine: Engine) -> None:
@@ -44,13 +44,17 @@ async def test_a_named_tenants_job_is_indexed_once_and_its_ids_are_its_own(engin
     # still refused within the tenant, and another tenant may use the same id.
     k = engine.keys
     (job_id,) = await engine.producer.enqueue_many([JobCreate(id="j1", task_type="noop")], "acme")
-    assert await engine.redis.zrange(k.tenant_index("acme"), 0, -1) == [stored_id("acme", "j1")]
-    assert await engine.redis.zcard(k.index) == 0
+    assert await job_index.job_ids(engine.redis, k.tenant_index("acme")) == [
+        stored_id("acme", "j1")
+    ]
+    assert await job_index.count(engine.redis, k.index) == 0
     with pytest.raises(DuplicateJobError):
         await engine.producer.enqueue_many(
             [JobCreate(id="j2", task_type="noop"), JobCreate(id="j1", task_type="noop")], "acme"
         )
-    assert await engine.redis.zcard(k.tenant_index("acme")) == 1  # j2 was not kept either
+    assert (
+        await job_index.count(engine.redis, k.tenant_index("acme")) == 1
+    )  # j2 was not kept either
     assert not await engine.redis.exists(k.job(stored_id("acme", "j2")))
     await engine.producer.enqueue_many([JobCreate(id="j1", task_type="noop")])  # default's own
     page = await engine.jobs.list(tenant="acme")
@@ -61,5 +65,7 @@ async def test_a_named_tenants_job_is_indexed_once_and_its_ids_are_its_own(engin
 async def test_index_scores_are_unique_and_increasing(engine: Engine) -> None:
     ids = await engine.producer.enqueue_many([JobCreate(task_type="noop")] * 1200)
     ids += await engine.producer.enqueue_many([JobCreate(task_type="noop")] * 10)
-    scores = [await engine.redis.zscore(engine.keys.index, i) for i in ids]
+    found = [e async for e in job_index.entries(engine.redis, engine.keys.index)][::-1]
+    assert [e.job_id for e in found] == ids
+    scores = [e.score for e in found]
     assert scores == sorted(scores) and len(set(scores)) == len(scores)
