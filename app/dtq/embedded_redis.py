@@ -281,12 +281,17 @@ def main(argv: list[str] | None = None, prog: str = "dtq redis") -> int:
     except (EmbeddedRedisError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"REDIS_URL={url}", flush=True)
-    return run_in_foreground(lambda: server.running, server.stop)
+    return run_in_foreground(
+        lambda: server.running, server.stop, lambda: print(f"REDIS_URL={url}", flush=True)
+    )
 
 
-def run_in_foreground(running: Callable[[], bool], stop: Callable[[], None]) -> int:
-    """Wait while `running()` says so, until SIGINT or SIGTERM; then `stop()`. Exit status 0."""
+def run_in_foreground(
+    running: Callable[[], bool], stop: Callable[[], None], announce: Callable[[], None]
+) -> int:
+    """`announce()` (print where the servers are), then wait while `running()` says so, until
+    SIGINT or SIGTERM; then `stop()`. Exit status 0. The signals are handled before the
+    announcement, so a caller that stops the process as soon as it reads it is answered."""
 
     def _stop(signum: int, frame: object) -> None:
         raise SystemExit(0)
@@ -294,6 +299,7 @@ def run_in_foreground(running: Callable[[], bool], stop: Callable[[], None]) -> 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
+        announce()
         while running():
             time.sleep(0.5)
     finally:

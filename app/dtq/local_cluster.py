@@ -260,10 +260,15 @@ def main(argv: list[str] | None = None, prog: str = "dtq cluster") -> int:
     except (EmbeddedRedisError, OSError, ValueError, redis.RedisError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"REDIS_URL={url}", flush=True)
-    for node in cluster.nodes:
-        print(f"  node {node.url} (data in {node.data_dir})", flush=True)
-    return run_in_foreground(lambda: all(node.running for node in cluster.nodes), cluster.stop)
+
+    def announce() -> None:
+        print(f"REDIS_URL={url}", flush=True)
+        for node in cluster.nodes:
+            print(f"  node {node.url} (data in {node.data_dir})", flush=True)
+
+    return run_in_foreground(
+        lambda: all(node.running for node in cluster.nodes), cluster.stop, announce
+    )
 
 
 if __name__ == "__main__":
