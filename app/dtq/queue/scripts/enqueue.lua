@@ -204,8 +204,8 @@ do
         b, room = b + 1, INDEX_BUCKET
         redis.call('ZADD', dir, seq + fresh, b)
       end
-      members[#members + 1] = seq + fresh
-      members[#members + 1] = ARGV[J + 1 + (i - 1) * WIDTH]
+      members[#members + 1] = -(seq + fresh)  -- negated: Redis inserts at a listpack's head
+      members[#members + 1] = ARGV[J + 1 + (i - 1) * WIDTH]  -- at once, its tail after a scan
       bucket_of[i] = b
       fresh, room = fresh + 1, room - 1
     end
