@@ -2,12 +2,12 @@
 
 An index named `I` (keys.py's Keys.index, Keys.tenant_index) is stored as:
 
-    I#<n>   bucket n (from 1): a zset of at most BUCKET ids, each scored by its creation
-            sequence (µs, unique and increasing over the shard) negated. Redis keeps a zset
-            that small as one listpack: ~48 bytes an id, against ~145 in one large zset
-            (skiplist). It inserts into a listpack after a scan from the head, so the newest id,
-            with the lowest score, goes in at once (a ZADD of a batch of ids in increasing
-            order cost ~30,000 instructions an id more, measured).
+    I#<n>   bucket n (from 1): a zset of at most 128 ids (_lib.lua's INDEX_BUCKET), each
+            scored by its creation sequence (µs, unique and increasing over the shard)
+            negated. Redis keeps a zset that small as one listpack: ~48 bytes an id, against
+            ~145 in one large zset (skiplist). It inserts into a listpack after a scan from
+            the head, so the newest id, with the lowest score, goes in at once (a ZADD of a
+            batch of ids in increasing order cost ~30,000 instructions an id more, measured).
     I#      the directory: a zset of bucket numbers, each scored by its bucket's first score.
     I       the zset that held every id before buckets (until 2026-11-28): read, and pruned,
             while it still holds jobs; nothing is added to it any more.
@@ -31,8 +31,6 @@ from dtq.queue.keys import index_bucket, index_directory
 from dtq.queue.scripts.index_drop import index_drop
 from dtq.queue.scripts.library import Library
 
-# Ids a bucket holds at most (_lib.lua's INDEX_BUCKET): Redis's default zset-max-listpack-entries.
-BUCKET = 128
 # Buckets read per round trip while collecting a page.
 _BUCKETS_AT_ONCE = 8
 
@@ -76,20 +74,24 @@ async def newest(
 ) -> list[Entry]:
     """Up to `count` entries of an index scored within [bottom, top] (ZRANGE bounds: "(123" is
     exclusive, "+inf" and "-inf" open), highest score first."""
-    legacy: Any = await redis.zrange(
-        index, top, bottom, desc=True, byscore=True, offset=0, num=count, withscores=True
-    )
+
+    def directory_page(client: Any, offset: int) -> Any:  # queued on a pipeline, or awaited
+        return client.zrange(
+            index_directory(index), top, "-inf", desc=True, byscore=True, offset=offset,
+            num=_BUCKETS_AT_ONCE, withscores=True,
+        )  # fmt: skip
+
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zrange(
+            index, top, bottom, desc=True, byscore=True, offset=0, num=count, withscores=True
+        )
+        directory_page(pipe, 0)
+        legacy, buckets = await pipe.execute()
     found = [Entry(job_id, int(score), "") for job_id, score in legacy]
     in_buckets = 0
     offset = 0
     floor = _bound(bottom)
-    while in_buckets < count:
-        buckets: Any = await redis.zrange(
-            index_directory(index), top, "-inf", desc=True, byscore=True, offset=offset,
-            num=_BUCKETS_AT_ONCE, withscores=True,
-        )  # fmt: skip
-        if not buckets:
-            break
+    while buckets and in_buckets < count:
         offset += len(buckets)
         async with redis.pipeline(transaction=False) as pipe:
             for bucket, _ in buckets:
@@ -105,6 +107,7 @@ async def newest(
                 break
         if buckets[-1][1] <= floor or in_buckets >= count:
             break
+        buckets = await directory_page(redis, offset)
     found.sort(key=lambda e: e.score, reverse=True)
     return found[:count]
 
@@ -133,11 +136,12 @@ async def count(redis: Redis, index: str) -> int:
         return sum(await pipe.execute())
 
 
-async def drop_empty(lib: Library, index: str, bucket: str) -> None:
-    """Take an empty bucket out of its index's directory (a bucket that is not empty stays)."""
+async def _drop_from(lib: Library, index: str, bucket: str, job_ids: list[str]) -> None:
+    """index_drop.lua on one bucket: its `job_ids` out, the bucket out of the directory if
+    it is left empty (no ids: only that)."""
     await index_drop(
         lib, bucket=index_bucket(index, bucket), directory=index_directory(index), number=bucket,
-        job_ids=[],
+        job_ids=job_ids,
     )  # fmt: skip
 
 
@@ -147,13 +151,10 @@ async def drop(lib: Library, index: str, stale: Iterable[Entry]) -> None:
     for entry in stale:
         by_bucket[entry.bucket].append(entry.job_id)
     for bucket, ids in by_bucket.items():
-        if not bucket:
-            await lib.redis.zrem(index, *ids)
+        if bucket:
+            await _drop_from(lib, index, bucket, ids)
         else:
-            await index_drop(
-                lib, bucket=index_bucket(index, bucket), directory=index_directory(index),
-                number=bucket, job_ids=ids,
-            )  # fmt: skip
+            await lib.redis.zrem(index, *ids)
 
 
 async def prune(lib: Library, index: str, scan: int) -> int:
@@ -175,7 +176,7 @@ async def prune(lib: Library, index: str, scan: int) -> int:
         for bucket, page in zip(buckets, pages, strict=True):
             oldest.extend(Entry(job_id, 0, bucket) for job_id in page)
             if not page:  # emptied by a plain ZREM, or lost its last id to a removal
-                await drop_empty(lib, index, bucket)
+                await _drop_from(lib, index, bucket, [])
                 offset -= 1
     async with redis.pipeline(transaction=False) as pipe:
         for entry in oldest:
