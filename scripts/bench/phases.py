@@ -40,6 +40,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Protocol
 
+import orjson
 import uvloop
 from redis.asyncio import Redis
 
@@ -63,6 +64,9 @@ def parse_args() -> argparse.Namespace:
         "--tenants", type=int, default=0, help="spread the jobs over this many tenants (keys on)"
     )
     parser.add_argument(
+        "--payload-bytes", type=int, default=2, help="size of each job's JSON payload (2: {})"
+    )
+    parser.add_argument(
         "--instructions",
         action="store_true",
         help="count the server's instructions under callgrind instead of its CPU time",
@@ -74,6 +78,8 @@ def parse_args() -> argparse.Namespace:
         parser.error("--rounds must be 1..20 and --batch 1..1,000")
     if not 0 <= args.tenants <= 1_000:
         parser.error("--tenants must be 0..1,000")
+    if not 2 <= args.payload_bytes <= 100_000:
+        parser.error("--payload-bytes must be 2..100,000")
     if args.instructions:
         if os.environ.get("REDIS_URL"):
             parser.error(
@@ -145,10 +151,11 @@ class InstructionMeter:
 
 
 async def one_round(
-    redis_url: str, jobs: int, batch: int, tenants: int, meter_of: MeterFactory
+    redis_url: str, args: argparse.Namespace, meter_of: MeterFactory
 ) -> dict[str, float]:
-    """What the server spent (in the meter's unit) in each phase for `jobs` jobs under a fresh
-    key prefix."""
+    """What the server spent (in the meter's unit) in each phase for `args.jobs` jobs under a
+    fresh key prefix; a job's result is as large as its payload."""
+    jobs, batch, tenants = args.jobs, args.batch, args.tenants
     settings = Settings(
         REDIS_URL=redis_url,
         AUTH_DISABLED=not tenants,
@@ -165,9 +172,11 @@ async def one_round(
         consumer = engine.consumer("phases")
         spent = dict.fromkeys(PHASES, 0.0)
         size = 1_000
+        payload = {"d": "x" * (args.payload_bytes - 8)} if args.payload_bytes > 8 else {}
+        result = orjson.dumps(payload) if payload else b"null"
         await meter.begin()
         for i, first in enumerate(range(0, jobs, size)):
-            chunk = [JobCreate(task_type="noop")] * min(size, jobs - first)
+            chunk = [JobCreate(task_type="noop", payload=payload)] * min(size, jobs - first)
             await engine.producer.submit_many(chunk, names[i % len(names)], None)
         spent["enqueue"] = await meter.end()
         done = 0
@@ -181,7 +190,7 @@ async def one_round(
             started = await consumer.start(entries)
             spent["start"] += await meter.end()
             await meter.begin()
-            await consumer.settle([(d, b"null") for d in started], [])
+            await consumer.settle([(d, result) for d in started], [])
             spent["complete"] += await meter.end()
             done += len(started)
         return spent
@@ -200,7 +209,7 @@ async def run(
     best = dict.fromkeys(PHASES, float("inf"))
     totals: list[float] = []
     for _ in range(args.rounds):
-        spent = await one_round(redis_url, args.jobs, args.batch, args.tenants, meter_of)
+        spent = await one_round(redis_url, args, meter_of)
         totals.append(sum(spent.values()))
         for phase in PHASES:
             best[phase] = min(best[phase], spent[phase] / args.jobs)
@@ -241,6 +250,7 @@ def main() -> None:
         "rounds": args.rounds,
         "batch": args.batch,
         "tenants": args.tenants,
+        "payload_bytes": args.payload_bytes,
     }
     print(json.dumps({**result, **params}))
 

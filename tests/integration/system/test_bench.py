@@ -1,5 +1,5 @@
 """The benchmark scripts still run end to end (tiny runs): throughput.py single- and
-multi-tenant, one queue and several; soak.py; phases.py."""
+multi-tenant, one queue and several; soak.py; phases.py; job_bytes.py."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ PREFIX = {
     "soak.py": "soak",
     "http_submit.py": "http",
     "phases.py": "phases",
+    "job_bytes.py": "jobbytes",
 }
 
 
@@ -109,6 +110,24 @@ def test_the_phase_bench_reports_every_phase(
     phases = [report[f"{p}_us"] for p in ("enqueue", "read", "start", "complete")]
     assert all(us > 0 for us in phases) and report["total_us"] >= sum(phases) - 0.5
     assert (report["jobs"], report["tenants"]) == (3000, tenants)
+
+
+@pytest.mark.parametrize("tenants", [0, 3])
+def test_the_memory_bench_reports_bytes_per_job_in_each_state(
+    redis_url: str, redis_server: EmbeddedRedis | LocalCluster, tenants: int
+) -> None:
+    """scripts/bench/job_bytes.py, tiny: bytes per job pending, running, succeeded and dead,
+    and the parts they go to (a job's hash, its index entry, its stream entry ...)."""
+    args = ["--jobs", "1000", "--tenants", str(tenants), "--payload-bytes", "200"]
+    report = _report("job_bytes.py", args, redis_url, redis_server, timeout=60)
+    states = report["states"]
+    assert list(states) == ["pending", "running", "succeeded", "dead"]
+    for state, row in states.items():
+        parts = row["parts"]
+        assert parts["hash"] > 200 and parts["index"] > 0, (state, row)  # a 200-byte payload
+    assert states["succeeded"]["parts"]["finished"] > 0  # kept by retention: in its list
+    assert states["dead"]["parts"]["dlq"] > 0 and states["pending"]["parts"]["dlq"] == 0
+    assert (report["jobs"], report["tenants"], report["payload_bytes"]) == (1000, tenants, 200)
 
 
 @pytest.mark.skipif(

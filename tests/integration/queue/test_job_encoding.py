@@ -1,0 +1,56 @@
+"""A job's hash stays a listpack, Redis's compact encoding, through every state when its payload,
+result and error are a few hundred bytes: the servers DTQ starts raise hash-max-listpack-value
+from Redis's 64 bytes, past which a hash becomes a hashtable of about twice the memory."""
+
+from __future__ import annotations
+
+import orjson
+from redis.asyncio import Redis
+
+from dtq.embedded_redis import HASH_MAX_LISTPACK_VALUE
+from dtq.models import JobCreate
+from dtq.queue import Engine
+from dtq.queue.delivery import Failure
+
+PAYLOAD = {"user_id": 1234567, "template": "welcome", "body": "x" * 400}
+
+
+async def _encoding(redis: Redis, key: str) -> str:
+    return str(await redis.object("encoding", key))
+
+
+async def test_the_test_server_keeps_values_up_to_the_embedded_limit_in_listpacks(
+    redis: Redis,
+) -> None:
+    limit = await redis.config_get("hash-max-listpack-value")
+    assert int(limit["hash-max-listpack-value"]) == HASH_MAX_LISTPACK_VALUE
+
+
+async def test_a_job_with_a_payload_of_a_few_hundred_bytes_stays_a_listpack(
+    engine: Engine,
+) -> None:
+    r = engine.redis
+    ok, doomed = await engine.producer.enqueue_many(
+        [
+            JobCreate(task_type="noop", payload=PAYLOAD),
+            JobCreate(task_type="noop", payload=PAYLOAD, max_retries=0),
+        ]
+    )
+    for job_id in (ok, doomed):
+        assert len(await r.hget(engine.keys.job(job_id), "payload") or "") > 400
+        assert await _encoding(r, engine.keys.job(job_id)) == "listpack"  # pending
+    consumer = engine.consumer("w")
+    started = {d.job_id: d for d in await consumer.start(await consumer.read(10, 100))}
+    assert await _encoding(r, engine.keys.job(ok)) == "listpack"  # running
+    error = "ValueError: " + "e" * 300
+    settled = await consumer.settle(
+        [(started[ok], orjson.dumps({"sent": True, "receipt": "r" * 300}))],
+        [Failure(started[doomed], error, 0)],
+    )
+    assert (settled.completed, settled.dead) == (1, 1)
+    job = await engine.jobs.get(ok)
+    assert job is not None and job.result == {"sent": True, "receipt": "r" * 300}
+    assert await _encoding(r, engine.keys.job(ok)) == "listpack"  # succeeded, result kept
+    dead = await engine.jobs.get(doomed)
+    assert dead is not None and dead.status == "dead" and dead.last_error == error
+    assert await _encoding(r, engine.keys.job(doomed)) == "listpack"  # dead, error kept
