@@ -13,7 +13,9 @@ left). After each state it reports:
   pending entries included), events (the events stream, capped by EVENTS_MAXLEN, so a longer
   run spreads it thinner), finished (the retention lists), dlq, lanes (fair dispatch's lists
   and running sets) and other. `MEMORY USAGE` counts a small hash or zset by its encoding's
-  bytes, not its allocation, so the parts add up to a little less than bytes_per_job.
+  bytes, not its allocation, and a stream's pending entries by an estimate that overstates
+  them: the parts are for comparing, bytes_per_job is what the server holds. (A negative part
+  shrank: the events stream, for one, is trimmed to its cap as entries come.)
 
 With `--tenants T`, keys are on and the jobs are spread over T tenants (they wait in lanes).
 Starts an embedded Redis/Valkey server when REDIS_URL is unset; on a server REDIS_URL names, the
