@@ -63,6 +63,7 @@ from typing import Any
 import httpx
 import orjson
 import uvloop
+from pydantic import JsonValue
 from redis.asyncio import Redis
 from tqdm import tqdm
 
@@ -97,6 +98,12 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument(
         "--queues", type=int, default=0, help="spread the jobs over this many named queues"
+    )
+    p.add_argument(
+        "--payload-bytes",
+        type=int,
+        default=2,
+        help="size of each job's JSON payload (default 2: {}; the handler ignores it)",
     )
     p.add_argument(
         "--metrics",
@@ -184,10 +191,16 @@ def batches(n: int, tenants: list[str], step: int) -> list[tuple[str, int]]:
     return out
 
 
+def payload_of(size: int) -> dict[str, JsonValue]:
+    """A JSON object of `size` bytes once serialised (`{}` for 2)."""
+    return {"d": "x" * (size - 8)} if size > 8 else {}
+
+
 async def enqueue_inprocess(
-    shards: Shards, n: int, tenants: list[str], queues: list[str | None]
+    shards: Shards, n: int, tenants: list[str], queues: list[str | None], payload_bytes: int
 ) -> float:
-    jobs = [JobCreate(task_type="noop", queue=q) for q in queues]
+    payload = payload_of(payload_bytes)
+    jobs = [JobCreate(task_type="noop", queue=q, payload=payload) for q in queues]
     homes = {t: await shards.locate(t) for t in tenants}
     # A spread tenant's batch lives on one shard: batches of 1,000 (an API batch's most) spread
     # evenly, where 10 of 10,000 would not.
@@ -239,10 +252,14 @@ async def enqueue_http(
     stack: ExitStack,
     keys: dict[str, str],
     queues: list[str | None],
+    payload_bytes: int,
 ) -> float:
     url, _ = await start_api(settings, stack)
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        items = [{"task_type": "noop"} | ({"queue": q} if q else {}) for q in queues]
+        payload = payload_of(payload_bytes)
+        items = [
+            {"task_type": "noop", "payload": payload} | ({"queue": q} if q else {}) for q in queues
+        ]
         sem = asyncio.Semaphore(4)
         bar = tqdm(total=n, desc="enqueue (http)", unit="job", file=sys.stderr)
 
@@ -381,9 +398,13 @@ async def run(args: argparse.Namespace, settings: Settings, stack: ExitStack) ->
     tenants = list(keys) or [DEFAULT_TENANT]
     before = await redis_usage(held)
     if args.via == "http":
-        enqueue_rate = await enqueue_http(settings, args.jobs, stack, keys, queues)
+        enqueue_rate = await enqueue_http(
+            settings, args.jobs, stack, keys, queues, args.payload_bytes
+        )
     else:
-        enqueue_rate = await enqueue_inprocess(shards, args.jobs, tenants, queues)
+        enqueue_rate = await enqueue_inprocess(
+            shards, args.jobs, tenants, queues, args.payload_bytes
+        )
     enqueued = await redis_usage(held)
     events = [await events_bytes(shards)]
     load = None
@@ -472,6 +493,7 @@ async def run(args: argparse.Namespace, settings: Settings, stack: ExitStack) ->
         "via": args.via,
         "tenants": args.tenants,
         "queues": args.queues,
+        "payload_bytes": args.payload_bytes,
         "cluster": args.cluster,
         "replica_acks": args.replica_acks,
         "shards": args.shards,

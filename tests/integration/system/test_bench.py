@@ -63,9 +63,10 @@ def test_the_bench_runs_and_reports(
     redis_url: str, redis_server: EmbeddedRedis | LocalCluster, tenants: int, queues: int
 ) -> None:
     args = ["--jobs", "300", "--concurrency", "20", "--latency-samples", "3"]
-    args += ["--tenants", str(tenants), "--queues", str(queues)]
+    args += ["--tenants", str(tenants), "--queues", str(queues), "--payload-bytes", "300"]
     report = _report("throughput.py", args, redis_url, redis_server, timeout=60)
     assert report["process_per_s"] > 0 and report["lat_p50_ms"] > 0
+    assert report["payload_bytes"] == 300 and report["bytes_per_pending_job"] > 300
     assert report["redis_cpu_us_per_job"] > 0
     pending, finished = report["events_bytes_per_job"]
     assert 0 < pending < report["bytes_per_pending_job"] and finished > pending
