@@ -54,6 +54,10 @@ def find_server_binary() -> str:
 # whose payload, result or error is longer becomes a hashtable, about twice the memory; see the
 # README's "Going to production").
 HASH_MAX_LISTPACK_VALUE = 1024
+# Members a sorted set may hold and still be a listpack: a stored job id is at most 97 bytes (a
+# 32-character tenant, '/', a 64-character id), and a job index's bucket of longer ones than
+# Redis's 64 would be a skiplist (~145 bytes an id instead of ~48; dtq.queue.job_index).
+ZSET_MAX_LISTPACK_VALUE = 128
 
 _PICK = random.SystemRandom()  # not the random module's: tests seed that one the same each time
 
@@ -203,6 +207,8 @@ class EmbeddedRedis:
             "noeviction",
             "--hash-max-listpack-value",
             str(HASH_MAX_LISTPACK_VALUE),
+            "--zset-max-listpack-value",
+            str(ZSET_MAX_LISTPACK_VALUE),
             "--daemonize",
             "no",
             "--logfile",

@@ -25,7 +25,12 @@ from compose_spec import PyCompose
 from deploy.local.nginx import LocalNginx
 from deploy.nginx.render import NAMES
 from dtq.config import Settings
-from dtq.embedded_redis import HASH_MAX_LISTPACK_VALUE, find_server_binary, free_port
+from dtq.embedded_redis import (
+    HASH_MAX_LISTPACK_VALUE,
+    ZSET_MAX_LISTPACK_VALUE,
+    find_server_binary,
+    free_port,
+)
 from tests.conftest import ROOT, wait_http_ready
 
 DOCKER = ROOT / "docker"
@@ -60,8 +65,10 @@ def test_compose_keeps_its_promises() -> None:
     redis = services["redis"]["command"]
     assert redis[redis.index("--appendonly") + 1] == "yes"
     assert redis[redis.index("--maxmemory-policy") + 1] == "noeviction"
-    # the embedded server's: job hashes with payloads up to 1 KiB stay listpacks
+    # the embedded server's: job hashes with payloads up to 1 KiB and index buckets of the
+    # longest stored ids stay listpacks
     assert int(redis[redis.index("--hash-max-listpack-value") + 1]) == HASH_MAX_LISTPACK_VALUE
+    assert int(redis[redis.index("--zset-max-listpack-value") + 1]) == ZSET_MAX_LISTPACK_VALUE
     assert services["redis"]["volumes"]
     for name, service in services.items():
         assert service["healthcheck"]["test"], name

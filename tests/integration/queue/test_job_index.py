@@ -8,7 +8,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 
 from dtq.config import Settings
-from dtq.models import JobCreate, RetentionPolicy
+from dtq.models import JobCreate, RetentionPolicy, TenantCreate
 from dtq.queue import Engine, job_index
 from dtq.queue.keys import index_bucket, index_directory
 from dtq.queue.scripts.retire import retire
@@ -42,6 +42,21 @@ async def test_ids_go_into_buckets_of_at_most_128_that_redis_keeps_compact(
     assert await job_index.job_ids(r, index) == ids
     listed = await engine.jobs.list(limit=300)
     assert [j.id for j in listed.data] == ids[::-1]
+
+
+async def test_the_longest_stored_ids_still_make_compact_buckets(engine: Engine) -> None:
+    """A 32-character tenant's 64-character ids are stored as 97 characters: past Redis's
+    default 64-byte listpack member, so the servers DTQ starts allow 128."""
+    r, tenant = engine.redis, "t" * 32
+    await engine.tenants.create(TenantCreate(name=tenant))
+    jobs = [JobCreate(task_type="noop", id=f"{i:03}" + "x" * 61) for i in range(130)]
+    await engine.producer.enqueue_many(jobs, tenant)
+    index = engine.keys.tenant_index(tenant)
+    assert await r.zrange(index_directory(index), 0, -1) == ["1", "2"]
+    members = await r.zrange(index_bucket(index, "1"), 0, 0)
+    assert len(members[0]) == 97
+    for b in ("1", "2"):
+        assert await r.object("encoding", index_bucket(index, b)) == "listpack"
 
 
 async def test_removed_jobs_leave_their_buckets_and_empty_buckets_the_directory(
