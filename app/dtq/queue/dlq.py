@@ -1,13 +1,17 @@
 """The dead-letter queue: list dead jobs, retry them (one, or every match of a filter), purge.
 
 Dead jobs keep their hash (status `dead`) and have one entry in the DLQ stream, which names the
-job, its task type, reason, attempt, failures, last error, time and tenant.
+job, its task type, reason, attempt, failures, time and tenant: what the queue is filtered by.
+The last error and its traceback stay on the hash alone (`last_error`, `errors`), read for a
+listing; entries written before 2026-11-28 carry copies of their own, which are used as they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+
+import orjson
 
 from dtq.models import (
     DEFAULT_TENANT,
@@ -42,6 +46,17 @@ def dead_letter(fields: dict[str, str]) -> DeadLetter:
         traceback=fields.get("traceback") or None,
         failed_at=from_ms(fields["failed_at"]),
     )
+
+
+def attempt_traceback(errors: str | None, attempt: str | None) -> str:
+    """The traceback recorded for one attempt in a job hash's `errors` (JSON: the last 10
+    failures), or '' (none kept, or the attempt ended without one: a poisoned job's)."""
+    if not errors or not attempt:
+        return ""
+    for record in reversed(orjson.loads(errors)):
+        if str(record.get("attempt")) == attempt:
+            return str(record.get("traceback") or "")
+    return ""
 
 
 def entry_key(entry_id: str) -> tuple[int, int]:
@@ -92,7 +107,7 @@ class DeadLetters:
         if cursor is not None and cursor.strip("0-") == "":
             return Page([], None, None)  # nothing is older than 0-0
         top = (cursor if inclusive else f"({cursor}") if cursor else "+"
-        data: list[tuple[tuple[int, int], DeadLetter]] = []
+        data: list[tuple[str, dict[str, str]]] = []
         last: str | None = None
         scanned = 0
         exhausted = False
@@ -108,14 +123,29 @@ class DeadLetters:
                     and (task_type is None or fields.get("task_type") == task_type)
                     and (reason is None or fields.get("reason") == reason)
                 ):
-                    data.append((entry_key(entry_id), dead_letter(fields)))
+                    data.append((entry_id, fields))
             if len(rows) < LIST_CHUNK and len(data) < limit:
                 exhausted = True
                 break
             top = f"({last}"
+        await self._add_errors([fields for _, fields in data])
+        items = [(entry_key(entry_id), dead_letter(fields)) for entry_id, fields in data]
         if exhausted or last is None:
-            return Page(data, None, None)
-        return Page(data, entry_key(last), last)
+            return Page(items, None, None)
+        return Page(items, entry_key(last), last)
+
+    async def _add_errors(self, entries: Sequence[dict[str, str]]) -> None:
+        """Give DLQ entries their job's last error and the dead attempt's traceback, read from
+        the jobs' hashes in one round trip (entries of earlier builds carry their own)."""
+        bare = [fields for fields in entries if "last_error" not in fields]
+        if not bare:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for fields in bare:
+            pipe.hmget(self._keys.job(fields["job_id"]), "last_error", "errors")
+        for fields, (last_error, errors) in zip(bare, await pipe.execute(), strict=True):
+            fields["last_error"] = last_error or ""
+            fields["traceback"] = attempt_traceback(errors, fields.get("attempt"))
 
     async def retry(
         self, job_id: str, reset_attempts: bool = True, tenant: str | None = None

@@ -193,13 +193,12 @@ end
 -- Move a job to the dead-letter stream (the entry names the job's tenant, for tenant views,
 -- and carries the last attempt's traceback when there is one). The caller acknowledges its
 -- stream entry.
-local function dead_letter(job_key, dlq, id, task_type, reason, attempt, failures, last_error,
-                           now, history, traceback)
+local function dead_letter(job_key, dlq, id, task_type, reason, attempt, failures, now, history)
+  -- The entry carries what the DLQ is filtered by; the last error and its traceback stay on the
+  -- job's hash only (`last_error`, `errors`), where dtq.queue.dlq reads them for a listing.
   local dlq_entry = redis.call('XADD', dlq, '*', 'job_id', id, 'task_type', task_type,
-    'reason', reason, 'attempt', attempt, 'failures', failures, 'last_error', last_error,
-    'failed_at', now,
-    'tenant', redis.call('HGET', job_key, 'tenant') or 'default',
-    'traceback', traceback or '')
+    'reason', reason, 'attempt', attempt, 'failures', failures, 'failed_at', now,
+    'tenant', redis.call('HGET', job_key, 'tenant') or 'default')
   redis.call('HSET', job_key, 'status', 'dead', 'dead_reason', reason, 'dlq_entry', dlq_entry,
     'finished_at', now, 'entry', '', 'history', history)
   redis.call('PERSIST', job_key)

@@ -60,8 +60,8 @@ for i = 1, n do
     if failures > tonumber(f[6]) or final then
       local dead_reason = 'retries_exhausted'
       if reason == 'timeout' or final then dead_reason = reason end
-      dead_letter(key, dlq, id, f[8], dead_reason, attempt, failures, err, now,
-        appended(written_out(f[9], key), 'dead', now, consumer, attempt, dead_reason), tb)
+      dead_letter(key, dlq, id, f[8], dead_reason, attempt, failures, now,
+        appended(written_out(f[9], key), 'dead', now, consumer, attempt, dead_reason))
       leave_line(key, id, f[12])
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)

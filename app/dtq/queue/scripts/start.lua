@@ -140,8 +140,8 @@ for i = 1, n do
   else
     local deliveries = tonumber(f[3] or '0') + 1
     if deliveries > max_deliveries then
-      local last = redis.call('HMGET', key, 'last_error', 'dependents')
-      dead_letter(key, dlq, id, f[7], 'poison', f[4] or '0', f[5] or '0', last[1] or '', now,
+      local dependents = redis.call('HGET', key, 'dependents')
+      dead_letter(key, dlq, id, f[7], 'poison', f[4] or '0', f[5] or '0', now,
         appended(written_out(f[11], key), 'dead', now, consumer, f[4] or '0', 'poison'))
       redis.call('HSET', key, 'deliveries', deliveries)
       give_back(key, id)
@@ -151,7 +151,7 @@ for i = 1, n do
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
       emit(events, ARGV[4], id, 'dead', now, 'reason', 'poison', 'attempt', f[4] or '0')
-      if last[2] then notify_dependents(outbox, id, now) end
+      if dependents then notify_dependents(outbox, id, now) end
       out[i] = {C.POISONED}
     else
       local attempt = tonumber(f[4] or '0') + 1

@@ -1,8 +1,12 @@
-"""A job's hash stays a listpack, Redis's compact encoding, through every state when its payload,
-result and error are a few hundred bytes: the servers DTQ starts raise hash-max-listpack-value
-from Redis's 64 bytes, past which a hash becomes a hashtable of about twice the memory."""
+"""What a job costs Redis. Its hash stays a listpack, Redis's compact encoding, through every
+state when its payload, result and error are a few hundred bytes: the servers DTQ starts raise
+hash-max-listpack-value from Redis's 64 bytes, past which a hash becomes a hashtable of about
+twice the memory. A dead job's error and traceback are kept once, on its hash: its dead-letter
+entry names it and the listing reads them from there."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
@@ -54,3 +58,29 @@ async def test_a_job_with_a_payload_of_a_few_hundred_bytes_stays_a_listpack(
     dead = await engine.jobs.get(doomed)
     assert dead is not None and dead.status == "dead" and dead.last_error == error
     assert await _encoding(r, engine.keys.job(doomed)) == "listpack"  # dead, error kept
+
+
+async def test_a_dead_jobs_error_and_traceback_are_kept_once_and_listed(engine: Engine) -> None:
+    r = engine.redis
+    [failed] = await engine.producer.enqueue_many([JobCreate(task_type="noop", max_retries=0)])
+    consumer = engine.consumer("w")
+    [d] = await consumer.start(await consumer.read(10, 100))
+    trace = 'Traceback (most recent call last):\n  File "tasks.py", line 9\n' + "t" * 2000
+    await consumer.settle([], [Failure(d, "KeyError: 'sku'", 0, traceback=trace)])
+    rows: Any = await r.xrange(engine.keys.dlq)
+    [(_, fields)] = rows
+    assert fields["job_id"] == failed and fields["reason"] == "retries_exhausted"
+    assert "last_error" not in fields and "traceback" not in fields  # on the hash only
+    # an entry written by an earlier build, with copies of its own (its job since deleted)
+    await r.xadd(
+        engine.keys.dlq,
+        {"job_id": "old", "task_type": "noop", "reason": "timeout", "attempt": "2",
+         "failures": "2", "last_error": "TimeoutError", "failed_at": "1700000000000",
+         "tenant": "default", "traceback": "old frames"},
+    )  # fmt: skip
+    listed = (await engine.dlq.list()).data
+    assert [(e.id, e.last_error, e.traceback) for e in listed] == [
+        ("old", "TimeoutError", "old frames"),
+        (failed, "KeyError: 'sku'", trace),
+    ]
+    assert (await engine.jobs.get(failed)).last_error == "KeyError: 'sku'"
