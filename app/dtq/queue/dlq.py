@@ -2,8 +2,8 @@
 
 Dead jobs keep their hash (status `dead`) and have one entry in the DLQ stream, which names the
 job, its task type, reason, attempt, failures, time and tenant: what the queue is filtered by.
-The last error and its traceback stay on the hash alone (`last_error`, `errors`), read for a
-listing; entries written before 2026-11-28 carry copies of their own, which are used as they are.
+The last error and its traceback stay on the hash alone (`errors`), read for a listing; entries
+written before 2026-11-28 carry copies of their own, which are used as they are.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dtq.models import (
     DeadReason,
 )
 from dtq.queue.clock import from_ms, to_ms
-from dtq.queue.jobhash import owned_by
+from dtq.queue.jobhash import last_error, owned_by
 from dtq.queue.jobs import LIST_CHUNK, LIST_SCAN_BUDGET, Jobs
 from dtq.queue.page import Page
 from dtq.queue.scripts.library import Library, run_all
@@ -48,12 +48,10 @@ def dead_letter(fields: dict[str, str]) -> DeadLetter:
     )
 
 
-def attempt_traceback(errors: str | None, attempt: str | None) -> str:
-    """The traceback recorded for one attempt in a job hash's `errors` (JSON: the last 10
+def attempt_traceback(errors: list[dict[str, Any]], attempt: str | None) -> str:
+    """The traceback recorded for one attempt in a job hash's `errors` (decoded: the last 10
     failures), or '' (none kept, or the attempt ended without one: a poisoned job's)."""
-    if not errors or not attempt:
-        return ""
-    for record in reversed(orjson.loads(errors)):
+    for record in reversed(errors):
         if str(record.get("attempt")) == attempt:
             return str(record.get("traceback") or "")
     return ""
@@ -143,8 +141,9 @@ class DeadLetters:
         pipe = self._redis.pipeline(transaction=False)
         for fields in bare:
             pipe.hmget(self._keys.job(fields["job_id"]), "last_error", "errors")
-        for fields, (last_error, errors) in zip(bare, await pipe.execute(), strict=True):
-            fields["last_error"] = last_error or ""
+        for fields, (old_field, raw) in zip(bare, await pipe.execute(), strict=True):
+            errors = orjson.loads(raw) if raw else []
+            fields["last_error"] = last_error(errors, {"last_error": old_field or ""}) or ""
             fields["traceback"] = attempt_traceback(errors, fields.get("attempt"))
 
     async def retry(

@@ -9,8 +9,9 @@ one place that reads it back into the wire models. Fields (absent when unset):
       start, failure and delivery (a pending job's hash is smaller without them)
     max_retries timeout_s
     created_at started_at finished_at due_at (ms, Redis clock)
-    worker (last owner) entry (stream entry id while pending/running) last_error
-    errors (JSON: the last 10 {attempt, error, at}) result (JSON; absent when None)
+    worker (last owner) entry (stream entry id while pending/running)
+    errors (JSON: the last 10 {attempt, error, at, traceback?}; the last is the job's last
+      error; builds before 2026-11-28 also kept it as last_error) result (JSON; absent: None)
     dead_reason dlq_entry cancel_reason failed_parent progress progress_message progress_at
     depends_on (comma-separated stored ids) deps_left dependents (others wait on it)
     partition_key trace_id rate_slot (reserved start slot, ms) keep (seconds to keep it once
@@ -208,6 +209,14 @@ def blocked_reason(
     return None
 
 
+def last_error(errors: list[dict[str, Any]], h: dict[str, str]) -> str | None:
+    """A job's last error: its last recorded failure's (`errors`, decoded), or the `last_error`
+    field of a hash no failure has been recorded on since before 2026-11-28."""
+    if errors:
+        return str(errors[-1]["error"])
+    return _opt(h.get("last_error"))
+
+
 def job_from_hash(
     stored: str,
     h: dict[str, str],
@@ -239,7 +248,7 @@ def job_from_hash(
         finished_at=_opt_time(h.get("finished_at")),
         due_at=_opt_time(h.get("due_at")),
         worker=_opt(h.get("worker")),
-        last_error=_opt(h.get("last_error")),
+        last_error=last_error(errors, h),
         errors=[
             JobError(
                 attempt=e["attempt"],

@@ -1,8 +1,8 @@
 """What a job costs Redis. Its hash stays a listpack, Redis's compact encoding, through every
 state when its payload, result and error are a few hundred bytes: the servers DTQ starts raise
 hash-max-listpack-value from Redis's 64 bytes, past which a hash becomes a hashtable of about
-twice the memory. A dead job's error and traceback are kept once, on its hash: its dead-letter
-entry names it and the listing reads them from there."""
+twice the memory. A failed job's error and traceback are kept once, in its hash's `errors`: its
+dead-letter entry names it and the listing reads them from there."""
 
 from __future__ import annotations
 
@@ -83,4 +83,10 @@ async def test_a_dead_jobs_error_and_traceback_are_kept_once_and_listed(engine: 
         ("old", "TimeoutError", "old frames"),
         (failed, "KeyError: 'sku'", trace),
     ]
+    job_key = engine.keys.job(failed)
     assert (await engine.jobs.get(failed)).last_error == "KeyError: 'sku'"
+    assert not await r.hexists(job_key, "last_error")  # the last of `errors` says it
+    # a hash of an earlier build that recorded no failure since: its own last_error field
+    await r.hdel(job_key, "errors")
+    await r.hset(job_key, "last_error", "OSError: old")
+    assert (await engine.jobs.get(failed)).last_error == "OSError: old"

@@ -195,7 +195,7 @@ end
 -- stream entry.
 local function dead_letter(job_key, dlq, id, task_type, reason, attempt, failures, now, history)
   -- The entry carries what the DLQ is filtered by; the last error and its traceback stay on the
-  -- job's hash only (`last_error`, `errors`), where dtq.queue.dlq reads them for a listing.
+  -- job's hash only (`errors`), where dtq.queue.dlq reads them for a listing.
   local dlq_entry = redis.call('XADD', dlq, '*', 'job_id', id, 'task_type', task_type,
     'reason', reason, 'attempt', attempt, 'failures', failures, 'failed_at', now,
     'tenant', redis.call('HGET', job_key, 'tenant') or 'default')

@@ -50,8 +50,9 @@ for i = 1, n do
     if tb ~= '' then record.traceback = tb end
     table.insert(errors, record)
     while #errors > 10 do table.remove(errors, 1) end
-    redis.call('HSET', key, 'failures', failures, 'last_error', err,
-      'errors', cjson.encode(errors), 'finished_at', now)
+    -- the last record is the job's last error (no `last_error` copy: dtq.queue.jobhash)
+    redis.call('HSET', key, 'failures', failures, 'errors', cjson.encode(errors),
+      'finished_at', now)
     add_entry(finished, level, entry)
     if free_slot(key, id, f[11]) then freed = true end
     bump(delta, 'jobs:running', -1)

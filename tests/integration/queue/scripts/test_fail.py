@@ -1,3 +1,5 @@
+import orjson
+
 from dtq.queue import Consumer, Engine, Failure
 from dtq.queue.clock import redis_now_ms
 from tests.conftest import stream_entries
@@ -12,7 +14,9 @@ async def test_failure_schedules_a_retry_on_the_redis_clock(
     after = await redis_now_ms(engine.redis)
     assert settled.retried == 1
     h = await engine.redis.hgetall(engine.keys.job(d.job_id))
-    assert h["status"] == "scheduled" and h["failures"] == "1" and h["last_error"] == "boom"
+    assert h["status"] == "scheduled" and h["failures"] == "1"
+    assert [e["error"] for e in orjson.loads(h["errors"])] == ["boom"]
+    assert (await engine.jobs.get(d.job_id)).last_error == "boom"
     due = await engine.redis.zscore(engine.keys.delayed, d.job_id)
     assert before + 5000 <= due <= after + 5000 and int(h["due_at"]) == due
     assert await stream_entries(engine) == 0
