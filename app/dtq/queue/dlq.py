@@ -134,8 +134,9 @@ class DeadLetters:
 
     async def _add_errors(self, entries: Sequence[dict[str, str]]) -> None:
         """Give DLQ entries their job's last error and the dead attempt's traceback, read from
-        the jobs' hashes in one round trip (entries of earlier builds carry their own)."""
-        bare = [fields for fields in entries if "last_error" not in fields]
+        the jobs' hashes in one round trip. Entries of earlier builds carry their own (an empty
+        one is looked up too: an older worker found no `last_error` on a newer job's hash)."""
+        bare = [fields for fields in entries if not fields.get("last_error")]
         if not bare:
             return
         pipe = self._redis.pipeline(transaction=False)
@@ -144,7 +145,8 @@ class DeadLetters:
         for fields, (old_field, raw) in zip(bare, await pipe.execute(), strict=True):
             errors = orjson.loads(raw) if raw else []
             fields["last_error"] = last_error(errors, {"last_error": old_field or ""}) or ""
-            fields["traceback"] = attempt_traceback(errors, fields.get("attempt"))
+            own = fields.get("traceback")
+            fields["traceback"] = own or attempt_traceback(errors, fields.get("attempt"))
 
     async def retry(
         self, job_id: str, reset_attempts: bool = True, tenant: str | None = None

@@ -78,8 +78,16 @@ async def test_a_dead_jobs_error_and_traceback_are_kept_once_and_listed(engine: 
          "failures": "2", "last_error": "TimeoutError", "failed_at": "1700000000000",
          "tenant": "default", "traceback": "old frames"},
     )  # fmt: skip
+    # ... and one an older worker wrote for a newer job: no last_error on the hash to copy
+    await r.xadd(
+        engine.keys.dlq,
+        {"job_id": failed, "task_type": "noop", "reason": "retries_exhausted", "attempt": "1",
+         "failures": "1", "last_error": "", "failed_at": "1700000000001",
+         "tenant": "default", "traceback": ""},
+    )  # fmt: skip
     listed = (await engine.dlq.list()).data
     assert [(e.id, e.last_error, e.traceback) for e in listed] == [
+        (failed, "KeyError: 'sku'", trace),
         ("old", "TimeoutError", "old frames"),
         (failed, "KeyError: 'sku'", trace),
     ]
