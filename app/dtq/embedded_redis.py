@@ -52,7 +52,7 @@ def find_server_binary() -> str:
 
 # Values a job hash may hold and still be kept as a listpack (Redis's default is 64 bytes: a job
 # whose payload, result or error is longer becomes a hashtable, about twice the memory; see the
-# README's "Going to production").
+# README's "Redis memory settings").
 HASH_MAX_LISTPACK_VALUE = 1024
 # Members a sorted set may hold and still be a listpack: a stored job id is at most 97 bytes (a
 # 32-character tenant, '/', a 64-character id), and a job index's bucket of longer ones than

@@ -190,9 +190,8 @@ local function acknowledge(stream, group, entries)
   end
 end
 
--- Move a job to the dead-letter stream (the entry names the job's tenant, for tenant views,
--- and carries the last attempt's traceback when there is one). The caller acknowledges its
--- stream entry.
+-- Move a job to the dead-letter stream (the entry names the job's tenant, for tenant views).
+-- The caller acknowledges its stream entry.
 local function dead_letter(job_key, dlq, id, task_type, reason, attempt, failures, now, history)
   -- The entry carries what the DLQ is filtered by; the last error and its traceback stay on the
   -- job's hash only (`errors`), where dtq.queue.dlq reads them for a listing.
