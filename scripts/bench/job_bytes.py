@@ -29,25 +29,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
 import uuid
 from collections.abc import Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import orjson
 import uvloop
-from pydantic import JsonValue
 from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "app"))
 
+from payloads import payload_of  # beside this script
+from run_keys import run_server  # beside this script
+
 from dtq.config import Settings
-from dtq.embedded_redis import EmbeddedRedis
 from dtq.models import DEFAULT_TENANT, JobCreate, TenantCreate
 from dtq.queue import Engine
 from dtq.queue.consumer import Consumer
@@ -82,11 +79,6 @@ def parse_args() -> argparse.Namespace:
     if not 2 <= args.payload_bytes <= 100_000:
         parser.error("--payload-bytes must be 2..100,000")
     return args
-
-
-def payload_of(size: int) -> dict[str, JsonValue]:
-    """A JSON object of `size` bytes once serialised (`{}` for 2)."""
-    return {"d": "x" * (size - 8)} if size > 8 else {}
 
 
 def part_of(key: str, keys: Keys) -> str:
@@ -147,14 +139,10 @@ async def start_all(consumer: Consumer, jobs: int) -> list[Delivery]:
 
 
 async def measure(
-    redis_url: str, jobs: int, tenant_count: int, payload_bytes: int
+    settings: Settings, jobs: int, tenant_count: int, payload_bytes: int
 ) -> dict[str, dict[str, Any]]:
-    """Each state's bytes per job and its parts, for `jobs` jobs under a fresh key prefix."""
-    settings = Settings(
-        REDIS_URL=redis_url,
-        AUTH_DISABLED=not tenant_count,
-        KEY_PREFIX=f"jobbytes{uuid.uuid4().hex[:8]}",
-    )
+    """Each state's bytes per job and its parts, for `jobs` jobs under settings.KEY_PREFIX (a
+    fresh one: the run's keys are removed by run_keys)."""
     redis = create_redis(settings)
     try:
         engine = Engine(redis, settings)
@@ -162,7 +150,7 @@ async def measure(
         tenants = [f"t{i}" for i in range(tenant_count)] or [DEFAULT_TENANT]
         for name in tenants[:tenant_count]:
             await engine.tenants.create(TenantCreate(name=name, rate_per_s=1e6, burst=10_000_000))
-        keys = Keys.from_settings(settings)
+        keys = engine.keys
         consumer = engine.consumer("jobbytes")
         out: dict[str, dict[str, Any]] = {}
 
@@ -197,23 +185,20 @@ async def measure(
         await record("dead", settled)
         return out
     finally:
-        names = [k async for k in redis.scan_iter(match=f"{settings.KEY_PREFIX}:*", count=5_000)]
-        for i in range(0, len(names), 5_000):
-            await redis.unlink(*names[i : i + 5_000])
         await redis.aclose()
 
 
 def main() -> None:
     args = parse_args()
-    with ExitStack() as stack:
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
-            data = Path(tempfile.mkdtemp(prefix="dtq-job-bytes-"))
-            stack.callback(shutil.rmtree, data, ignore_errors=True)
-            server = EmbeddedRedis(data / "server")
-            redis_url = server.start(timeout_s=10)
-            stack.callback(server.stop)
-        result = uvloop.run(measure(redis_url, args.jobs, args.tenants, args.payload_bytes))
+    with run_server("dtq-job-bytes-") as server:
+        settings = server.owns(
+            Settings(
+                REDIS_URL=server.url,
+                AUTH_DISABLED=not args.tenants,
+                KEY_PREFIX=f"jobbytes{uuid.uuid4().hex[:8]}",
+            )
+        )
+        result = uvloop.run(measure(settings, args.jobs, args.tenants, args.payload_bytes))
     print(
         f"bytes per job ({args.jobs:,} jobs, tenants {args.tenants}, "
         f"payload {args.payload_bytes} bytes):"

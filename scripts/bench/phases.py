@@ -46,6 +46,8 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "app"))
 
+from payloads import payload_of  # beside this script
+
 from dtq.config import Settings
 from dtq.embedded_redis import EmbeddedRedis
 from dtq.models import DEFAULT_TENANT, JobCreate, TenantCreate
@@ -172,7 +174,7 @@ async def one_round(
         consumer = engine.consumer("phases")
         spent = dict.fromkeys(PHASES, 0.0)
         size = 1_000
-        payload = {"d": "x" * (args.payload_bytes - 8)} if args.payload_bytes > 8 else {}
+        payload = payload_of(args.payload_bytes)
         result = orjson.dumps(payload) if payload else b"null"
         await meter.begin()
         for i, first in enumerate(range(0, jobs, size)):

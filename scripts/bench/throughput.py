@@ -63,7 +63,6 @@ from typing import Any
 import httpx
 import orjson
 import uvloop
-from pydantic import JsonValue
 from redis.asyncio import Redis
 from tqdm import tqdm
 
@@ -72,6 +71,7 @@ sys.path[:0] = [str(ROOT / "app"), str(ROOT)]  # this checkout's dtq, whatever i
 
 from dashboards import DashboardLoad  # noqa: E402  (beside this script)
 from http_submit import cpu_seconds  # noqa: E402  (beside this script)
+from payloads import payload_of  # noqa: E402  (beside this script)
 from run_keys import run_server  # noqa: E402  (beside this script)
 
 from dtq.config import Settings  # noqa: E402
@@ -189,11 +189,6 @@ def batches(n: int, tenants: list[str], step: int) -> list[tuple[str, int]]:
                 out.append((tenant, size))
                 share[i] -= size
     return out
-
-
-def payload_of(size: int) -> dict[str, JsonValue]:
-    """A JSON object of `size` bytes once serialised (`{}` for 2)."""
-    return {"d": "x" * (size - 8)} if size > 8 else {}
 
 
 async def enqueue_inprocess(

@@ -144,7 +144,7 @@ class DeadLetters:
             pipe.hmget(self._keys.job(fields["job_id"]), "last_error", "errors")
         for fields, (old_field, raw) in zip(bare, await pipe.execute(), strict=True):
             errors = orjson.loads(raw) if raw else []
-            fields["last_error"] = last_error(errors, {"last_error": old_field or ""}) or ""
+            fields["last_error"] = last_error(errors, old_field) or ""
             own = fields.get("traceback")
             fields["traceback"] = own or attempt_traceback(errors, fields.get("attempt"))
 

@@ -209,12 +209,12 @@ def blocked_reason(
     return None
 
 
-def last_error(errors: list[dict[str, Any]], h: dict[str, str]) -> str | None:
+def last_error(errors: list[dict[str, Any]], field: str | None) -> str | None:
     """A job's last error: its last recorded failure's (`errors`, decoded), or the `last_error`
     field of a hash no failure has been recorded on since before 2026-11-28."""
     if errors:
         return str(errors[-1]["error"])
-    return _opt(h.get("last_error"))
+    return _opt(field)
 
 
 def job_from_hash(
@@ -248,7 +248,7 @@ def job_from_hash(
         finished_at=_opt_time(h.get("finished_at")),
         due_at=_opt_time(h.get("due_at")),
         worker=_opt(h.get("worker")),
-        last_error=last_error(errors, h),
+        last_error=last_error(errors, h.get("last_error")),
         errors=[
             JobError(
                 attempt=e["attempt"],
