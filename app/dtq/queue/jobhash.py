@@ -5,8 +5,10 @@ one place that reads it back into the wire models. Fields (absent when unset):
 
     id task_type payload (JSON) status tenant (absent: default) queue (absent: default)
     priority (absent: normal)
-    attempt (times started) failures deliveries (without an outcome): absent until the first
-      start, failure and delivery (a pending job's hash is smaller without them)
+    attempt (times started) failures: absent until the first start and failure (a pending
+      job's hash is smaller without them)
+    deliveries (starts without an outcome): absent while it equals attempt, until a retry or a
+      redrive starts it over (start.lua)
     max_retries timeout_s
     created_at started_at finished_at due_at (ms, Redis clock)
     worker (last owner) entry (stream entry id while pending/running)

@@ -187,7 +187,7 @@ local dir = KEYS[TENANT_INDEX]
 local own = string.sub(dir, 1, -2)  -- the index's name: its directory's, without the '#'
 local seq = math.max(now_us, tonumber(redis.call('HGET', stats, 'index_seq') or '0') + 1)
 local fresh = 0
-local bucket_of = {}  -- job i -> its bucket number
+local bucket_of = {}  -- job i -> its bucket number (text)
 do
   local newest = redis.call('ZRANGE', dir, -1, -1)[1]
   local b, room = tonumber(newest or '0'), 0
@@ -204,9 +204,11 @@ do
         b, room = b + 1, INDEX_BUCKET
         redis.call('ZADD', dir, seq + fresh, b)
       end
-      members[#members + 1] = -(seq + fresh)  -- negated: Redis inserts at a listpack's head
-      members[#members + 1] = ARGV[J + 1 + (i - 1) * WIDTH]  -- at once, its tail after a scan
-      bucket_of[i] = b
+      -- negated: Redis inserts at a listpack's head at once, its tail after a scan; as text,
+      -- which redis.call would otherwise make of a number with %.17g (~1,500 instructions)
+      members[#members + 1] = string.format('%d', -(seq + fresh))
+      members[#members + 1] = ARGV[J + 1 + (i - 1) * WIDTH]
+      bucket_of[i] = text(b)
       fresh, room = fresh + 1, room - 1
     end
   end

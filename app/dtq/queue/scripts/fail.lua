@@ -31,6 +31,18 @@ local delta = {}
 local out = {}
 local finished = {}
 local freed = false
+-- Transitions, one events entry per (status, attempt, reason) as complete.lua's one per batch:
+-- a burst of failures would otherwise push the rest of the feed out of the capped stream.
+local told, told_order = {}, {}
+local function tell(status, attempt, reason, id)
+  local kind = status .. ' ' .. attempt .. ' ' .. reason
+  if not told[kind] then
+    told[kind] = {status = status, attempt = attempt, reason = reason, ids = {}}
+    told_order[#told_order + 1] = kind
+  end
+  local ids = told[kind].ids
+  ids[#ids + 1] = id
+end
 
 for i = 1, n do
   local o = 4 + (i - 1) * 8
@@ -66,8 +78,7 @@ for i = 1, n do
       leave_line(key, id, f[12])
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
-      emit(events, ARGV[3], id, 'dead', now, 'worker', consumer, 'attempt', attempt,
-        'reason', dead_reason)
+      tell('dead', attempt, dead_reason, id)
       out[i] = {C.DEAD}
       if f[10] then
         notify_dependents(outbox, id, now)
@@ -80,14 +91,18 @@ for i = 1, n do
       redis.call('ZADD', delayed, due, id)
       bump(delta, 'jobs:scheduled', 1)
       bump(delta, 'retried_total', 1)
-      emit(events, ARGV[3], id, 'scheduled', now, 'worker', consumer, 'attempt', attempt,
-        'due_at', due, 'reason', reason)
+      tell('scheduled', attempt, reason, id)
       out[i] = {C.RETRYING, due}
     end
   end
 end
 
 ack_by_level(streams, group, finished)
+for _, kind in ipairs(told_order) do
+  local t = told[kind]
+  emit_ids(events, ARGV[3], t.ids, t.status, now, 'worker', consumer, 'attempt', t.attempt,
+    'reason', t.reason)
+end
 if freed then wake_lanes(KEYS[10], KEYS[3]) end
 flush(stats, delta)
 return out

@@ -138,7 +138,9 @@ for i = 1, n do
     bump(delta, 'jobs:scheduled', 1)
     out[i] = {C.RATE_LIMITED}
   else
-    local deliveries = tonumber(f[3] or '0') + 1
+    -- No `deliveries` field: none was ever reset (promote_due, retry_dead write 0), so every
+    -- start so far was a delivery without an outcome: as many as its attempts.
+    local deliveries = tonumber(f[3] or f[4] or '0') + 1
     if deliveries > max_deliveries then
       local dependents = redis.call('HGET', key, 'dependents')
       dead_letter(key, dlq, id, f[7], 'poison', f[4] or '0', f[5] or '0', now,
@@ -160,8 +162,13 @@ for i = 1, n do
         redis.call('HSET', key, 'history',
           appended(written_out(f[11], key), 'running', now, consumer, attempt, reason))
       end
-      redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
-        'deliveries', text(deliveries), 'started_at', text(now))
+      if f[3] then
+        redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
+          'deliveries', text(deliveries), 'started_at', text(now))
+      else  -- deliveries still equal attempts: left implicit (~16 bytes a job, one field less)
+        redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
+          'started_at', text(now))
+      end
       if f[12] and f[12] ~= '' then redis.call('HDEL', key, 'rate_slot') end
       local wait = ''
       if status == 'pending' then

@@ -2,6 +2,7 @@ import orjson
 
 from dtq.queue import Consumer, Engine, Failure
 from dtq.queue.clock import redis_now_ms
+from dtq.queue.events import Position
 from tests.conftest import stream_entries
 
 
@@ -54,3 +55,34 @@ async def test_only_the_last_ten_errors_are_kept(
         )
     job = await engine.jobs.get(d.job_id)
     assert [e.error for e in job.errors] == [f"error {i}" for i in range(2, 12)]
+
+
+async def test_a_batch_of_failures_is_one_event_entry_per_outcome(
+    engine: Engine, consumer: Consumer, deliver
+) -> None:
+    """A burst of failures writes one events entry per (status, attempt, reason), not one a
+    job, so it does not push the rest of the feed out of the capped stream; the feed still
+    reads one event per job."""
+    retried = await deliver(consumer, n=5, max_retries=2)
+    doomed = await deliver(consumer, n=4, max_retries=0)
+    last = await engine.events.last_entry_id()
+    failures = [Failure(d, "boom", 1000) for d in retried + doomed]
+    failures += [Failure(doomed[0], "late", 0)]  # already dead by then: stale, no event
+    await consumer.settle([], failures[:3] + [Failure(retried[3], "slow", 1000, "timeout")])
+    await consumer.settle([], failures[4:])
+    rows = await engine.redis.xrange(engine.keys.events, f"({last}", "+")
+    got = [(f["status"], f["attempt"], f["reason"], f["job_ids"].split(",")) for _, f in rows]
+    ids = [d.job_id for d in retried + doomed]
+    assert got == [
+        ("scheduled", "1", "error", ids[0:3]),
+        ("scheduled", "1", "timeout", [ids[3]]),
+        ("scheduled", "1", "error", [ids[4]]),
+        ("dead", "1", "retries_exhausted", ids[5:9]),
+    ]
+    events, _ = await engine.events.since(Position.parse(last), 100)
+    feed = [orjson.loads(e.json) for e in events]
+    assert [(e["job_id"], e["status"]) for e in feed] == [
+        *[(i, "scheduled") for i in ids[:5]],
+        *[(i, "dead") for i in ids[5:]],
+    ]
+    assert all(e["worker"] == "c1" and e["attempt"] == 1 for e in feed)
