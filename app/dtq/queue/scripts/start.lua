@@ -165,7 +165,8 @@ for i = 1, n do
       if f[3] then
         redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
           'deliveries', text(deliveries), 'started_at', text(now))
-      else  -- deliveries still equal attempts: left implicit (~16 bytes a job, one field less)
+      else  -- deliveries still equal attempts: left implicit (~14 bytes a job, one field less;
+        -- two calls, not one built from a table: that costs ~2,000 instructions a job more)
         redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
           'started_at', text(now))
       end
