@@ -1,6 +1,7 @@
 """Redis memory per job in each state, and where it goes.
 
-Enqueues N no-op jobs under a fresh key prefix and takes them through the states a job lives in,
+Enqueues N no-op jobs (under the default key prefix on an embedded server, a fresh one on a server
+REDIS_URL names) and takes them through the states a job lives in,
 as a worker would (read, start, settle in batches of 1,000): pending, running, succeeded with a
 small result (kept by the default retention), then N more that end dead (failed with no retries
 left). After each state it reports:
@@ -142,7 +143,7 @@ async def measure(
     settings: Settings, jobs: int, tenant_count: int, payload_bytes: int
 ) -> dict[str, dict[str, Any]]:
     """Each state's bytes per job and its parts, for `jobs` jobs under settings.KEY_PREFIX (a
-    fresh one: the run's keys are removed by run_keys)."""
+    fresh one on the user's server: the run's keys are removed by run_keys)."""
     redis = create_redis(settings)
     try:
         engine = Engine(redis, settings)
@@ -191,17 +192,16 @@ async def measure(
 def main() -> None:
     args = parse_args()
     with run_server("dtq-job-bytes-") as server:
+        # On its own server the run uses the default prefix, as a deployment does: a job's key
+        # holds it, so a longer one would count bytes that a default deployment never pays.
+        prefix = f"jobbytes{uuid.uuid4().hex[:8]}" if server.given else Settings().KEY_PREFIX
         settings = server.owns(
-            Settings(
-                REDIS_URL=server.url,
-                AUTH_DISABLED=not args.tenants,
-                KEY_PREFIX=f"jobbytes{uuid.uuid4().hex[:8]}",
-            )
+            Settings(REDIS_URL=server.url, AUTH_DISABLED=not args.tenants, KEY_PREFIX=prefix)
         )
         result = uvloop.run(measure(settings, args.jobs, args.tenants, args.payload_bytes))
     print(
         f"bytes per job ({args.jobs:,} jobs, tenants {args.tenants}, "
-        f"payload {args.payload_bytes} bytes):"
+        f"payload {args.payload_bytes} bytes, key prefix {prefix!r}):"
     )
     print(f"{'state':<10} {'total':>6}  " + " ".join(f"{p:>8}" for p in PARTS))
     for state in STATES:
@@ -210,7 +210,12 @@ def main() -> None:
             f"{state:<10} {row['bytes_per_job']:>6}  "
             + " ".join(f"{row['parts'][p]:>8}" for p in PARTS)
         )
-    params = {"jobs": args.jobs, "tenants": args.tenants, "payload_bytes": args.payload_bytes}
+    params = {
+        "jobs": args.jobs,
+        "tenants": args.tenants,
+        "payload_bytes": args.payload_bytes,
+        "key_prefix": prefix,
+    }
     print(json.dumps({"states": result, **params}))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple, cast
 
@@ -11,6 +10,7 @@ from dtq.errors import DependencyCycleError, PayloadTooLargeError
 from dtq.models import DEFAULT_TENANT, Job, JobCreate, JobCreated, JobStatus
 from dtq.queue.clock import from_ms
 from dtq.queue.group_commit import GroupCommit
+from dtq.queue.job_ids import new_job_id
 from dtq.queue.jobhash import job_from_hash
 from dtq.queue.scripts.admit import Admission, Bucket
 from dtq.queue.scripts.codes import Code
@@ -81,18 +81,6 @@ def unserved_warnings(task_types: Iterable[str]) -> list[str]:
         "serves it starts (check the name)"
         for t in sorted(set(task_types))
     ]
-
-
-_random_ids: list[str] = []  # ids drawn ahead (one read of the OS's random source for many)
-os.register_at_fork(after_in_child=_random_ids.clear)  # never the parent's
-
-
-def new_job_id() -> str:
-    """A random 128-bit job id, as 32 hex characters (from the OS's random source)."""
-    if not _random_ids:
-        pool = os.urandom(16 * 256).hex()
-        _random_ids.extend(pool[i : i + 32] for i in range(0, len(pool), 32))
-    return _random_ids.pop()
 
 
 class Producer:

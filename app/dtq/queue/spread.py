@@ -22,7 +22,6 @@ on the worker's shard) is looked for on its id's shard first, then on every othe
 
 from __future__ import annotations
 
-import os
 import random
 import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -47,6 +46,7 @@ from dtq.models import (
 )
 from dtq.queue.engine import Engine
 from dtq.queue.fanout import gather_all
+from dtq.queue.job_ids import ALPHABET, ID_LENGTH, random_text
 from dtq.queue.page import Page
 from dtq.queue.producer import parents_first
 from dtq.queue.tenant_ids import stored_id
@@ -60,13 +60,17 @@ def id_shard(text: str, count: int) -> int:
 
 
 def ids_on(shard: int, count: int) -> Iterator[str]:
-    """New random job ids (32 hex characters, as new_job_id's) that hash to `shard`."""
+    """New random job ids (as long as new_job_id's: a random stem and a counted suffix) that
+    hash to `shard`."""
+    stem = ID_LENGTH - 3  # 62 ** 3 suffixes to a stem: any shard of up to thousands has some
     while True:
-        base = os.urandom(14).hex()
-        for n in range(1 << 16):
-            candidate = f"{base}{n:04x}"
-            if zlib.crc32(candidate.encode()) % count == shard:
-                yield candidate
+        base = random_text(stem)
+        for a in ALPHABET:
+            for b in ALPHABET:
+                for c in ALPHABET:
+                    candidate = f"{base}{a}{b}{c}"
+                    if zlib.crc32(candidate.encode()) % count == shard:
+                        yield candidate
 
 
 def merge(pages: Sequence[Page[T]], limit: int) -> tuple[list[T], tuple[Any, int] | None]:

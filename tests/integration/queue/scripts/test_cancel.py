@@ -3,7 +3,7 @@ import pytest
 from dtq.errors import InvalidTransitionError, JobNotFoundError
 from dtq.models import JobCreate
 from dtq.queue import Consumer, Engine, Failure
-from dtq.queue.producer import new_job_id
+from dtq.queue.job_ids import new_job_id
 from tests.conftest import stream_entries
 
 

@@ -3,7 +3,7 @@ import pytest
 from dtq.errors import DuplicateJobError
 from dtq.models import JobCreate
 from dtq.queue import Engine, job_index
-from dtq.queue.producer import new_job_id
+from dtq.queue.job_ids import new_job_id
 from dtq.queue.tenant_ids import stored_id
 
 
