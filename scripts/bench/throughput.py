@@ -370,8 +370,11 @@ async def measure_latency(
 
 
 def settings_for(args: argparse.Namespace, redis_url: str) -> Settings:
-    """The run's settings: its own key prefix, on the server at redis_url."""
+    """The run's settings: its own key prefix, on the server at redis_url, and every succeeded
+    job kept (the processing window is read from the jobs' hashes: past KEEP_SUCCEEDED, the
+    first jobs would be gone and the window too short)."""
     return Settings(
+        KEEP_SUCCEEDED=max(Settings.model_fields["KEEP_SUCCEEDED"].default, args.jobs),
         _env_file=None,
         REDIS_URL=redis_url,  # type: ignore[call-arg]
         KEY_PREFIX=f"bench{uuid.uuid4().hex[:8]}",
