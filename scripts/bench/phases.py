@@ -7,6 +7,10 @@ started and completed in batches of --batch, as a worker would. Each phase's fig
 of --rounds runs (a fresh key prefix each; the keys are deleted after). Steadier than a full run
 on a machine whose speed drifts, so it is the measure to compare two builds' scripts with.
 
+With `--outcome retried` or `--outcome dead`, every attempt fails instead (the fourth phase is
+then `fail`, fail.lua's cost): retried jobs are scheduled to run again in a minute (which the run
+does not wait for), dead ones (submitted with max_retries 0) go to the dead-letter queue.
+
 With `--tenants T`, keys are on and the jobs are spread over T tenants (batches in turn): they
 wait in the tenants' lanes, and the read phase includes dispatching them fairly.
 
@@ -23,6 +27,7 @@ instructions) per job for each phase and in all, and how far the rounds' totals 
     python scripts/bench/phases.py --jobs 30000 --rounds 3
     python scripts/bench/phases.py --jobs 30000 --rounds 3 --tenants 10
     python scripts/bench/phases.py --jobs 3000 --rounds 1 --instructions
+    python scripts/bench/phases.py --jobs 3000 --rounds 1 --instructions --outcome dead
 """
 
 from __future__ import annotations
@@ -52,9 +57,17 @@ from dtq.config import Settings
 from dtq.embedded_redis import EmbeddedRedis
 from dtq.models import DEFAULT_TENANT, JobCreate, TenantCreate
 from dtq.queue import Engine
+from dtq.queue.delivery import Failure
 from dtq.redis_client import create_redis
 
-PHASES = ("enqueue", "read", "start", "complete")
+OUTCOMES = ("succeeded", "retried", "dead")
+RETRY_DELAY_MS = 60_000  # a retried job waits this long: the run is over before it is due
+ERROR = "ValueError: the bench's failure"
+
+
+def phases_of(outcome: str) -> tuple[str, ...]:
+    """The phases a run measures: the last one records the attempts' outcome."""
+    return ("enqueue", "read", "start", "complete" if outcome == "succeeded" else "fail")
 
 
 def parse_args() -> argparse.Namespace:
@@ -67,6 +80,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--payload-bytes", type=int, default=2, help="size of each job's JSON payload (2: {})"
+    )
+    parser.add_argument(
+        "--outcome",
+        choices=OUTCOMES,
+        default="succeeded",
+        help="how every attempt ends (retried, dead: the last phase is fail.lua's)",
     )
     parser.add_argument(
         "--instructions",
@@ -172,13 +191,16 @@ async def one_round(
         for name in names[:tenants]:
             await engine.tenants.create(TenantCreate(name=name, rate_per_s=1e6, burst=10_000_000))
         consumer = engine.consumer("phases")
-        spent = dict.fromkeys(PHASES, 0.0)
+        phases = phases_of(args.outcome)
+        spent = dict.fromkeys(phases, 0.0)
         size = 1_000
         payload = payload_of(args.payload_bytes)
         result = orjson.dumps(payload) if payload else b"null"
+        retries = 0 if args.outcome == "dead" else None  # None: the default MAX_RETRIES
+        job = JobCreate(task_type="noop", payload=payload, max_retries=retries)
         await meter.begin()
         for i, first in enumerate(range(0, jobs, size)):
-            chunk = [JobCreate(task_type="noop", payload=payload)] * min(size, jobs - first)
+            chunk = [job] * min(size, jobs - first)
             await engine.producer.submit_many(chunk, names[i % len(names)], None)
         spent["enqueue"] = await meter.end()
         done = 0
@@ -192,8 +214,11 @@ async def one_round(
             started = await consumer.start(entries)
             spent["start"] += await meter.end()
             await meter.begin()
-            await consumer.settle([(d, result) for d in started], [])
-            spent["complete"] += await meter.end()
+            if args.outcome == "succeeded":
+                await consumer.settle([(d, result) for d in started], [])
+            else:
+                await consumer.settle([], [Failure(d, ERROR, RETRY_DELAY_MS) for d in started])
+            spent[phases[3]] += await meter.end()
             done += len(started)
         return spent
     finally:
@@ -208,14 +233,15 @@ async def run(
 ) -> dict[str, float]:
     """Each phase's best round, per job, in the meter's unit; and how far the rounds' totals
     spread (how much the largest exceeds the smallest, in %)."""
-    best = dict.fromkeys(PHASES, float("inf"))
+    phases = phases_of(args.outcome)
+    best = dict.fromkeys(phases, float("inf"))
     totals: list[float] = []
     for _ in range(args.rounds):
         spent = await one_round(redis_url, args, meter_of)
         totals.append(sum(spent.values()))
-        for phase in PHASES:
+        for phase in phases:
             best[phase] = min(best[phase], spent[phase] / args.jobs)
-    result: dict[str, float] = {f"{phase}_{unit}": round(best[phase], 1) for phase in PHASES}
+    result: dict[str, float] = {f"{phase}_{unit}": round(best[phase], 1) for phase in phases}
     result[f"total_{unit}"] = round(sum(best.values()), 1)
     result["spread_pct"] = round((max(totals) / min(totals) - 1) * 100, 2)
     return result
@@ -244,7 +270,10 @@ def main() -> None:
     said = "thousand instructions" if args.instructions else "us of Redis CPU"
     print(
         f"per job, in {said} (best of {args.rounds}): "
-        + ", ".join(f"{p} {v}" for p, v in zip(PHASES, list(result.values())[:4], strict=True))
+        + ", ".join(
+            f"{p} {v}"
+            for p, v in zip(phases_of(args.outcome), list(result.values())[:4], strict=True)
+        )
         + f"; {list(result.values())[4]} in all"
     )
     params = {
@@ -253,6 +282,7 @@ def main() -> None:
         "batch": args.batch,
         "tenants": args.tenants,
         "payload_bytes": args.payload_bytes,
+        "outcome": args.outcome,
     }
     print(json.dumps({**result, **params}))
 

@@ -113,6 +113,19 @@ def test_the_phase_bench_reports_every_phase(
     assert (report["jobs"], report["tenants"]) == (3000, tenants)
 
 
+@pytest.mark.parametrize("outcome", ["retried", "dead"])
+def test_the_phase_bench_measures_failures(
+    redis_url: str, redis_server: EmbeddedRedis | LocalCluster, outcome: str
+) -> None:
+    """phases.py --outcome retried|dead: every attempt fails, and the last phase is fail.lua's
+    (`fail_us`, no `complete_us`)."""
+    args = ["--jobs", "1000", "--rounds", "1", "--outcome", outcome]
+    report = _report("phases.py", args, redis_url, redis_server, timeout=60)
+    phases = [report[f"{p}_us"] for p in ("enqueue", "read", "start", "fail")]
+    assert all(us > 0 for us in phases) and "complete_us" not in report
+    assert report["outcome"] == outcome
+
+
 @pytest.mark.parametrize("tenants", [0, 3])
 def test_the_memory_bench_reports_bytes_per_job_in_each_state(
     redis_url: str, redis_server: EmbeddedRedis | LocalCluster, tenants: int
