@@ -2,12 +2,12 @@
 
 Why 16 and not a UUID's 32 hex characters: every job keeps its id in four to six places (its
 key, its stream entry, its index bucket, the retention list, an events entry per transition),
-so each character is paid for several times over. 16 characters keep the job's key, with the
-default prefix (`dtq:{0}:job:`), under 32 bytes, the allocator's next size down. 95 random bits
-are about Sidekiq's 96: the chance that any two of a billion jobs stored at once share an id is
-about 1e-11, and an id is no easier to guess than a 95-bit secret. Letters and digits only, so
-an id never starts with `-` (which a command line would take for an option). Ids chosen by
-clients and ids of earlier builds (32 hex characters) are as valid as ever.
+so each character is paid for several times over. With 16, the job's key under the default
+prefix (`dtq:{0}:job:<id>`, 28 characters) fits a 32-byte allocation instead of a 48-byte one.
+95 random bits are about Sidekiq's 96: the chance that any two of a billion jobs stored at once
+share an id is about 1e-11, and an id is no easier to guess than a 95-bit secret. Letters and
+digits only, so an id never starts with `-` (which a command line would take for an option).
+Ids chosen by clients and ids of earlier builds (32 hex characters) are as valid as ever.
 """
 
 from __future__ import annotations
