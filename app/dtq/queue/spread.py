@@ -25,6 +25,7 @@ from __future__ import annotations
 import random
 import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from itertools import product
 from typing import Any, TypeVar
 
 from dtq.errors import (
@@ -65,12 +66,10 @@ def ids_on(shard: int, count: int) -> Iterator[str]:
     stem = ID_LENGTH - 3  # 62 ** 3 suffixes to a stem: any shard of up to thousands has some
     while True:
         base = random_text(stem)
-        for a in ALPHABET:
-            for b in ALPHABET:
-                for c in ALPHABET:
-                    candidate = f"{base}{a}{b}{c}"
-                    if zlib.crc32(candidate.encode()) % count == shard:
-                        yield candidate
+        for suffix in product(ALPHABET, repeat=ID_LENGTH - stem):
+            candidate = base + "".join(suffix)
+            if zlib.crc32(candidate.encode()) % count == shard:
+                yield candidate
 
 
 def merge(pages: Sequence[Page[T]], limit: int) -> tuple[list[T], tuple[Any, int] | None]:
