@@ -62,8 +62,8 @@ class QueueKeys:
         """
         return f"{self.root}:lanes"
 
-    # lane, running, bell and job are also built in Lua (_lib.lua's keyname), from the lanes key
-    # and the job prefix the scripts are given; a test checks the two agree.
+    # lane, running, bell, capped and job are also built in Lua (_lib.lua's keyname), from the
+    # lanes key and the job prefix the scripts are given; a test checks the two agree.
     def lane(self, tenant: str, level: int) -> str:
         """The list of a tenant's jobs waiting to be dispatched, of one level (0 critical .. 3)."""
         return f"{self.lanes}:{tenant}:{level + 1}"
@@ -78,6 +78,13 @@ class QueueKeys:
         """While a `bell` entry is out to wake a blocked worker, "<entry id> <stream>" of the
         last one rung (see _lib.lua's ring)."""
         return f"{self.lanes}:bell"
+
+    @property
+    def capped(self) -> str:
+        """Exists while a tenant's jobs wait on its concurrency cap, as the last read that loaded
+        every tenant saw it: settles that free a slot then ring the bell (see _lib.lua's
+        wake_lanes)."""
+        return f"{self.lanes}:capped"
 
     @property
     def paused(self) -> str:

@@ -45,7 +45,7 @@ pytestmark = pytest.mark.skipif(CLUSTER, reason="MONITOR watches one server")
 # partition key's line, `job:*` a job's hash; `queue:*:` the same for a named queue;
 # `jobs#N` a bucket of a job index (`jobs:*#N`: a tenant's), found through the index's directory.
 LANES = {"lanes", "lanes:*:1", "lanes:*:2", "lanes:*:3", "lanes:*:4", "lanes:*:running",
-         "lanes:bell"}  # fmt: skip
+         "lanes:bell", "lanes:capped"}  # fmt: skip
 NAMED = {f"queue:*:{kind}" for kind in LANES | {"stream"}}
 UNDECLARED: dict[str, set[str]] = {
     "cancel": {"finished:canceled", "pk:*", "stream"} | LANES | NAMED,
@@ -130,10 +130,10 @@ def undeclared(
     """Per script, the kinds of key its commands reached beyond its KEYS; the scripts run; and
     the scripts called without the guard as their last key."""
     client = sync_redis.Redis.from_url(url, decode_responses=True)
-    words = {"lanes", "running", "bell", "job", "queue", "finished", "succeeded", "canceled",
-             "dead", "stream", "dlq", "delayed", "jobs", "retention", "gone", "stats", "events",
-             "history", "5s", "1m", "workers", "worker", "schedules", "budgets", "rates", "due",
-             "cancel", "deps", "outbox", "lock", "housekeeping", "children", "rate", "idem",
+    words = {"lanes", "running", "bell", "capped", "job", "queue", "finished", "succeeded",
+             "canceled", "dead", "stream", "dlq", "delayed", "jobs", "retention", "gone", "stats",
+             "events", "history", "5s", "1m", "workers", "worker", "schedules", "budgets", "rates",
+             "due", "cancel", "deps", "outbox", "lock", "housekeeping", "children", "rate", "idem",
              "tenants", "apikeys", "bucket", "paused", "held", "pk", "queues", "tasks", "high",
              "critical", "low", "1", "2", "3", "4"}  # fmt: skip
     found: dict[str, set[str]] = defaultdict(set)

@@ -155,6 +155,34 @@ async def test_a_cap_holds_across_consumers_and_each_settle_frees_a_slot(
     assert len(ids) == 20
 
 
+async def test_a_settle_rings_only_while_a_tenant_waits_on_its_cap(engine: Engine) -> None:
+    """A freed slot matters only to a tenant held at its cap: uncapped tenants' jobs were rung
+    for by their submission or the read that left them. `<lanes>:capped` tells settles which."""
+    await tenants(engine, free={}, capped={"max_concurrency": 1})
+    r, stream, group = engine.redis, engine.keys.stream, engine.settings.CONSUMER_GROUP
+    consumer = engine.consumer("c")
+
+    async def settle_rings(tenant: str) -> bool:
+        running = await consumer.start(await consumer.read(1, 0))
+        await r.xreadgroup(group, "gone", {stream: ">"}, count=10)  # bells handed out
+        before = await r.xlen(stream)
+        await consumer.settle([(running[0], b"null")], [])
+        return await r.xlen(stream) > before
+
+    await enqueue(engine, noops(2), "free")
+    assert not await settle_rings("free")
+    assert not await r.exists(engine.keys.queue().capped)
+    await consumer.start(await consumer.read(10, 0))  # the free tenant's last job
+
+    await enqueue(engine, noops(2), "capped")
+    assert await settle_rings("capped")  # its second job waited on the cap: a worker is woken
+    assert await r.exists(engine.keys.queue().capped)
+    last = await consumer.start(await consumer.read(10, 0))
+    await consumer.settle([(last[0], b"null")], [])
+    assert await consumer.read(10, 0) == []
+    assert not await r.exists(engine.keys.queue().capped)  # no tenant waits any more
+
+
 async def test_a_read_looks_past_a_page_of_capped_tenants(engine: Engine) -> None:
     names = [f"t{i:02}" for i in range(70)]  # read.lua loads busy tenants 64 at a time
     await tenants(engine, **{name: {"max_concurrency": 1} for name in names})

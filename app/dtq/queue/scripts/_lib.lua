@@ -40,6 +40,7 @@ local keyname = {}
 function keyname.lane(lanes, tenant, level) return lanes .. ':' .. tenant .. ':' .. level end
 function keyname.running(lanes, tenant) return lanes .. ':' .. tenant .. ':running' end
 function keyname.bell(lanes) return lanes .. ':bell' end
+function keyname.capped(lanes) return lanes .. ':capped' end
 function keyname.job(job_prefix, id) return job_prefix .. id end
 -- A job index's buckets (dtq.queue.job_index): zsets of at most INDEX_BUCKET ids, numbered
 -- from 1, and their directory, a zset of bucket numbers scored by each one's first score.
@@ -356,9 +357,14 @@ local function free_slots(slots)
   end
 end
 
--- Slots were freed: if jobs wait in lanes, wake a blocked worker to dispatch them.
+-- Slots were freed: if a tenant's jobs wait on its cap, wake a blocked worker to dispatch them.
+-- `<lanes>:capped` exists while the last read that could tell found such a tenant (read.lua);
+-- jobs of uncapped tenants need no wake here: the read that left them, or their submission,
+-- rang for them.
 local function wake_lanes(lanes, stream)
-  if redis.call('EXISTS', lanes) == 1 then ring(lanes, stream) end
+  if redis.call('EXISTS', keyname.capped(lanes)) == 1 and redis.call('EXISTS', lanes) == 1 then
+    ring(lanes, stream)
+  end
 end
 
 -- Per-key ordering (partition_key). The jobs of one key in one queue wait in the key's line, a

@@ -10,7 +10,8 @@
   1/weight to its tenant's). A tenant whose running set has reached its concurrency cap is
   skipped and earns no credit meanwhile. Within a tenant, levels are taken in the order given.
   A dispatched job joins its tenant's running set; the settle scripts take it out. When work is
-  left for others, a bell wakes a blocked worker. Bell entries met here are acknowledged.
+  left for others, a bell wakes a blocked worker. Bell entries met here are acknowledged. While
+  a tenant waits on its cap, `<lanes>:capped` is up, so that settles freeing a slot ring too.
 
   KEYS[1..4] the queue's job streams, critical to low   KEYS[5] its lanes (zset)
   KEYS[6] tenants (hash)   KEYS[7] the queue's pause flag
@@ -40,10 +41,14 @@ if has_lanes == 1 and remaining > 0 then
   local names, vt, cap, weight, running, slot, empty, old = {}, {}, {}, {}, {}, {}, {}, {}
   local function load(from)
     local rows = redis.call('ZRANGE', lanes, from, from + PAGE - 1, 'WITHSCORES')
-    for j = 1, #rows, 2 do
-      local i, name = #names + 1, rows[j]
-      names[i], vt[i], old[i] = name, tonumber(rows[j + 1]), tonumber(rows[j + 1])
-      local ok, def = pcall(cjson.decode, redis.call('HGET', KEYS[6], name) or '{}')
+    if #rows == 0 then return false end
+    local asked = {}
+    for j = 1, #rows, 2 do asked[#asked + 1] = rows[j] end
+    local defs = redis.call('HMGET', KEYS[6], unpack(asked))
+    for j, name in ipairs(asked) do
+      local i = #names + 1
+      names[i], vt[i], old[i] = name, tonumber(rows[2 * j]), tonumber(rows[2 * j])
+      local ok, def = pcall(cjson.decode, defs[j] or '{}')
       if not ok or type(def) ~= 'table' then def = {} end
       cap[i] = tonumber(def.max_concurrency) or tonumber(ARGV[6])
       -- a spread tenant's cap is split evenly over its shards, rounded up
@@ -51,9 +56,9 @@ if has_lanes == 1 and remaining > 0 then
       if over > 1 then cap[i] = math.ceil(cap[i] / over) end
       weight[i] = tonumber(def.weight) or 1
       slot[i] = keyname.running(lanes, name)
-      running[i] = redis.call('SCARD', slot[i])
+      running[i] = cap[i] > 0 and redis.call('SCARD', slot[i]) or 0  -- counted against a cap
     end
-    return #rows / 2 == PAGE
+    return #asked == PAGE
   end
   local function eligible(i)
     return not empty[i] and (cap[i] <= 0 or running[i] < cap[i])
@@ -133,17 +138,33 @@ if has_lanes == 1 and remaining > 0 then
     for j = 1, #ids, 500 do redis.call('SADD', slot[i], unpack(ids, j, math.min(j + 499, #ids))) end
   end
   work_left = more
+  local capped = false  -- a tenant loaded waits on its cap
+  local gone, moved = {}, {}
   for i = 1, #names do
     if empty[i] then
-      redis.call('ZREM', lanes, names[i])
+      gone[#gone + 1] = names[i]
     else
       if eligible(i) then
         work_left = true
-      elseif floor and vt[i] < floor then  -- capped: no credit for the turns it could not take
-        vt[i] = floor
+      else
+        capped = true
+        if floor and vt[i] < floor then vt[i] = floor end  -- no credit for the turns it missed
       end
-      if vt[i] ~= old[i] then redis.call('ZADD', lanes, vt[i], names[i]) end
+      if vt[i] ~= old[i] then
+        moved[#moved + 1], moved[#moved + 2] = vt[i], names[i]
+      end
     end
+  end
+  for j = 1, #gone, 500 do redis.call('ZREM', lanes, unpack(gone, j, math.min(j + 499, #gone))) end
+  for j = 1, #moved, 1000 do
+    redis.call('ZADD', lanes, unpack(moved, j, math.min(j + 999, #moved)))
+  end
+  -- Settles ring for capped tenants (wake_lanes) while the flag is up. Down only when every
+  -- tenant was loaded: one on a page not read may be waiting on its cap.
+  if capped then
+    redis.call('SET', keyname.capped(lanes), 1)
+  elseif not more then
+    redis.call('DEL', keyname.capped(lanes))
   end
 end
 
