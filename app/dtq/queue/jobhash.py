@@ -68,8 +68,14 @@ TIMELINE_FIELDS = (
     "history",
     "errors",
 )
-# Statuses a job may be created in besides pending; each is recorded in its history at once.
-BORN_AS = (JobStatus.SCHEDULED, JobStatus.WAITING, JobStatus.CANCELED)
+# Statuses a job may be created in besides pending, with the reason enqueue.lua records for each
+# in its history at once. The reason tells them from the same status reached later in the same
+# millisecond (a pending job canceled at once records `was pending`).
+BORN_AS = (
+    (JobStatus.SCHEDULED, "delayed"),
+    (JobStatus.WAITING, "dependencies"),
+    (JobStatus.CANCELED, "dependency_failed"),
+)
 
 
 def _opt(value: str | None) -> str | None:
@@ -136,7 +142,8 @@ def timeline(h: dict[str, str]) -> list[JobEvent]:
         recorded = _with_errors(recorded, orjson.loads(h["errors"]))
     created = from_ms(h["created_at"])
     events = []
-    born_other = recorded and recorded[0].at == created and recorded[0].status in BORN_AS
+    first = recorded[0] if recorded else None
+    born_other = first and first.at == created and (first.status, first.reason) in BORN_AS
     if not born_other:
         events.append(JobEvent(status=JobStatus.PENDING, at=created, attempt=0))
     if recorded:
