@@ -155,6 +155,25 @@ async def test_a_cap_holds_across_consumers_and_each_settle_frees_a_slot(
     assert len(ids) == 20
 
 
+async def test_only_a_capped_tenants_jobs_take_slots(engine: Engine, redis: Redis) -> None:
+    """A running set is counted only against a cap: an uncapped tenant's dispatch and settle
+    skip it (one SADD and one SREM a tenant a read saved), a capped one's fill and empty it."""
+    await tenants(engine, free={}, capped={"max_concurrency": 5})
+    k, c = engine.keys, engine.consumer("c")
+    await enqueue(engine, noops(3), "free")
+    await enqueue(engine, noops(3), "capped")
+    running = await c.start(await c.read(10, 0))
+    assert len(running) == 6
+    assert await redis.scard(k.running("free")) == 0
+    assert await redis.scard(k.running("capped")) == 3
+    slots = {d.tenant: await redis.hget(k.job(d.job_id), "lane_slot") for d in running}
+    assert slots == {"free": None, "capped": k.running("capped")}
+    await c.settle([(d, b"null") for d in running], [])
+    assert await redis.scard(k.running("capped")) == 0
+    for d in running:
+        assert await redis.hget(k.job(d.job_id), "status") == JobStatus.SUCCEEDED
+
+
 async def test_a_settle_rings_only_while_a_tenant_waits_on_its_cap(engine: Engine) -> None:
     """A freed slot matters only to a tenant held at its cap: uncapped tenants' jobs were rung
     for by their submission or the read that left them. `<lanes>:capped` tells settles which."""

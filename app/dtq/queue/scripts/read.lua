@@ -9,7 +9,8 @@
   tenant with the least virtual time (start-time fair queuing: each job dispatched adds
   1/weight to its tenant's). A tenant whose running set has reached its concurrency cap is
   skipped and earns no credit meanwhile. Within a tenant, levels are taken in the order given.
-  A dispatched job joins its tenant's running set; the settle scripts take it out. When work is
+  A dispatched job of a capped tenant joins its running set (the settle scripts take it out);
+  an uncapped tenant's running set stays empty, since nothing counts it. When work is
   left for others, a bell wakes a blocked worker. Bell entries met here are acknowledged. While
   a tenant waits on its cap, `<lanes>:capped` is up, so that settles freeing a slot ring too.
 
@@ -80,8 +81,12 @@ if has_lanes == 1 and remaining > 0 then
           local f = redis.call('HMGET', key, 'status', 'entry', 'lane')
           if f[1] == 'pending' and (not f[2] or f[2] == '') and f[3] == tenant then
             local entry = redis.call('XADD', KEYS[level], '*', 'id', id)
-            redis.call('HSET', key, 'entry', entry, 'lane_slot', slot[i])
-            add_entry(taken, i, id)  -- into its running set below, one SADD per tenant
+            if cap[i] > 0 then
+              redis.call('HSET', key, 'entry', entry, 'lane_slot', slot[i])
+              add_entry(taken, i, id)  -- into its running set below, one SADD per tenant
+            else  -- an uncapped tenant counts nothing: no slot to take or give back
+              redis.call('HSET', key, 'entry', entry)
+            end
             n = n + 1
           end
         end
