@@ -17,6 +17,7 @@ from dtq.config import Settings
 from dtq.models import JobCreate, JobStatus, Priority, TenantCreate
 from dtq.queue import Engine, Failure
 from dtq.queue.jobhash import Serving, blocked_reason
+from dtq.queue.scripts.purge_queue import purge_queue
 from dtq.queue.tenant_ids import public_id, stored_id
 from tests.conftest import SHARDS, wait_for
 
@@ -172,6 +173,58 @@ async def test_only_a_capped_tenants_jobs_take_slots(engine: Engine, redis: Redi
     assert await redis.scard(k.running("capped")) == 0
     for d in running:
         assert await redis.hget(k.job(d.job_id), "status") == JobStatus.SUCCEEDED
+
+
+async def test_an_uncapped_tenants_job_is_checked_and_recorded_as_it_starts(
+    engine: Engine, redis: Redis, settings: Settings, start_worker
+) -> None:
+    """read.lua moves an uncapped tenant's jobs from its lane to the stream without touching
+    their hashes; start.lua drops one canceled meanwhile (acknowledged, not run) and records
+    the others' entries. A worker that dies between its read and its start leaves its jobs
+    to the worker that reclaims them."""
+    await tenants(engine, free={})
+    k, c = engine.keys, engine.consumer("c")
+    ids = await enqueue(engine, noops(3), "free")
+    entries = await c.read(10, 0)
+    assert [e.job_id for e in entries] == ids
+    assert [await redis.hget(k.job(j), "entry") or "" for j in ids] == ["", "", ""]
+    await engine.jobs.cancel(ids[0], "free")
+    started = await c.start(entries)
+    assert [d.job_id for d in started] == ids[1:]
+    recorded = [await redis.hget(k.job(d.job_id), "entry") for d in started]
+    assert recorded == [e.entry_id for e in entries[1:]]
+    unacked = await redis.xpending(k.stream, settings.CONSUMER_GROUP)
+    assert unacked["pending"] == 2  # the canceled job's entry was acknowledged
+
+    more = await enqueue(engine, noops(2), "free")
+    assert len(await engine.consumer("dead").read(10, 0)) == 2  # then it dies, not started
+    start_worker()
+
+    async def statuses() -> list[Any]:
+        return [await redis.hget(k.job(j), "status") for j in ids + more]
+
+    done = [JobStatus.CANCELED] + [JobStatus.SUCCEEDED] * 4
+
+    async def all_done() -> bool:
+        return await statuses() == done
+
+    await wait_for(all_done, timeout=15)
+
+
+async def test_a_tenants_job_dispatched_but_unread_is_purged(engine: Engine) -> None:
+    """read.lua puts an uncapped tenant's job on the stream without recording its entry in
+    the hash (start.lua does); one still unread there is purged all the same."""
+    await tenants(engine, t={})
+    other, first, second = await enqueue(engine, [JobCreate(task_type="other")] + noops(2), "t")
+    c = engine.consumer("c", serves=["noop"])
+    assert await c.start(await c.read(1, 0)) == []  # `other` handed back: on the stream again
+    (handed_back,) = await engine.consumer("c2").read(1, 0)  # dispatches `first`, reads `other`
+    assert handed_back.job_id == other
+    purged, _ = await purge_queue(engine.lib, queue=engine.keys.queue(), limit=10)
+    assert purged == 2  # `first` (unread on the stream) and `second` (in the lane)
+    for job in (first, second):
+        canceled = await engine.jobs.get(job, "t")
+        assert (canceled.status, canceled.cancel_reason) == ("canceled", "purged")
 
 
 async def test_a_settle_rings_only_while_a_tenant_waits_on_its_cap(engine: Engine) -> None:

@@ -27,7 +27,9 @@ local function purge(id, entry, tenant)
   local key = keyname.job(jobs, id)
   local f = redis.call('HMGET', key, 'status', 'entry', 'history', 'dependents', 'lane_slot',
     'lane', 'pk_line')
-  if f[1] ~= 'pending' or (f[2] or '') ~= entry then return end
+  -- (an unread entry of a tenant's job may be recorded by start.lua only: see read.lua)
+  local adopted = entry ~= '' and (f[2] or '') == '' and f[6] ~= nil
+  if f[1] ~= 'pending' or ((f[2] or '') ~= entry and not adopted) then return end
   if tenant and f[6] ~= tenant then return end
   redis.call('HSET', key, 'status', 'canceled', 'cancel_reason', 'purged', 'finished_at', now,
     'entry', '', 'history', appended(f[3], 'canceled', now, '', '', 'purged'))

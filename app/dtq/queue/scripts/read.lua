@@ -9,8 +9,9 @@
   tenant with the least virtual time (start-time fair queuing: each job dispatched adds
   1/weight to its tenant's). A tenant whose running set has reached its concurrency cap is
   skipped and earns no credit meanwhile. Within a tenant, levels are taken in the order given.
-  A dispatched job of a capped tenant joins its running set (the settle scripts take it out);
-  an uncapped tenant's running set stays empty, since nothing counts it. When work is
+  A dispatched job of a capped tenant is checked (still pending), joins its running set (the
+  settle scripts take it out) and has its entry recorded. An uncapped tenant's job, which no
+  cap counts, just goes onto the stream: start.lua checks it and records its entry. When work is
   left for others, a bell wakes a blocked worker. Bell entries met here are acknowledged. While
   a tenant waits on its cap, `<lanes>:capped` is up, so that settles freeing a slot ring too.
 
@@ -67,7 +68,8 @@ if has_lanes == 1 and remaining > 0 then
   local taken = {}  -- tenant's index -> ids dispatched
 
   -- Dispatch up to `want` jobs of tenant i still waiting in its lanes (levels in the order
-  -- given; canceled ones are dropped) onto the streams; how many it dispatched.
+  -- given) onto the streams; how many it dispatched. A capped tenant's canceled jobs are
+  -- dropped here, an uncapped one's by start.lua.
   local function dispatch(i, want)
     local tenant, n = names[i], 0
     for pos = 1, #order do
@@ -77,17 +79,20 @@ if has_lanes == 1 and remaining > 0 then
         local ids = redis.call('LPOP', list, want - n)
         if not ids or #ids < want - n then drained[list] = true end
         for _, id in ipairs(ids or {}) do
-          local key = keyname.job(jobs, id)
-          local f = redis.call('HMGET', key, 'status', 'entry', 'lane')
-          if f[1] == 'pending' and (not f[2] or f[2] == '') and f[3] == tenant then
-            local entry = redis.call('XADD', KEYS[level], '*', 'id', id)
-            if cap[i] > 0 then
+          if cap[i] <= 0 then
+            -- An uncapped tenant's job goes as it is: start.lua, which reads its hash anyway,
+            -- drops a stale id (canceled meanwhile) and records the entry (see there).
+            redis.call('XADD', KEYS[level], '*', 'id', id)
+            n = n + 1
+          else  -- the slot it takes is counted now: stale ids are dropped here
+            local key = keyname.job(jobs, id)
+            local f = redis.call('HMGET', key, 'status', 'entry', 'lane')
+            if f[1] == 'pending' and (not f[2] or f[2] == '') and f[3] == tenant then
+              local entry = redis.call('XADD', KEYS[level], '*', 'id', id)
               redis.call('HSET', key, 'entry', entry, 'lane_slot', slot[i])
               add_entry(taken, i, id)  -- into its running set below, one SADD per tenant
-            else  -- an uncapped tenant counts nothing: no slot to take or give back
-              redis.call('HSET', key, 'entry', entry)
+              n = n + 1
             end
-            n = n + 1
           end
         end
       end

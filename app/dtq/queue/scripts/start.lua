@@ -3,7 +3,9 @@
   start: mark delivered stream entries as running under this consumer (a new attempt).
 
   Called right after XREADGROUP or XAUTOCLAIM hands the entries to this consumer. An entry whose
-  job is gone, finished, canceled or re-enqueued under a newer entry is acknowledged. A job
+  job is gone, finished, canceled or re-enqueued under a newer entry is acknowledged. A pending
+  job with no entry recorded is one that read.lua dispatched from an uncapped tenant's lane
+  without writing to its hash: this entry is its own, recorded here when it starts. A job
   delivered more than max_deliveries times without finishing is dead-lettered as `poison`.
 
   A job of a task type this consumer does not serve gets a new entry at the end of its stream
@@ -98,7 +100,10 @@ for i = 1, n do
     'max_retries', 'task_type', 'payload', 'depends_on', 'timeout_s', 'history', 'rate_slot',
     'pk_line', 'created_at', 'ready_at', 'trace_id')
   local status = f[1]
-  local live = (status == 'pending' or status == 'running') and f[2] == entry
+  -- Adopted: an uncapped tenant's job that read.lua put on a stream without recording the entry
+  -- (the only pending job with no entry that a stream holds: a held or parked one's is acked).
+  local adopted = status == 'pending' and (f[2] or '') == ''
+  local live = (status == 'pending' or status == 'running') and (f[2] == entry or adopted)
   local unserved = live and served and not served[f[7]]
   local waits_turn = live and not paused and not unserved and not heads_line(f[13], id)
   local limit = live and not paused and not unserved and not waits_turn and limits[f[7]]
@@ -162,11 +167,15 @@ for i = 1, n do
         redis.call('HSET', key, 'history',
           appended(written_out(f[11], key), 'running', now, consumer, attempt, reason))
       end
+      -- deliveries, while equal to attempts, is left implicit (~14 bytes a job, one field less);
+      -- the variants are whole calls: one built from a table costs ~2,000 instructions more
       if f[3] then
         redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
-          'deliveries', text(deliveries), 'started_at', text(now))
-      else  -- deliveries still equal attempts: left implicit (~14 bytes a job, one field less;
-        -- two calls, not one built from a table: that costs ~2,000 instructions a job more)
+          'deliveries', text(deliveries), 'started_at', text(now), 'entry', entry)
+      elseif adopted then
+        redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
+          'started_at', text(now), 'entry', entry)
+      else
         redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
           'started_at', text(now))
       end
