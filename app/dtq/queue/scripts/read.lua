@@ -42,7 +42,7 @@ if has_lanes == 1 and remaining > 0 then
   local PAGE = 64
   local names, vt, cap, weight, running, slot, empty, old = {}, {}, {}, {}, {}, {}, {}, {}
   local function load(from)
-    local rows = redis.call('ZRANGE', lanes, from, from + PAGE - 1, 'WITHSCORES')
+    local rows = redis.call('ZRANGE', lanes, text(from), text(from + PAGE - 1), 'WITHSCORES')
     if #rows == 0 then return false end
     local asked = {}
     for j = 1, #rows, 2 do asked[#asked + 1] = rows[j] end
@@ -76,7 +76,7 @@ if has_lanes == 1 and remaining > 0 then
       local level = tonumber(string.sub(order, pos, pos))
       local list = keyname.lane(lanes, tenant, level)
       while n < want and not drained[list] do
-        local ids = redis.call('LPOP', list, want - n)
+        local ids = redis.call('LPOP', list, text(want - n))
         if not ids or #ids < want - n then drained[list] = true end
         for _, id in ipairs(ids or {}) do
           if cap[i] <= 0 then
@@ -161,7 +161,8 @@ if has_lanes == 1 and remaining > 0 then
         if floor and vt[i] < floor then vt[i] = floor end  -- no credit for the turns it missed
       end
       if vt[i] ~= old[i] then
-        moved[#moved + 1], moved[#moved + 2] = vt[i], names[i]
+        local whole = vt[i] == math.floor(vt[i]) and math.abs(vt[i]) < 2 ^ 53
+        moved[#moved + 1], moved[#moved + 2] = whole and text(vt[i]) or vt[i], names[i]
       end
     end
   end
