@@ -156,32 +156,39 @@ async def test_a_cap_holds_across_consumers_and_each_settle_frees_a_slot(
     assert len(ids) == 20
 
 
-async def test_only_a_capped_tenants_jobs_take_slots(engine: Engine, redis: Redis) -> None:
-    """A running set is counted only against a cap: an uncapped tenant's dispatch and settle
-    skip it (one SADD and one SREM a tenant a read saved), a capped one's fill and empty it."""
+async def test_a_dispatched_job_holds_its_tenants_slot_until_it_settles(
+    engine: Engine, redis: Redis
+) -> None:
+    """Every tenant's dispatched jobs count (its usage's `running`, and against its cap if it
+    has one) from the read that dispatched them: read.lua puts them in the tenant's running set,
+    start.lua names the slot in their hashes, the settle gives it back."""
     await tenants(engine, free={}, capped={"max_concurrency": 5})
     k, c = engine.keys, engine.consumer("c")
     await enqueue(engine, noops(3), "free")
     await enqueue(engine, noops(3), "capped")
-    running = await c.start(await c.read(10, 0))
-    assert len(running) == 6
-    assert await redis.scard(k.running("free")) == 0
-    assert await redis.scard(k.running("capped")) == 3
-    slots = {d.tenant: await redis.hget(k.job(d.job_id), "lane_slot") for d in running}
-    assert slots == {"free": None, "capped": k.running("capped")}
-    await c.settle([(d, b"null") for d in running], [])
-    assert await redis.scard(k.running("capped")) == 0
-    for d in running:
+
+    async def running() -> dict[str, int]:
+        mine = [await engine.tenants.get(name) for name in ("free", "capped")]
+        return {u.name: u.running for u in await engine.tenants.usages(mine)}
+
+    entries = await c.read(10, 0)
+    assert len(entries) == 6 and await running() == {"free": 3, "capped": 3}
+    started = await c.start(entries)
+    slots = {await redis.hget(k.job(d.job_id), "lane_slot") for d in started}
+    assert slots == {k.running("free"), k.running("capped")}
+    await c.settle([(d, b"null") for d in started], [])
+    assert await running() == {"free": 0, "capped": 0}
+    for d in started:
         assert await redis.hget(k.job(d.job_id), "status") == JobStatus.SUCCEEDED
 
 
-async def test_an_uncapped_tenants_job_is_checked_and_recorded_as_it_starts(
+async def test_a_dispatched_job_is_checked_and_recorded_as_it_starts(
     engine: Engine, redis: Redis, settings: Settings, start_worker
 ) -> None:
-    """read.lua moves an uncapped tenant's jobs from its lane to the stream without touching
-    their hashes; start.lua drops one canceled meanwhile (acknowledged, not run) and records
-    the others' entries. A worker that dies between its read and its start leaves its jobs
-    to the worker that reclaims them."""
+    """read.lua moves a tenant's jobs from its lane to the stream without touching their
+    hashes; start.lua drops one canceled meanwhile (acknowledged, not run, its slot given back)
+    and records the others' entries. A worker that dies between its read and its start leaves
+    its jobs to the worker that reclaims them."""
     await tenants(engine, free={})
     k, c = engine.keys, engine.consumer("c")
     ids = await enqueue(engine, noops(3), "free")
@@ -195,6 +202,7 @@ async def test_an_uncapped_tenants_job_is_checked_and_recorded_as_it_starts(
     assert recorded == [e.entry_id for e in entries[1:]]
     unacked = await redis.xpending(k.stream, settings.CONSUMER_GROUP)
     assert unacked["pending"] == 2  # the canceled job's entry was acknowledged
+    assert await redis.smembers(k.running("free")) == set(ids[1:])
 
     more = await enqueue(engine, noops(2), "free")
     assert len(await engine.consumer("dead").read(10, 0)) == 2  # then it dies, not started
@@ -209,6 +217,7 @@ async def test_an_uncapped_tenants_job_is_checked_and_recorded_as_it_starts(
         return await statuses() == done
 
     await wait_for(all_done, timeout=15)
+    assert await redis.scard(k.running("free")) == 0
 
 
 async def test_a_tenants_job_dispatched_but_unread_is_purged(engine: Engine) -> None:
@@ -225,6 +234,7 @@ async def test_a_tenants_job_dispatched_but_unread_is_purged(engine: Engine) -> 
     for job in (first, second):
         canceled = await engine.jobs.get(job, "t")
         assert (canceled.status, canceled.cancel_reason) == ("canceled", "purged")
+    assert await engine.redis.smembers(engine.keys.running("t")) == {other}  # first's slot back
 
 
 async def test_a_settle_rings_only_while_a_tenant_waits_on_its_cap(engine: Engine) -> None:

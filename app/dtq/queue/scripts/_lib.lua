@@ -343,6 +343,13 @@ local function take_bell(lanes, by_level)
   end
 end
 
+-- The tenant a stored job id belongs to (dtq/queue/tenant_ids.py): `<tenant>/<id>`, or a bare
+-- id of the default tenant's. A job's lane is its tenant's.
+local function tenant_of(id)
+  local slash = string.find(id, '/', 1, true)
+  return slash and string.sub(id, 1, slash - 1) or 'default'
+end
+
 -- A dispatched job settled (or left the streams): its tenant's running set lets it go.
 -- Returns true when it held a slot; the caller then calls wake_lanes once.
 local function free_slot(job_key, id, slot)

@@ -27,13 +27,17 @@ local function purge(id, entry, tenant)
   local key = keyname.job(jobs, id)
   local f = redis.call('HMGET', key, 'status', 'entry', 'history', 'dependents', 'lane_slot',
     'lane', 'pk_line')
-  -- (an unread entry of a tenant's job may be recorded by start.lua only: see read.lua)
+  -- (a tenant's job on a stream has its entry recorded by start.lua only: see read.lua)
   local adopted = entry ~= '' and (f[2] or '') == '' and f[6] ~= nil
   if f[1] ~= 'pending' or ((f[2] or '') ~= entry and not adopted) then return end
   if tenant and f[6] ~= tenant then return end
   redis.call('HSET', key, 'status', 'canceled', 'cancel_reason', 'purged', 'finished_at', now,
     'entry', '', 'history', appended(f[3], 'canceled', now, '', '', 'purged'))
-  free_slot(key, id, f[5])
+  if adopted then  -- the slot read.lua took for it
+    redis.call('SREM', keyname.running(lanes, tenant_of(id)), id)
+  else
+    free_slot(key, id, f[5])
+  end
   leave_line(key, id, f[7])
   if f[4] then notify_dependents(outbox, id, now) end
   purged[#purged + 1] = id

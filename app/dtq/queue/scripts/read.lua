@@ -9,17 +9,17 @@
   tenant with the least virtual time (start-time fair queuing: each job dispatched adds
   1/weight to its tenant's). A tenant whose running set has reached its concurrency cap is
   skipped and earns no credit meanwhile. Within a tenant, levels are taken in the order given.
-  A dispatched job of a capped tenant is checked (still pending), joins its running set (the
-  settle scripts take it out) and has its entry recorded. An uncapped tenant's job, which no
-  cap counts, just goes onto the stream: start.lua checks it and records its entry. When work is
-  left for others, a bell wakes a blocked worker. Bell entries met here are acknowledged. While
+  A dispatched job goes onto its stream and into its tenant's running set, its hash untouched:
+  start.lua drops it if it was canceled meanwhile, or records its entry and slot as it starts
+  (the settle scripts free the slot). When work is left for others, a bell wakes a blocked
+  worker. Bell entries met here are acknowledged. While
   a tenant waits on its cap, `<lanes>:capped` is up, so that settles freeing a slot ring too.
 
   KEYS[1..4] the queue's job streams, critical to low   KEYS[5] its lanes (zset)
   KEYS[6] tenants (hash)   KEYS[7] the queue's pause flag
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] count
   ARGV[4] the levels in the order to take them, e.g. '1234' (critical first) or '4123'
-  ARGV[5] the prefix of job hash names   ARGV[6] the default concurrency cap (0: none)
+  ARGV[5] the default concurrency cap (0: none)
 
   Returns {lanes, paused, triples...}: lanes is 1 when tenants had jobs waiting in lanes,
     paused 1 when the queue is paused (nothing else follows); then one
@@ -28,7 +28,7 @@
 ]]
 local group, consumer, order = ARGV[1], ARGV[2], ARGV[4]
 local remaining = tonumber(ARGV[3])
-local lanes, jobs = KEYS[5], ARGV[5]
+local lanes = KEYS[5]
 local has_lanes = redis.call('EXISTS', lanes)
 if redis.call('EXISTS', KEYS[7]) == 1 then return {has_lanes, 1} end
 local work_left = false  -- dispatchable jobs stay in lanes after this read
@@ -52,7 +52,7 @@ if has_lanes == 1 and remaining > 0 then
       names[i], vt[i], old[i] = name, tonumber(rows[2 * j]), tonumber(rows[2 * j])
       local ok, def = pcall(cjson.decode, defs[j] or '{}')
       if not ok or type(def) ~= 'table' then def = {} end
-      cap[i] = tonumber(def.max_concurrency) or tonumber(ARGV[6])
+      cap[i] = tonumber(def.max_concurrency) or tonumber(ARGV[5])
       -- a spread tenant's cap is split evenly over its shards, rounded up
       local over = tonumber(def.spread_over) or 0
       if over > 1 then cap[i] = math.ceil(cap[i] / over) end
@@ -67,9 +67,9 @@ if has_lanes == 1 and remaining > 0 then
   end
   local taken = {}  -- tenant's index -> ids dispatched
 
-  -- Dispatch up to `want` jobs of tenant i still waiting in its lanes (levels in the order
-  -- given) onto the streams; how many it dispatched. A capped tenant's canceled jobs are
-  -- dropped here, an uncapped one's by start.lua.
+  -- Dispatch up to `want` jobs of tenant i waiting in its lanes (levels in the order given)
+  -- onto the streams; how many it dispatched (a canceled one among them is dropped by
+  -- start.lua, which reads each job's hash anyway).
   local function dispatch(i, want)
     local tenant, n = names[i], 0
     for pos = 1, #order do
@@ -79,21 +79,9 @@ if has_lanes == 1 and remaining > 0 then
         local ids = redis.call('LPOP', list, text(want - n))
         if not ids or #ids < want - n then drained[list] = true end
         for _, id in ipairs(ids or {}) do
-          if cap[i] <= 0 then
-            -- An uncapped tenant's job goes as it is: start.lua, which reads its hash anyway,
-            -- drops a stale id (canceled meanwhile) and records the entry (see there).
-            redis.call('XADD', KEYS[level], '*', 'id', id)
-            n = n + 1
-          else  -- the slot it takes is counted now: stale ids are dropped here
-            local key = keyname.job(jobs, id)
-            local f = redis.call('HMGET', key, 'status', 'entry', 'lane')
-            if f[1] == 'pending' and (not f[2] or f[2] == '') and f[3] == tenant then
-              local entry = redis.call('XADD', KEYS[level], '*', 'id', id)
-              redis.call('HSET', key, 'entry', entry, 'lane_slot', slot[i])
-              add_entry(taken, i, id)  -- into its running set below, one SADD per tenant
-              n = n + 1
-            end
-          end
+          redis.call('XADD', KEYS[level], '*', 'id', id)
+          add_entry(taken, i, id)  -- into its running set below, one SADD per tenant
+          n = n + 1
         end
       end
       if n >= want then break end

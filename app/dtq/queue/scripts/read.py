@@ -47,7 +47,6 @@ def read(lib: Library, *, queue: QueueKeys, consumer: str, count: int, order: st
             consumer,
             count,
             order,
-            k.job_prefix,
             s.TENANT_MAX_CONCURRENCY,
         ],
         _decoder(queue.name),

@@ -15,8 +15,10 @@ local freed = 0
 for _, tenant in ipairs(redis.call('ZRANGE', lanes, 0, 999)) do
   local set = keyname.running(lanes, tenant)
   for _, id in ipairs(redis.call('SMEMBERS', set)) do
-    local f = redis.call('HMGET', keyname.job(jobs, id), 'status', 'lane_slot')
-    if (f[1] ~= 'pending' and f[1] ~= 'running') or f[2] ~= set then
+    local f = redis.call('HMGET', keyname.job(jobs, id), 'status', 'lane_slot', 'entry')
+    -- dispatched and not started yet: start.lua names the slot in lane_slot (see read.lua)
+    local dispatched = f[1] == 'pending' and (f[2] or '') == '' and (f[3] or '') == ''
+    if (f[1] ~= 'pending' and f[1] ~= 'running') or (f[2] ~= set and not dispatched) then
       redis.call('SREM', set, id)
       freed = freed + 1
     end

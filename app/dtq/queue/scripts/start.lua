@@ -4,8 +4,9 @@
 
   Called right after XREADGROUP or XAUTOCLAIM hands the entries to this consumer. An entry whose
   job is gone, finished, canceled or re-enqueued under a newer entry is acknowledged. A pending
-  job with no entry recorded is one that read.lua dispatched from an uncapped tenant's lane
-  without writing to its hash: this entry is its own, recorded here when it starts. A job
+  job with no entry recorded is one that read.lua dispatched from its tenant's lane without
+  writing to its hash (adopted): this entry is its own, and it holds a slot in its tenant's
+  running set, both recorded here when it starts (or the slot given back when it does not). A job
   delivered more than max_deliveries times without finishing is dead-lettered as `poison`.
 
   A job of a task type this consumer does not serve gets a new entry at the end of its stream
@@ -78,9 +79,19 @@ local function rate_slot(limit, reserved)
   return free
 end
 
--- A job that does not start now gives back its tenant's slot, if it held one.
-local function give_back(key, id)
-  if free_slot(key, id, redis.call('HGET', key, 'lane_slot')) then freed = true end
+-- The running set of the tenant whose lane a job came from (its slot, which read.lua took).
+local function slot_of(id)
+  return keyname.running(lanes, tenant_of(id))
+end
+
+-- A job that does not start now gives back its tenant's slot, if it held one (an adopted one
+-- holds one its hash does not name yet).
+local function give_back(key, id, adopted)
+  if adopted then
+    if redis.call('SREM', slot_of(id), id) == 1 then freed = true end
+  elseif free_slot(key, id, redis.call('HGET', key, 'lane_slot')) then
+    freed = true
+  end
 end
 
 -- A job read again after its owner died (status running) that does not start now is pending
@@ -100,8 +111,8 @@ for i = 1, n do
     'max_retries', 'task_type', 'payload', 'depends_on', 'timeout_s', 'history', 'rate_slot',
     'pk_line', 'created_at', 'ready_at', 'trace_id')
   local status = f[1]
-  -- Adopted: an uncapped tenant's job that read.lua put on a stream without recording the entry
-  -- (the only pending job with no entry that a stream holds: a held or parked one's is acked).
+  -- Adopted: a job read.lua dispatched from its lane without recording its entry and slot (the
+  -- only pending job with no entry that a stream holds: a held or parked one's was acked).
   local adopted = status == 'pending' and (f[2] or '') == ''
   local live = (status == 'pending' or status == 'running') and (f[2] == entry or adopted)
   local unserved = live and served and not served[f[7]]
@@ -109,19 +120,25 @@ for i = 1, n do
   local limit = live and not paused and not unserved and not waits_turn and limits[f[7]]
   local slot = limit and rate_slot(limit, f[12])
   if not live then
-    if id == '' then add_entry(bells, level, entry) end
+    if id == '' then
+      add_entry(bells, level, entry)
+    elseif (f[2] or '') == '' then
+      -- canceled or deleted since read.lua dispatched it: the slot it took there goes back
+      if redis.call('SREM', slot_of(id), id) == 1 then freed = true end
+    end
     add_entry(finished, level, entry)
     out[i] = {C.SKIPPED}
   elseif paused then
     redis.call('HSET', key, 'status', 'pending', 'entry', '')
     redis.call('RPUSH', held, id)
-    give_back(key, id)
+    give_back(key, id, adopted)
     add_entry(finished, level, entry)
     back_to_pending(status)
     out[i] = {C.HELD}
   elseif unserved then
     local again = redis.call('XADD', streams[level], '*', 'id', id)
     redis.call('HSET', key, 'status', 'pending', 'entry', again)
+    if adopted then redis.call('HSET', key, 'lane_slot', slot_of(id)) end  -- keeps its slot
     add_entry(finished, level, entry)
     back_to_pending(status)
     out[i] = {C.HANDED_BACK}
@@ -129,7 +146,7 @@ for i = 1, n do
     park(key, streams[level], redis.call('HEXISTS', key, 'lane') == 1 and lanes or nil)
     if status == 'running' then redis.call('HSET', key, 'status', 'pending') end
     back_to_pending(status)
-    give_back(key, id)
+    give_back(key, id, adopted)
     add_entry(finished, level, entry)
     out[i] = {C.PARKED}
   elseif slot then
@@ -137,7 +154,7 @@ for i = 1, n do
       'history', appended(written_out(f[11], key), 'scheduled', now, consumer, f[4] or '0',
         'rate_limited'))
     redis.call('ZADD', delayed, slot, id)
-    give_back(key, id)
+    give_back(key, id, adopted)
     add_entry(finished, level, entry)
     bump(delta, 'jobs:' .. status, -1)
     bump(delta, 'jobs:scheduled', 1)
@@ -151,7 +168,7 @@ for i = 1, n do
       dead_letter(key, dlq, id, f[7], 'poison', f[4] or '0', f[5] or '0', now,
         appended(written_out(f[11], key), 'dead', now, consumer, f[4] or '0', 'poison'))
       redis.call('HSET', key, 'deliveries', deliveries)
-      give_back(key, id)
+      give_back(key, id, adopted)
       add_entry(finished, level, entry)
       bump(delta, 'jobs:' .. status, -1)
       leave_line(key, id, f[13])
@@ -168,16 +185,21 @@ for i = 1, n do
           appended(written_out(f[11], key), 'running', now, consumer, attempt, reason))
       end
       -- deliveries, while equal to attempts, is left implicit (~14 bytes a job, one field less);
-      -- the variants are whole calls: one built from a table costs ~2,000 instructions more
-      if f[3] then
+      -- an adopted job's entry and slot are recorded now. The variants are whole calls: one
+      -- built from a table costs ~2,000 instructions more.
+      local at = text(now)
+      if adopted and f[3] then
         redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
-          'deliveries', text(deliveries), 'started_at', text(now), 'entry', entry)
+          'deliveries', text(deliveries), 'started_at', at, 'entry', entry, 'lane_slot', slot_of(id))
       elseif adopted then
         redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
-          'started_at', text(now), 'entry', entry)
+          'started_at', at, 'entry', entry, 'lane_slot', slot_of(id))
+      elseif f[3] then
+        redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
+          'deliveries', text(deliveries), 'started_at', at)
       else
         redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
-          'started_at', text(now))
+          'started_at', at)
       end
       if f[12] and f[12] ~= '' then redis.call('HDEL', key, 'rate_slot') end
       local wait = ''
