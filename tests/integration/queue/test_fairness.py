@@ -182,6 +182,28 @@ async def test_a_dispatched_job_holds_its_tenants_slot_until_it_settles(
         assert await redis.hget(k.job(d.job_id), "status") == JobStatus.SUCCEEDED
 
 
+async def test_a_retried_job_takes_a_slot_again_when_dispatched_again(
+    engine: Engine, redis: Redis
+) -> None:
+    """A retry gives its slot back and waits in the lane; dispatched again, it is recorded
+    as it starts like a new one (its hash now counts deliveries, another variant there)."""
+    await tenants(engine, t={})
+    k, c = engine.keys, engine.consumer("c")
+    (job,) = await enqueue(engine, noops(1), "t")
+    (first,) = await c.start(await c.read(1, 0))
+    await c.settle([], [Failure(first, "boom", 0)])
+    assert await redis.scard(k.running("t")) == 0
+    await asyncio.sleep(0.01)
+    assert (await engine.promote_due())[0] == 1
+    (entry,) = await c.read(1, 0)
+    (second,) = await c.start([entry])
+    fields = await redis.hmget(k.job(job), ["status", "entry", "lane_slot", "deliveries"])
+    assert fields == ["running", entry.entry_id, k.running("t"), "1"]
+    assert second.attempt == 2 and await redis.smembers(k.running("t")) == {job}
+    await c.settle([(second, b"null")], [])
+    assert await redis.scard(k.running("t")) == 0
+
+
 async def test_a_dispatched_job_is_checked_and_recorded_as_it_starts(
     engine: Engine, redis: Redis, settings: Settings, start_worker
 ) -> None:

@@ -190,7 +190,8 @@ for i = 1, n do
       local at = text(now)
       if adopted and f[3] then
         redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
-          'deliveries', text(deliveries), 'started_at', at, 'entry', entry, 'lane_slot', slot_of(id))
+          'deliveries', text(deliveries), 'started_at', at, 'entry', entry,
+          'lane_slot', slot_of(id))
       elseif adopted then
         redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
           'started_at', at, 'entry', entry, 'lane_slot', slot_of(id))
