@@ -243,8 +243,8 @@ async def test_a_dispatched_job_is_checked_and_recorded_as_it_starts(
 
 
 async def test_a_tenants_job_dispatched_but_unread_is_purged(engine: Engine) -> None:
-    """read.lua puts an uncapped tenant's job on the stream without recording its entry in
-    the hash (start.lua does); one still unread there is purged all the same."""
+    """read.lua puts a tenant's job on the stream without recording its entry in the hash
+    (start.lua does); one still unread there is purged all the same, its slot given back."""
     await tenants(engine, t={})
     other, first, second = await enqueue(engine, [JobCreate(task_type="other")] + noops(2), "t")
     c = engine.consumer("c", serves=["noop"])
