@@ -483,9 +483,8 @@ local function remove_jobs(job_prefix, index, gone, gone_max, ids, now, buckets)
     keys[i] = keyname.job(job_prefix, id)
     tombs[#tombs + 1] = at
     tombs[#tombs + 1] = id
-    local own = index
-    local slash = string.find(id, '/', 1, true)
-    if slash then own = index .. ':' .. string.sub(id, 1, slash - 1) end
+    local tenant = tenant_of(id)
+    local own = tenant == 'default' and index or index .. ':' .. tenant
     local b = buckets and buckets[i]
     if b == nil then b = redis.call('HGET', keys[i], 'ix') end
     b = b or ''

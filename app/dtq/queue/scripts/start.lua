@@ -123,8 +123,7 @@ for i = 1, n do
     if id == '' then
       add_entry(bells, level, entry)
     elseif (f[2] or '') == '' then
-      -- canceled or deleted since read.lua dispatched it: the slot it took there goes back
-      if redis.call('SREM', slot_of(id), id) == 1 then freed = true end
+      give_back(key, id, true)  -- canceled or deleted since read.lua dispatched it
     end
     add_entry(finished, level, entry)
     out[i] = {C.SKIPPED}
