@@ -72,7 +72,11 @@ class TenantUsage(BaseModel):
         description="Jobs waiting in its lanes to be dispatched (a canceled one counts until the "
         "dispatcher reaches it)."
     )
-    running: int = Field(description="Jobs dispatched to the workers and not settled yet.")
+    running: int = Field(
+        description="Jobs dispatched to the workers and not settled yet: exact for a capped "
+        "tenant (its slots); for an uncapped one, what the live workers reported in their last "
+        "heartbeats (up to HEARTBEAT_INTERVAL_S old)."
+    )
 
 
 class TenantList(BaseModel):

@@ -36,6 +36,7 @@ from dtq.queue.clock import from_ms, redis_now_ms
 from dtq.queue.scripts.admit import Admission, Bucket, admit
 from dtq.queue.scripts.key_lookup import key_lookup
 from dtq.queue.scripts.library import Library
+from dtq.queue.workers import Workers
 
 KEY_PREFIX = "dtq"
 KEY_ID_BYTES = 8
@@ -176,9 +177,18 @@ class Tenants:
         return usage
 
     async def usages(self, tenants: list[Tenant]) -> list[TenantUsage]:
-        """usage() of each of these tenants (over every queue), in two round trips."""
+        """usage() of each of these tenants (over every queue), in two round trips (four with
+        an uncapped tenant among them).
+
+        A capped tenant's running jobs are its slots, exact. An uncapped tenant's take no slot
+        (nothing in Redis counts them as they dispatch and settle, which keeps fair dispatch
+        cheap): the live workers report them in their heartbeats, so the figure is up to one
+        HEARTBEAT_INTERVAL_S old.
+        """
         k = self._keys
         s = self._settings
+        caps = [tenant.max_concurrency or s.TENANT_MAX_CONCURRENCY or None for tenant in tenants]
+        reported = await Workers(self._lib).running_by_tenant() if None in caps else {}
         known = cast(set[str], await self._redis.smembers(k.queues))
         queues = [k.queue(q) for q in sorted({DEFAULT_QUEUE, *known})]
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -196,10 +206,10 @@ class Tenants:
                 name=tenant.name,
                 rate_per_s=tenant.rate_per_s or s.RATE_LIMIT_PER_SECOND,
                 burst=tenant.burst or s.RATE_LIMIT_BURST,
-                max_concurrency=tenant.max_concurrency or s.TENANT_MAX_CONCURRENCY or None,
+                max_concurrency=caps[i],
                 weight=tenant.weight or 1,
                 queued=counts[i][0],
-                running=counts[i][1],
+                running=counts[i][1] if caps[i] else reported.get(tenant.name, 0),
             )
             for i, tenant in enumerate(tenants)
         ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import orjson
+
 from dtq.models import DEFAULT_QUEUE, WorkerInfo, WorkerList
 from dtq.queue.clock import ms_of
 from dtq.queue.jobhash import Serving
@@ -57,6 +59,19 @@ class Workers:
             pipe.zrange(self._keys.workers, 0, -1, withscores=True)
             now, workers = await pipe.execute()
         return self.alive(workers, ms_of(now))
+
+    async def running_by_tenant(self) -> dict[str, int]:
+        """Jobs the live workers run, per tenant, as of their last heartbeats."""
+        names = await self.live()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hget(self._keys.worker(name), "tenants")
+            reports = await pipe.execute()
+        out: dict[str, int] = {}
+        for report in reports:
+            for tenant, count in (orjson.loads(report) if report else {}).items():
+                out[tenant] = out.get(tenant, 0) + int(count)
+        return out
 
     async def all(self) -> WorkerList:
         """Every worker heard from within FORGET_AFTER_MS, live ones first, newest beat first."""

@@ -7,7 +7,10 @@ import logging
 import os
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable
+
+import orjson
 
 from dtq.queue import Consumer, Delivery, Engine, is_redis_failure, repeat
 
@@ -54,6 +57,8 @@ class LeaseKeeper:
             "clock_ms": int(time.time() * 1000),  # the worker's own clock, to spot skew
             "tasks": self._task_types,
             "queues": self._queues,
+            # Its jobs per tenant: what an uncapped tenant's `running` adds up (it takes no slot).
+            "tenants": orjson.dumps(Counter(d.tenant for d in self._inflight.values())).decode(),
         }
         await self._engine.heartbeat(self._consumer.name, info)
 

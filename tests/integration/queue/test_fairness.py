@@ -156,38 +156,66 @@ async def test_a_cap_holds_across_consumers_and_each_settle_frees_a_slot(
     assert len(ids) == 20
 
 
-async def test_a_dispatched_job_holds_its_tenants_slot_until_it_settles(
+async def test_a_capped_tenants_dispatched_job_holds_a_slot_until_it_settles(
     engine: Engine, redis: Redis
 ) -> None:
-    """Every tenant's dispatched jobs count (its usage's `running`, and against its cap if it
-    has one) from the read that dispatched them: read.lua puts them in the tenant's running set,
-    start.lua names the slot in their hashes, the settle gives it back."""
+    """A capped tenant's dispatched jobs count against its cap (and as its usage's `running`)
+    from the read that dispatched them: read.lua puts them in its running set, start.lua names
+    the slot in their hashes, the settle gives it back. An uncapped tenant's take no slot."""
     await tenants(engine, free={}, capped={"max_concurrency": 5})
     k, c = engine.keys, engine.consumer("c")
     await enqueue(engine, noops(3), "free")
     await enqueue(engine, noops(3), "capped")
 
-    async def running() -> dict[str, int]:
-        mine = [await engine.tenants.get(name) for name in ("free", "capped")]
-        return {u.name: u.running for u in await engine.tenants.usages(mine)}
+    async def capped_running() -> int:
+        (usage,) = await engine.tenants.usages([await engine.tenants.get("capped")])
+        return usage.running
 
     entries = await c.read(10, 0)
-    assert len(entries) == 6 and await running() == {"free": 3, "capped": 3}
+    assert len(entries) == 6 and await capped_running() == 3
+    assert await redis.scard(k.running("capped")) == 3
+    assert not await redis.exists(k.running("free"))
     started = await c.start(entries)
-    slots = {await redis.hget(k.job(d.job_id), "lane_slot") for d in started}
-    assert slots == {k.running("free"), k.running("capped")}
+    slots = {d.tenant: await redis.hget(k.job(d.job_id), "lane_slot") for d in started}
+    assert slots == {"free": None, "capped": k.running("capped")}
     await c.settle([(d, b"null") for d in started], [])
-    assert await running() == {"free": 0, "capped": 0}
+    assert await capped_running() == 0 and not await redis.exists(k.running("capped"))
     for d in started:
         assert await redis.hget(k.job(d.job_id), "status") == JobStatus.SUCCEEDED
+
+
+async def test_an_uncapped_tenants_running_jobs_are_the_ones_its_workers_report(
+    engine: Engine, redis: Redis, start_worker
+) -> None:
+    """An uncapped tenant's jobs take no slot: its usage's `running` adds up what the live
+    workers report running in their heartbeats (every HEARTBEAT_INTERVAL_S, 0.5 s here)."""
+    await tenants(engine, free={}, idle={})
+    sleepy = JobCreate(task_type="sleep", payload={"seconds": 2})
+    await enqueue(engine, [sleepy] * 3, "free")
+
+    async def running() -> dict[str, int]:
+        mine = [await engine.tenants.get(name) for name in ("free", "idle")]
+        return {u.name: u.running for u in await engine.tenants.usages(mine)}
+
+    assert await running() == {"free": 0, "idle": 0}
+    start_worker()
+    await wait_for(lambda: equal(running(), {"free": 3, "idle": 0}), timeout=5)
+    assert not await redis.exists(engine.keys.running("free"))
+    await wait_for(lambda: equal(running(), {"free": 0, "idle": 0}), timeout=10)
+
+
+async def equal(value: Any, expected: Any) -> bool:
+    """Whether an awaited value equals `expected` (for wait_for)."""
+    return bool(await value == expected)
 
 
 async def test_a_retried_job_takes_a_slot_again_when_dispatched_again(
     engine: Engine, redis: Redis
 ) -> None:
-    """A retry gives its slot back and waits in the lane; dispatched again, it is recorded
-    as it starts like a new one (its hash now counts deliveries, another variant there)."""
-    await tenants(engine, t={})
+    """A retry gives its slot back and waits in the lane; dispatched again, it takes one
+    again and is recorded as it starts like a new one (its hash now counts deliveries, another
+    variant there)."""
+    await tenants(engine, t={"max_concurrency": 5})
     k, c = engine.keys, engine.consumer("c")
     (job,) = await enqueue(engine, noops(1), "t")
     (first,) = await c.start(await c.read(1, 0))
@@ -211,22 +239,22 @@ async def test_a_dispatched_job_is_checked_and_recorded_as_it_starts(
     hashes; start.lua drops one canceled meanwhile (acknowledged, not run, its slot given back)
     and records the others' entries. A worker that dies between its read and its start leaves
     its jobs to the worker that reclaims them."""
-    await tenants(engine, free={})
+    await tenants(engine, capped={"max_concurrency": 10})
     k, c = engine.keys, engine.consumer("c")
-    ids = await enqueue(engine, noops(3), "free")
+    ids = await enqueue(engine, noops(3), "capped")
     entries = await c.read(10, 0)
     assert [e.job_id for e in entries] == ids
     assert [await redis.hget(k.job(j), "entry") or "" for j in ids] == ["", "", ""]
-    await engine.jobs.cancel(ids[0], "free")
+    await engine.jobs.cancel(ids[0], "capped")
     started = await c.start(entries)
     assert [d.job_id for d in started] == ids[1:]
     recorded = [await redis.hget(k.job(d.job_id), "entry") for d in started]
     assert recorded == [e.entry_id for e in entries[1:]]
     unacked = await redis.xpending(k.stream, settings.CONSUMER_GROUP)
     assert unacked["pending"] == 2  # the canceled job's entry was acknowledged
-    assert await redis.smembers(k.running("free")) == set(ids[1:])
+    assert await redis.smembers(k.running("capped")) == set(ids[1:])
 
-    more = await enqueue(engine, noops(2), "free")
+    more = await enqueue(engine, noops(2), "capped")
     assert len(await engine.consumer("dead").read(10, 0)) == 2  # then it dies, not started
     start_worker()
 
@@ -239,13 +267,13 @@ async def test_a_dispatched_job_is_checked_and_recorded_as_it_starts(
         return await statuses() == done
 
     await wait_for(all_done, timeout=15)
-    assert await redis.scard(k.running("free")) == 0
+    assert await redis.scard(k.running("capped")) == 0
 
 
 async def test_a_tenants_job_dispatched_but_unread_is_purged(engine: Engine) -> None:
     """read.lua puts a tenant's job on the stream without recording its entry in the hash
     (start.lua does); one still unread there is purged all the same, its slot given back."""
-    await tenants(engine, t={})
+    await tenants(engine, t={"max_concurrency": 5})
     other, first, second = await enqueue(engine, [JobCreate(task_type="other")] + noops(2), "t")
     c = engine.consumer("c", serves=["noop"])
     assert await c.start(await c.read(1, 0)) == []  # `other` handed back: on the stream again

@@ -9,10 +9,10 @@
   tenant with the least virtual time (start-time fair queuing: each job dispatched adds
   1/weight to its tenant's). A tenant whose running set has reached its concurrency cap is
   skipped and earns no credit meanwhile. Within a tenant, levels are taken in the order given.
-  A dispatched job goes onto its stream and into its tenant's running set, its hash untouched:
-  start.lua drops it if it was canceled meanwhile, or records its entry and slot as it starts
-  (the settle scripts free the slot). When work is left for others, a bell wakes a blocked
-  worker. Bell entries met here are acknowledged. While a tenant waits on its cap,
+  A dispatched job goes onto its stream, its hash untouched, and a capped tenant's into its
+  running set (its slot; an uncapped tenant's jobs take none): start.lua drops it if it was
+  canceled meanwhile, or records its entry and slot as it starts (the settle scripts free the
+  slot). When work is left for others, a bell wakes a blocked worker. Bell entries met here are acknowledged. While a tenant waits on its cap,
   `<lanes>:capped` is up, so that settles freeing a slot ring too.
 
   KEYS[1..4] the queue's job streams, critical to low   KEYS[5] its lanes (zset)
@@ -80,7 +80,10 @@ if has_lanes == 1 and remaining > 0 then
         if not ids or #ids < want - n then drained[list] = true end
         for _, id in ipairs(ids or {}) do
           redis.call('XADD', KEYS[level], '*', 'id', id)
-          add_entry(taken, i, id)  -- into its running set below, one SADD per tenant
+          -- a capped tenant's job takes a slot (into its running set below, one SADD per
+          -- tenant); an uncapped one's takes none: nothing would count it (workers report
+          -- what runs, see Tenants.usages)
+          if cap[i] > 0 then add_entry(taken, i, id) end
           n = n + 1
         end
       end

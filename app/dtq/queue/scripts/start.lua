@@ -5,8 +5,9 @@
   Called right after XREADGROUP or XAUTOCLAIM hands the entries to this consumer. An entry whose
   job is gone, finished, canceled or re-enqueued under a newer entry is acknowledged. A pending
   job with no entry recorded is one that read.lua dispatched from its tenant's lane without
-  writing to its hash (adopted): this entry is its own, and it holds a slot in its tenant's
-  running set, both recorded here when it starts (or the slot given back when it does not). A job
+  writing to its hash (adopted): this entry is its own, and a capped tenant's job holds a slot
+  in its tenant's running set, both recorded here when it starts (or the slot given back when it
+  does not). A job
   delivered more than max_deliveries times without finishing is dead-lettered as `poison`.
 
   A job of a task type this consumer does not serve gets a new entry at the end of its stream
@@ -84,6 +85,17 @@ local function slot_of(id)
   return keyname.running(lanes, tenant_of(id))
 end
 
+-- The slot an adopted job holds, or nil. read.lua takes one only for a capped tenant's job, so
+-- a tenant with no running set took none (one EXISTS per tenant per call). A job dispatched
+-- before its tenant got a cap is then taken for a slot holder: giving back a slot it does not
+-- hold removes nothing.
+local sets = {}  -- running set -> whether it exists
+local function held_slot(id)
+  local set = slot_of(id)
+  if sets[set] == nil then sets[set] = redis.call('EXISTS', set) == 1 end
+  return sets[set] and set or nil
+end
+
 -- A job that does not start now gives back its tenant's slot, if it held one (an adopted one
 -- holds one its hash does not name yet).
 local function give_back(key, id, adopted)
@@ -137,7 +149,8 @@ for i = 1, n do
   elseif unserved then
     local again = redis.call('XADD', streams[level], '*', 'id', id)
     redis.call('HSET', key, 'status', 'pending', 'entry', again)
-    if adopted then redis.call('HSET', key, 'lane_slot', slot_of(id)) end  -- keeps its slot
+    local held = adopted and held_slot(id)
+    if held then redis.call('HSET', key, 'lane_slot', held) end  -- keeps its slot
     add_entry(finished, level, entry)
     back_to_pending(status)
     out[i] = {C.HANDED_BACK}
@@ -187,13 +200,19 @@ for i = 1, n do
       -- an adopted job's entry and slot are recorded now. The variants are whole calls: one
       -- built from a table costs ~2,000 instructions more.
       local at = text(now)
-      if adopted and f[3] then
+      local held = adopted and held_slot(id)
+      if held and f[3] then
         redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
-          'deliveries', text(deliveries), 'started_at', at, 'entry', entry,
-          'lane_slot', slot_of(id))
+          'deliveries', text(deliveries), 'started_at', at, 'entry', entry, 'lane_slot', held)
+      elseif held then
+        redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
+          'started_at', at, 'entry', entry, 'lane_slot', held)
+      elseif adopted and f[3] then
+        redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
+          'deliveries', text(deliveries), 'started_at', at, 'entry', entry)
       elseif adopted then
         redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
-          'started_at', at, 'entry', entry, 'lane_slot', slot_of(id))
+          'started_at', at, 'entry', entry)
       elseif f[3] then
         redis.call('HSET', key, 'status', 'running', 'worker', consumer, 'attempt', text(attempt),
           'deliveries', text(deliveries), 'started_at', at)
