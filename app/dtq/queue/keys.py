@@ -58,7 +58,8 @@ class QueueKeys:
         """Sorted set of the tenants with jobs waiting in this queue's lanes, score = virtual time.
 
         `<lanes>:<tenant>:<level>` lists a tenant's waiting job ids per priority level (1-4) and
-        `<lanes>:<tenant>:running` holds its dispatched, unsettled ones (see _lib.lua).
+        `<lanes>:<tenant>:running` holds a capped tenant's dispatched, unsettled ones (see
+        _lib.lua).
         """
         return f"{self.root}:lanes"
 
@@ -69,8 +70,9 @@ class QueueKeys:
         return f"{self.lanes}:{tenant}:{level + 1}"
 
     def running(self, tenant: str) -> str:
-        """Set of a tenant's dispatched jobs of this queue that have not settled (its count
-        against its concurrency cap, which holds per queue)."""
+        """Set of a capped tenant's dispatched jobs of this queue that have not settled (its
+        count against its concurrency cap, which holds per queue; an uncapped tenant's take no
+        slot)."""
         return f"{self.lanes}:{tenant}:running"
 
     @property

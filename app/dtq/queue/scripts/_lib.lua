@@ -267,8 +267,9 @@ end
 -- Lanes: fair dispatch across tenants (read.lua). With keys on, a tenant's pending jobs wait in
 -- its lane, one list per priority level `<lanes>:<tenant>:<level>`, instead of on the streams;
 -- `<lanes>` is a sorted set of the tenants with jobs waiting, scored by virtual time. A job a
--- worker may now take is on a stream and in its tenant's running set `<lanes>:<tenant>:running`
--- until it settles; its hash names that set in `lane_slot`.
+-- worker may now take is on a stream and, a capped tenant's, in its tenant's running set
+-- `<lanes>:<tenant>:running` until it settles; its hash names that set in `lane_slot` once it
+-- starts (an uncapped tenant's take no slot: workers report what they run in heartbeats).
 -- `active` is a table the caller keeps for one script call (tenants known to be in `lanes`).
 -- lane_enter: the tenant's part of a push (its place in `lanes`), for a caller that pushes the
 -- ids itself (enqueue.lua, one RPUSH per lane for a whole batch).

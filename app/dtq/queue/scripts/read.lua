@@ -12,8 +12,9 @@
   A dispatched job goes onto its stream, its hash untouched, and a capped tenant's into its
   running set (its slot; an uncapped tenant's jobs take none): start.lua drops it if it was
   canceled meanwhile, or records its entry and slot as it starts (the settle scripts free the
-  slot). When work is left for others, a bell wakes a blocked worker. Bell entries met here are acknowledged. While a tenant waits on its cap,
-  `<lanes>:capped` is up, so that settles freeing a slot ring too.
+  slot). When work is left for others, a bell wakes a blocked worker. Bell entries met here are
+  acknowledged. While a tenant waits on its cap, `<lanes>:capped` is up, so that settles
+  freeing a slot ring too.
 
   KEYS[1..4] the queue's job streams, critical to low   KEYS[5] its lanes (zset)
   KEYS[6] tenants (hash)   KEYS[7] the queue's pause flag

@@ -7,8 +7,8 @@
   job with no entry recorded is one that read.lua dispatched from its tenant's lane without
   writing to its hash (adopted): this entry is its own, and a capped tenant's job holds a slot
   in its tenant's running set, both recorded here when it starts (or the slot given back when it
-  does not). A job
-  delivered more than max_deliveries times without finishing is dead-lettered as `poison`.
+  does not). A job delivered more than max_deliveries times without finishing is dead-lettered
+  as `poison`.
 
   A job of a task type this consumer does not serve gets a new entry at the end of its stream
   for a capable consumer, with nothing counted (HANDED_BACK). While the queue is paused, jobs
