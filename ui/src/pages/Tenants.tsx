@@ -54,7 +54,9 @@ export function Tenants() {
             <th>Rate / burst</th>
             <th>Max running</th>
             <th>Queued</th>
-            <th>Running</th>
+            <th title="A capped tenant's slots in use; an uncapped tenant's jobs as its workers last reported them (every heartbeat, 5 s by default)">
+              Running
+            </th>
             <th>Keys</th>
             <th />
           </tr>
