@@ -1898,7 +1898,7 @@ export interface components {
             rate_per_s: number;
             /**
              * Running
-             * @description Jobs dispatched to the workers and not settled yet.
+             * @description Jobs dispatched to the workers and not settled yet: exact for a capped tenant (its slots); for an uncapped one, what the live workers reported in their last heartbeats (up to HEARTBEAT_INTERVAL_S old).
              */
             running: number;
             /** Weight */
