@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 
 import orjson
@@ -67,11 +68,10 @@ class Workers:
             for name in names:
                 pipe.hget(self._keys.worker(name), "tenants")
             reports = await pipe.execute()
-        out: dict[str, int] = {}
+        total: Counter[str] = Counter()
         for report in reports:
-            for tenant, count in (orjson.loads(report) if report else {}).items():
-                out[tenant] = out.get(tenant, 0) + int(count)
-        return out
+            total.update(orjson.loads(report) if report else {})
+        return dict(total)
 
     async def all(self) -> WorkerList:
         """Every worker heard from within FORGET_AFTER_MS, live ones first, newest beat first."""
