@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 
@@ -9,6 +11,7 @@ async def test_jobs_filter_by_queue_and_priority_and_find_by_idempotency_key(
     api: httpx.AsyncClient,
 ) -> None:
     await api.post("/jobs", json={"id": "a", "task_type": "noop", "queue": "emails"})
+    await asyncio.sleep(0.003)  # creation times are in ms: a and b must not share one
     await api.post("/jobs", json={"id": "b", "task_type": "noop", "priority": "high"})
     await api.post(
         "/jobs", json={"id": "c", "task_type": "noop"}, headers={"Idempotency-Key": "k1"}
