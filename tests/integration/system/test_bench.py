@@ -58,6 +58,16 @@ def _report(
     return report
 
 
+def _build(url: str) -> str:
+    """What the benches report of the test server's build: name, version, allocator."""
+    with redis.Redis.from_url(url, decode_responses=True) as client:
+        server, memory = client.info("server"), client.info("memory")
+    name = "valkey" if "valkey_version" in server else "redis"
+    return (
+        f"{name} {server.get('valkey_version', server['redis_version'])} {memory['mem_allocator']}"
+    )
+
+
 @pytest.mark.parametrize(("tenants", "queues"), [(0, 0), (3, 0), (0, 4)])
 def test_the_bench_runs_and_reports(
     redis_url: str, redis_server: EmbeddedRedis | LocalCluster, tenants: int, queues: int
@@ -74,6 +84,7 @@ def test_the_bench_runs_and_reports(
     if tenants:
         assert sorted(report["tenant_done_at"]) == ["t0", "t1", "t2"]
     assert report["queues"] == queues
+    assert report["server"] == _build(redis_url)
 
 
 def test_the_bench_measures_the_workers_cpu(
@@ -111,6 +122,7 @@ def test_the_phase_bench_reports_every_phase(
     phases = [report[f"{p}_us"] for p in ("enqueue", "read", "start", "complete")]
     assert all(us > 0 for us in phases) and report["total_us"] >= sum(phases) - 0.5
     assert (report["jobs"], report["tenants"]) == (3000, tenants)
+    assert report["server"] == _build(redis_url)
 
 
 @pytest.mark.parametrize("outcome", ["retried", "dead"])
@@ -142,6 +154,7 @@ def test_the_memory_bench_reports_bytes_per_job_in_each_state(
     assert states["succeeded"]["parts"]["finished"] > 0  # kept by retention: in its list
     assert states["dead"]["parts"]["dlq"] > 0 and states["pending"]["parts"]["dlq"] == 0
     assert (report["jobs"], report["tenants"], report["payload_bytes"]) == (1000, tenants, 200)
+    assert report["server"] == _build(redis_url)
 
 
 @pytest.mark.skipif(
