@@ -12,6 +12,7 @@ import pytest
 
 from dtq.models import DEFAULT_TENANT, JobCreate, JobStatus, TenantCreate
 from dtq.queue import Engine, Keys
+from dtq.queue.tenant_ids import stored_id
 from tests.conftest import stream_entries, stream_events, wait_for
 
 
@@ -47,6 +48,50 @@ async def test_sigkill_mid_run_loses_nothing(engine: Engine, settings, processes
     m = await engine.stats.queue_stats()
     assert m.jobs_completed_total == 1200 and m.pending_entries == m.consumer_group_lag == 0
     assert await stream_entries(engine) == 0
+
+
+async def test_sigkill_mid_run_loses_no_tenants_job(make_settings, redis, processes) -> None:
+    """The same with keys on: jobs of three tenants wait in their lanes, one of them capped, and
+    the reads dispatch them as the workers ask. Nothing is lost, and the capped tenant's slots
+    held by the killed worker's jobs are all given back."""
+    settings = make_settings(AUTH_DISABLED=False)
+    engine = Engine(redis, settings)
+    await engine.setup()
+    await engine.tenants.create(TenantCreate(name="capped", max_concurrency=15))
+    for name in ("t1", "t2"):
+        await engine.tenants.create(TenantCreate(name=name))
+    ids = []
+    for name in ("capped", "t1", "t2"):
+        jobs = [JobCreate(task_type="sleep", payload={"seconds": 0.2}) for _ in range(300)]
+        ids += [stored_id(name, j) for j in await engine.producer.enqueue_many(jobs, name)]
+    victim = processes.worker(settings, "--concurrency", "40", "--name", "victim")
+    await wait_for(lambda: _running_on_any(engine, ids, "victim"), timeout=20)
+    processes.worker(settings, "--concurrency", "40", "--name", "survivor")
+    await asyncio.sleep(0.3)
+    await wait_for(lambda: _running_on_any(engine, ids, "victim"), timeout=5)  # still busy
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    await wait_for(lambda: _all_succeeded(engine, ids), timeout=60, every=0.2)
+    attempts = await _fields(engine, ids, "attempt")
+    reclaimed = [j for j, a in zip(ids, attempts, strict=True) if int(a) > 1]
+    assert reclaimed, "the kill should have interrupted some jobs"
+    assert set(await _fields(engine, reclaimed, "worker")) == {"survivor"}
+    assert await redis.scard(engine.keys.running("capped")) == 0
+    m = await engine.stats.queue_stats()
+    assert m.jobs_completed_total == 900 and m.pending_entries == m.consumer_group_lag == 0
+
+
+async def _fields(engine: Engine, ids: list[str], field: str) -> list[str]:
+    async with engine.redis.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hget(engine.keys.job(job_id), field)
+        return await pipe.execute()
+
+
+async def _running_on_any(engine: Engine, ids: list[str], worker: str) -> bool:
+    """Whether any of the jobs runs on the worker (they belong to several tenants)."""
+    fields = zip(await _statuses(engine, ids), await _fields(engine, ids, "worker"), strict=True)
+    return any(s == "running" and w == worker for s, w in fields)
 
 
 async def _running_on(engine: Engine, worker: str) -> bool:
