@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 import httpx
 import redis
 import uvloop
+from redis.cluster import RedisCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "app"))
@@ -186,11 +187,9 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise SystemExit("the API did not become ready")
             time.sleep(0.1)
-        stats = redis.Redis.from_url(redis_url)
-        stack.callback(stats.close)
-        before = cpu_seconds(api.pid), cpu_seconds(worker.pid), _redis_cpu_s(stats)
+        before = cpu_seconds(api.pid), cpu_seconds(worker.pid), _redis_cpu_s(redis_url)
         load = _wrk(port, key, args) if args.tool == "wrk" else _clients(port, key, args)
-        after = cpu_seconds(api.pid), cpu_seconds(worker.pid), _redis_cpu_s(stats)
+        after = cpu_seconds(api.pid), cpu_seconds(worker.pid), _redis_cpu_s(redis_url)
     api_us, worker_us, redis_us = (
         round((b - a) / max(load.requests, 1) * 1e6) for a, b in zip(before, after, strict=True)
     )
@@ -283,31 +282,19 @@ def _wrk(port: int, key: str, args: argparse.Namespace) -> Load:
     return Load(int(requests.group(1)), latency["50"], latency["99"], bad)
 
 
-def _redis_cpu_s(client: redis.Redis) -> float:
+def _redis_cpu_s(redis_url: str) -> float:
     """Redis's CPU seconds (user + system), from INFO: on a cluster, every master's (the node
     REDIS_URL names may hold none of the shards the load reaches)."""
-    if client.info("cluster").get("cluster_enabled") != 1:
-        return _cpu_s(client)
-    nodes = client.execute_command("CLUSTER", "NODES")  # type: ignore[no-untyped-call]
-    given = client.connection_pool.connection_kwargs
-    total = 0.0
-    for line in (nodes.decode() if isinstance(nodes, bytes) else str(nodes)).splitlines():
-        fields = line.split()
-        if len(fields) > 2 and "master" in fields[2].split(","):
-            host, port = fields[1].split("@")[0].rsplit(":", 1)
-            with redis.Redis(
-                host=host,
-                port=int(port),
-                username=given.get("username"),
-                password=given.get("password"),
-            ) as node:
-                total += _cpu_s(node)
-    return total
+    with redis.Redis.from_url(redis_url) as client:
+        if client.info("cluster").get("cluster_enabled") != 1:
+            return _cpu_s(client.info("cpu"))
+    with RedisCluster.from_url(redis_url) as cluster:
+        per_master = cluster.info("cpu", target_nodes=RedisCluster.PRIMARIES)
+    return sum(_cpu_s(cpu) for cpu in per_master.values())
 
 
-def _cpu_s(client: redis.Redis) -> float:
-    """One server's CPU seconds (user + system), from INFO."""
-    cpu: dict[str, float] = client.info("cpu")
+def _cpu_s(cpu: dict[str, float]) -> float:
+    """One server's CPU seconds (user + system), from its INFO cpu."""
     return cpu["used_cpu_user"] + cpu["used_cpu_sys"]
 
 

@@ -17,10 +17,7 @@ from tests.conftest import stream_entries, stream_events, wait_for
 
 
 async def _statuses(engine: Engine, ids: list[str]) -> list[str]:
-    async with engine.redis.pipeline(transaction=False) as pipe:
-        for job_id in ids:
-            pipe.hget(engine.keys.job(job_id), "status")
-        return await pipe.execute()
+    return await _fields(engine, ids, "status")
 
 
 async def _all_succeeded(engine: Engine, ids: list[str]) -> bool:
