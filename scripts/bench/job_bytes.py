@@ -129,10 +129,12 @@ async def enqueue(engine: Engine, jobs: int, tenants: Sequence[str], job: JobCre
         await engine.producer.submit_many(chunk, tenants[i % len(tenants)], None)
 
 
-async def start_all(consumer: Consumer, jobs: int) -> list[Delivery]:
+async def start_all(engine: Engine, consumer: Consumer, jobs: int) -> list[Delivery]:
     """Read and start `jobs` jobs (each delivery running, none settled)."""
     started: list[Delivery] = []
     while len(started) < jobs:
+        # as a live worker of this build does: runs go out as shared entries (heartbeat.lua)
+        await engine.heartbeat(consumer.name, {})
         entries = await consumer.read(BATCH, 0)
         if not entries:
             raise RuntimeError(f"only {len(started)} of {jobs} jobs could be read")
@@ -173,7 +175,7 @@ async def measure(
         base = (await used_memory(redis), zero)
         await enqueue(engine, jobs, tenants, JobCreate(task_type="noop", payload=payload))
         await record("pending", base)
-        started = await start_all(consumer, jobs)
+        started = await start_all(engine, consumer, jobs)
         await record("running", base)
         for i in range(0, jobs, BATCH):
             await consumer.settle([(d, result) for d in started[i : i + BATCH]], [])
@@ -181,7 +183,7 @@ async def measure(
         settled = (await used_memory(redis), await parts(redis, keys, settings.KEY_PREFIX))
         doomed_job = JobCreate(task_type="noop", payload=payload, max_retries=0)
         await enqueue(engine, jobs, tenants, doomed_job)
-        doomed = await start_all(consumer, jobs)
+        doomed = await start_all(engine, consumer, jobs)
         for i in range(0, jobs, BATCH):
             failures = [Failure(d, error, 0) for d in doomed[i : i + BATCH]]
             await consumer.settle([], failures)

@@ -206,6 +206,8 @@ async def one_round(
         spent["enqueue"] = await meter.end()
         done = 0
         while done < jobs:
+            # as a live worker of this build does: runs go out as shared entries (heartbeat.lua)
+            await engine.heartbeat(consumer.name, {})
             await meter.begin()
             entries = await consumer.read(batch, 0)
             spent["read"] += await meter.end()

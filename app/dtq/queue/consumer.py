@@ -23,6 +23,7 @@ from dtq.queue.scripts.library import Batch, Library, Pending
 from dtq.queue.scripts.progress import progress
 from dtq.queue.scripts.requeue import requeue
 from dtq.queue.scripts.start import start
+from dtq.queue.shared_entries import SharedEntries
 from dtq.queue.tenant_ids import public_id
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,8 @@ class Consumer:
             for q, r in self._readers.items()
             for level, stream in enumerate(r.keys.streams)
         }
+        self._shared = SharedEntries()
+        self._dropped: list[Entry] = []  # shared entries to ack, whose last job here was dropped
 
     def _order(self) -> list[QueueReader]:
         readers = list(self._readers.values())
@@ -199,10 +202,12 @@ class Consumer:
             for queue, group in self._grouped(entries, lambda e: e.queue).items()
         ]
         await batch.run()
-        deliveries: list[Delivery] = []
+        deliveries: list[Delivery] = [d for _, pending in calls for d in pending.value.deliveries]
+        idle = self._shared.started(entries, deliveries)
+        if idle:
+            await self._ack(idle)
         for queue, pending in calls:
             started = pending.value
-            deliveries += started.deliveries
             if started.rate_limited and logger.isEnabledFor(logging.DEBUG):
                 logger.debug("jobs rate limited job_ids=%s", ",".join(started.rate_limited))
             for job_id in started.poisoned:
@@ -222,7 +227,9 @@ class Consumer:
     async def settle(
         self, completed: Sequence[tuple[Delivery, bytes]], failed: Sequence[Failure]
     ) -> Settled:
-        """Record successes and failures in one round trip, fenced by (consumer, attempt)."""
+        """Record successes and failures in one round trip, fenced by (consumer, attempt); a
+        shared entry is acked with the last of its jobs that ran here."""
+        self._shared.settling([d for d, _ in completed] + [f.delivery for f in failed])
         batch = Batch(self._redis)
         successes: list[tuple[list[tuple[Delivery, bytes]], Pending[list[Outcome]]]] = []
         for queue, good in self._grouped(completed, lambda c: c[0].queue).items():
@@ -233,6 +240,7 @@ class Consumer:
             ko = fail(self._lib, queue=self._keys_of(queue), consumer=self.name, failures=bad)
             failures.append((bad, batch.add(ko)))
         await batch.run()
+        await self.ack_dropped()
         out = Settled()
         for good, pending in successes:
             for (d, _), outcome in zip(good, pending.value, strict=True):
@@ -253,6 +261,28 @@ class Consumer:
                 else:
                     out.stale += 1
         return out
+
+    def dropped(self, d: Delivery) -> None:
+        """`d` stopped here without an outcome (canceled while it ran): its shared entry is
+        acked by the next ack_dropped() if none of its other jobs runs here."""
+        if self._shared.dropped(d):
+            self._dropped.append(d.entry)
+
+    async def ack_dropped(self) -> None:
+        """Acknowledge the shared entries whose last job here was dropped."""
+        if self._dropped:
+            entries, self._dropped = self._dropped, []
+            await self._ack(entries)
+
+    async def _ack(self, entries: Sequence[Entry]) -> None:
+        """XACK entries, one call per stream, in one round trip."""
+        by_stream: dict[str, list[str]] = {}
+        for e in entries:
+            by_stream.setdefault(self._keys_of(e.queue).streams[e.level], []).append(e.entry_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for stream, ids in by_stream.items():
+                pipe.xack(stream, self._group, *ids)
+            await pipe.execute()
 
     def _grouped(self, items: Sequence[T], queue_of: Callable[[T], str]) -> dict[str, list[T]]:
         """Items by queue; a consumer of one queue holds only that queue's (no look needed)."""

@@ -17,6 +17,23 @@ class Entry(NamedTuple):
     job_id: str  # stored id ('' for a bell)
     queue: str = DEFAULT_QUEUE
 
+    @property
+    def shared(self) -> bool:
+        """Whether the entry names other jobs too (see SharedEntry)."""
+        return False
+
+
+class SharedEntry(Entry):
+    """One job of a shared stream entry: a tenant's run that read.lua dispatched as one entry,
+    acknowledged once none of its jobs runs on the consumer (an Entry per job)."""
+
+    __slots__ = ()
+
+    @property
+    def shared(self) -> bool:
+        """Always: the entry names other jobs too."""
+        return True
+
 
 @dataclass(slots=True)
 class Delivery:
@@ -35,6 +52,10 @@ class Delivery:
     queue: str = DEFAULT_QUEUE
     trace_id: str | None = None  # the submitter's traceparent when tracing was on
     wait_ms: int | None = None  # ready -> started (None: a redelivery)
+    shared: bool = False  # its entry names other jobs too (see Entry)
+    # Whether settling it acknowledges its entry: always for an entry of its own; for a shared
+    # one, only when no other job of the entry is still live on this worker (the Worker says).
+    acks_entry: bool = True
 
     @property
     def tenant(self) -> str:
@@ -44,12 +65,25 @@ class Delivery:
     @property
     def entry(self) -> Entry:
         """The job's stream entry, as read (e.g. to start it again)."""
-        return Entry(self.level, self.entry_id, self.job_id, self.queue)
+        kind = SharedEntry if self.shared else Entry
+        return kind(self.level, self.entry_id, self.job_id, self.queue)
 
     @property
-    def key(self) -> tuple[str, int, str]:
-        """What names the job's entry among a worker's: entry ids repeat across levels and
-        queues (a plain tuple: the worker looks it up three times per job)."""
+    def key(self) -> tuple[str, int, str, str]:
+        """What names the job among a worker's: entry ids repeat across levels and queues, and
+        a shared entry names several jobs (a plain tuple: the worker looks it up three times
+        per job)."""
+        return (self.queue, self.level, self.entry_id, self.job_id)
+
+    @property
+    def level_arg(self) -> int:
+        """Its level as the settle scripts take it: 1-4, negated when settling it must leave its
+        entry unacknowledged (other jobs of a shared entry still run here)."""
+        return self.level + 1 if self.acks_entry else -(self.level + 1)
+
+    @property
+    def entry_key(self) -> tuple[str, int, str]:
+        """What names the job's stream entry among a worker's."""
         return (self.queue, self.level, self.entry_id)
 
     @property

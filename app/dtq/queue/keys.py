@@ -49,6 +49,12 @@ class QueueKeys:
         return f"{self.root}:finished:{kind}"
 
     @property
+    def running_field(self) -> str:
+        """The stats hash's field counting this queue's running jobs (_lib.lua's running_field:
+        its pending entries do not, a shared entry naming a run of jobs)."""
+        return f"running@{self.stream}"
+
+    @property
     def streams(self) -> tuple[str, ...]:
         """Every job stream, highest priority first (the order scripts take them in)."""
         return tuple(self.stream_for(p) for p in PRIORITY_ORDER)
@@ -224,6 +230,18 @@ class Keys:
     def workers(self) -> str:
         """Sorted set of worker names, score = last heartbeat in ms (Redis clock)."""
         return f"{self.base}:workers"
+
+    @property
+    def shared_readers(self) -> str:
+        """Sorted set of the workers that read shared stream entries (a tenant's run as one
+        entry), scored as in `workers`: older builds' workers are in `workers` only."""
+        return f"{self.base}:workers:shared"
+
+    @property
+    def shared_entries_on(self) -> str:
+        """Up while every live worker reads shared entries (heartbeat.lua): read.lua writes a
+        tenant's run as one entry only then, an entry per job otherwise."""
+        return f"{self.base}:shared_entries"
 
     @property
     def schedules(self) -> str:

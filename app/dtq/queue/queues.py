@@ -103,9 +103,10 @@ class Queues:
                 pipe.exists(q.paused)
                 pipe.llen(q.held)
                 pipe.get(q.bell)
+                pipe.hget(self._keys.stats, q.running_field)
                 pipe.zrange(q.lanes, 0, -1)
             replies = await pipe.execute(raise_on_error=False)
-        width = len(PRIORITY_ORDER) + 4
+        width = len(PRIORITY_ORDER) + 5
         rows = [replies[i : i + width] for i in range(0, len(replies), width)]
         lane_lengths = await self._lane_lengths(
             [(q, tenants) for q, (*_, tenants) in zip(queues, rows, strict=True)]
@@ -116,7 +117,7 @@ class Queues:
         for q, row, groups, lanes, first in zip(
             queues, rows, group_rows, lane_lengths, oldest, strict=True
         ):
-            paused, held, bell = row[len(PRIORITY_ORDER) : len(PRIORITY_ORDER) + 3]
+            paused, held, bell, running = row[len(PRIORITY_ORDER) : len(PRIORITY_ORDER) + 4]
             bell_id, _, bell_stream = (bell if isinstance(bell, str) else "").partition(" ")
             by_priority = {}
             for level, (p, g, stream) in enumerate(
@@ -133,7 +134,12 @@ class Queues:
                     paused=bool(paused),
                     pending=sum(by_priority.values()) + int(held),
                     pending_by_priority=by_priority,
-                    running=sum(int(g.get("pending") or 0) for g in groups),
+                    # jobs started (a shared entry names a run of them), or entries read and
+                    # not started yet, whichever is more
+                    running=max(
+                        int(running) if isinstance(running, str) else 0,
+                        sum(int(g.get("pending") or 0) for g in groups),
+                    ),
                     workers=serving.listeners.get(q.name, 0),
                     task_types=sorted(t for queue, t in serving.pairs if queue == q.name),
                     oldest_pending_at=first,

@@ -10,7 +10,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from dtq.models import DEFAULT_QUEUE
-from dtq.queue.delivery import Entry
+from dtq.queue.delivery import Entry, SharedEntry
 from dtq.queue.keys import QueueKeys
 from dtq.queue.scripts.ensure_groups import ensure_groups
 from dtq.queue.scripts.library import Library
@@ -33,12 +33,18 @@ async def ensure_group(lib: Library, queues: Sequence[str] = (DEFAULT_QUEUE,)) -
 
 
 def entries_of(queue: str, level: int, messages: Any) -> list[Entry]:
-    """Entries of XREADGROUP/XAUTOCLAIM messages from one stream (None fields: deleted)."""
-    return [
-        Entry(level, entry_id, fields.get("id", ""), queue)
-        for entry_id, fields in messages
-        if fields
-    ]
+    """Entries of XREADGROUP/XAUTOCLAIM messages from one stream (None fields: deleted), one
+    per job: a shared entry (a tenant's run, `ids`) gives one for each of its jobs."""
+    out: list[Entry] = []
+    for entry_id, fields in messages:
+        if not fields:
+            continue
+        run = fields.get("ids")
+        if run is None:
+            out.append(Entry(level, entry_id, fields.get("id", ""), queue))
+        else:
+            out += [SharedEntry(level, entry_id, job_id, queue) for job_id in run.split(",")]
+    return out
 
 
 class QueueReader:

@@ -40,6 +40,7 @@ class Workers:
         """Remove a stopping worker from the live set."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.zrem(self._keys.workers, name)
+            pipe.zrem(self._keys.shared_readers, name)
             pipe.delete(self._keys.worker(name))
             await pipe.execute()
 

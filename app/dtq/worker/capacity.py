@@ -23,7 +23,7 @@ class Capacity:
         self.size = size
         self.freed = asyncio.Event()  # set whenever a slot frees
         self.pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="dtq-sync")
-        self._holders: list[dict[tuple[str, int, str], Delivery]] = []
+        self._holders: list[dict[tuple[str, int, str, str], Delivery]] = []
         self._reserved = 0
 
     @property
@@ -31,7 +31,7 @@ class Capacity:
         """Whether several Workers share the slots."""
         return len(self._holders) > 1
 
-    def hold(self, inflight: dict[tuple[str, int, str], Delivery]) -> None:
+    def hold(self, inflight: dict[tuple[str, int, str, str], Delivery]) -> None:
         """Count a Worker's in-flight jobs against the slots."""
         self._holders.append(inflight)
 

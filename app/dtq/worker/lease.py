@@ -30,7 +30,7 @@ class LeaseKeeper:
         self,
         engine: Engine,
         consumer: Consumer,
-        inflight: dict[tuple[str, int, str], Delivery],
+        inflight: dict[tuple[str, int, str, str], Delivery],
         concurrency: int,
         task_types: list[str],
         queues: list[str],

@@ -83,7 +83,7 @@ class Worker:
         self.totals = Settled()
         self.metrics = metrics or WorkerMetrics(enabled=self.settings.WORKER_METRICS_PORT > 0)
         self._prefetch: asyncio.Queue[Delivery] = asyncio.Queue()
-        self._inflight: dict[tuple[str, int, str], Delivery] = {}
+        self._inflight: dict[tuple[str, int, str, str], Delivery] = {}
         self._capacity.hold(self._inflight)
         self._slot_freed = self._capacity.freed
         self._completed: list[tuple[Delivery, bytes]] = []
@@ -298,7 +298,8 @@ class Worker:
             return outcome
 
     def cancel_running(self, job_id: str) -> None:
-        """Stop the handler of a job canceled while it runs here (its entry is acked already)."""
+        """Stop the handler of a job canceled while it runs here (its own entry is acked already;
+        a shared one is acked once none of its jobs runs here)."""
         task = self._running.get(job_id)
         if task is not None:
             self._canceled.add(job_id)
@@ -307,6 +308,8 @@ class Worker:
     def _forget_canceled(self, d: Delivery) -> None:
         self._canceled.discard(d.job_id)
         self._inflight.pop(d.key, None)
+        self.consumer.dropped(d)
+        self._outcome_ready.set()  # the settler acks its entry if it was the last of it here
         self._slot_freed.set()
         logger.info("job canceled while running job_id=%s attempt=%d", d.public_id, d.attempt)
 
@@ -328,6 +331,7 @@ class Worker:
         """Record every outcome gathered so far in one round trip."""
         completed, failed = self._completed, self._failed
         if not completed and not failed:
+            await self.consumer.ack_dropped()
             return
         self._completed, self._failed = [], []
         try:

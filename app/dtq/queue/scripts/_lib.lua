@@ -182,6 +182,12 @@ local function observe(delta, kind, ms)
   delta[field] = (delta[field] or 0) + 1
 end
 
+-- A queue's running jobs are counted in the stats hash under its normal stream's name: its
+-- pending entries do not count them (a shared entry names a run of jobs, see read.lua).
+local function running_field(normal_stream)
+  return 'running@' .. normal_stream
+end
+
 local function flush(stats, delta)
   for field, n in pairs(delta) do
     if n ~= 0 then redis.call('HINCRBY', stats, field, n) end
@@ -296,6 +302,13 @@ local function entry_after(a, b)
   if not am or not bm then return false end
   am, bm = tonumber(am), tonumber(bm)
   return am > bm or (am == bm and tonumber(as) > tonumber(bs))
+end
+
+-- Whether a stream entry is shared: one naming a tenant's run of jobs (`ids`, see read.lua),
+-- which its worker acks once none of its jobs runs there.
+local function shared_entry(stream, entry)
+  local found = redis.call('XRANGE', stream, entry, entry)[1]
+  return found ~= nil and found[2][1] == 'ids'
 end
 
 -- Whether the bell `<lanes>:bell` names ("<entry id> <stream>") still waits on its stream

@@ -5,10 +5,11 @@
   between.
 
   A pending job's stream entry is deleted at once unless a worker has it in hand (that worker's
-  start script then sees `canceled` and acks it). A running job's entry is acked here, and the job id is published on the cancel channel so that its worker stops the
-  handler at once; its late completion, if any, is refused by fencing. A canceled job is kept by
-  its queue's retention (_lib.lua's retain). A job that others wait on goes to the dependency
-  outbox, from which release.lua cancels its dependents.
+  start script then sees `canceled` and acks it). A running job's own entry is acked here (a
+  shared one by its worker), and the job id is published on the cancel channel so that its
+  worker stops the handler at once; its late completion, if any, is refused by fencing. A
+  canceled job is kept by its queue's retention (_lib.lua's retain). A job that others wait on
+  goes to the dependency outbox, from which release.lua cancels its dependents.
 
   KEYS[1] job hash   KEYS[2] delayed (zset)   KEYS[3] stats   KEYS[4] events
   KEYS[5] dependency outbox   KEYS[6] retention policies (hash)   KEYS[7] job index (zset)
@@ -37,7 +38,9 @@ local stream = q.streams[level_of(f[6])]
 if status == 'scheduled' then
   redis.call('ZREM', KEYS[2], ARGV[2])
 elseif status == 'running' then
-  redis.call('XACK', stream, ARGV[1], entry)
+  -- a shared entry (a tenant's run, see read.lua) is acked by its worker once none of its jobs
+  -- runs there
+  if not shared_entry(stream, entry) then redis.call('XACK', stream, ARGV[1], entry) end
   redis.call('PUBLISH', ARGV[5], ARGV[2])
 elseif status == 'pending' and entry and entry ~= '' then
   local delivered = redis.call('XPENDING', stream, ARGV[1], entry, entry, 1)
@@ -51,6 +54,7 @@ redis.call('HDEL', KEYS[1], 'deps_left')
 leave_line(KEYS[1], ARGV[2], f[10])
 if free_slot(KEYS[1], ARGV[2], f[8]) then wake_lanes(q.lanes, q.streams[3]) end
 redis.call('HINCRBY', KEYS[3], 'jobs:' .. status, -1)
+if status == 'running' then redis.call('HINCRBY', KEYS[3], running_field(q.streams[3]), -1) end
 redis.call('HINCRBY', KEYS[3], 'jobs:canceled', 1)
 emit(KEYS[4], ARGV[4], ARGV[2], 'canceled', now, 'was', status, 'worker', f[3] or '')
 if f[7] then

@@ -17,7 +17,8 @@
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] queue name   ARGV[4] events maxlen
   ARGV[5] n   ARGV[6..9] retention defaults (succeeded count, s, canceled count, s)
   ARGV[10] job key prefix   ARGV[11] most tombstones
-  ARGV[12 + 5(i-1) ..] job i: job id, stream level (1-4), stream entry id, attempt, result (JSON;
+  ARGV[12 + 5(i-1) ..] job i: job id, stream level (1-4; negated: leave
+    the entry unacknowledged, other jobs of it still run), stream entry id, attempt, result (JSON;
     `null` is not stored: an absent result reads as None)
 
   Returns one code per job: C.SUCCEEDED (plus C.WITH_DEPENDENTS when jobs wait on it: release
@@ -61,7 +62,7 @@ for i = 1, n do
     end
     redis.call('HSET', key, unpack(set))
     leave_line(key, id, f[8])
-    add_entry(finished, level, entry)
+    if level > 0 then add_entry(finished, level, entry) end
     observe(delta, 'run', now - tonumber(f[9] or now))
     done = done + 1
     ids[done] = id
@@ -85,6 +86,7 @@ if done > 0 then
   ack_by_level(streams, group, finished)
   emit_ids(events, ARGV[4], ids, 'succeeded', now, 'worker', consumer)
   redis.call('HINCRBY', stats, 'jobs:running', -done)
+  redis.call('HINCRBY', stats, running_field(KEYS[3]), -done)
   redis.call('HINCRBY', stats, 'jobs:succeeded', done)
   redis.call('HINCRBY', stats, 'completed_total', done)
   flush(stats, delta)

@@ -42,5 +42,5 @@ def complete(
         s.REMOVED_IDS_KEPT,
     ]
     for d, result in completed:
-        args += (d.job_id, d.level + 1, d.entry_id, d.attempt, result)
+        args += (d.job_id, d.level_arg, d.entry_id, d.attempt, result)
     return Call(lib.script("complete"), keys, args, _decode)

@@ -8,6 +8,8 @@ from dtq.queue.scripts.library import Call, Library
 
 
 def ensure_groups(lib: Library, *, streams: Sequence[str]) -> Call[int]:
-    """Create each stream and the consumer group (CONSUMER_GROUP) where missing; returns how
-    many groups were created."""
-    return Call(lib.script("ensure_groups"), list(streams), [lib.settings.CONSUMER_GROUP], int)
+    """Create each stream (four per queue, critical to low) and the consumer group
+    (CONSUMER_GROUP) where missing, and each queue's count of running jobs; returns how many
+    groups were created."""
+    keys = [lib.keys.stats, *streams]
+    return Call(lib.script("ensure_groups"), keys, [lib.settings.CONSUMER_GROUP], int)

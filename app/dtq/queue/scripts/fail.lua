@@ -13,7 +13,8 @@
   KEYS[1..4] job streams, critical to low   KEYS[5] delayed (zset)   KEYS[6] dlq   KEYS[7] stats
   KEYS[8] events   KEYS[9] dependency outbox   KEYS[10] lanes (zset)   KEYS[10+i] hash of job i
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] events maxlen   ARGV[4] n
-  ARGV[5 + 8(i-1) ..] job i: job id, stream level (1-4), stream entry id, attempt, error text,
+  ARGV[5 + 8(i-1) ..] job i: job id, stream level (1-4; negated: leave
+    the entry unacknowledged, other jobs of it still run), stream entry id, attempt, error text,
     retry delay (ms), reason ('error', 'timeout': a job whose last attempt timed out dies with
     reason timeout, or 'invalid_result' / 'invalid_payload', which die at once), traceback
     ('' if none)
@@ -65,9 +66,10 @@ for i = 1, n do
     -- the last record is the job's last error (no `last_error` copy: dtq.queue.jobhash)
     redis.call('HSET', key, 'failures', failures, 'errors', cjson.encode(errors),
       'finished_at', now)
-    add_entry(finished, level, entry)
+    if level > 0 then add_entry(finished, level, entry) end
     if free_slot(key, id, f[11]) then freed = true end
     bump(delta, 'jobs:running', -1)
+    bump(delta, running_field(KEYS[3]), -1)
     bump(delta, 'failed_total', 1)
     local final = reason == 'invalid_result' or reason == 'invalid_payload'
     if failures > tonumber(f[6]) or final then

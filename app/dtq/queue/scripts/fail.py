@@ -43,6 +43,6 @@ def fail(
     args: list[EncodableT] = [s.CONSUMER_GROUP, consumer, s.EVENTS_MAXLEN, len(failures)]
     for f in failures:
         d = f.delivery
-        args += (d.job_id, d.level + 1, d.entry_id, d.attempt, f.error, f.delay_ms, f.reason)
+        args += (d.job_id, d.level_arg, d.entry_id, d.attempt, f.error, f.delay_ms, f.reason)
         args.append(f.traceback)
     return Call(lib.script("fail"), keys, args, _decode)

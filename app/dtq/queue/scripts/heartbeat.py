@@ -15,4 +15,5 @@ def heartbeat(lib: Library, *, worker: str, ttl_s: int, info: Mapping[str, str |
     args: list[EncodableT] = [worker, ttl_s]
     for field, value in info.items():
         args += (field, value)
-    return Call(lib.script("heartbeat"), [k.workers, k.worker(worker)], args, int)
+    keys = [k.workers, k.worker(worker), k.shared_readers, k.shared_entries_on]
+    return Call(lib.script("heartbeat"), keys, args, int)

@@ -59,7 +59,11 @@ for level = 1, 4 do
     local entries = redis.call('XRANGE', stream, '(' .. last, '+', 'COUNT', limit - looked)
     for _, message in ipairs(entries) do
       local fields = message[2]
-      if fields[1] == 'id' then purge(fields[2], message[1], nil) end
+      if fields[1] == 'id' then
+        purge(fields[2], message[1], nil)
+      elseif fields[1] == 'ids' then  -- a tenant's run, dispatched as one entry (read.lua)
+        for id in string.gmatch(fields[2], '[^,]+') do purge(id, message[1], nil) end
+      end
     end
     if #entries > 0 then
       looked = looked + #entries

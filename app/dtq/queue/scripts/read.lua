@@ -9,15 +9,19 @@
   tenant with the least virtual time (start-time fair queuing: each job dispatched adds
   1/weight to its tenant's). A tenant whose running set has reached its concurrency cap is
   skipped and earns no credit meanwhile. Within a tenant, levels are taken in the order given.
-  A dispatched job goes onto its stream, its hash untouched, and a capped tenant's into its
-  running set (its slot; an uncapped tenant's jobs take none): start.lua drops it if it was
-  canceled meanwhile, or records its entry and slot as it starts (the settle scripts free the
-  slot). When work is left for others, a bell wakes a blocked worker. Bell entries met here are
-  acknowledged. While a tenant waits on its cap, `<lanes>:capped` is up, so that settles
-  freeing a slot ring too.
+  A tenant's run goes onto its stream as one entry (`ids`: a shared entry, one XADD, pending
+  entry and XACK for the run) while every live worker reads those (KEYS[8]), else as an entry
+  per job (`id`, as is a run of one). The hashes stay untouched, and a capped tenant's jobs go
+  into its running set (their slots; an uncapped tenant's jobs take none): start.lua drops a
+  job canceled meanwhile, or records its entry and slot as it starts (the settle scripts free
+  the slot). The consumer acks a shared entry once none of its jobs runs there
+  (queue/shared_entries.py). When work is left for others, a bell wakes a blocked worker. Bell
+  entries met here are acknowledged. While a tenant waits on its cap, `<lanes>:capped` is up,
+  so that settles freeing a slot ring too.
 
   KEYS[1..4] the queue's job streams, critical to low   KEYS[5] its lanes (zset)
   KEYS[6] tenants (hash)   KEYS[7] the queue's pause flag
+  KEYS[8] shared entries on (flag, see heartbeat.lua): runs go out as shared entries only while up
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] count
   ARGV[4] the levels in the order to take them, e.g. '1234' (critical first) or '4123'
   ARGV[5] the default concurrency cap (0: none)
@@ -25,7 +29,9 @@
   Returns {lanes, paused, triples...}: lanes is 1 when tenants had jobs waiting in lanes,
     paused 1 when the queue is paused (nothing else follows); then one
     {level, entry ids, job ids} triple per level that handed out entries; the ids are
-    comma-separated, in stream order (one string each: far cheaper to return than many)
+    comma-separated, in stream order (one string each: far cheaper to return than many). A
+    shared entry is `<entry id>*<k>`, followed by its k job ids. Entries are read until `count`
+    jobs are: a shared entry read last may take it past `count`.
 ]]
 local group, consumer, order = ARGV[1], ARGV[2], ARGV[4]
 local remaining = tonumber(ARGV[3])
@@ -38,6 +44,7 @@ local work_left = false  -- dispatchable jobs stay in lanes after this read
 local drained = {}
 
 if has_lanes == 1 and remaining > 0 then
+  local runs = redis.call('EXISTS', KEYS[8]) == 1
   -- Tenants are loaded a page at a time, least virtual time first: a read looks further only
   -- while every tenant loaded is capped or drained. Ranks stay put until the write-back.
   local PAGE = 64
@@ -76,17 +83,26 @@ if has_lanes == 1 and remaining > 0 then
     for pos = 1, #order do
       local level = tonumber(string.sub(order, pos, pos))
       local list = keyname.lane(lanes, tenant, level)
+      local run = {}
       while n < want and not drained[list] do
         local ids = redis.call('LPOP', list, text(want - n))
         if not ids or #ids < want - n then drained[list] = true end
         for _, id in ipairs(ids or {}) do
-          redis.call('XADD', KEYS[level], '*', 'id', id)
+          run[#run + 1] = id
           -- a capped tenant's job takes a slot (into its running set below, one SADD per
           -- tenant); an uncapped one's takes none: nothing would count it (workers report
           -- what runs, see Tenants.usages)
           if cap[i] > 0 then add_entry(taken, i, id) end
           n = n + 1
         end
+      end
+      -- The run goes onto the stream as one entry (one XADD, one pending entry and one XACK
+      -- for all its jobs: a shared entry, `ids`) while every live worker reads those; else,
+      -- and for a run of one, as an entry per job.
+      if #run > 1 and runs then
+        redis.call('XADD', KEYS[level], '*', 'ids', table.concat(run, ','))
+      else
+        for _, id in ipairs(run) do redis.call('XADD', KEYS[level], '*', 'id', id) end
       end
       if n >= want then break end
     end
@@ -183,12 +199,20 @@ for pos = 1, #order do
     local reply = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', remaining,
       'STREAMS', KEYS[level], '>')
     for _, message in ipairs(reply and reply[1][2] or {}) do
-      if message[2] and message[2][1] == 'bell' then
+      local field = message[2] and message[2][1]
+      if field == 'bell' then
         add_entry(bells, level, message[1])
         rung = true
+      elseif field == 'ids' then  -- a shared entry: its jobs count, not the entry
+        local run = message[2][2]
+        local k = 1
+        for _ in string.gmatch(run, ',') do k = k + 1 end
+        entries[#entries + 1] = message[1] .. '*' .. k
+        ids[#ids + 1] = run
+        remaining = remaining - k
       else
         entries[#entries + 1] = message[1]
-        ids[#ids + 1] = message[2][2] or ''
+        ids[#ids + 1] = message[2] and message[2][2] or ''
         remaining = remaining - 1
       end
     end

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dtq.queue.delivery import Entry
+from dtq.queue.delivery import Entry, SharedEntry
 from dtq.queue.keys import QueueKeys
 from dtq.queue.scripts.library import Call, Library
 
@@ -22,14 +22,31 @@ class Read:
     paused: bool = False
 
 
+def _entries(queue: str, level: int, entry_ids: str, job_ids: str) -> list[Entry]:
+    """One level's entries, one per job: a shared entry (`<id>*<k>`) names the next k jobs."""
+    jobs = job_ids.split(",")
+    if "*" not in entry_ids:
+        return [
+            Entry(level - 1, entry_id, job_id, queue)
+            for entry_id, job_id in zip(entry_ids.split(","), jobs, strict=True)
+        ]
+    out: list[Entry] = []
+    at = 0
+    for token in entry_ids.split(","):
+        entry_id, _, k = token.partition("*")
+        if not k:
+            out.append(Entry(level - 1, entry_id, jobs[at], queue))
+            at += 1
+            continue
+        out += [SharedEntry(level - 1, entry_id, j, queue) for j in jobs[at : at + int(k)]]
+        at += int(k)
+    return out
+
+
 def _decoder(queue: str) -> Callable[[list[Any]], Read]:
     def decode(reply: list[Any]) -> Read:
         lanes, paused, *levels = reply
-        entries = [
-            Entry(level - 1, entry_id, job_id, queue)
-            for level, entry_ids, job_ids in levels
-            for entry_id, job_id in zip(entry_ids.split(","), job_ids.split(","), strict=True)
-        ]
+        entries = [entry for level in levels for entry in _entries(queue, *level)]
         return Read(entries, [level - 1 for level, _, _ in levels], bool(lanes), bool(paused))
 
     return decode
@@ -41,7 +58,7 @@ def read(lib: Library, *, queue: QueueKeys, consumer: str, count: int, order: st
     k, s = lib.keys, lib.settings
     return Call(
         lib.script("read"),
-        [*queue.streams, queue.lanes, k.tenants, queue.paused],
+        [*queue.streams, queue.lanes, k.tenants, queue.paused, k.shared_entries_on],
         [
             s.CONSUMER_GROUP,
             consumer,

@@ -21,6 +21,7 @@ redis.call('HSET', KEYS[1], 'status', 'pending', 'entry', entry,
   'history', appended(written_out(f[3], KEYS[1]), 'pending', now, '', '', 'entry_deleted'))
 if f[1] == 'running' then
   redis.call('HINCRBY', KEYS[6], 'jobs:running', -1)
+  redis.call('HINCRBY', KEYS[6], running_field(KEYS[4]), -1)
   redis.call('HINCRBY', KEYS[6], 'jobs:pending', 1)
 end
 emit(KEYS[7], ARGV[3], ARGV[1], 'pending', now, 'reason', 'entry_deleted')

@@ -5,10 +5,11 @@
   Called right after XREADGROUP or XAUTOCLAIM hands the entries to this consumer. An entry whose
   job is gone, finished, canceled or re-enqueued under a newer entry is acknowledged. A pending
   job with no entry recorded is one that read.lua dispatched from its tenant's lane without
-  writing to its hash (adopted): this entry is its own, and a capped tenant's job holds a slot
-  in its tenant's running set, both recorded here when it starts (or the slot given back when it
-  does not). A job delivered more than max_deliveries times without finishing is dead-lettered
-  as `poison`.
+  writing to its hash (adopted): this entry is its own (or its run's: a shared entry, which is
+  never acknowledged here, its consumer acks it once none of its jobs runs there), and a capped
+  tenant's job holds a slot in its tenant's running set, both recorded here when it starts (or
+  the slot given back when it does not). A job delivered more than max_deliveries times without
+  finishing is dead-lettered as `poison`.
 
   A job of a task type this consumer does not serve gets a new entry at the end of its stream
   for a capable consumer, with nothing counted (HANDED_BACK). While the queue is paused, jobs
@@ -26,7 +27,9 @@
   KEYS[12+n+j] slot key of rate limit j
   ARGV[1] consumer group   ARGV[2] consumer   ARGV[3] max deliveries   ARGV[4] events maxlen
   ARGV[5] n
-  ARGV[6 + 3(i-1) ..] entry i: stream level (1-4), stream entry id, job id
+  ARGV[6 + 3(i-1) ..] entry i: stream level (1-4; negated for a shared entry, one naming a run of
+    jobs: it is never acknowledged here, its worker acks it once none of its jobs runs there),
+    stream entry id, job id
   ARGV[6 + 3n] L, the number of rate limits, then per limit j: task type, interval between starts
     in ms
   ARGV[7 + 3n + 2L] T, the number of task types this consumer serves (0: every type), then
@@ -108,9 +111,11 @@ end
 
 -- A job read again after its owner died (status running) that does not start now is pending
 -- again in the counters.
+local running = running_field(streams[3])  -- the queue's running jobs
 local function back_to_pending(status)
   if status == 'running' then
     bump(delta, 'jobs:running', -1)
+    bump(delta, running, -1)
     bump(delta, 'jobs:pending', 1)
   end
 end
@@ -118,6 +123,8 @@ end
 for i = 1, n do
   local o = 5 + 3 * (i - 1)
   local level, entry, id = tonumber(ARGV[o + 1]), ARGV[o + 2], ARGV[o + 3]
+  local shared = level < 0  -- its entry names other jobs too: its worker acks it
+  if shared then level = -level end
   local key = KEYS[8 + i]
   local f = redis.call('HMGET', key, 'status', 'entry', 'deliveries', 'attempt', 'failures',
     'max_retries', 'task_type', 'payload', 'depends_on', 'timeout_s', 'history', 'rate_slot',
@@ -137,13 +144,13 @@ for i = 1, n do
     elseif (f[2] or '') == '' then
       give_back(key, id, true)  -- canceled or deleted since read.lua dispatched it
     end
-    add_entry(finished, level, entry)
+    if not shared then add_entry(finished, level, entry) end
     out[i] = {C.SKIPPED}
   elseif paused then
     redis.call('HSET', key, 'status', 'pending', 'entry', '')
     redis.call('RPUSH', held, id)
     give_back(key, id, adopted)
-    add_entry(finished, level, entry)
+    if not shared then add_entry(finished, level, entry) end
     back_to_pending(status)
     out[i] = {C.HELD}
   elseif unserved then
@@ -151,7 +158,7 @@ for i = 1, n do
     redis.call('HSET', key, 'status', 'pending', 'entry', again)
     local held = adopted and held_slot(id)
     if held then redis.call('HSET', key, 'lane_slot', held) end  -- keeps its slot
-    add_entry(finished, level, entry)
+    if not shared then add_entry(finished, level, entry) end
     back_to_pending(status)
     out[i] = {C.HANDED_BACK}
   elseif waits_turn then
@@ -159,7 +166,7 @@ for i = 1, n do
     if status == 'running' then redis.call('HSET', key, 'status', 'pending') end
     back_to_pending(status)
     give_back(key, id, adopted)
-    add_entry(finished, level, entry)
+    if not shared then add_entry(finished, level, entry) end
     out[i] = {C.PARKED}
   elseif slot then
     redis.call('HSET', key, 'status', 'scheduled', 'due_at', slot, 'rate_slot', slot, 'entry', '',
@@ -167,8 +174,9 @@ for i = 1, n do
         'rate_limited'))
     redis.call('ZADD', delayed, slot, id)
     give_back(key, id, adopted)
-    add_entry(finished, level, entry)
+    if not shared then add_entry(finished, level, entry) end
     bump(delta, 'jobs:' .. status, -1)
+    if status == 'running' then bump(delta, running, -1) end
     bump(delta, 'jobs:scheduled', 1)
     out[i] = {C.RATE_LIMITED}
   else
@@ -181,8 +189,9 @@ for i = 1, n do
         appended(written_out(f[11], key), 'dead', now, consumer, f[4] or '0', 'poison'))
       redis.call('HSET', key, 'deliveries', deliveries)
       give_back(key, id, adopted)
-      add_entry(finished, level, entry)
+      if not shared then add_entry(finished, level, entry) end
       bump(delta, 'jobs:' .. status, -1)
+      if status == 'running' then bump(delta, running, -1) end
       leave_line(key, id, f[13])
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
@@ -225,6 +234,7 @@ for i = 1, n do
       if status == 'pending' then
         bump(delta, 'jobs:pending', -1)
         bump(delta, 'jobs:running', 1)
+        bump(delta, running, 1)
         wait = now - tonumber(f[15] or f[14] or now)
         observe(delta, 'wait', wait)
       end

@@ -33,7 +33,8 @@ _US = "\x1f"  # start.lua's separator between a started job's fields (the payloa
 def _decode(entries: Sequence[Entry]) -> Callable[[list[Any]], Started]:
     def decode(replies: list[Any]) -> Started:
         out = Started()
-        for (level, entry_id, job_id, queue), reply in zip(entries, replies, strict=True):
+        for entry, reply in zip(entries, replies, strict=True):
+            level, entry_id, job_id, queue = entry
             if isinstance(reply, str):  # STARTED
                 (
                     attempt,
@@ -61,6 +62,8 @@ def _decode(entries: Sequence[Entry]) -> Callable[[list[Any]], Started]:
                         queue,
                         trace or None,
                         int(wait) if wait != "" else None,
+                        entry.shared,
+                        not entry.shared,
                     )
                 )
                 continue
@@ -102,8 +105,8 @@ def start(
         s.EVENTS_MAXLEN,
         len(entries),
     ]
-    for level, entry_id, job_id, _ in entries:
-        args += (level + 1, entry_id, job_id)
+    for e in entries:
+        args += (-(e.level + 1) if e.shared else e.level + 1, e.entry_id, e.job_id)  # < 0: kept
     args.append(len(rate_limits))
     for task_type, interval_ms in rate_limits.items():
         args += (task_type, interval_ms)
