@@ -24,7 +24,8 @@ for first = 2, #KEYS - 3, 4 do
   if redis.call('HEXISTS', KEYS[1], field) == 0 then
     local running = 0
     for i = first, first + 3 do
-      running = running + redis.call('XPENDING', KEYS[i], ARGV[1])[1]
+      local ok, summary = pcall(redis.call, 'XPENDING', KEYS[i], ARGV[1])
+      if ok then running = running + summary[1] end
     end
     redis.call('HSET', KEYS[1], field, running)
   end
