@@ -61,6 +61,3 @@ class SharedEntries:
             return False
         del self._live[d.entry_key]
         return True
-
-    def __len__(self) -> int:
-        return len(self._live)

@@ -1,6 +1,7 @@
 #!lua flags=allow-oom
 --[[
-  complete: record successful attempts, acknowledge their stream entries.
+  complete: record successful attempts, acknowledge their stream entries (a shared one only
+  with the last of its jobs on its worker: the worker says which, by the level's sign).
 
   Fenced: each job must still be running under the given consumer and attempt; a stale owner
   (a zombie whose job was reclaimed) is refused and changes nothing. A job that others wait on

@@ -3,9 +3,10 @@
   fail: record failed attempts, each with its error and traceback (the last 10 are kept);
   schedule a retry after the given delay, or dead-letter the job once its failures exceed
   max_retries, or at once when its reason is `invalid_result` (the handler returned something
-  that is not JSON: its side effects happened, and a retry would repeat them). Either way the current stream entry is acknowledged;
-  a retry gets a new entry when promote_due moves it back to the stream. A dead job that others
-  wait on goes to the dependency outbox, from which release.lua cancels its dependents.
+  that is not JSON: its side effects happened, and a retry would repeat them). Either way the
+  current stream entry is acknowledged (a shared one by its worker, once none of its jobs runs
+  there); a retry gets a new entry when promote_due moves it back to the stream. A dead job that
+  others wait on goes to the dependency outbox, from which release.lua cancels its dependents.
 
   Fenced like complete: a stale owner is refused and changes nothing. A dead job leaves its
   key's line; a retried one stays at its head.

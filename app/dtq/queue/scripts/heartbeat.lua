@@ -5,7 +5,7 @@
   Also keeps the flag that lets read.lua write a tenant's run as one shared entry up while
   every live worker reads such entries: this build's workers are in the shared readers as well
   as in the workers, an older build's in the workers only (it would take a shared entry for a
-  bell and strand its jobs). Live: a heartbeat within the ttl, as Workers.alive counts them.
+  bell and strand its jobs). Live here: a heartbeat within the info ttl.
 
   KEYS[1] workers (zset)   KEYS[2] the worker's info hash   KEYS[3] shared readers (zset)
   KEYS[4] shared entries on (flag)
