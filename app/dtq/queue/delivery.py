@@ -22,6 +22,11 @@ class Entry(NamedTuple):
         """Whether the entry names other jobs too (see SharedEntry)."""
         return False
 
+    @property
+    def entry_key(self) -> tuple[str, int, str]:
+        """What names the stream entry among a consumer's (queue, level, entry id)."""
+        return (self.queue, self.level, self.entry_id)
+
 
 class SharedEntry(Entry):
     """One job of a shared stream entry: a tenant's run that read.lua dispatched as one entry,

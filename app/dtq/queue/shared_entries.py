@@ -32,9 +32,8 @@ class SharedEntries:
                 self._live.setdefault(d.entry_key, set()).add(d.job_id)
         idle: dict[EntryKey, Entry] = {}
         for e in entries:
-            key = (e.queue, e.level, e.entry_id)
-            if e.shared and key not in self._live:
-                idle[key] = e
+            if e.shared and e.entry_key not in self._live:
+                idle[e.entry_key] = e
         return list(idle.values())
 
     def settling(self, deliveries: Iterable[Delivery]) -> None:

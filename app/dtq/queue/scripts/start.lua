@@ -109,13 +109,19 @@ local function give_back(key, id, adopted)
   end
 end
 
+local running = running_field(streams[3])  -- the queue's running jobs
+
+-- A job leaving `status` in the counters (the queue's running jobs too).
+local function uncount(status)
+  bump(delta, 'jobs:' .. status, -1)
+  if status == 'running' then bump(delta, running, -1) end
+end
+
 -- A job read again after its owner died (status running) that does not start now is pending
 -- again in the counters.
-local running = running_field(streams[3])  -- the queue's running jobs
 local function back_to_pending(status)
   if status == 'running' then
-    bump(delta, 'jobs:running', -1)
-    bump(delta, running, -1)
+    uncount(status)
     bump(delta, 'jobs:pending', 1)
   end
 end
@@ -175,8 +181,7 @@ for i = 1, n do
     redis.call('ZADD', delayed, slot, id)
     give_back(key, id, adopted)
     if not shared then add_entry(finished, level, entry) end
-    bump(delta, 'jobs:' .. status, -1)
-    if status == 'running' then bump(delta, running, -1) end
+    uncount(status)
     bump(delta, 'jobs:scheduled', 1)
     out[i] = {C.RATE_LIMITED}
   else
@@ -190,8 +195,7 @@ for i = 1, n do
       redis.call('HSET', key, 'deliveries', deliveries)
       give_back(key, id, adopted)
       if not shared then add_entry(finished, level, entry) end
-      bump(delta, 'jobs:' .. status, -1)
-      if status == 'running' then bump(delta, running, -1) end
+      uncount(status)
       leave_line(key, id, f[13])
       bump(delta, 'jobs:dead', 1)
       bump(delta, 'dead_total', 1)
